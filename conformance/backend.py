@@ -1,0 +1,158 @@
+"""The contract between the harness and an implementation of a store.
+
+A *backend* is a factory: it names the specs it implements and the
+capabilities it has, hands out fresh isolated locations, and opens a store of
+a spec at a location.  The store it returns implements the spec's
+``Protocol`` (see :mod:`storecheck.conformance.specs`) plus whichever of the
+optional protocols below its capabilities promise.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from storecheck.conformance.capabilities import CAPABILITIES
+
+__all__ = [
+    "Backend",
+    "FileBackend",
+    "IntegrityVerifiable",
+    "Migratable",
+    "SqlIntrospectable",
+    "Store",
+    "Transactional",
+    "unknown_capabilities",
+]
+
+LATEST = None
+"""Pass as ``schema_version`` to open a store migrated to its newest schema."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What every opened store offers besides its spec's operations."""
+
+    def close(self) -> None:
+        """Release connections and handles; the location's data stays."""
+
+
+@runtime_checkable
+class Transactional(Protocol):
+    """Capability ``transactions``."""
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """Group the operations run inside into one all-or-nothing unit.
+
+        Nested calls are savepoints: an exception leaving an inner block undoes
+        that block only.  Every single operation is already atomic on its own.
+        """
+
+
+@runtime_checkable
+class Migratable(Protocol):
+    """Capability ``migrations``."""
+
+    def schema_versions(self) -> Sequence[int]:
+        """Every version the store knows, ascending, without 0 (the empty schema)."""
+
+    def schema_version(self) -> int:
+        """The version the location is at now; 0 when no migration is applied."""
+
+    def migrate(self, target: int, *, fail_after_statements: int | None = None) -> None:
+        """Apply up or down migrations until the location is at ``target``.
+
+        ``fail_after_statements`` (capability ``fault_injection``) makes the
+        next step raise after that many statements, as a real failure would.
+        """
+
+    def migration_history(self) -> Sequence[Any]:
+        """One entry per applied version (objects with ``version`` and ``name``)."""
+
+
+@runtime_checkable
+class SqlIntrospectable(Protocol):
+    """Capability ``sql_introspection``."""
+
+    sql_dialect: str
+    """A sqlglot dialect name, e.g. ``"sqlite"`` or ``"postgres"``."""
+
+    def schema_ddl(self) -> Mapping[str, str]:
+        """Object name -> CREATE statement of every table, index and view of the spec's
+        schema as the database holds it now (the migration bookkeeping excluded)."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one read-only statement and return its rows."""
+
+
+@runtime_checkable
+class IntegrityVerifiable(Protocol):
+    """Part of capability ``crash_durable``."""
+
+    def verify_integrity(self) -> list[str]:
+        """Problems found in the stored data's physical structure; empty when sound."""
+
+
+class Backend(Protocol):
+    """An implementation of one or more specs, as the harness sees it."""
+
+    @property
+    def name(self) -> str:
+        """Short name shown in test ids and reports."""
+
+    @property
+    def specs(self) -> frozenset[str]:
+        """The spec names this backend implements."""
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Names from :data:`storecheck.conformance.capabilities.CAPABILITIES`."""
+
+    def new_location(self, spec: str, workdir: Path) -> str:
+        """A fresh, empty, isolated location for one check, inside ``workdir``."""
+
+    def open(self, spec: str, location: str, *, schema_version: int | None = LATEST) -> Any:
+        """Open a store of ``spec`` at ``location``.
+
+        ``schema_version=None`` migrates to the newest schema; an integer opens
+        the location at that version (``0``: no schema at all), which only
+        backends with the ``migrations`` capability must honour.
+        """
+
+    def discard(self, location: str) -> None:
+        """Remove everything stored at ``location``."""
+
+
+@dataclass(frozen=True)
+class FileBackend:
+    """Base for backends whose location is a file in a per-check directory.
+
+    Subclasses implement :meth:`open`; instances must stay picklable so that
+    worker processes can reopen the same location (``multi_process``).
+    """
+
+    name: str
+    specs: frozenset[str]
+    capabilities: frozenset[str] = field(default_factory=frozenset)
+
+    def new_location(self, spec: str, workdir: Path) -> str:
+        directory = workdir / f"{self.name}-{spec}"
+        directory.mkdir(parents=True, exist_ok=False)
+        return str(directory / f"{spec}.db")
+
+    def discard(self, location: str) -> None:
+        shutil.rmtree(Path(location).parent, ignore_errors=True)
+
+    def open(self, spec: str, location: str, *, schema_version: int | None = LATEST) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement open()")
+
+
+def unknown_capabilities(backend: Backend) -> Iterator[str]:
+    """Declared capabilities that the manifest does not define (typos, mostly)."""
+    for name in sorted(backend.capabilities):
+        if name not in CAPABILITIES:
+            yield name

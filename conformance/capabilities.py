@@ -1,0 +1,39 @@
+"""The manifest of capabilities a backend may declare.
+
+Checks ask for capabilities by name, never for backend names: a check that
+needs one the backend lacks is skipped with the reason, so a missing feature
+is visible in the report instead of being counted as a pass.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+TRANSACTIONS: Final = "transactions"
+MIGRATIONS: Final = "migrations"
+MULTI_PROCESS: Final = "multi_process"
+CRASH_DURABLE: Final = "crash_durable"
+SQL_INTROSPECTION: Final = "sql_introspection"
+FTS: Final = "fts"
+FAULT_INJECTION: Final = "fault_injection"
+
+CAPABILITIES: Final[dict[str, str]] = {
+    TRANSACTIONS: "store.atomic() groups operations into one transaction; nested calls are "
+    "savepoints that roll back alone",
+    MIGRATIONS: "the store has versioned schema migrations: schema_versions(), "
+    "schema_version(), migrate(target) up and down",
+    MULTI_PROCESS: "several processes may open the same location at once; the backend "
+    "object pickles so a worker process can reopen it",
+    CRASH_DURABLE: "committed data survives SIGKILL of the writing process and "
+    "verify_integrity() reports on-disk damage",
+    SQL_INTROSPECTION: "the store exposes its schema (schema_ddl()) and runs read-only SQL "
+    "(query()) in a dialect named by sql_dialect",
+    FTS: "ranked full-text search over the spec's searchable text",
+    FAULT_INJECTION: "migrate(target, fail_after_statements=N) aborts a migration step "
+    "after N statements, to prove a failed step leaves the previous version intact",
+}
+
+
+def describe(name: str) -> str:
+    """One line explaining a capability, for skip reasons and reports."""
+    return CAPABILITIES.get(name, "unknown capability")

@@ -1,0 +1,73 @@
+"""Helpers the conformance suites share: outcomes, expectations, worker processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, StoreError
+
+
+class SpecMismatch(AssertionError):
+    """A backend did something the spec does not allow; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    value: Any = None
+    error: StoreError | None = None
+
+    def describe(self) -> str:
+        if self.error is None:
+            return f"returned {self.value!r}"[:400]
+        kind = getattr(self.error, "kind", None)
+        label = type(self.error).__name__ + (f"({kind.value})" if kind else "")
+        return f"raised {label}: {self.error}"[:400]
+
+
+def outcome(call: Callable[[], Any]) -> Outcome:
+    """Run ``call``; spec errors become part of the outcome, anything else propagates."""
+    try:
+        return Outcome(value=call())
+    except StoreError as exc:
+        return Outcome(error=exc)
+
+
+def expect(condition: bool, spec: str, operation: str, expected: str, got: object = "") -> None:
+    if not condition:
+        detail = f"; got {got!r}"[:400] if got != "" else ""
+        raise SpecMismatch(f"{spec}.{operation}: expected {expected}{detail}")
+
+
+def expect_error(
+    spec: str,
+    operation: str,
+    call: Callable[[], Any],
+    error: type[StoreError],
+    kind: ConstraintKind | None = None,
+) -> StoreError:
+    """``call`` must raise ``error`` (and, for constraint violations, of ``kind``)."""
+    wanted = error.__name__ + (f"({kind.value})" if kind else "")
+    result = outcome(call)
+    expect(result.error is not None, spec, operation, f"{wanted}", result.describe())
+    assert result.error is not None
+    expect(isinstance(result.error, error), spec, operation, wanted, result.describe())
+    if kind is not None:
+        assert isinstance(result.error, ConstraintViolation)
+        expect(result.error.kind is kind, spec, operation, wanted, result.describe())
+    return result.error
+
+
+def run_workers(target: Callable[..., Any], argument_lists: Sequence[tuple[Any, ...]],
+                timeout: float = 240.0) -> list[Any]:
+    """Run ``target(*args)`` in one spawned process per argument tuple; return results in order.
+
+    Spawned (not forked) so a worker starts clean, as a separate program would;
+    an exception in a worker is re-raised here with its message.
+    """
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes=len(argument_lists)) as pool:
+        pending = [pool.apply_async(target, args) for args in argument_lists]
+        return [job.get(timeout=timeout) for job in pending]

@@ -1,0 +1,112 @@
+"""Rules shared by every spec: timestamps, integers, text, foreign-key graphs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from storecheck.conformance.errors import ValidationError
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """One edge of a spec's foreign-key graph, as the spec declares it."""
+
+    child_table: str
+    child_column: str
+    parent_table: str
+    parent_column: str
+    on_delete: str  # "CASCADE", "RESTRICT", "SET NULL" or "NO ACTION"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """An operation of a spec's Protocol, with the seed line it comes from."""
+
+    name: str
+    summary: str
+    writes: bool
+
+
+class Validator:
+    """Checks caller input against the spec's value rules.
+
+    Both the reference and the model call these, because the rules *are* the
+    spec; what the schema enforces (CHECK, UNIQUE, FOREIGN KEY) is left to the
+    storage so that a weakened schema is caught.
+    """
+
+    def __init__(self, spec: str, operation: str) -> None:
+        self.spec = spec
+        self.operation = operation
+
+    def fail(self, detail: str, value: Any = None) -> ValidationError:
+        return ValidationError(self.spec, self.operation, detail, value)
+
+    def timestamp(self, name: str, value: Any) -> datetime:
+        """A timezone-aware datetime, returned converted to UTC."""
+        if not isinstance(value, datetime):
+            raise self.fail(f"{name} must be a datetime", value)
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise self.fail(f"{name} must be timezone-aware (UTC)", value)
+        return value.astimezone(UTC)
+
+    def optional_timestamp(self, name: str, value: Any) -> datetime | None:
+        return None if value is None else self.timestamp(name, value)
+
+    def integer(self, name: str, value: Any) -> int:
+        """A 64-bit signed integer (bool is not an integer here)."""
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(f"{name} must be an integer", value)
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise self.fail(f"{name} must fit in 64 bits", value)
+        return value
+
+    def optional_integer(self, name: str, value: Any) -> int | None:
+        return None if value is None else self.integer(name, value)
+
+    def text(self, name: str, value: Any) -> str:
+        """Any Unicode string that can be encoded (no lone surrogates).
+
+        Emptiness is not checked here: where the seed forbids empty text it
+        says so with a CHECK constraint, which the storage enforces.
+        """
+        if not isinstance(value, str):
+            raise self.fail(f"{name} must be a string", value)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.fail(f"{name} is not valid Unicode (lone surrogate)", value) from None
+        return value
+
+    def optional_text(self, name: str, value: Any) -> str | None:
+        return None if value is None else self.text(name, value)
+
+    def flag(self, name: str, value: Any) -> bool | None:
+        if value is None or isinstance(value, bool):
+            return value
+        raise self.fail(f"{name} must be a bool", value)
+
+    def finite(self, name: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"{name} must be a number", value)
+        if not math.isfinite(value):
+            raise self.fail(f"{name} must be finite", value)
+        return float(value)
+
+    def limit(self, value: Any, maximum: int = 1000) -> int:
+        limit = self.integer("limit", value)
+        if not 1 <= limit <= maximum:
+            raise self.fail(f"limit must be between 1 and {maximum}", value)
+        return limit
+
+    def one_of(self, name: str, value: Any, allowed: tuple[str, ...]) -> str:
+        """For filters and arguments that are not stored (stored enums are CHECKs)."""
+        if value not in allowed:
+            raise self.fail(f"{name} must be one of {', '.join(allowed)}", value)
+        return str(value)

@@ -1,0 +1,342 @@
+"""``model``: random operation sequences, every result compared with the model.
+
+A failure is shrunk by hypothesis to a minimal sequence of operations and
+printed as a script of ``state.<rule>(...)`` calls; ``print_blob`` adds the
+``@reproduce_failure`` line that replays it exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, note, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from storecheck.conformance import capabilities as caps
+from storecheck.conformance.checks import SpecMismatch, expect, outcome
+from storecheck.conformance.compare import IdMap, outcome_differences
+from storecheck.conformance.specs.session_history import (
+    SESSION_STATUSES,
+    SPEC,
+    InstanceUpdate,
+    SessionQuery,
+    SessionUpdate,
+)
+from storecheck.fixtures.session_history import (
+    SessionFactory,
+    hostile_text,
+    ids,
+    new_instances,
+    new_messages,
+    new_sessions,
+)
+from storecheck.reference_impl.memory import MemorySessionHistory
+
+pytestmark = pytest.mark.model
+
+T0 = datetime(2025, 1, 13, tzinfo=UTC)
+FEW_TIMES = st.sampled_from([T0 + timedelta(minutes=m) for m in (0, 0, 1, 2, 3)])
+"""Few distinct instants, so ties in created_at and timestamp order really occur."""
+PATHS = st.sampled_from(["/w/one", "/w/two", "/w/'; DROP TABLE workspaces; --", ""])
+MISSING_WORKSPACE = 987_654_321
+
+
+def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[RuleBasedStateMachine]:
+    class SessionHistoryMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.location = backend.new_location(SPEC, workdir / uuid.uuid4().hex)
+            self.store = backend.open(SPEC, self.location)
+            self.model = MemorySessionHistory()
+            self.ids = IdMap()
+            self.workspaces: list[int] = []  # model ids
+            self.sessions: list[str] = []
+
+        def teardown(self) -> None:
+            self.store.close()
+            backend.discard(self.location)
+
+        def both(self, operation: str, call: Callable[[Any, bool], Any]) -> Any:
+            """Run one operation on the backend and on the model; their outcomes must agree."""
+            mine = outcome(lambda: call(self.store, True))
+            theirs = outcome(lambda: call(self.model, False))
+            note(f"{operation}: model {theirs.describe()}")
+            problems = outcome_differences(mine, theirs, self.ids)
+            if problems:
+                raise SpecMismatch(
+                    f"{SPEC}.{operation}: expected the model's result; " + "; ".join(problems[:5])
+                )
+            return theirs.value
+
+        def workspace_id(self, model_id: int, backend_side: bool) -> int:
+            return self.ids.to_backend("workspace", model_id) if backend_side else model_id
+
+        def pick_workspace(self, data: st.DataObject) -> int:
+            choices = [*self.workspaces, MISSING_WORKSPACE]
+            return data.draw(st.sampled_from(choices), label="workspace (model id)")
+
+        def pick_session(self, data: st.DataObject) -> str:
+            if self.sessions and data.draw(st.booleans(), label="existing session"):
+                return data.draw(st.sampled_from(self.sessions), label="session")
+            return data.draw(ids, label="session id")
+
+        @initialize()
+        def start(self) -> None:
+            self.both("get_or_create_workspace",
+                      lambda s, _: s.get_or_create_workspace("/w/one", T0))
+            self.workspaces.append(1)
+
+        @rule(path=PATHS, at=FEW_TIMES)
+        def get_or_create_workspace(self, path: str, at: datetime) -> None:
+            result = self.both("get_or_create_workspace",
+                               lambda s, _: s.get_or_create_workspace(path, at))
+            if result is not None and result.id not in self.workspaces:
+                self.workspaces.append(result.id)
+
+        @rule(data=st.data(), at=FEW_TIMES)
+        def touch_workspace(self, data: st.DataObject, at: datetime) -> None:
+            chosen = self.pick_workspace(data)
+            self.both("touch_workspace",
+                      lambda s, b: s.touch_workspace(self.workspace_id(chosen, b), at))
+
+        @precondition(lambda self: len(self.workspaces) > 1)
+        @rule(data=st.data())
+        def delete_workspace(self, data: st.DataObject) -> None:
+            chosen = self.pick_workspace(data)
+            self.both("delete_workspace",
+                      lambda s, b: s.delete_workspace(self.workspace_id(chosen, b)))
+            if chosen in self.workspaces:
+                self.workspaces.remove(chosen)
+
+        @rule(data=st.data())
+        def create_session(self, data: st.DataObject) -> None:
+            chosen = self.pick_workspace(data)
+            template = data.draw(new_sessions(st.just(0)), label="new session")
+            template = replace(template, created_at=data.draw(FEW_TIMES, label="created_at"))
+            if self.sessions and data.draw(st.booleans(), label="reuse id"):
+                template = replace(template, id=data.draw(st.sampled_from(self.sessions)))
+
+            def create(s: Any, b: bool) -> Any:
+                return s.create_session(replace(template, workspace_id=self.workspace_id(chosen, b)))
+
+            result = self.both("create_session", create)
+            if result is not None:
+                self.sessions.append(result.id)
+
+        @rule(data=st.data())
+        def get_session(self, data: st.DataObject) -> None:
+            session_id = self.pick_session(data)
+            self.both("get_session", lambda s, _: s.get_session(session_id))
+
+        @rule(data=st.data(), at=FEW_TIMES)
+        def update_session(self, data: st.DataObject, at: datetime) -> None:
+            session_id = self.pick_session(data)
+            update = SessionUpdate(
+                updated_at=at,
+                task=data.draw(st.none() | hostile_text(), label="task"),
+                status=data.draw(st.none() | st.sampled_from((*SESSION_STATUSES, "bogus"))),
+                winner_id=data.draw(st.none() | st.integers(0, 5), label="winner_id"),
+                runtime_mix=data.draw(st.none() | st.lists(
+                    st.sampled_from(("claude", "codex", "gemini"))).map(tuple), label="mix"),
+                instance_statuses=tuple(data.draw(st.lists(st.tuples(
+                    st.integers(0, 4), st.sampled_from(("done", "failed"))), max_size=2),
+                    label="instance statuses")),
+            )
+            self.both("update_session", lambda s, _: s.update_session(session_id, update))
+
+        @rule(data=st.data(), at=FEW_TIMES, status=st.sampled_from(("completed", "failed", "x")))
+        def complete_session(self, data: st.DataObject, at: datetime, status: str) -> None:
+            session_id = self.pick_session(data)
+            self.both("complete_session", lambda s, _: s.complete_session(session_id, status, at))
+
+        @rule(data=st.data(), numbers=st.tuples(st.integers(0, 50), st.integers(0, 500),
+                                                  st.integers(-1, 500)))
+        def record_instance_stats(self, data: st.DataObject, numbers: tuple[int, int, int]) -> None:
+            session_id = self.pick_session(data)
+            self.both("record_instance_stats",
+                      lambda s, _: s.record_instance_stats(session_id, *numbers))
+
+        @rule(data=st.data())
+        def delete_session(self, data: st.DataObject) -> None:
+            session_id = self.pick_session(data)
+            self.both("delete_session", lambda s, _: s.delete_session(session_id))
+            if session_id in self.sessions:
+                self.sessions.remove(session_id)
+
+        @rule(data=st.data(), limit=st.integers(1, 4))
+        def search_sessions(self, data: st.DataObject, limit: int) -> None:
+            workspace = data.draw(st.none() | st.sampled_from([*self.workspaces, 0]))
+            query = SessionQuery(
+                workspace_id=workspace,
+                status=data.draw(st.none() | st.sampled_from(SESSION_STATUSES), label="status"),
+                type=data.draw(st.none() | st.sampled_from(("debate", "ensemble")), label="type"),
+                created_from=data.draw(st.none() | FEW_TIMES, label="from"),
+                created_to=data.draw(st.none() | FEW_TIMES, label="to"),
+                text=data.draw(st.none() | st.sampled_from(("a", "'", "%", "\x00", "e ")),
+                               label="text"),
+            )
+
+            def search_all(s: Any, b: bool) -> Any:
+                wanted = query if workspace is None else replace(
+                    query, workspace_id=self.workspace_id(workspace, b))
+                pages, after = [], None
+                for _ in range(100):
+                    page = s.search_sessions(wanted, limit, after)
+                    pages.append(page)
+                    after = page.next_cursor
+                    if after is None:
+                        break
+                return pages
+
+            self.both("search_sessions", search_all)
+
+        @rule(data=st.data(), new=new_instances(st.integers(-1, 4)))
+        def add_instance(self, data: st.DataObject, new: Any) -> None:
+            session_id = self.pick_session(data)
+            self.both("add_instance", lambda s, _: s.add_instance(session_id, new))
+
+        @rule(data=st.data(), instance_id=st.integers(0, 4),
+              status=st.none() | st.sampled_from(("done", "failed")), output=st.none() | hostile_text())
+        def update_instance(self, data: st.DataObject, instance_id: int, status: str | None,
+                            output: str | None) -> None:
+            session_id = self.pick_session(data)
+            update = InstanceUpdate(status=status, output=output)
+            self.both("update_instance",
+                      lambda s, _: s.update_instance(session_id, instance_id, update))
+
+        @rule(data=st.data())
+        def list_instances(self, data: st.DataObject) -> None:
+            session_id = self.pick_session(data)
+            self.both("list_instances", lambda s, _: s.list_instances(session_id))
+
+        @rule(data=st.data(), new=new_messages(), at=FEW_TIMES)
+        def append_message(self, data: st.DataObject, new: Any, at: datetime) -> None:
+            session_id = self.pick_session(data)
+            message = replace(new, timestamp=at)
+            self.both("append_message", lambda s, _: s.append_message(session_id, message))
+
+        @rule(data=st.data())
+        def list_messages(self, data: st.DataObject) -> None:
+            session_id = self.pick_session(data)
+            self.both("list_messages", lambda s, _: s.list_messages(session_id))
+
+        @rule(data=st.data())
+        def session_summary(self, data: st.DataObject) -> None:
+            session_id = self.pick_session(data)
+            self.both("session_summary", lambda s, _: s.session_summary(session_id))
+
+        @precondition(lambda self: transactional)
+        @rule(data=st.data(), first=new_messages(), second=new_messages())
+        def atomic_pair_then_failure(self, data: st.DataObject, first: Any, second: Any) -> None:
+            """Two appends in one atomic block that then fails: neither may remain."""
+            session_id = self.pick_session(data)
+
+            def run(s: Any, _: bool) -> Any:
+                try:
+                    with s.atomic():
+                        s.append_message(session_id, first)
+                        s.append_message(session_id, second)
+                        raise _Abort
+                except _Abort:
+                    return "rolled back"
+
+            self.both("atomic", run)
+
+        @invariant()
+        def metadata_agrees(self) -> None:
+            self.both("migration_metadata", lambda s, _: s.migration_metadata())
+
+    return SessionHistoryMachine
+
+
+class _Abort(Exception):
+    pass
+
+
+@pytest.mark.operation("every operation")
+def test_random_operation_sequences_match_the_model(backend: Any, store_profile: Any,
+                                                    tmp_path: Path) -> None:
+    machine = build_machine(backend.backend, tmp_path,
+                            caps.TRANSACTIONS in backend.capabilities)
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=store_profile.examples,
+            stateful_step_count=store_profile.steps,
+            deadline=None,
+            print_blob=True,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+
+
+@pytest.mark.operation("update_session")
+def test_update_keeps_child_identity(store: Any) -> None:
+    factory = SessionFactory()
+    workspace = store.get_or_create_workspace(factory.workspace_path(), T0)
+    created = store.create_session(factory.session(workspace.id, instances=4))
+    before = {i.instance_id: i.row_id for i in store.list_instances(created.id)}
+    store.update_session(created.id, SessionUpdate(
+        updated_at=T0 + timedelta(hours=1), status="paused", runtime_mix=("gemini",),
+        instance_statuses=((1, "done"), (3, "failed"))))
+    after = {i.instance_id: i.row_id for i in store.list_instances(created.id)}
+    expect(before == after, SPEC, "update_session",
+           "every instance to keep its row_id (no delete-and-reinsert)", after)
+    statuses = {i.instance_id: i.status for i in store.list_instances(created.id)}
+    expect(statuses[1] == "done" and statuses[3] == "failed", SPEC, "update_session",
+           "instance statuses 1=done and 3=failed", statuses)
+
+
+@pytest.mark.operation("import_legacy")
+def test_legacy_import_is_idempotent_and_recorded(store: Any) -> None:
+    document = _legacy_document()
+    first = store.import_legacy(document, "/backups/sessions.json", T0)
+    expect((first.imported, first.skipped) == (2, 0), SPEC, "import_legacy",
+           "2 imported, 0 skipped on the first run", first)
+    again = store.import_legacy(document, "/backups/sessions.json", T0 + timedelta(days=1))
+    expect((again.imported, again.skipped) == (0, 2), SPEC, "import_legacy",
+           "0 imported, 2 skipped when re-run", again)
+    meta = store.migration_metadata()
+    expect(meta.migration_status == "completed" and meta.json_backup_path == "/backups/sessions.json",
+           SPEC, "import_legacy", "metadata status completed with the backup path", meta)
+    imported = store.get_session("legacy-1")
+    expect(imported.status == "completed" and imported.total_lines_added == 42, SPEC,
+           "import_legacy", "the legacy session's status and totals verbatim", imported)
+    expect(len(store.list_messages("legacy-1")) == 2 and len(store.list_instances("legacy-1")) == 1,
+           SPEC, "import_legacy", "the legacy session's 2 messages and 1 instance")
+
+
+def _legacy_document() -> str:
+    session = {
+        "id": "legacy-1", "type": "competition", "task": "port the parser", "status": "completed",
+        "created_at": "2025-01-01T10:00:00+00:00", "updated_at": "2025-01-01T11:00:00+00:00",
+        "completed_at": "2025-01-01T11:00:00+00:00", "total_lines_added": 42,
+        "runtime_mix": ["claude"],
+        "instances": [{"instance_id": 0, "worktree_path": "/wt/0", "branch": "b0",
+                       "agent_name": "alpha", "status": "done", "tmux_session_id": "t0"}],
+        "chat_history": [
+            {"id": "lm-1", "role": "user", "content": "go", "timestamp": "2025-01-01T10:00:00Z"},
+            {"id": "lm-2", "role": "assistant", "content": "done",
+             "timestamp": "2025-01-01T10:30:00+01:00"},
+        ],
+    }
+    other = {"id": "legacy-2", "type": "debate", "task": "argue", "status": "running",
+             "created_at": "2025-01-02T10:00:00Z", "updated_at": "2025-01-02T10:00:00Z"}
+    return json.dumps({"workspaces": [{"path": "/legacy/a", "sessions": [session]},
+                                      {"path": "/legacy/b", "sessions": [other]}]})
+

@@ -1,0 +1,227 @@
+"""The pytest plugin: ``--store`` options, suite collection, fixtures and the report.
+
+Without ``--store`` nothing here changes a run: no tests are added, no
+fixture is parametrized and nothing is printed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from storecheck.conformance.capabilities import describe
+from storecheck.plugin import hookspecs
+from storecheck.plugin.profiles import PROFILES, Profile
+from storecheck.plugin.results import (
+    CATEGORIES,
+    PROPERTY,
+    ResultBook,
+    build_report,
+    terminal_lines,
+    write_report,
+)
+from storecheck.plugin.selection import Plan, Selected, make_plan
+
+SUITES_DIR = Path(importlib.import_module("storecheck.conformance").__file__ or "").parent / "suites"
+SUITES_PACKAGE = "storecheck.conformance.suites"
+PLAN_KEY = pytest.StashKey[Plan]()
+BOOK_KEY = pytest.StashKey[ResultBook]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("storecheck", "storecheck: store conformance checks")
+    group.addoption(
+        "--store", metavar="NAME[,NAME...]", default=None,
+        help="run the conformance suite against these backends: a name registered in the "
+        "'storecheck.backends' entry-point group (sqlite = the reference, memory = the model) "
+        "or module:attr naming a backend or a factory returning one",
+    )
+    group.addoption(
+        "--store-spec", metavar="SPEC[,SPEC...]", default=None,
+        help="check only these specs (default: every spec the backend implements)",
+    )
+    group.addoption(
+        "--store-profile", metavar="PROFILE", default="default",
+        help=f"how hard to push: {', '.join(PROFILES)} (default: default); scales hypothesis "
+        "examples, stateful steps and concurrency sizes",
+    )
+    group.addoption(
+        "--store-report", metavar="PATH", default=None, type=Path,
+        help="write the conformance results as JSON to PATH (format in the README)",
+    )
+    parser.addini("storecheck_backend", "default for --store when the option is absent",
+                  default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for category in CATEGORIES:
+        config.addinivalue_line("markers", f"{category}: storecheck conformance category {category}")
+    config.addinivalue_line("markers", "requires(*capabilities): skip unless the backend has them")
+    config.addinivalue_line("markers", "operation(name): the spec operation a check exercises")
+    if config.getoption("store") is None and config.getini("storecheck_backend"):
+        config.option.store = config.getini("storecheck_backend")
+    plan = make_plan(config)
+    if plan is None:
+        return
+    config.stash[PLAN_KEY] = plan
+    book = ResultBook()
+    config.stash[BOOK_KEY] = book
+    config.pluginmanager.register(book, "storecheck-results")
+    suites = [str(SUITES_DIR / spec) for spec in plan.specs]
+    explicit = config.args_source == pytest.Config.ArgsSource.ARGS
+    kept = list(config.args) if explicit else []
+    config.args[:] = kept + [path for path in suites if path not in kept]
+
+
+class SuiteModule(pytest.Module):
+    """A conformance suite module, imported by its package name (never by file path)."""
+
+    def _getobj(self) -> ModuleType:
+        spec = self.path.parent.name
+        return importlib.import_module(f"{SUITES_PACKAGE}.{spec}.{self.path.stem}")
+
+
+def _in_suites(path: Path) -> bool:
+    try:
+        path.resolve().relative_to(SUITES_DIR.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    if PLAN_KEY in parent.config.stash and _in_suites(module_path):
+        return SuiteModule.from_parent(parent, path=module_path)
+    return None
+
+
+def _spec_of(node: Any) -> str | None:
+    module = getattr(node, "module", None)
+    return getattr(module, "SPEC", None)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    plan = metafunc.config.stash.get(PLAN_KEY, None)
+    if plan is None or "backend" not in metafunc.fixturenames:
+        return
+    spec = getattr(metafunc.module, "SPEC", None)
+    chosen = plan.backends_for(spec) if spec else list(plan.selected)
+    metafunc.parametrize(
+        "backend", chosen, ids=[item.backend.name for item in chosen], scope="module"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if PLAN_KEY not in config.stash:
+        return
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        selected = callspec.params.get("backend") if callspec else None
+        spec = _spec_of(item)
+        if selected is None or spec is None:
+            continue
+        category = next((c for c in CATEGORIES if item.get_closest_marker(c)), "other")
+        operation = item.get_closest_marker("operation")
+        labels = {
+            "backend": selected.backend.name,
+            "spec": spec,
+            "category": category,
+            "operation": operation.args[0] if operation else item.originalname,
+        }
+        item.user_properties.append((PROPERTY, labels))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    callspec = getattr(item, "callspec", None)
+    selected = callspec.params.get("backend") if callspec else None
+    if not isinstance(selected, Selected):
+        return
+    for marker in item.iter_markers("requires"):
+        for capability in marker.args:
+            if capability not in selected.capabilities:
+                pytest.skip(
+                    f"backend {selected.backend.name!r} lacks capability {capability!r} "
+                    f"({describe(capability)})"
+                )
+
+
+def pytest_terminal_summary(
+    terminalreporter: Any, exitstatus: int, config: pytest.Config
+) -> None:
+    book = config.stash.get(BOOK_KEY, None)
+    if book is None or hasattr(config, "workerinput"):
+        return
+    terminalreporter.section("storecheck conformance")
+    for line in terminal_lines(book):
+        terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    book = config.stash.get(BOOK_KEY, None)
+    plan = config.stash.get(PLAN_KEY, None)
+    if book is None or plan is None or hasattr(config, "workerinput"):
+        return
+    report = build_report(book, plan, int(exitstatus))
+    config.hook.storecheck_report(report=report, config=config)
+    path = config.getoption("store_report")
+    if path is not None:
+        write_report(report, Path(path))
+
+
+# -- fixtures available to the suites (and to a user's own tests) ------------
+
+
+@pytest.fixture(scope="session")
+def store_profile(pytestconfig: pytest.Config) -> Profile:
+    """The active :class:`~storecheck.plugin.profiles.Profile`."""
+    return pytestconfig.stash[PLAN_KEY].profile
+
+
+@pytest.fixture
+def spec_name(request: pytest.FixtureRequest) -> str:
+    """The spec of the suite module running."""
+    spec = getattr(request.module, "SPEC", None)
+    if spec is None:
+        raise pytest.UsageError(f"{request.node.nodeid}: module has no SPEC attribute")
+    return str(spec)
+
+
+@pytest.fixture
+def fresh_location(backend: Selected, spec_name: str, tmp_path: Path) -> Iterator[str]:
+    """A new, empty, isolated location for this check; removed afterwards."""
+    location = backend.backend.new_location(spec_name, tmp_path)
+    yield location
+    backend.backend.discard(location)
+
+
+@pytest.fixture
+def open_store(backend: Selected, spec_name: str, fresh_location: str) -> Iterator[Callable[..., Any]]:
+    """``open_store(schema_version=None, location=None)`` opens (and later closes) a store."""
+    opened: list[Any] = []
+
+    def opener(schema_version: int | None = None, location: str | None = None) -> Any:
+        store = backend.backend.open(spec_name, location or fresh_location,
+                                     schema_version=schema_version)
+        opened.append(store)
+        return store
+
+    yield opener
+    for store in reversed(opened):
+        store.close()
+
+
+@pytest.fixture
+def store(open_store: Callable[..., Any]) -> Any:
+    """A store of the module's spec at a fresh location, at the newest schema."""
+    return open_store()

@@ -1,0 +1,31 @@
+"""How hard each check pushes: ``--store-profile=quick|default|thorough``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    examples: int
+    """Hypothesis examples per property."""
+    steps: int
+    """Operations per stateful run."""
+    processes: int
+    """Worker processes in multi-process checks."""
+    threads: int
+    """Threads per worker in concurrency checks."""
+    items: int
+    """Records each worker (thread) writes in concurrency checks."""
+
+
+PROFILES: Final[dict[str, Profile]] = {
+    profile.name: profile
+    for profile in (
+        Profile("quick", examples=15, steps=25, processes=4, threads=2, items=8),
+        Profile("default", examples=60, steps=40, processes=4, threads=3, items=25),
+        Profile("thorough", examples=300, steps=80, processes=6, threads=4, items=100),
+    )
+}

@@ -1,0 +1,144 @@
+"""The conformance matrix: outcomes per backend x spec x category, and the JSON report."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sqlite3
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storecheck.plugin.selection import Plan
+
+CATEGORIES = ("model", "acid", "fk", "migration", "concurrency", "badinput", "latency")
+PROPERTY = "storecheck"
+REPORT_FORMAT = 1
+
+
+@dataclass
+class Failure:
+    nodeid: str
+    backend: str
+    spec: str
+    category: str
+    operation: str
+    message: str
+
+
+@dataclass
+class ResultBook:
+    """Final outcome of each check, fed from ``pytest_runtest_logreport``."""
+
+    outcomes: dict[str, tuple[dict[str, str], str]] = field(default_factory=dict)
+    failures: dict[str, Failure] = field(default_factory=dict)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        labels = dict(_labels(report))
+        if not labels:
+            return
+        if report.when == "call" or report.outcome != "passed":
+            previous = self.outcomes.get(report.nodeid, (labels, "passed"))[1]
+            outcome = "failed" if "failed" in (previous, report.outcome) else report.outcome
+            if report.when == "teardown" and report.outcome == "passed":
+                return
+            self.outcomes[report.nodeid] = (labels, outcome)
+        if report.failed and report.nodeid not in self.failures:
+            self.failures[report.nodeid] = Failure(
+                report.nodeid, labels["backend"], labels["spec"], labels["category"],
+                labels["operation"], _first_line(report),
+            )
+
+    def matrix(self) -> dict[tuple[str, str, str], Counter[str]]:
+        cells: dict[tuple[str, str, str], Counter[str]] = {}
+        for labels, outcome in self.outcomes.values():
+            key = (labels["backend"], labels["spec"], labels["category"])
+            cells.setdefault(key, Counter())[outcome] += 1
+        return cells
+
+
+def _labels(report: pytest.TestReport) -> dict[str, str]:
+    for name, value in report.user_properties:
+        if name == PROPERTY and isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+    return {}
+
+
+def _first_line(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    lines = [line for line in text.splitlines() if line.strip()]
+    line = lines[0] if lines else "failed"
+    return line if len(line) <= 240 else line[:237] + "..."
+
+
+def terminal_lines(book: ResultBook) -> list[str]:
+    cells = book.matrix()
+    if not cells:
+        return ["no conformance check ran"]
+    rows = sorted({(backend, spec) for backend, spec, _ in cells})
+    width = max(len(f"{b} / {s}") for b, s in rows)
+    lines = [f"{'backend / spec':<{width}}  " + "  ".join(f"{c:>13}" for c in CATEGORIES),
+             "cells: passed/failed/skipped"]
+    for backend, spec in rows:
+        parts = []
+        for category in CATEGORIES:
+            count = cells.get((backend, spec, category))
+            parts.append(f"{'-':>13}" if count is None else
+                         f"{count['passed']}/{count['failed']}/{count['skipped']:<}".rjust(13))
+        lines.append(f"{backend + ' / ' + spec:<{width}}  " + "  ".join(parts))
+    for failure in book.failures.values():
+        lines.append(
+            f"FAILED {failure.spec} [{failure.category}] {failure.operation} on "
+            f"{failure.backend}: {failure.message}"
+        )
+    return lines
+
+
+def build_report(book: ResultBook, plan: Plan, exit_status: int) -> dict[str, Any]:
+    cells = book.matrix()
+    return {
+        "format": REPORT_FORMAT,
+        "created": datetime.now(UTC).isoformat(),
+        "profile": plan.profile.name,
+        "exit_status": exit_status,
+        "environment": {
+            "python": platform.python_version(),
+            "implementation": sys.implementation.name,
+            "platform": platform.platform(),
+            "sqlite": sqlite3.sqlite_version,
+            "cpu_count": os.cpu_count(),
+            "packages": {name: _version(name) for name in
+                         ("storecheck", "pytest", "hypothesis", "sqlglot", "pytest-xdist")},
+        },
+        "backends": [
+            {"name": item.backend.name, "ref": item.ref, "specs": list(item.specs),
+             "capabilities": sorted(item.capabilities)}
+            for item in plan.selected
+        ],
+        "results": [
+            {"backend": backend, "spec": spec, "category": category,
+             "passed": count["passed"], "failed": count["failed"], "skipped": count["skipped"]}
+            for (backend, spec, category), count in sorted(cells.items())
+        ],
+        "failures": [vars(failure) for failure in book.failures.values()],
+    }
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None

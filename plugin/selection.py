@@ -1,0 +1,144 @@
+"""Turning ``--store``, ``--store-spec`` and ``--store-profile`` into a run plan."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+import pytest
+
+from storecheck.conformance.backend import unknown_capabilities
+from storecheck.conformance.specs import SPECS
+from storecheck.plugin.profiles import PROFILES, Profile
+
+ENTRY_POINT_GROUP = "storecheck.backends"
+_BACKEND_ATTRIBUTES = ("name", "specs", "capabilities", "new_location", "open", "discard")
+
+
+@dataclass(frozen=True)
+class Selected:
+    """One backend chosen for this run, with the specs it will be checked against."""
+
+    ref: str
+    backend: Any
+    specs: tuple[str, ...]
+    capabilities: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Plan:
+    selected: tuple[Selected, ...]
+    profile: Profile
+
+    @property
+    def specs(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for item in self.selected:
+            seen.update(dict.fromkeys(item.specs))
+        return tuple(seen)
+
+    def backends_for(self, spec: str) -> list[Selected]:
+        return [item for item in self.selected if spec in item.specs]
+
+
+def registered_backends(config: pytest.Config) -> dict[str, Any]:
+    """Entry-point backends, overridden by those returned from the register hook."""
+    found: dict[str, Any] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        found[entry.name] = entry
+    for batch in config.hook.storecheck_register_backends():
+        for backend in batch or ():
+            found[backend.name] = backend
+    return found
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def load_backend(ref: str, known: dict[str, Any]) -> Any:
+    """A backend from a registered name or ``module:attr`` (a backend or a factory)."""
+    if ref in known:
+        candidate = known[ref]
+        if hasattr(candidate, "load") and hasattr(candidate, "group"):
+            candidate = candidate.load()
+    elif ":" in ref:
+        module_name, _, attr = ref.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise pytest.UsageError(f"--store={ref}: cannot import {module_name!r}: {exc}") from exc
+        try:
+            candidate = getattr(module, attr)
+        except AttributeError:
+            raise pytest.UsageError(f"--store={ref}: {module_name!r} has no attribute {attr!r}") from None
+    else:
+        names = ", ".join(sorted(known)) or "none"
+        raise pytest.UsageError(
+            f"--store={ref}: unknown backend. Registered backends: {names}; "
+            "or name one as module:attr"
+        )
+    if not _looks_like_backend(candidate) and callable(candidate):
+        candidate = candidate()
+    if not _looks_like_backend(candidate):
+        missing = [a for a in _BACKEND_ATTRIBUTES if not hasattr(candidate, a)]
+        raise pytest.UsageError(
+            f"--store={ref}: {candidate!r} is not a backend (missing {', '.join(missing)}); "
+            "see storecheck.conformance.backend.Backend"
+        )
+    return candidate
+
+
+def _looks_like_backend(obj: Any) -> bool:
+    return all(hasattr(obj, attribute) for attribute in _BACKEND_ATTRIBUTES)
+
+
+def make_plan(config: pytest.Config) -> Plan | None:
+    """The run plan, or ``None`` when ``--store`` is absent (the plugin stays out of the way)."""
+    refs = _split(config.getoption("store"))
+    if not refs:
+        for flag in ("store_spec", "store_report"):
+            if config.getoption(flag):
+                raise pytest.UsageError(f"--{flag.replace('_', '-')} needs --store=NAME")
+        return None
+    profile_name = config.getoption("store_profile")
+    if profile_name not in PROFILES:
+        raise pytest.UsageError(
+            f"--store-profile={profile_name}: unknown profile; choose one of "
+            f"{', '.join(PROFILES)}"
+        )
+    wanted_specs = _split(config.getoption("store_spec"))
+    for spec in wanted_specs:
+        if spec not in SPECS:
+            raise pytest.UsageError(
+                f"--store-spec={spec}: unknown spec; known specs: {', '.join(sorted(SPECS))}"
+            )
+    known = registered_backends(config)
+    selected = []
+    for ref in dict.fromkeys(refs):
+        backend = load_backend(ref, known)
+        bad = list(unknown_capabilities(backend))
+        if bad:
+            raise pytest.UsageError(
+                f"--store={ref}: backend {backend.name!r} declares unknown capabilities "
+                f"{', '.join(bad)}; see storecheck.conformance.capabilities"
+            )
+        capabilities = set(backend.capabilities)
+        config.hook.storecheck_modify_capabilities(backend=backend, capabilities=capabilities)
+        offered = [spec for spec in sorted(backend.specs) if spec in SPECS]
+        specs = [spec for spec in offered if not wanted_specs or spec in wanted_specs]
+        if not specs:
+            raise pytest.UsageError(
+                f"--store={ref}: backend {backend.name!r} implements "
+                f"{', '.join(offered) or 'no known spec'}, none of --store-spec="
+                f"{','.join(wanted_specs)}"
+            )
+        selected.append(Selected(ref, backend, tuple(specs), frozenset(capabilities)))
+    names = [item.backend.name for item in selected]
+    duplicates = {name for name in names if names.count(name) > 1}
+    if duplicates:
+        raise pytest.UsageError(f"--store: several backends are named {', '.join(duplicates)}")
+    return Plan(tuple(selected), PROFILES[profile_name])
+

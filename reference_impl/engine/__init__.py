@@ -1,0 +1,47 @@
+"""The SQLite engine layer shared by every reference store."""
+
+from storecheck.reference_impl.engine.connection import (
+    ConnectionRules,
+    Database,
+    is_busy,
+    translate,
+)
+from storecheck.reference_impl.engine.maintenance import (
+    BackupRefused,
+    Health,
+    backup,
+    health,
+    integrity_problems,
+)
+from storecheck.reference_impl.engine.migrator import (
+    AppliedMigration,
+    ChecksumMismatch,
+    InjectedFault,
+    Migration,
+    MigrationError,
+    MigrationFailed,
+    Migrator,
+    load_migrations,
+    split_statements,
+)
+
+__all__ = [
+    "AppliedMigration",
+    "BackupRefused",
+    "ChecksumMismatch",
+    "ConnectionRules",
+    "Database",
+    "Health",
+    "InjectedFault",
+    "Migration",
+    "MigrationError",
+    "MigrationFailed",
+    "Migrator",
+    "backup",
+    "health",
+    "integrity_problems",
+    "is_busy",
+    "load_migrations",
+    "split_statements",
+    "translate",
+]

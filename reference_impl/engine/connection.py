@@ -1,0 +1,182 @@
+"""The one place that owns the SQLite connection rules.
+
+Every connection the reference opens comes from :class:`Database`:
+
+* WAL journal, ``synchronous=NORMAL``, ``foreign_keys=ON`` on **every**
+  connection (the pragma is per connection, so setting it once is a bug);
+* autocommit at the driver level, transactions started explicitly:
+  ``BEGIN IMMEDIATE`` for writes so a writer never has to upgrade a read lock
+  (the cause of SQLITE_BUSY that ``busy_timeout`` cannot wait out);
+* a busy timeout plus a jittered retry of ``BEGIN`` until a deadline, after
+  which the caller gets the spec's :class:`Busy`, never "database is locked";
+* one connection per thread; nested :meth:`Database.atomic` calls become
+  savepoints.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from storecheck.conformance.errors import Busy, ConstraintKind, ConstraintViolation
+
+BUSY_TIMEOUT_MS = 2_000
+LOCK_DEADLINE_S = 60.0
+
+_CONSTRAINT_PREFIXES = (
+    ("FOREIGN KEY constraint failed", ConstraintKind.FOREIGN_KEY),
+    ("UNIQUE constraint failed", ConstraintKind.UNIQUE),
+    ("CHECK constraint failed", ConstraintKind.CHECK),
+    ("NOT NULL constraint failed", ConstraintKind.NOT_NULL),
+)
+
+
+@dataclass(frozen=True)
+class ConnectionRules:
+    """The PRAGMAs applied to each new connection; a field per rule so tests can vary one."""
+
+    journal_mode: str = "wal"
+    synchronous: str = "NORMAL"
+    foreign_keys: bool = True
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    secure_delete: bool = False
+
+
+def is_busy(exc: BaseException) -> bool:
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def translate(exc: sqlite3.Error, spec: str, operation: str, value: Any = None) -> Exception:
+    """The spec error for a driver error, or the driver error itself if it has none."""
+    message = str(exc)
+    if isinstance(exc, sqlite3.IntegrityError):
+        for prefix, kind in _CONSTRAINT_PREFIXES:
+            if message.startswith(prefix):
+                return ConstraintViolation(spec, operation, kind, message, value)
+    if is_busy(exc):
+        return Busy(spec, operation, message, value)
+    return exc
+
+
+class Database:
+    """Per-thread connections to one SQLite file under :class:`ConnectionRules`."""
+
+    def __init__(self, path: str, rules: ConnectionRules | None = None) -> None:
+        self.path = path
+        self.rules = rules or ConnectionRules()
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._closed = False
+
+    # -- connections ---------------------------------------------------------
+
+    def connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise sqlite3.ProgrammingError(f"database {self.path} is closed")
+            conn = self._connect()
+            self._local.conn = conn
+            self._local.depth = 0
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=self.rules.busy_timeout_ms / 1000,
+            cached_statements=256,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self.rules.busy_timeout_ms)}")
+        self._retry_busy(lambda: self._set_journal_mode(conn))
+        conn.execute(f"PRAGMA synchronous = {_pragma_word(self.rules.synchronous)}")
+        conn.execute(f"PRAGMA foreign_keys = {'ON' if self.rules.foreign_keys else 'OFF'}")
+        conn.execute(f"PRAGMA secure_delete = {'ON' if self.rules.secure_delete else 'OFF'}")
+        return conn
+
+    def _set_journal_mode(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA journal_mode = {_pragma_word(self.rules.journal_mode)}")
+
+    def close(self) -> None:
+        self._closed = True
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- transactions --------------------------------------------------------
+
+    @contextmanager
+    def atomic(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """A transaction, or a savepoint inside the thread's open transaction.
+
+        ``write=True`` starts with ``BEGIN IMMEDIATE``; read-only work uses a
+        deferred ``BEGIN`` so that several SELECTs see one snapshot.
+        """
+        conn = self.connection()
+        depth: int = self._local.depth
+        if depth:
+            savepoint = f"sp{depth}"
+            conn.execute(f"SAVEPOINT {savepoint}")
+            self._local.depth = depth + 1
+            try:
+                yield conn
+            except BaseException:
+                conn.execute(f"ROLLBACK TO {savepoint}")
+                conn.execute(f"RELEASE {savepoint}")
+                raise
+            else:
+                conn.execute(f"RELEASE {savepoint}")
+            finally:
+                self._local.depth = depth
+            return
+        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+        self._retry_busy(lambda: conn.execute(begin))
+        self._local.depth = 1
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            self._retry_busy(lambda: conn.execute("COMMIT"))
+        finally:
+            self._local.depth = 0
+
+    @staticmethod
+    def _retry_busy(step: Any) -> Any:
+        """Run ``step``, retrying with jittered backoff while the file is locked."""
+        deadline = time.monotonic() + LOCK_DEADLINE_S
+        delay = 0.001
+        while True:
+            try:
+                return step()
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.05)
+
+
+def _pragma_word(word: str) -> str:
+    """PRAGMA values cannot be bound as parameters; allow only bare words."""
+    if not word.isalnum():
+        raise ValueError(f"invalid PRAGMA value {word!r}")
+    return word

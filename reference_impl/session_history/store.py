@@ -1,0 +1,511 @@
+"""The reference ``session_history`` store on SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from storecheck.conformance.errors import Conflict, NotFound
+from storecheck.conformance.specs import session_history_inputs as inputs
+from storecheck.conformance.specs.session_history import (
+    FINAL_STATUSES,
+    SPEC,
+    ChatMessage,
+    Cursor,
+    ImportResult,
+    Instance,
+    InstanceUpdate,
+    MigrationMetadata,
+    NewInstance,
+    NewMessage,
+    NewSession,
+    Session,
+    SessionPage,
+    SessionQuery,
+    SessionSummary,
+    SessionUpdate,
+    Workspace,
+    parse_legacy_document,
+    workspace_hash,
+)
+from storecheck.reference_impl.engine import (
+    AppliedMigration,
+    ConnectionRules,
+    Database,
+    Health,
+    Migrator,
+    backup,
+    health,
+    integrity_problems,
+    load_migrations,
+    translate,
+)
+from storecheck.reference_impl.session_history import rows
+from storecheck.reference_impl.session_history.rows import (
+    INSTANCE_COLUMNS,
+    MESSAGE_COLUMNS,
+    SESSION_COLUMNS,
+    WORKSPACE_COLUMNS,
+    to_text,
+)
+
+MIGRATIONS = load_migrations("storecheck.reference_impl.session_history.migrations")
+
+
+class SqliteSessionHistory:
+    """Implements :class:`~storecheck.conformance.specs.session_history.SessionHistoryStore`."""
+
+    sql_dialect = "sqlite"
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        schema_version: int | None = None,
+        rules: ConnectionRules | None = None,
+        migrations: tuple[Any, ...] = MIGRATIONS,
+    ) -> None:
+        self.path = path
+        self.db = Database(path, rules)
+        self.migrator = Migrator(self.db, migrations)
+        self.migrator.migrate(schema_version)
+
+    # -- plumbing ------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self, operation: str, value: Any = None, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        try:
+            with self.db.atomic(write=write) as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            mapped = translate(exc, SPEC, operation, value)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+    def atomic(self) -> AbstractContextManager[None]:
+        return _as_none(self._tx("atomic"))
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- workspaces ----------------------------------------------------------
+
+    def get_or_create_workspace(self, path: str, at: datetime) -> Workspace:
+        v = inputs.check("get_or_create_workspace")
+        path = v.text("path", path)
+        stamp = to_text(v.timestamp("at", at))
+        with self._tx("get_or_create_workspace", path) as conn:
+            updated = conn.execute(
+                "UPDATE workspaces SET last_accessed_at = ? WHERE workspace_path = ?", (stamp, path)
+            )
+            if updated.rowcount == 0:
+                conn.execute(
+                    "INSERT INTO workspaces (workspace_path, workspace_hash, created_at, "
+                    "last_accessed_at) VALUES (?, ?, ?, ?)",
+                    (path, workspace_hash(path), stamp, stamp),
+                )
+            row = conn.execute(
+                f"SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE workspace_path = ?", (path,)
+            ).fetchone()
+        return rows.workspace(row)
+
+    def get_workspace(self, workspace_id: int) -> Workspace:
+        inputs.check("get_workspace").integer("workspace_id", workspace_id)
+        with self._tx("get_workspace", workspace_id, write=False) as conn:
+            return self._workspace(conn, workspace_id, "get_workspace")
+
+    def touch_workspace(self, workspace_id: int, at: datetime) -> Workspace:
+        v = inputs.check("touch_workspace")
+        v.integer("workspace_id", workspace_id)
+        stamp = to_text(v.timestamp("at", at))
+        with self._tx("touch_workspace", workspace_id) as conn:
+            conn.execute(
+                "UPDATE workspaces SET last_accessed_at = ? WHERE id = ?", (stamp, workspace_id)
+            )
+            return self._workspace(conn, workspace_id, "touch_workspace")
+
+    def delete_workspace(self, workspace_id: int) -> None:
+        inputs.check("delete_workspace").integer("workspace_id", workspace_id)
+        with self._tx("delete_workspace", workspace_id) as conn:
+            deleted = conn.execute("DELETE FROM workspaces WHERE id = ?", (workspace_id,))
+            if deleted.rowcount == 0:
+                raise NotFound(SPEC, "delete_workspace", "no such workspace", workspace_id)
+
+    @staticmethod
+    def _workspace(conn: sqlite3.Connection, workspace_id: int, operation: str) -> Workspace:
+        row = conn.execute(
+            f"SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = ?", (workspace_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(SPEC, operation, "no such workspace", workspace_id)
+        return rows.workspace(row)
+
+    # -- sessions ------------------------------------------------------------
+
+    def create_session(self, new: NewSession) -> Session:
+        new = inputs.new_session(new)
+        with self._tx("create_session", new.id) as conn:
+            self._insert_session(conn, new, updated_at=new.created_at)
+            return self._session(conn, new.id, "create_session")
+
+    def _insert_session(
+        self,
+        conn: sqlite3.Connection,
+        new: NewSession,
+        *,
+        updated_at: datetime,
+        completed_at: datetime | None = None,
+        winner_id: int | None = None,
+        totals: tuple[int | None, ...] = (None, None, None, None),
+    ) -> None:
+        conn.execute(
+            "INSERT INTO sessions (id, workspace_id, type, task, status, created_at, updated_at, "
+            "completed_at, model, timeout_seconds, preserve_worktrees, winner_id, total_duration, "
+            "total_files_changed, total_lines_added, total_lines_deleted) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (new.id, new.workspace_id, new.type, new.task, new.status, to_text(new.created_at),
+             to_text(updated_at), rows.optional_text(completed_at), new.model,
+             new.timeout_seconds, rows.flag_to_int(new.preserve_worktrees), winner_id, *totals),
+        )
+        conn.executemany(
+            "INSERT INTO session_runtime_mix (session_id, runtime) VALUES (?, ?)",
+            [(new.id, runtime) for runtime in sorted(set(new.runtime_mix))],
+        )
+        for item in new.instances:
+            self._insert_instance(conn, new.id, item)
+        conn.executemany(
+            "INSERT INTO chat_messages (id, session_id, role, content, timestamp, instance_id) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(m.id, new.id, m.role, m.content, to_text(m.timestamp), m.instance_id)
+             for m in new.messages],
+        )
+
+    def get_session(self, session_id: str) -> Session:
+        inputs.check("get_session").text("session_id", session_id)
+        with self._tx("get_session", session_id, write=False) as conn:
+            return self._session(conn, session_id, "get_session")
+
+    def update_session(self, session_id: str, update: SessionUpdate) -> Session:
+        inputs.check("update_session").text("session_id", session_id)
+        update = inputs.session_update(update)
+        with self._tx("update_session", session_id) as conn:
+            self._require_session(conn, session_id, "update_session")
+            conn.execute(
+                "UPDATE sessions SET updated_at = ?, task = COALESCE(?, task), "
+                "status = COALESCE(?, status), model = COALESCE(?, model), "
+                "timeout_seconds = COALESCE(?, timeout_seconds), "
+                "preserve_worktrees = COALESCE(?, preserve_worktrees), "
+                "winner_id = COALESCE(?, winner_id), total_duration = COALESCE(?, total_duration) "
+                "WHERE id = ?",
+                (to_text(update.updated_at), update.task, update.status, update.model,
+                 update.timeout_seconds, rows.flag_to_int(update.preserve_worktrees),
+                 update.winner_id, update.total_duration, session_id),
+            )
+            if update.runtime_mix is not None:
+                self._replace_runtime_mix(conn, session_id, update.runtime_mix)
+            for instance_id, status in update.instance_statuses:
+                changed = conn.execute(
+                    "UPDATE instances SET status = ? WHERE session_id = ? AND instance_id = ?",
+                    (status, session_id, instance_id),
+                )
+                if changed.rowcount == 0:
+                    raise NotFound(SPEC, "update_session", "no such instance", instance_id)
+            return self._session(conn, session_id, "update_session")
+
+    @staticmethod
+    def _replace_runtime_mix(conn: sqlite3.Connection, session_id: str, mix: tuple[str, ...]) -> None:
+        """Delete only the runtimes that left and insert only new ones, keeping row identity."""
+        kept = {r for (r,) in conn.execute(
+            "SELECT runtime FROM session_runtime_mix WHERE session_id = ?", (session_id,))}
+        conn.executemany(
+            "DELETE FROM session_runtime_mix WHERE session_id = ? AND runtime = ?",
+            [(session_id, runtime) for runtime in sorted(kept - set(mix))],
+        )
+        conn.executemany(
+            "INSERT INTO session_runtime_mix (session_id, runtime) VALUES (?, ?)",
+            [(session_id, runtime) for runtime in sorted(set(mix) - kept)],
+        )
+
+    def complete_session(self, session_id: str, status: str, at: datetime) -> Session:
+        v = inputs.check("complete_session")
+        v.text("session_id", session_id)
+        status = inputs.completion(status)
+        stamp = to_text(v.timestamp("at", at))
+        with self._tx("complete_session", session_id) as conn:
+            current = self._require_session(conn, session_id, "complete_session")
+            if current in FINAL_STATUSES:
+                raise Conflict(SPEC, "complete_session", f"session is already {current}", session_id)
+            conn.execute(
+                "UPDATE sessions SET status = ?, completed_at = ?, updated_at = ? WHERE id = ?",
+                (status, stamp, stamp, session_id),
+            )
+            return self._session(conn, session_id, "complete_session")
+
+    def record_instance_stats(
+        self, session_id: str, files_changed: int, lines_added: int, lines_deleted: int
+    ) -> Session:
+        inputs.check("record_instance_stats").text("session_id", session_id)
+        values = inputs.stats(files_changed, lines_added, lines_deleted)
+        with self._tx("record_instance_stats", session_id) as conn:
+            # One UPDATE reading and writing the totals: no read-modify-write window.
+            changed = conn.execute(
+                "UPDATE sessions SET "
+                "total_files_changed = COALESCE(total_files_changed, 0) + ?, "
+                "total_lines_added = COALESCE(total_lines_added, 0) + ?, "
+                "total_lines_deleted = COALESCE(total_lines_deleted, 0) + ? WHERE id = ?",
+                (*values, session_id),
+            )
+            if changed.rowcount == 0:
+                raise NotFound(SPEC, "record_instance_stats", "no such session", session_id)
+            return self._session(conn, session_id, "record_instance_stats")
+
+    def delete_session(self, session_id: str) -> None:
+        inputs.check("delete_session").text("session_id", session_id)
+        with self._tx("delete_session", session_id) as conn:
+            if conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount == 0:
+                raise NotFound(SPEC, "delete_session", "no such session", session_id)
+
+    def search_sessions(
+        self, query: SessionQuery, limit: int, after: Cursor | None = None
+    ) -> SessionPage:
+        query, limit = inputs.session_query(query, limit)
+        v = inputs.check("search_sessions")
+        if after is not None and not isinstance(after, Cursor):
+            raise v.fail("after must be a Cursor", after)
+        params = {
+            "workspace_id": query.workspace_id,
+            "status": query.status,
+            "type": query.type,
+            "created_from": rows.optional_text(query.created_from),
+            "created_to": rows.optional_text(query.created_to),
+            "text": query.text,
+            "after_created": None if after is None else to_text(v.timestamp("after", after.created_at)),
+            "after_id": None if after is None else v.text("after.id", after.id),
+            "fetch": limit + 1,
+        }
+        with self._tx("search_sessions", query, write=False) as conn:
+            found = conn.execute(
+                f"SELECT {SESSION_COLUMNS} FROM sessions "
+                "WHERE (:workspace_id IS NULL OR workspace_id = :workspace_id) "
+                "AND (:status IS NULL OR status = :status) "
+                "AND (:type IS NULL OR type = :type) "
+                "AND (:created_from IS NULL OR created_at >= :created_from) "
+                "AND (:created_to IS NULL OR created_at < :created_to) "
+                "AND (:text IS NULL OR instr(task, :text) > 0) "
+                "AND (:after_created IS NULL OR created_at < :after_created "
+                "     OR (created_at = :after_created AND id < :after_id)) "
+                "ORDER BY created_at DESC, id DESC LIMIT :fetch",
+                params,
+            ).fetchall()
+            page = found[:limit]
+            items = tuple(rows.session(row, self._runtime_mix(conn, row[0])) for row in page)
+        more = len(found) > limit
+        cursor = Cursor(items[-1].created_at, items[-1].id) if more and items else None
+        return SessionPage(items, cursor)
+
+    @staticmethod
+    def _runtime_mix(conn: sqlite3.Connection, session_id: str) -> tuple[str, ...]:
+        found = conn.execute(
+            "SELECT runtime FROM session_runtime_mix WHERE session_id = ?", (session_id,))
+        return tuple(sorted(runtime for (runtime,) in found))
+
+    def _session(self, conn: sqlite3.Connection, session_id: str, operation: str) -> Session:
+        row = conn.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise NotFound(SPEC, operation, "no such session", session_id)
+        return rows.session(row, self._runtime_mix(conn, session_id))
+
+    @staticmethod
+    def _require_session(conn: sqlite3.Connection, session_id: str, operation: str) -> str:
+        row = conn.execute("SELECT status FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise NotFound(SPEC, operation, "no such session", session_id)
+        return str(row[0])
+
+    def session_summary(self, session_id: str) -> SessionSummary:
+        inputs.check("session_summary").text("session_id", session_id)
+        with self._tx("session_summary", session_id, write=False) as conn:
+            session = self._session(conn, session_id, "session_summary")
+            path, instance_count, message_count = conn.execute(
+                "SELECT workspace_path, instance_count, message_count FROM session_complete "
+                "WHERE id = ?",
+                (session_id,),
+            ).fetchone()
+        return SessionSummary(session, path, instance_count, message_count)
+
+    # -- instances -----------------------------------------------------------
+
+    def add_instance(self, session_id: str, new: NewInstance) -> Instance:
+        inputs.check("add_instance").text("session_id", session_id)
+        new = inputs.new_instance(new, "add_instance")
+        with self._tx("add_instance", (session_id, new.instance_id)) as conn:
+            row_id = self._insert_instance(conn, session_id, new)
+            row = conn.execute(f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = ?", (row_id,)).fetchone()
+        return rows.instance(row)
+
+    @staticmethod
+    def _insert_instance(conn: sqlite3.Connection, session_id: str, new: NewInstance) -> int:
+        cursor = conn.execute(
+            "INSERT INTO instances (session_id, instance_id, worktree_path, branch, agent_name, "
+            "status, tmux_session_id, output, start_time, end_time, files_changed, lines_added, "
+            "lines_deleted, runtime, model, runtime_label) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (session_id, new.instance_id, new.worktree_path, new.branch, new.agent_name,
+             new.status, new.tmux_session_id, new.output, rows.optional_text(new.start_time),
+             rows.optional_text(new.end_time), new.files_changed, new.lines_added,
+             new.lines_deleted, new.runtime, new.model, new.runtime_label),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def update_instance(self, session_id: str, instance_id: int, update: InstanceUpdate) -> Instance:
+        v = inputs.check("update_instance")
+        v.text("session_id", session_id)
+        v.integer("instance_id", instance_id)
+        update = inputs.instance_update(update)
+        with self._tx("update_instance", (session_id, instance_id)) as conn:
+            changed = conn.execute(
+                "UPDATE instances SET status = COALESCE(?, status), output = COALESCE(?, output), "
+                "end_time = COALESCE(?, end_time), files_changed = COALESCE(?, files_changed), "
+                "lines_added = COALESCE(?, lines_added), lines_deleted = COALESCE(?, lines_deleted) "
+                "WHERE session_id = ? AND instance_id = ?",
+                (update.status, update.output, rows.optional_text(update.end_time),
+                 update.files_changed, update.lines_added, update.lines_deleted,
+                 session_id, instance_id),
+            )
+            if changed.rowcount == 0:
+                raise NotFound(SPEC, "update_instance", "no such instance", (session_id, instance_id))
+            row = conn.execute(
+                f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE session_id = ? AND instance_id = ?",
+                (session_id, instance_id),
+            ).fetchone()
+        return rows.instance(row)
+
+    def list_instances(self, session_id: str) -> list[Instance]:
+        inputs.check("list_instances").text("session_id", session_id)
+        with self._tx("list_instances", session_id, write=False) as conn:
+            self._require_session(conn, session_id, "list_instances")
+            found = conn.execute(
+                f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE session_id = ? ORDER BY instance_id",
+                (session_id,),
+            ).fetchall()
+        return [rows.instance(row) for row in found]
+
+    # -- messages ------------------------------------------------------------
+
+    def append_message(self, session_id: str, new: NewMessage) -> ChatMessage:
+        inputs.check("append_message").text("session_id", session_id)
+        new = inputs.new_message(new, "append_message")
+        with self._tx("append_message", new.id) as conn:
+            conn.execute(
+                "INSERT INTO chat_messages (id, session_id, role, content, timestamp, instance_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (new.id, session_id, new.role, new.content, to_text(new.timestamp), new.instance_id),
+            )
+        return ChatMessage(new.id, session_id, new.role, new.content, new.timestamp, new.instance_id)
+
+    def list_messages(self, session_id: str) -> list[ChatMessage]:
+        inputs.check("list_messages").text("session_id", session_id)
+        with self._tx("list_messages", session_id, write=False) as conn:
+            self._require_session(conn, session_id, "list_messages")
+            found = conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ? "
+                "ORDER BY timestamp, rowid",
+                (session_id,),
+            ).fetchall()
+        return [rows.message(row) for row in found]
+
+    # -- legacy import and metadata -----------------------------------------
+
+    def import_legacy(self, document: str, backup_path: str, at: datetime) -> ImportResult:
+        v = inputs.check("import_legacy")
+        backup_path = v.text("backup_path", backup_path)
+        stamp = to_text(v.timestamp("at", at))
+        legacy = parse_legacy_document(document)
+        imported = skipped = 0
+        with self._tx("import_legacy", backup_path) as conn:
+            for item in legacy:
+                exists = conn.execute(
+                    "SELECT 1 FROM sessions WHERE id = ?", (item.session.id,)).fetchone()
+                if exists:
+                    skipped += 1
+                    continue
+                workspace = self.get_or_create_workspace(item.workspace_path, at)
+                new = inputs.new_session(
+                    _with_workspace(item.session, workspace.id), "import_legacy")
+                self._insert_session(conn, new, updated_at=item.updated_at,
+                                     completed_at=item.completed_at, winner_id=item.winner_id,
+                                     totals=item.totals)
+                imported += 1
+            conn.execute(
+                "UPDATE migration_metadata SET migration_status = 'completed', "
+                "json_backup_path = ?, migrated_at = ?, last_updated_at = ? WHERE id = 1",
+                (backup_path, stamp, stamp),
+            )
+        return ImportResult(imported, skipped)
+
+    def migration_metadata(self) -> MigrationMetadata:
+        with self._tx("migration_metadata", write=False) as conn:
+            version, status, path, migrated_at = conn.execute(
+                "SELECT schema_version, migration_status, json_backup_path, migrated_at "
+                "FROM migration_metadata WHERE id = 1"
+            ).fetchone()
+        when = None if status == "pending" else rows.from_text(migrated_at)
+        return MigrationMetadata(version, status, path, when)
+
+    # -- capabilities: migrations, sql_introspection, crash_durable ----------
+
+    def schema_versions(self) -> Sequence[int]:
+        return self.migrator.versions
+
+    def schema_version(self) -> int:
+        return self.migrator.current_version()
+
+    def migrate(self, target: int, *, fail_after_statements: int | None = None) -> None:
+        self.migrator.migrate(target, fail_after_statements=fail_after_statements)
+
+    def migration_history(self) -> list[AppliedMigration]:
+        return self.migrator.history()
+
+    def schema_ddl(self) -> Mapping[str, str]:
+        with self.db.atomic(write=False) as conn:
+            found = conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+                "AND name NOT LIKE 'sqlite_%' AND tbl_name <> 'schema_migrations' ORDER BY name"
+            ).fetchall()
+        return {name: sql for name, sql in found}
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        conn = self.db.connection()
+        conn.execute("PRAGMA query_only = ON")
+        try:
+            return [tuple(row) for row in conn.execute(sql, tuple(params)).fetchall()]
+        finally:
+            conn.execute("PRAGMA query_only = OFF")
+
+    def verify_integrity(self) -> list[str]:
+        problems = integrity_problems(self.db)
+        for table, rowid, parent, _ in self.db.connection().execute("PRAGMA foreign_key_check"):
+            problems.append(f"{table} row {rowid} points at a missing {parent}")
+        return problems
+
+    def backup(self, name: str) -> Path:
+        return backup(self.db, Path(self.path).parent / "backups", name)
+
+    def health(self) -> Health:
+        return health(self.db)
+
+
+def _with_workspace(new: NewSession, workspace_id: int) -> NewSession:
+    return replace(new, workspace_id=workspace_id)
+
+
+@contextmanager
+def _as_none(context: AbstractContextManager[Any]) -> Iterator[None]:
+    with context:
+        yield
