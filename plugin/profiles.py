@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from hypothesis import Phase
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -19,12 +21,18 @@ class Profile:
     """Threads per worker in concurrency checks."""
     items: int
     """Records each worker (thread) writes in concurrency checks."""
+    shrink: bool = True
+    """Shrink failures to a minimal example (slow on a store that must reopen files)."""
+
+    @property
+    def phases(self) -> tuple[Phase, ...]:
+        return tuple(p for p in Phase if self.shrink or p not in (Phase.shrink, Phase.explain))
 
 
 PROFILES: Final[dict[str, Profile]] = {
     profile.name: profile
     for profile in (
-        Profile("quick", examples=15, steps=25, processes=4, threads=2, items=8),
+        Profile("quick", examples=25, steps=30, processes=4, threads=2, items=8, shrink=False),
         Profile("default", examples=60, steps=40, processes=4, threads=3, items=25),
         Profile("thorough", examples=300, steps=80, processes=6, threads=4, items=100),
     )

@@ -61,6 +61,7 @@ class SqliteSessionHistory:
     """Implements :class:`~storecheck.conformance.specs.session_history.SessionHistoryStore`."""
 
     sql_dialect = "sqlite"
+    database_class: type[Database] = Database
 
     def __init__(
         self,
@@ -71,7 +72,7 @@ class SqliteSessionHistory:
         migrations: tuple[Any, ...] = MIGRATIONS,
     ) -> None:
         self.path = path
-        self.db = Database(path, rules)
+        self.db = self.database_class(path, rules)
         self.migrator = Migrator(self.db, migrations)
         self.migrator.migrate(schema_version)
 

@@ -87,19 +87,36 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Rule
             return self.ids.to_backend("workspace", model_id) if backend_side else model_id
 
         def pick_workspace(self, data: st.DataObject) -> int:
-            choices = [*self.workspaces, MISSING_WORKSPACE]
-            return data.draw(st.sampled_from(choices), label="workspace (model id)")
+            if not self.workspaces or data.draw(st.integers(0, 9), label="missing?") == 0:
+                return MISSING_WORKSPACE
+            return data.draw(st.sampled_from(self.workspaces), label="workspace (model id)")
 
         def pick_session(self, data: st.DataObject) -> str:
-            if self.sessions and data.draw(st.booleans(), label="existing session"):
+            if self.sessions and data.draw(st.integers(0, 4), label="unknown?") > 0:
                 return data.draw(st.sampled_from(self.sessions), label="session")
             return data.draw(ids, label="session id")
 
-        @initialize()
-        def start(self) -> None:
-            self.both("get_or_create_workspace",
-                      lambda s, _: s.get_or_create_workspace("/w/one", T0))
-            self.workspaces.append(1)
+        @initialize(seed=st.integers(0, 3))
+        def start(self, seed: int) -> None:
+            """Two workspaces and sessions whose created_at and message timestamps tie."""
+            factory = SessionFactory(seed=seed)
+            for path in ("/w/one", "/w/two"):
+                workspace = self.both("get_or_create_workspace",
+                                      lambda s, _, p=path: s.get_or_create_workspace(p, T0))
+                self.workspaces.append(workspace.id)
+            for n, status in enumerate(("running", "paused", "completed", "running")):
+                template = factory.session(
+                    self.workspaces[n % 2], status=status, created_at=T0 + timedelta(minutes=n // 2),
+                    messages=0)
+                messages = tuple(factory.message(id=f"init-{n}-{9 - k}", timestamp=T0)
+                                 for k in range(3))
+                template = replace(template, messages=messages)
+
+                def create(s: Any, b: bool, t: Any = template) -> Any:
+                    return s.create_session(
+                        replace(t, workspace_id=self.workspace_id(t.workspace_id, b)))
+
+                self.sessions.append(self.both("create_session", create).id)
 
         @rule(path=PATHS, at=FEW_TIMES)
         def get_or_create_workspace(self, path: str, at: datetime) -> None:
@@ -128,7 +145,7 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Rule
             chosen = self.pick_workspace(data)
             template = data.draw(new_sessions(st.just(0)), label="new session")
             template = replace(template, created_at=data.draw(FEW_TIMES, label="created_at"))
-            if self.sessions and data.draw(st.booleans(), label="reuse id"):
+            if self.sessions and data.draw(st.integers(0, 9), label="reuse id?") == 0:
                 template = replace(template, id=data.draw(st.sampled_from(self.sessions)))
 
             def create(s: Any, b: bool) -> Any:
@@ -180,15 +197,20 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Rule
 
         @rule(data=st.data(), limit=st.integers(1, 4))
         def search_sessions(self, data: st.DataObject, limit: int) -> None:
-            workspace = data.draw(st.none() | st.sampled_from([*self.workspaces, 0]))
+            def maybe(strategy: st.SearchStrategy[Any], label: str) -> Any:
+                """Each filter in one search of four, so unfiltered pages are common."""
+                if data.draw(st.integers(0, 3), label=f"use {label}?") == 0:
+                    return data.draw(strategy, label=label)
+                return None
+
+            workspace = maybe(st.sampled_from([*self.workspaces, 0]), "workspace")
             query = SessionQuery(
                 workspace_id=workspace,
-                status=data.draw(st.none() | st.sampled_from(SESSION_STATUSES), label="status"),
-                type=data.draw(st.none() | st.sampled_from(("debate", "ensemble")), label="type"),
-                created_from=data.draw(st.none() | FEW_TIMES, label="from"),
-                created_to=data.draw(st.none() | FEW_TIMES, label="to"),
-                text=data.draw(st.none() | st.sampled_from(("a", "'", "%", "\x00", "e ")),
-                               label="text"),
+                status=maybe(st.sampled_from(SESSION_STATUSES), "status"),
+                type=maybe(st.sampled_from(("debate", "ensemble")), "type"),
+                created_from=maybe(FEW_TIMES, "from"),
+                created_to=maybe(FEW_TIMES, "to"),
+                text=maybe(st.sampled_from(("a", "'", "%", "\x00", "e ")), "text"),
             )
 
             def search_all(s: Any, b: bool) -> Any:
@@ -277,6 +299,7 @@ def test_random_operation_sequences_match_the_model(backend: Any, store_profile:
         machine,
         settings=settings(
             max_examples=store_profile.examples,
+            phases=store_profile.phases,
             stateful_step_count=store_profile.steps,
             deadline=None,
             print_blob=True,
@@ -340,3 +363,71 @@ def _legacy_document() -> str:
     return json.dumps({"workspaces": [{"path": "/legacy/a", "sessions": [session]},
                                       {"path": "/legacy/b", "sessions": [other]}]})
 
+
+
+def _seed_both(store: Any) -> tuple[MemorySessionHistory, IdMap]:
+    """The same dataset in the store and in a fresh model: ties in created_at included."""
+    model, ids = MemorySessionHistory(), IdMap()
+    for target in (store, model):
+        factory = SessionFactory(seed=21)
+        spaces = [target.get_or_create_workspace(p, T0).id for p in ("/f/one", "/f/two")]
+        for n in range(12):
+            target.create_session(factory.session(
+                spaces[n % 2], status=SESSION_STATUSES[n % 4],
+                type=("competition", "ensemble", "debate")[n % 3],
+                task=("alpha task", "beta 'quoted' task", "gamma 100% task")[n % 3],
+                created_at=T0 + timedelta(minutes=n // 3), messages=0))
+    return model, ids
+
+
+def _all_pages(target: Any, query: SessionQuery, limit: int) -> list[Any]:
+    pages, after = [], None
+    while True:
+        page = target.search_sessions(query, limit, after)
+        pages.append(page)
+        if page.next_cursor is None:
+            return pages
+        after = page.next_cursor
+
+
+@pytest.mark.operation("search_sessions")
+def test_each_filter_and_page_size_matches_the_model(store: Any) -> None:
+    model, ids = _seed_both(store)
+    queries = [
+        SessionQuery(),
+        SessionQuery(workspace_id=1),
+        *(SessionQuery(status=status) for status in SESSION_STATUSES),
+        SessionQuery(type="debate"),
+        SessionQuery(created_from=T0 + timedelta(minutes=1)),
+        SessionQuery(created_to=T0 + timedelta(minutes=2)),
+        SessionQuery(text="'quoted'"),
+        SessionQuery(text="100%"),
+        SessionQuery(text="TASK"),
+    ]
+    for query in queries:
+        for limit in (1, 2, 5, 100):
+            mine = outcome(lambda q=query, n=limit: _all_pages(store, _backend_query(q, ids), n))
+            theirs = outcome(lambda q=query, n=limit: _all_pages(model, q, n))
+            problems = outcome_differences(mine, theirs, ids)
+            expect(not problems, SPEC, "search_sessions",
+                   f"the model's pages for {query} with limit {limit}", problems[:3])
+
+
+def _backend_query(query: SessionQuery, ids: IdMap) -> SessionQuery:
+    if query.workspace_id is None:
+        return query
+    return replace(query, workspace_id=ids.to_backend("workspace", query.workspace_id))
+
+
+@pytest.mark.operation("list_messages")
+def test_messages_list_by_timestamp_then_append_order(store: Any) -> None:
+    factory = SessionFactory(seed=5)
+    workspace = store.get_or_create_workspace("/order", T0)
+    session = store.create_session(factory.session(workspace.id, messages=0))
+    plan = [("m-c", 2), ("m-a", 1), ("m-b", 1), ("m-0", 3), ("m-z", 1)]
+    for message_id, minute in plan:
+        store.append_message(session.id, factory.message(
+            id=message_id, timestamp=T0 + timedelta(minutes=minute)))
+    got = [m.id for m in store.list_messages(session.id)]
+    expect(got == ["m-a", "m-b", "m-z", "m-c", "m-0"], SPEC, "list_messages",
+           "timestamp order with ties in append order: m-a, m-b, m-z, m-c, m-0", got)

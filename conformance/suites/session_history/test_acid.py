@@ -1,0 +1,182 @@
+"""``acid``: all-or-nothing writes, rollback, savepoints, isolation, crash durability."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from storecheck.conformance import capabilities as caps
+from storecheck.conformance.checks import expect, expect_error
+from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
+from storecheck.conformance.specs.session_history import SPEC, NewMessage, SessionQuery
+from storecheck.conformance.suites.session_history.workers import T0, write_until_killed
+from storecheck.fixtures.session_history import SessionFactory
+
+pytestmark = pytest.mark.acid
+
+
+def _workspace(store: Any, factory: SessionFactory) -> Any:
+    return store.get_or_create_workspace(factory.workspace_path(), T0)
+
+
+@pytest.mark.operation("create_session")
+def test_create_fails_as_a_whole_when_the_fifth_instance_is_invalid(store: Any) -> None:
+    factory = SessionFactory()
+    workspace = _workspace(store, factory)
+    new = factory.session(workspace.id, instances=8, messages=3)
+    broken = list(new.instances)
+    broken[4] = replace(broken[4], instance_id=-1)
+    expect_error(SPEC, "create_session",
+                 lambda: store.create_session(replace(new, instances=tuple(broken))),
+                 ConstraintViolation, ConstraintKind.CHECK)
+    expect_error(SPEC, "create_session", lambda: store.get_session(new.id), NotFound)
+    page = store.search_sessions(_all(), 10)
+    expect(page.items == (), SPEC, "create_session", "no session left by the failed create",
+           page.items)
+    store.create_session(new)  # the same id is still free
+    expect(len(store.list_instances(new.id)) == 8, SPEC, "create_session",
+           "8 instances after a clean retry")
+
+
+@pytest.mark.operation("create_session")
+def test_create_fails_as_a_whole_when_the_last_message_is_invalid(store: Any) -> None:
+    factory = SessionFactory()
+    workspace = _workspace(store, factory)
+    new = factory.session(workspace.id, instances=3, messages=4)
+    messages = list(new.messages)
+    messages[-1] = replace(messages[-1], role="robot")
+    expect_error(SPEC, "create_session",
+                 lambda: store.create_session(replace(new, messages=tuple(messages))),
+                 ConstraintViolation, ConstraintKind.CHECK)
+    expect_error(SPEC, "list_instances", lambda: store.list_instances(new.id), NotFound)
+
+
+@pytest.mark.requires(caps.TRANSACTIONS)
+@pytest.mark.operation("atomic")
+def test_error_inside_atomic_rolls_back_every_operation(store: Any) -> None:
+    factory = SessionFactory()
+    workspace = _workspace(store, factory)
+    kept = store.create_session(factory.session(workspace.id))
+    new = factory.session(workspace.id)
+    with pytest.raises(ConstraintViolation):
+        with store.atomic():
+            store.create_session(new)
+            store.append_message(kept.id, factory.message())
+            store.record_instance_stats(kept.id, 5, 5, 5)
+            store.append_message(kept.id, factory.message(role="nobody"))
+    expect_error(SPEC, "atomic", lambda: store.get_session(new.id), NotFound)
+    expect(len(store.list_messages(kept.id)) == 2, SPEC, "atomic",
+           "the rolled-back block's messages to be gone (2 left)", store.list_messages(kept.id))
+    expect(store.get_session(kept.id).total_files_changed is None, SPEC, "atomic",
+           "the rolled-back stats to be gone", store.get_session(kept.id))
+
+
+@pytest.mark.requires(caps.TRANSACTIONS)
+@pytest.mark.operation("atomic")
+def test_nested_savepoint_rolls_back_alone(store: Any) -> None:
+    factory = SessionFactory()
+    workspace = _workspace(store, factory)
+    session = store.create_session(factory.session(workspace.id, messages=0))
+    with store.atomic():
+        store.append_message(session.id, factory.message(id="outer-1"))
+        try:
+            with store.atomic():
+                store.append_message(session.id, factory.message(id="inner-1"))
+                raise _Abort
+        except _Abort:
+            pass
+        store.append_message(session.id, factory.message(id="outer-2"))
+    ids = [m.id for m in store.list_messages(session.id)]
+    expect(ids == ["outer-1", "outer-2"], SPEC, "atomic",
+           "the outer block's two messages and none of the inner block's", ids)
+
+
+@pytest.mark.requires(caps.TRANSACTIONS)
+@pytest.mark.operation("atomic")
+def test_reader_never_sees_half_a_transaction(store: Any, store_profile: Any) -> None:
+    factory = SessionFactory()
+    workspace = _workspace(store, factory)
+    session = store.create_session(factory.session(workspace.id, messages=0))
+    batch = 5
+    seen: list[int] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            seen.append(len(store.list_messages(session.id)))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for round_ in range(store_profile.items):
+            with store.atomic():
+                for n in range(batch):
+                    store.append_message(session.id, NewMessage(
+                        f"r{round_}-{n}", "user", "x", T0 + timedelta(seconds=round_)))
+                    time.sleep(0.0005)
+    finally:
+        done.set()
+        reader.join()
+    torn = sorted({count for count in seen if count % batch})
+    expect(not torn, SPEC, "atomic", f"message counts in multiples of {batch} only", torn)
+
+
+@pytest.mark.requires(caps.CRASH_DURABLE, caps.MULTI_PROCESS)
+@pytest.mark.operation("create_session")
+def test_sigkill_mid_transaction_leaves_no_partial_session(
+    backend: Any, fresh_location: str, open_store: Any
+) -> None:
+    instances = 150
+    open_store().close()  # create the schema before the writer starts
+    context = multiprocessing.get_context("spawn")
+    writer = context.Process(target=write_until_killed,
+                             args=(backend.backend, fresh_location, instances))
+    writer.start()
+    store = open_store()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(store.search_sessions(_all(), 5).items) < 3:
+        time.sleep(0.02)
+    time.sleep(0.013)
+    assert writer.pid is not None
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.join()
+    store.close()
+    reopened = open_store()
+    problems = reopened.verify_integrity()
+    expect(not problems, SPEC, "create_session", "a sound file after SIGKILL", problems)
+    sessions = _every_session(reopened)
+    expect(len(sessions) >= 3, SPEC, "create_session", "the committed sessions to survive",
+           len(sessions))
+    for session in sessions:
+        count = len(reopened.list_instances(session.id))
+        expect(count == instances, SPEC, "create_session",
+               f"each surviving session to have all {instances} instances", (session.id, count))
+        summary = reopened.session_summary(session.id)
+        expect(summary.message_count == 3, SPEC, "create_session",
+               "each surviving session to have all 3 messages", summary)
+
+
+def _all() -> SessionQuery:
+    return SessionQuery()
+
+
+def _every_session(store: Any) -> list[Any]:
+    found, after = [], None
+    while True:
+        page = store.search_sessions(_all(), 100, after)
+        found.extend(page.items)
+        if page.next_cursor is None:
+            return found
+        after = page.next_cursor
+
+
+class _Abort(Exception):
+    pass

@@ -1,0 +1,147 @@
+"""``badinput``: each bad value gets the spec's error or is stored verbatim; nothing is lost."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from storecheck.conformance.checks import expect, expect_error, outcome
+from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, ValidationError
+from storecheck.conformance.specs.session_history import (
+    SPEC,
+    InstanceUpdate,
+    SessionQuery,
+    SessionUpdate,
+)
+from storecheck.conformance.suites.session_history.workers import T0
+from storecheck.fixtures.session_history import SessionFactory
+from storecheck.fixtures.values import AWKWARD_STRINGS, INJECTION_STRINGS, hostile_text
+
+pytestmark = pytest.mark.badinput
+
+MEGABYTE = "\u00e9" * (1024 * 1024 // 2)
+
+
+def _seeded(store: Any) -> tuple[Any, Any, dict[str, Any]]:
+    factory = SessionFactory(seed=11)
+    workspace = store.get_or_create_workspace("/bad/input", T0)
+    session = store.create_session(factory.session(workspace.id, instances=2, messages=2))
+    return factory, session, _everything(store)
+
+
+def _everything(store: Any) -> dict[str, Any]:
+    sessions = store.search_sessions(SessionQuery(), 1000).items
+    return {s.id: (s, store.list_instances(s.id), store.list_messages(s.id)) for s in sessions}
+
+
+def _unchanged(store: Any, before: dict[str, Any], operation: str) -> None:
+    expect(_everything(store) == before, SPEC, operation,
+           "everything stored before the bad input to be unchanged")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("type", "tournament"), ("type", "Competition"), ("status", "done"), ("status", ""),
+     ("task", ""), ("id", "")],
+)
+@pytest.mark.operation("create_session")
+def test_schema_rules_refuse_bad_session_values(store: Any, field: str, value: str) -> None:
+    factory, session, before = _seeded(store)
+    new = replace(factory.session(session.workspace_id), **{field: value})
+    expect_error(SPEC, "create_session", lambda: store.create_session(new),
+                 ConstraintViolation, ConstraintKind.CHECK)
+    _unchanged(store, before, "create_session")
+
+
+@pytest.mark.parametrize(("field", "value"), [("role", "robot"), ("content", ""), ("id", "")])
+@pytest.mark.operation("append_message")
+def test_schema_rules_refuse_bad_messages(store: Any, field: str, value: str) -> None:
+    factory, session, before = _seeded(store)
+    message = replace(factory.message(), **{field: value})
+    expect_error(SPEC, "append_message", lambda: store.append_message(session.id, message),
+                 ConstraintViolation, ConstraintKind.CHECK)
+    _unchanged(store, before, "append_message")
+
+
+@pytest.mark.operation("update_session")
+def test_bad_status_update_is_refused_and_changes_nothing(store: Any) -> None:
+    _, session, before = _seeded(store)
+    update = SessionUpdate(updated_at=T0, status="archived", task="new task")
+    expect_error(SPEC, "update_session", lambda: store.update_session(session.id, update),
+                 ConstraintViolation, ConstraintKind.CHECK)
+    _unchanged(store, before, "update_session")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s, sid: s.get_or_create_workspace("/x", datetime(2025, 1, 1)),
+        lambda s, sid: s.get_or_create_workspace(b"/bytes", datetime(2025, 1, 1)),
+        lambda s, sid: s.get_or_create_workspace("/surrogate\ud800", datetime(2025, 1, 1)),
+        lambda s, sid: s.record_instance_stats(sid, -1, 0, 0),
+        lambda s, sid: s.record_instance_stats(sid, 2**63, 0, 0),
+        lambda s, sid: s.complete_session(sid, "running", datetime(2025, 1, 1, tzinfo=None)),
+        lambda s, sid: s.search_sessions(SessionQuery(status="done"), 10),
+        lambda s, sid: s.search_sessions(SessionQuery(), 0),
+        lambda s, sid: s.update_instance(sid, 0, InstanceUpdate(files_changed=float("nan"))),
+        lambda s, sid: s.import_legacy("{not json", "/b", T0),
+        lambda s, sid: s.import_legacy('{"workspaces": [{"path": 1}]}', "/b", T0),
+    ],
+    ids=["naive-time", "bytes-path", "lone-surrogate", "negative-stat", "int-overflow",
+         "bad-completion", "bad-filter", "zero-limit", "nan-count", "not-json", "bad-legacy"],
+)
+@pytest.mark.operation("input validation")
+def test_invalid_arguments_raise_validation_error(store: Any, call: Any) -> None:
+    _, session, before = _seeded(store)
+    expect_error(SPEC, "input validation", lambda: call(store, session.id), ValidationError)
+    _unchanged(store, before, "input validation")
+
+
+@pytest.mark.operation("append_message")
+def test_megabyte_content_and_awkward_text_are_stored_verbatim(store: Any) -> None:
+    factory, session, _ = _seeded(store)
+    for n, text in enumerate((MEGABYTE, *AWKWARD_STRINGS, *INJECTION_STRINGS)):
+        store.append_message(session.id, factory.message(id=f"odd-{n}", content=text))
+        stored = next(m for m in store.list_messages(session.id) if m.id == f"odd-{n}")
+        expect(stored.content == text, SPEC, "append_message", "the content back verbatim",
+               stored.content[:80])
+
+
+@settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=25)
+@given(text=hostile_text(min_size=1), probe=st.sampled_from(INJECTION_STRINGS + AWKWARD_STRINGS))
+@pytest.mark.operation("search_sessions")
+def test_every_text_field_and_filter_takes_hostile_strings(
+    backend: Any, open_store: Any, tmp_path_factory: pytest.TempPathFactory, text: str, probe: str
+) -> None:
+    workdir = tmp_path_factory.mktemp("hostile")
+    store = open_store(location=backend.backend.new_location(SPEC, workdir))
+    factory, session, _ = _seeded(store)
+    workspace = store.get_or_create_workspace(text, T0)
+    new = factory.session(workspace.id, id=text, task=f"{probe}{text}", model=text,
+                          runtime_mix=(text, probe))
+    new = replace(new, instances=(replace(new.instances[0], worktree_path=text, branch=probe,
+                                          agent_name=text, status=probe, output=text),),
+                  messages=(replace(new.messages[0], id=probe, content=text),))
+    created = outcome(lambda: store.create_session(new))
+    expect(created.error is None, SPEC, "create_session", "hostile text to be stored",
+           created.describe())
+    got = store.get_session(text)
+    expect((got.task, got.model, got.runtime_mix) == (new.task, text, tuple(sorted({text, probe}))),
+           SPEC, "create_session", "task, model and runtime mix back verbatim", got)
+    instance = store.list_instances(text)[0]
+    expect((instance.worktree_path, instance.branch, instance.output) == (text, probe, text),
+           SPEC, "list_instances", "instance text back verbatim", instance)
+    expect(store.list_messages(text)[0].content == text, SPEC, "list_messages",
+           "message content back verbatim")
+    hits = store.search_sessions(SessionQuery(text=probe), 100).items
+    expect([s.id for s in hits] == [text], SPEC, "search_sessions",
+           f"exactly the session whose task contains {probe!r}", [s.id for s in hits])
+    expect(store.get_session(session.id) == session, SPEC, "search_sessions",
+           "the earlier session unchanged")
+    store.close()
+

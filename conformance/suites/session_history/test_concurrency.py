@@ -1,0 +1,115 @@
+"""``concurrency``: processes and threads writing one workspace at once."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from storecheck.conformance import capabilities as caps
+from storecheck.conformance.checks import expect, run_workers
+from storecheck.conformance.specs.session_history import SPEC, SessionQuery
+from storecheck.conformance.suites.session_history.workers import T0, hammer
+from storecheck.fixtures.session_history import SessionFactory
+
+pytestmark = pytest.mark.concurrency
+
+
+def _count_sessions(store: Any, workspace_id: int) -> list[str]:
+    found, after = [], None
+    while True:
+        page = store.search_sessions(SessionQuery(workspace_id=workspace_id), 500, after)
+        found.extend(s.id for s in page.items)
+        if page.next_cursor is None:
+            return found
+        after = page.next_cursor
+
+
+def _shared_session(store: Any) -> str:
+    workspace = store.get_or_create_workspace("/shared/workspace", T0)
+    return str(store.create_session(SessionFactory(seed=99).session(workspace.id)).id)
+
+
+def _check_totals(store: Any, shared: str, writers: int, items: int, errors: list[str]) -> None:
+    expect(not errors, SPEC, "create_session",
+           "no error (busy, locked or otherwise) to reach a caller", errors[:3])
+    workspace = store.get_or_create_workspace("/shared/workspace", T0)
+    ids = _count_sessions(store, workspace.id)
+    expected_sessions = writers * items + 1
+    expect(len(ids) == expected_sessions == len(set(ids)), SPEC, "create_session",
+           f"{expected_sessions} distinct sessions in the shared workspace", len(ids))
+    for session_id in ids:
+        if session_id != shared:
+            summary = store.session_summary(session_id)
+            expect((summary.instance_count, summary.message_count) == (2, 2), SPEC,
+                   "append_message", "2 instances and 2 messages per session", summary)
+    totals = store.get_session(shared)
+    calls = writers * items
+    got = (totals.total_files_changed, totals.total_lines_added, totals.total_lines_deleted)
+    expect(got == (calls, 2 * calls, 3 * calls), SPEC, "record_instance_stats",
+           f"totals {(calls, 2 * calls, 3 * calls)} after {calls} concurrent additions", got)
+
+
+@pytest.mark.requires(caps.MULTI_PROCESS)
+@pytest.mark.operation("create_session")
+def test_processes_and_threads_lose_nothing(
+    backend: Any, fresh_location: str, open_store: Any, store_profile: Any
+) -> None:
+    store = open_store()
+    shared = _shared_session(store)
+    workers = store_profile.processes
+    results = run_workers(hammer, [
+        (backend.backend, fresh_location, worker, store_profile.threads, store_profile.items,
+         shared) for worker in range(workers)])
+    errors = [e for result in results for e in result["errors"]]
+    _check_totals(store, shared, workers * store_profile.threads, store_profile.items, errors)
+
+
+@pytest.mark.operation("record_instance_stats")
+def test_threads_sharing_one_store_lose_nothing(
+    backend: Any, store: Any, store_profile: Any
+) -> None:
+    shared = _shared_session(store)
+    threads = store_profile.threads * 2
+    errors: list[str] = []
+
+    def run(thread: int) -> None:
+        for _ in range(store_profile.items * 3):
+            try:
+                store.record_instance_stats(shared, 1, 2, 3)
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+    pool = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    expect(not errors, SPEC, "record_instance_stats", "no error to reach a caller", errors[:3])
+    calls = threads * store_profile.items * 3
+    totals = store.get_session(shared)
+    got = (totals.total_files_changed, totals.total_lines_added, totals.total_lines_deleted)
+    expect(got == (calls, 2 * calls, 3 * calls), SPEC, "record_instance_stats",
+           f"totals {(calls, 2 * calls, 3 * calls)} after {calls} additions from {threads} threads",
+           got)
+
+
+@pytest.mark.operation("get_or_create_workspace")
+def test_concurrent_get_or_create_returns_one_workspace(store: Any, store_profile: Any) -> None:
+    found: list[int] = []
+    errors: list[str] = []
+
+    def run() -> None:
+        try:
+            found.append(store.get_or_create_workspace("/race/path", T0).id)
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    pool = [threading.Thread(target=run) for _ in range(store_profile.threads * 4)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    expect(not errors and len(set(found)) == 1, SPEC, "get_or_create_workspace",
+           "every caller to get the same workspace and no error", (sorted(set(found)), errors[:2]))

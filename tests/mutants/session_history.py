@@ -1,0 +1,189 @@
+"""Deliberately broken variants of the reference ``session_history`` store.
+
+Each is a small, realistic bug.  ``MUTANTS`` maps a backend attribute name to
+the conformance category that must catch it; tests/test_mutants.py runs the
+suite against every one (``--store=tests.mutants.session_history:NAME``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from typing import Any
+
+from storecheck.conformance.specs.session_history import (
+    ChatMessage,
+    Cursor,
+    NewSession,
+    Session,
+    SessionPage,
+    SessionQuery,
+    SessionUpdate,
+)
+from storecheck.reference_impl.backend import sqlite_backend
+from storecheck.reference_impl.engine import ConnectionRules, Database, Migration
+from storecheck.reference_impl.session_history import MIGRATIONS, SqliteSessionHistory
+from storecheck.reference_impl.session_history import rows as row_codec
+
+
+def _edit_migration(version: int, direction: str, old: str, new: str) -> tuple[Migration, ...]:
+    edited = []
+    for migration in MIGRATIONS:
+        if migration.version == version:
+            text = getattr(migration, direction)
+            if old not in text:
+                raise AssertionError(f"mutant edit not applicable: {old!r}")
+            migration = replace(migration, **{direction: text.replace(old, new)})
+        edited.append(migration)
+    return tuple(edited)
+
+
+class _WithMigrations(SqliteSessionHistory):
+    edited: tuple[Migration, ...] = MIGRATIONS
+
+    def __init__(self, path: str, *, schema_version: int | None = None) -> None:
+        super().__init__(path, schema_version=schema_version, migrations=self.edited)
+
+
+class NoCascadeOnWorkspaceDelete(_WithMigrations):
+    edited = _edit_migration(
+        1, "up", "REFERENCES workspaces(id) ON DELETE CASCADE", "REFERENCES workspaces(id)")
+
+    def delete_workspace(self, workspace_id: int) -> None:
+        with self._tx("delete_workspace", workspace_id) as conn:
+            conn.execute("PRAGMA defer_foreign_keys = ON")
+            conn.execute("DELETE FROM workspaces WHERE id = ?", (workspace_id,))
+
+
+class FirstConnectionOnlyDatabase(Database):
+    def _connect(self) -> sqlite3.Connection:
+        conn = super()._connect()
+        if getattr(self, "_opened_one", False):
+            conn.execute("PRAGMA foreign_keys = OFF")
+        self._opened_one = True
+        return conn
+
+
+class ForeignKeysOnFirstConnectionOnly(SqliteSessionHistory):
+    database_class = FirstConnectionOnlyDatabase
+
+
+class NonAtomicCreate(SqliteSessionHistory):
+    def create_session(self, new: NewSession) -> Session:
+        with self._tx("create_session", new.id) as conn:
+            self._insert_session(conn, replace(new, instances=(), messages=()),
+                                 updated_at=new.created_at)
+        for instance in new.instances:
+            self.add_instance(new.id, instance)
+        for message in new.messages:
+            self.append_message(new.id, message)
+        return self.get_session(new.id)
+
+
+class CheckDropped(_WithMigrations):
+    edited = _edit_migration(1, "up", "CHECK(type IN ('competition', 'ensemble', 'debate')),", "")
+
+
+class SearchIgnoresStatusFilter(SqliteSessionHistory):
+    def search_sessions(self, query: SessionQuery, limit: int,
+                        after: Cursor | None = None) -> SessionPage:
+        return super().search_sessions(replace(query, status=None), limit, after)
+
+
+class PaginationSkipsTies(SqliteSessionHistory):
+    def search_sessions(self, query: SessionQuery, limit: int,
+                        after: Cursor | None = None) -> SessionPage:
+        if after is not None:
+            query = replace(query, created_to=after.created_at)
+        return super().search_sessions(query, limit, None)
+
+
+class UpdateReinsertsChildren(SqliteSessionHistory):
+    def update_session(self, session_id: str, update: SessionUpdate) -> Session:
+        result = super().update_session(session_id, update)
+        with self._tx("update_session", session_id) as conn:
+            instances = self.list_instances(session_id)
+            conn.execute("DELETE FROM instances WHERE session_id = ?", (session_id,))
+            for instance in instances:
+                fields = {k: v for k, v in vars(instance).items() if k not in ("row_id", "session_id")}
+                self._insert_instance(conn, session_id, _new_instance(fields))
+        return result
+
+
+def _new_instance(fields: dict[str, Any]) -> Any:
+    from storecheck.conformance.specs.session_history import NewInstance
+
+    return NewInstance(**fields)
+
+
+class DownMigrationLosesData(_WithMigrations):
+    edited = _edit_migration(
+        2, "down", "DROP INDEX IF EXISTS idx_chat_messages_session_order;",
+        "DROP INDEX IF EXISTS idx_chat_messages_session_order;\nDELETE FROM session_runtime_mix;")
+
+
+class MessagesOrderedById(SqliteSessionHistory):
+    def list_messages(self, session_id: str) -> list[ChatMessage]:
+        return sorted(super().list_messages(session_id), key=lambda m: m.id)
+
+
+class LostUpdateOnStats(SqliteSessionHistory):
+    def record_instance_stats(self, session_id: str, files_changed: int, lines_added: int,
+                              lines_deleted: int) -> Session:
+        current = self.get_session(session_id)  # read in one transaction ...
+        with self._tx("record_instance_stats", session_id) as conn:  # ... write in another
+            conn.execute(
+                "UPDATE sessions SET total_files_changed = ?, total_lines_added = ?, "
+                "total_lines_deleted = ? WHERE id = ?",
+                ((current.total_files_changed or 0) + files_changed,
+                 (current.total_lines_added or 0) + lines_added,
+                 (current.total_lines_deleted or 0) + lines_deleted, session_id),
+            )
+        return self.get_session(session_id)
+
+
+class NoRetryDatabase(Database):
+    def __init__(self, path: str, rules: ConnectionRules | None = None) -> None:
+        super().__init__(path, ConnectionRules(busy_timeout_ms=0))
+
+    @staticmethod
+    def _retry_busy(step: Any) -> Any:
+        return step()
+
+
+class BusyErrorLeaks(SqliteSessionHistory):
+    database_class = NoRetryDatabase
+
+
+class SearchByStringFormatting(SqliteSessionHistory):
+    def search_sessions(self, query: SessionQuery, limit: int,
+                        after: Cursor | None = None) -> SessionPage:
+        if query.text is None:
+            return super().search_sessions(query, limit, after)
+        with self._tx("search_sessions", query, write=False) as conn:
+            found = conn.execute(
+                "SELECT " + row_codec.SESSION_COLUMNS + " FROM sessions "
+                "WHERE task LIKE '%" + query.text + "%' ORDER BY created_at DESC, id DESC"
+            ).fetchall()
+            items = tuple(row_codec.session(row, self._runtime_mix(conn, row[0]))
+                          for row in found[:limit])
+        return SessionPage(items, None)
+
+
+MUTANTS: dict[str, tuple[type[SqliteSessionHistory], str]] = {
+    "no_cascade_on_workspace_delete": (NoCascadeOnWorkspaceDelete, "fk"),
+    "fk_pragma_first_connection_only": (ForeignKeysOnFirstConnectionOnly, "fk"),
+    "non_atomic_create": (NonAtomicCreate, "acid"),
+    "check_dropped": (CheckDropped, "badinput"),
+    "search_ignores_filter": (SearchIgnoresStatusFilter, "model"),
+    "pagination_skips_ties": (PaginationSkipsTies, "model"),
+    "update_reinserts_children": (UpdateReinsertsChildren, "model"),
+    "down_migration_loses_data": (DownMigrationLosesData, "migration"),
+    "messages_ordered_by_id": (MessagesOrderedById, "model"),
+    "lost_update_on_stats": (LostUpdateOnStats, "concurrency"),
+    "busy_error_leaks": (BusyErrorLeaks, "concurrency"),
+    "search_by_string_formatting": (SearchByStringFormatting, "badinput"),
+}
+
+for _name, (_store, _category) in MUTANTS.items():
+    globals()[_name] = sqlite_backend(f"mutant-{_name}", (("session_history", _store),))
