@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 @pytest.hookspec
-def storecheck_register_backends() -> list[Backend]:
+def pytest_storecheck_register_backends() -> list[Backend]:
     """Return backends to make selectable with ``--store=NAME``.
 
     Called once per run, before ``--store`` is resolved; every result is
@@ -28,7 +28,7 @@ def storecheck_register_backends() -> list[Backend]:
 
 
 @pytest.hookspec
-def storecheck_modify_capabilities(backend: Backend, capabilities: set[str]) -> None:
+def pytest_storecheck_modify_capabilities(backend: Backend, capabilities: set[str]) -> None:
     """Add or remove capability names of ``backend`` for this run, in place.
 
     For example, turn off ``multi_process`` on a CI machine where the
@@ -39,7 +39,7 @@ def storecheck_modify_capabilities(backend: Backend, capabilities: set[str]) -> 
 
 
 @pytest.hookspec
-def storecheck_report(report: dict[str, Any], config: pytest.Config) -> None:
+def pytest_storecheck_report(report: dict[str, Any], config: pytest.Config) -> None:
     """Inspect or extend the JSON report in place before it is written.
 
     Called once at the end of a run on the controlling process, whether or not

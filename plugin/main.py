@@ -173,7 +173,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if book is None or plan is None or hasattr(config, "workerinput"):
         return
     report = build_report(book, plan, int(exitstatus))
-    config.hook.storecheck_report(report=report, config=config)
+    config.hook.pytest_storecheck_report(report=report, config=config)
     path = config.getoption("store_report")
     if path is not None:
         write_report(report, Path(path))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import sqlite3
 import sys
 from collections import Counter
@@ -18,6 +19,7 @@ import pytest
 
 from storecheck.plugin.selection import Plan
 
+_EXCEPTION_NAME = re.compile(r"[A-Za-z_][\w.]*")
 CATEGORIES = ("model", "acid", "fk", "migration", "concurrency", "badinput", "latency")
 PROPERTY = "storecheck"
 REPORT_FORMAT = 1
@@ -33,7 +35,7 @@ class Failure:
     message: str
 
 
-@dataclass
+@dataclass(eq=False)  # registered as a plugin, so it must stay hashable
 class ResultBook:
     """Final outcome of each check, fed from ``pytest_runtest_logreport``."""
 
@@ -76,6 +78,9 @@ def _first_line(report: pytest.TestReport) -> str:
     text = crash.message if crash is not None else str(report.longrepr)
     lines = [line for line in text.splitlines() if line.strip()]
     line = lines[0] if lines else "failed"
+    exception_name, _, rest = line.partition(": ")
+    if rest and _EXCEPTION_NAME.fullmatch(exception_name):
+        line = rest
     return line if len(line) <= 240 else line[:237] + "..."
 
 

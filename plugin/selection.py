@@ -48,7 +48,7 @@ def registered_backends(config: pytest.Config) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         found[entry.name] = entry
-    for batch in config.hook.storecheck_register_backends():
+    for batch in config.hook.pytest_storecheck_register_backends():
         for backend in batch or ():
             found[backend.name] = backend
     return found
@@ -126,7 +126,7 @@ def make_plan(config: pytest.Config) -> Plan | None:
                 f"{', '.join(bad)}; see storecheck.conformance.capabilities"
             )
         capabilities = set(backend.capabilities)
-        config.hook.storecheck_modify_capabilities(backend=backend, capabilities=capabilities)
+        config.hook.pytest_storecheck_modify_capabilities(backend=backend, capabilities=capabilities)
         offered = [spec for spec in sorted(backend.specs) if spec in SPECS]
         specs = [spec for spec in offered if not wanted_specs or spec in wanted_specs]
         if not specs:

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+MUTATION_RESULTS: dict[str, bool] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_RESULTS] = MUTATION_RESULTS
+
+
+_RESULTS = pytest.StashKey[dict[str, bool]]()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, value in report.user_properties:
+        if name == "mutant" and report.when == "call":
+            MUTATION_RESULTS[str(value)] = report.passed
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not MUTATION_RESULTS:
+        return
+    caught = sum(MUTATION_RESULTS.values())
+    terminalreporter.section("mutation score")
+    for name, ok in sorted(MUTATION_RESULTS.items()):
+        terminalreporter.write_line(f"{'caught ' if ok else 'MISSED '} {name}")
+    terminalreporter.write_line(
+        f"mutation score: {caught}/{len(MUTATION_RESULTS)} mutants caught "
+        f"({100 * caught / len(MUTATION_RESULTS):.0f}%)"
+    )

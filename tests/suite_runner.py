@@ -1,0 +1,36 @@
+"""Running the conformance suite in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class SuiteRun:
+    returncode: int
+    output: str
+    report: dict[str, Any]
+
+    def failed_categories(self) -> set[str]:
+        return {row["category"] for row in self.report.get("results", []) if row["failed"]}
+
+
+def run_suite(workdir: Path, store: str, *args: str, profile: str = "quick") -> SuiteRun:
+    report = workdir / "report.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", f"--store={store}", f"--store-profile={profile}",
+         f"--store-report={report}", "-p", "no:cacheprovider", "-q", "--hypothesis-seed=0",
+         *args],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    data = json.loads(report.read_text()) if report.exists() else {}
+    return SuiteRun(completed.returncode, completed.stdout + completed.stderr, data)

@@ -1,0 +1,32 @@
+"""Every check's power, shown on deliberately broken stores; and no false alarm on correct ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.mutants.session_history import MUTANTS
+from tests.suite_runner import run_suite
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(("name", "category"), [(n, c) for n, (_, c) in MUTANTS.items()])
+def test_mutant_is_caught_in_its_category(
+    tmp_path: Path, record_property: pytest.RecordProperty, name: str, category: str
+) -> None:
+    record_property("mutant", f"session_history/{name} [{category}]")
+    run = run_suite(tmp_path, f"tests.mutants.session_history:{name}", "-m", category)
+    assert run.returncode == 1, run.output[-3000:]
+    assert category in run.failed_categories(), run.output[-3000:]
+    assert all(f["spec"] == "session_history" for f in run.report["failures"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "memory"])
+def test_correct_backends_pass_the_whole_suite(tmp_path: Path, backend: str) -> None:
+    run = run_suite(tmp_path, backend)
+    assert run.returncode == 0, run.output[-5000:]
+    assert not run.failed_categories()
+    ran = {row["category"] for row in run.report["results"] if row["passed"]}
+    assert {"model", "acid", "fk", "badinput", "concurrency"} <= ran

@@ -1,0 +1,123 @@
+"""The plugin as users drive it, through pytester."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+QUICK = ("--store-profile=quick", "-p", "no:cacheprovider", "--hypothesis-seed=0")
+
+
+def test_without_store_the_plugin_adds_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_mine="def test_mine():\n    assert True\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "storecheck conformance" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("args", "flag", "listed"),
+    [
+        (["--store=nosuch"], "--store=nosuch", "memory, sqlite"),
+        (["--store=sqlite", "--store-spec=nosuch"], "--store-spec=nosuch", "session_history"),
+        (["--store=sqlite", "--store-profile=huge"], "--store-profile=huge", "quick, default"),
+        (["--store=os:nosuch"], "--store=os:nosuch", "no attribute"),
+        (["--store=os:getcwd"], "--store=os:getcwd", "is not a backend"),
+        (["--store-spec=session_history"], "--store-spec", "needs --store"),
+    ],
+)
+def test_bad_options_are_usage_errors_naming_the_flag(
+    pytester: pytest.Pytester, args: list[str], flag: str, listed: str
+) -> None:
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert flag in result.stderr.str()
+    assert listed in result.stderr.str()
+
+
+def test_marker_selection_and_report(pytester: pytest.Pytester) -> None:
+    report = pytester.path / "out" / "report.json"
+    result = pytester.runpytest("--store=sqlite,memory", "-m", "acid or fk",
+                                f"--store-report={report}", *QUICK)
+    assert result.ret == 0, result.stdout.str()
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] > 10 and outcomes["deselected"] > 10
+    text = result.stdout.str()
+    assert "[sqlite]" not in text  # quiet by default; ids checked below
+    assert "memory / session_history" in text and "sqlite / session_history" in text
+    data = json.loads(report.read_text())
+    assert data["profile"] == "quick" and data["exit_status"] == 0
+    assert {row["category"] for row in data["results"]} == {"acid", "fk"}
+    memory = next(b for b in data["backends"] if b["name"] == "memory")
+    assert memory["capabilities"] == ["transactions"]
+    skipped = [row for row in data["results"] if row["backend"] == "memory" and row["skipped"]]
+    assert skipped, "memory lacks crash_durable: its SIGKILL check must be skipped, not passed"
+
+
+def test_capability_skips_say_why(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--store=memory", "-m", "migration", "-rs", *QUICK)
+    result.assert_outcomes(skipped=6)
+    result.stdout.fnmatch_lines(["*backend 'memory' lacks capability 'migrations'*"])
+
+
+def test_test_ids_show_the_backend(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--store=sqlite,memory", "--collect-only", "-q", *QUICK)
+    text = result.stdout.str()
+    assert "test_nested_savepoint_rolls_back_alone[sqlite]" in text
+    assert "test_nested_savepoint_rolls_back_alone[memory]" in text
+
+
+def test_k_selects_and_x_stops(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--store=sqlite", "-k", "savepoint", *QUICK)
+    result.assert_outcomes(passed=1)
+
+
+def test_failure_line_names_spec_category_and_operation(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+    result = pytester.runpytest_subprocess(
+        "--store=tests.mutants.session_history:non_atomic_create", "-m", "acid", "-x", *QUICK)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([
+        "FAILED session_history [[]acid[]] create_session on mutant-non_atomic_create: "
+        "session_history.create_session: expected *",
+    ])
+    assert result.parseoutcomes()["failed"] == 1  # -x stopped at the first
+
+
+def test_factory_and_hook_registered_backends(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+from storecheck.reference_impl import sqlite_backend
+
+def pytest_storecheck_register_backends():
+    return [sqlite_backend(name="hooked")]
+
+def pytest_storecheck_modify_capabilities(backend, capabilities):
+    capabilities.discard("multi_process")
+"""
+    )
+    pytester.makepyfile(mybackends="from storecheck.reference_impl.memory import MemoryBackend\n"
+                                   "def make():\n    return MemoryBackend(name='made')\n")
+    pytester.syspathinsert()
+    result = pytester.runpytest("--store=hooked,mybackends:make", "-k", "savepoint or processes",
+                                "-rs", *QUICK)
+    result.assert_outcomes(passed=2, skipped=4)
+    result.stdout.fnmatch_lines(["*'hooked' lacks capability 'multi_process'*"])
+
+
+def test_junitxml_and_xdist(pytester: pytest.Pytester) -> None:
+    report = pytester.path / "report.json"
+    result = pytester.runpytest_subprocess(
+        "--store=sqlite", "-m", "fk or badinput", "-n", "2", "--junitxml=junit.xml",
+        f"--store-report={report}", *QUICK)
+    assert result.ret == 0, result.stdout.str()
+    assert (pytester.path / "junit.xml").read_text().count("<testcase") > 20
+    data = json.loads(report.read_text())
+    assert {row["category"] for row in data["results"]} == {"fk", "badinput"}
+    assert sum(row["passed"] for row in data["results"]) > 20
