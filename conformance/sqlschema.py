@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
-
 from storecheck.conformance.specs.common import ForeignKey
 
 # sqlglot logs "Unsupported property" for SQLite's STRICT; the tree keeps it anyway.

@@ -13,7 +13,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
 from storecheck.conformance.capabilities import describe
 from storecheck.plugin import hookspecs
 from storecheck.plugin.profiles import PROFILES, Profile
@@ -136,7 +135,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "backend": selected.backend.name,
             "spec": spec,
             "category": category,
-            "operation": operation.args[0] if operation else item.originalname,
+            "operation": operation.args[0] if operation else getattr(item, "originalname", item.name),
         }
         item.user_properties.append((PROPERTY, labels))
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from storecheck.plugin.selection import Plan
 
 _EXCEPTION_NAME = re.compile(r"[A-Za-z_][\w.]*")

@@ -8,7 +8,6 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
-
 from storecheck.conformance.backend import unknown_capabilities
 from storecheck.conformance.specs import SPECS
 from storecheck.plugin.profiles import PROFILES, Profile

@@ -59,7 +59,8 @@ class State:
     instances: dict[str, dict[int, Instance]] = field(default_factory=dict)
     last_instance_row: int = 0
     messages: list[ChatMessage] = field(default_factory=list)
-    metadata: MigrationMetadata = MigrationMetadata(SCHEMA_VERSIONS[-1], "pending", None, None)
+    metadata: MigrationMetadata = field(
+        default_factory=lambda: MigrationMetadata(SCHEMA_VERSIONS[-1], "pending", None, None))
 
     def copy(self) -> State:
         return replace(

@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import expect, expect_error
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
@@ -66,12 +65,11 @@ def test_error_inside_atomic_rolls_back_every_operation(store: Any) -> None:
     workspace = _workspace(store, factory)
     kept = store.create_session(factory.session(workspace.id))
     new = factory.session(workspace.id)
-    with pytest.raises(ConstraintViolation):
-        with store.atomic():
-            store.create_session(new)
-            store.append_message(kept.id, factory.message())
-            store.record_instance_stats(kept.id, 5, 5, 5)
-            store.append_message(kept.id, factory.message(role="nobody"))
+    with pytest.raises(ConstraintViolation), store.atomic():
+        store.create_session(new)
+        store.append_message(kept.id, factory.message())
+        store.record_instance_stats(kept.id, 5, 5, 5)
+        store.append_message(kept.id, factory.message(role="nobody"))
     expect_error(SPEC, "atomic", lambda: store.get_session(new.id), NotFound)
     expect(len(store.list_messages(kept.id)) == 2, SPEC, "atomic",
            "the rolled-back block's messages to be gone (2 left)", store.list_messages(kept.id))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from storecheck.conformance.checks import expect, expect_error, outcome
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, ValidationError
 from storecheck.conformance.specs.session_history import (
@@ -88,7 +87,7 @@ def test_bad_status_update_is_refused_and_changes_nothing(store: Any) -> None:
         lambda s, sid: s.complete_session(sid, "running", datetime(2025, 1, 1, tzinfo=None)),
         lambda s, sid: s.search_sessions(SessionQuery(status="done"), 10),
         lambda s, sid: s.search_sessions(SessionQuery(), 0),
-        lambda s, sid: s.update_instance(sid, 0, InstanceUpdate(files_changed=float("nan"))),
+        lambda s, sid: s.update_instance(sid, 0, InstanceUpdate(files_changed=cast(Any, float("nan")))),
         lambda s, sid: s.import_legacy("{not json", "/b", T0),
         lambda s, sid: s.import_legacy('{"workspaces": [{"path": 1}]}', "/b", T0),
     ],

@@ -6,7 +6,6 @@ import threading
 from typing import Any
 
 import pytest
-
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import expect, run_workers
 from storecheck.conformance.specs.session_history import SPEC, SessionQuery
@@ -17,7 +16,8 @@ pytestmark = pytest.mark.concurrency
 
 
 def _count_sessions(store: Any, workspace_id: int) -> list[str]:
-    found, after = [], None
+    found: list[str] = []
+    after = None
     while True:
         page = store.search_sessions(SessionQuery(workspace_id=workspace_id), 500, after)
         found.extend(s.id for s in page.items)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Any
 
 import pytest
-
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance import sqlschema
 from storecheck.conformance.checks import expect, expect_error
@@ -80,9 +80,8 @@ def test_deleting_a_workspace_cascades_to_everything_under_it(store: Any) -> Non
     store.delete_workspace(doomed.id)
     expect_error(SPEC, "get_workspace", lambda: store.get_workspace(doomed.id), NotFound)
     for session_id in doomed_ids:
-        expect_error(SPEC, "delete_workspace", lambda s=session_id: store.get_session(s), NotFound)
-        expect_error(SPEC, "delete_workspace", lambda s=session_id: store.list_messages(s), NotFound)
-        expect_error(SPEC, "delete_workspace", lambda s=session_id: store.list_instances(s), NotFound)
+        for read in (store.get_session, store.list_messages, store.list_instances):
+            expect_error(SPEC, "delete_workspace", partial(read, session_id), NotFound)
     left = store.search_sessions(SessionQuery(), 100).items
     expect(sorted(s.id for s in left) == sorted(kept_ids), SPEC, "delete_workspace",
            "only the other workspace's sessions to remain", [s.id for s in left])

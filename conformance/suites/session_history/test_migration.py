@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 import pytest
-
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance import sqlschema
 from storecheck.conformance.checks import expect, run_workers

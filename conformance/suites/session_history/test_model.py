@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,6 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import SpecMismatch, expect, outcome
 from storecheck.conformance.compare import IdMap, outcome_differences
@@ -39,12 +39,12 @@ from storecheck.conformance.specs.session_history import (
 )
 from storecheck.fixtures.session_history import (
     SessionFactory,
-    hostile_text,
     ids,
     new_instances,
     new_messages,
     new_sessions,
 )
+from storecheck.fixtures.values import hostile_text
 from storecheck.reference_impl.memory import MemorySessionHistory
 
 pytestmark = pytest.mark.model
@@ -102,7 +102,7 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Rule
             factory = SessionFactory(seed=seed)
             for path in ("/w/one", "/w/two"):
                 workspace = self.both("get_or_create_workspace",
-                                      lambda s, _, p=path: s.get_or_create_workspace(p, T0))
+                                      partial(_get_or_create, path=path))
                 self.workspaces.append(workspace.id)
             for n, status in enumerate(("running", "paused", "completed", "running")):
                 template = factory.session(
@@ -280,14 +280,29 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Rule
             self.both("atomic", run)
 
         @invariant()
-        def metadata_agrees(self) -> None:
+        def stored_state_agrees(self) -> None:
+            """After every step, every record the model knows reads back the same."""
             self.both("migration_metadata", lambda s, _: s.migration_metadata())
+            for model_id in self.workspaces:
+                self.both("get_workspace",
+                          lambda s, b, w=model_id: s.get_workspace(self.workspace_id(w, b)))
+            for session_id in self.sessions:
+                self.both("get_session", partial(_read_session, session_id=session_id))
 
     return SessionHistoryMachine
 
 
 class _Abort(Exception):
     pass
+
+
+def _read_session(store: Any, backend_side: bool, session_id: str) -> Any:
+    return (store.get_session(session_id), store.list_instances(session_id),
+            store.list_messages(session_id))
+
+
+def _get_or_create(store: Any, backend_side: bool, path: str) -> Any:
+    return store.get_or_create_workspace(path, T0)
 
 
 @pytest.mark.operation("every operation")
@@ -406,8 +421,8 @@ def test_each_filter_and_page_size_matches_the_model(store: Any) -> None:
     ]
     for query in queries:
         for limit in (1, 2, 5, 100):
-            mine = outcome(lambda q=query, n=limit: _all_pages(store, _backend_query(q, ids), n))
-            theirs = outcome(lambda q=query, n=limit: _all_pages(model, q, n))
+            mine = outcome(partial(_all_pages, store, _backend_query(query, ids), limit))
+            theirs = outcome(partial(_all_pages, model, query, limit))
             problems = outcome_differences(mine, theirs, ids)
             expect(not problems, SPEC, "search_sessions",
                    f"the model's pages for {query} with limit {limit}", problems[:3])
