@@ -86,6 +86,9 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Rule
         def workspace_id(self, model_id: int, backend_side: bool) -> int:
             return self.ids.to_backend("workspace", model_id) if backend_side else model_id
 
+        def read_workspace(self, store: Any, backend_side: bool, model_id: int) -> Any:
+            return store.get_workspace(self.workspace_id(model_id, backend_side))
+
         def pick_workspace(self, data: st.DataObject) -> int:
             if not self.workspaces or data.draw(st.integers(0, 9), label="missing?") == 0:
                 return MISSING_WORKSPACE
@@ -284,8 +287,7 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Rule
             """After every step, every record the model knows reads back the same."""
             self.both("migration_metadata", lambda s, _: s.migration_metadata())
             for model_id in self.workspaces:
-                self.both("get_workspace",
-                          lambda s, b, w=model_id: s.get_workspace(self.workspace_id(w, b)))
+                self.both("get_workspace", partial(self.read_workspace, model_id=model_id))
             for session_id in self.sessions:
                 self.both("get_session", partial(_read_session, session_id=session_id))
 
