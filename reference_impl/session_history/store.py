@@ -62,6 +62,7 @@ class SqliteSessionHistory:
 
     sql_dialect = "sqlite"
     database_class: type[Database] = Database
+    migrator_class: type[Migrator] = Migrator
 
     def __init__(
         self,
@@ -73,7 +74,7 @@ class SqliteSessionHistory:
     ) -> None:
         self.path = path
         self.db = self.database_class(path, rules)
-        self.migrator = Migrator(self.db, migrations)
+        self.migrator = self.migrator_class(self.db, migrations)
         self.migrator.migrate(schema_version)
 
     # -- plumbing ------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 from storecheck.conformance.specs.session_history import (
     ChatMessage,
     Cursor,
+    NewInstance,
     NewSession,
     Session,
     SessionPage,
@@ -21,7 +22,14 @@ from storecheck.conformance.specs.session_history import (
     SessionUpdate,
 )
 from storecheck.reference_impl.backend import sqlite_backend
-from storecheck.reference_impl.engine import ConnectionRules, Database, Migration
+from storecheck.reference_impl.engine import (
+    ConnectionRules,
+    Database,
+    InjectedFault,
+    Migration,
+    Migrator,
+    split_statements,
+)
 from storecheck.reference_impl.session_history import MIGRATIONS, SqliteSessionHistory
 from storecheck.reference_impl.session_history import rows as row_codec
 
@@ -110,9 +118,7 @@ class UpdateReinsertsChildren(SqliteSessionHistory):
         return result
 
 
-def _new_instance(fields: dict[str, Any]) -> Any:
-    from storecheck.conformance.specs.session_history import NewInstance
-
+def _new_instance(fields: dict[str, Any]) -> NewInstance:
     return NewInstance(**fields)
 
 
@@ -170,6 +176,21 @@ class SearchByStringFormatting(SqliteSessionHistory):
         return SessionPage(items, None)
 
 
+class CommitEachStatementMigrator(Migrator):
+    def _run(self, conn: sqlite3.Connection, step: Migration, script: str,
+             fail_after: int | None) -> None:
+        for count, statement in enumerate(split_statements(script), start=1):
+            conn.execute(statement)
+            conn.execute("COMMIT")  # "so a long migration does not hold the lock"
+            conn.execute("BEGIN IMMEDIATE")
+            if fail_after is not None and count >= fail_after:
+                raise InjectedFault(f"fault injected after statement {count}")
+
+
+class MigrationNotAtomic(SqliteSessionHistory):
+    migrator_class = CommitEachStatementMigrator
+
+
 MUTANTS: dict[str, tuple[type[SqliteSessionHistory], str]] = {
     "no_cascade_on_workspace_delete": (NoCascadeOnWorkspaceDelete, "fk"),
     "fk_pragma_first_connection_only": (ForeignKeysOnFirstConnectionOnly, "fk"),
@@ -183,6 +204,7 @@ MUTANTS: dict[str, tuple[type[SqliteSessionHistory], str]] = {
     "lost_update_on_stats": (LostUpdateOnStats, "concurrency"),
     "busy_error_leaks": (BusyErrorLeaks, "concurrency"),
     "search_by_string_formatting": (SearchByStringFormatting, "badinput"),
+    "migration_not_atomic": (MigrationNotAtomic, "migration"),
 }
 
 for _name, (_store, _category) in MUTANTS.items():
