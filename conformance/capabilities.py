@@ -16,6 +16,7 @@ CRASH_DURABLE: Final = "crash_durable"
 SQL_INTROSPECTION: Final = "sql_introspection"
 FTS: Final = "fts"
 FAULT_INJECTION: Final = "fault_injection"
+LATENCY_TARGETS: Final = "latency_targets"
 
 CAPABILITIES: Final[dict[str, str]] = {
     TRANSACTIONS: "store.atomic() groups operations into one transaction; nested calls are "
@@ -29,6 +30,8 @@ CAPABILITIES: Final[dict[str, str]] = {
     SQL_INTROSPECTION: "the store exposes its schema (schema_ddl()) and runs read-only SQL "
     "(query()) in a dialect named by sql_dialect",
     FTS: "ranked full-text search over the spec's searchable text",
+    LATENCY_TARGETS: "the backend is meant to serve real traffic, so the seeds' latency "
+    "targets apply to it (a model or test double leaves this out)",
     FAULT_INJECTION: "migrate(target, fail_after_statements=N) aborts a migration step "
     "after N statements, to prove a failed step leaves the previous version intact",
 }

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 from storecheck.conformance.capabilities import describe
+from storecheck.conformance.latency import Budget
+from storecheck.conformance.latency_check import LatencySettings
 from storecheck.plugin import hookspecs
 from storecheck.plugin.profiles import PROFILES, Profile
 from storecheck.plugin.results import (
@@ -21,6 +23,7 @@ from storecheck.plugin.results import (
     PROPERTY,
     ResultBook,
     build_report,
+    latency_lines,
     terminal_lines,
     write_report,
 )
@@ -28,6 +31,7 @@ from storecheck.plugin.selection import Plan, Selected, make_plan
 
 SUITES_DIR = Path(importlib.import_module("storecheck.conformance").__file__ or "").parent / "suites"
 SUITES_PACKAGE = "storecheck.conformance.suites"
+LATENCY_MODES = ("enforce", "warn", "off")
 PLAN_KEY = pytest.StashKey[Plan]()
 BOOK_KEY = pytest.StashKey[ResultBook]()
 
@@ -57,6 +61,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--store-report", metavar="PATH", default=None, type=Path,
         help="write the conformance results as JSON to PATH (format in the README)",
     )
+    group.addoption(
+        "--latency", choices=LATENCY_MODES, default="enforce",
+        help="latency checks: enforce (a missed target fails, the default), warn (report it "
+        "and pass), off (skip them)",
+    )
+    group.addoption(
+        "--latency-scale", metavar="FACTOR", type=float, default=1.0,
+        help="multiply every latency target by FACTOR, for slow machines (default: 1)",
+    )
     parser.addini("storecheck_backend", "default for --store when the option is absent",
                   default=None)
 
@@ -71,6 +84,9 @@ def pytest_configure(config: pytest.Config) -> None:
     plan = make_plan(config)
     if plan is None:
         return
+    scale = config.getoption("latency_scale")
+    if not scale > 0:
+        raise pytest.UsageError(f"--latency-scale={scale}: must be a positive number")
     config.stash[PLAN_KEY] = plan
     book = ResultBook()
     config.stash[BOOK_KEY] = book
@@ -140,11 +156,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.user_properties.append((PROPERTY, labels))
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     callspec = getattr(item, "callspec", None)
     selected = callspec.params.get("backend") if callspec else None
     if not isinstance(selected, Selected):
         return
+    if item.get_closest_marker("latency"):
+        _skip_latency_if_unfit(item.config)
     for marker in item.iter_markers("requires"):
         for capability in marker.args:
             if capability not in selected.capabilities:
@@ -152,6 +171,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                     f"backend {selected.backend.name!r} lacks capability {capability!r} "
                     f"({describe(capability)})"
                 )
+
+
+def _skip_latency_if_unfit(config: pytest.Config) -> None:
+    if config.getoption("latency") == "off":
+        pytest.skip("latency checks are off (--latency=off)")
+    # Read from the worker's own config, not the environment: a nested pytest run
+    # started from inside an xdist worker inherits PYTEST_XDIST_WORKER_COUNT.
+    workerinput = getattr(config, "workerinput", None)
+    workers = int(workerinput["workercount"]) if workerinput else 1
+    if workers > 1:
+        pytest.skip(
+            f"latency checks do not run under pytest-xdist ({workers} workers): parallel "
+            "workers share the CPU and would distort the timings; run them without -n"
+        )
 
 
 def pytest_terminal_summary(
@@ -163,6 +196,11 @@ def pytest_terminal_summary(
     terminalreporter.section("storecheck conformance")
     for line in terminal_lines(book):
         terminalreporter.write_line(line)
+    table = latency_lines(book)
+    if table:
+        terminalreporter.section("storecheck latency")
+        for line in table:
+            terminalreporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -218,6 +256,20 @@ def open_store(backend: Selected, spec_name: str, fresh_location: str) -> Iterat
     yield opener
     for store in reversed(opened):
         store.close()
+
+
+@pytest.fixture(scope="session")
+def latency_budget(store_profile: Profile) -> Budget:
+    """Warm-up calls, samples and time budget per measured operation."""
+    return Budget(warmup=20, min_samples=store_profile.latency_samples,
+                  seconds=store_profile.latency_seconds)
+
+
+@pytest.fixture(scope="session")
+def latency_settings(pytestconfig: pytest.Config) -> LatencySettings:
+    """``--latency`` mode and ``--latency-scale`` factor."""
+    return LatencySettings(pytestconfig.getoption("latency"),
+                           pytestconfig.getoption("latency_scale"))
 
 
 @pytest.fixture

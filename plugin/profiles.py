@@ -21,6 +21,10 @@ class Profile:
     """Threads per worker in concurrency checks."""
     items: int
     """Records each worker (thread) writes in concurrency checks."""
+    latency_samples: int = 200
+    """Timed calls per operation (at least 200 so that p99 is a measured sample)."""
+    latency_seconds: float = 3.0
+    """Time budget per operation; a slow operation stops early with fewer samples."""
     shrink: bool = True
     """Shrink failures to a minimal example (slow on a store that must reopen files)."""
 
@@ -32,8 +36,11 @@ class Profile:
 PROFILES: Final[dict[str, Profile]] = {
     profile.name: profile
     for profile in (
-        Profile("quick", examples=25, steps=30, processes=4, threads=2, items=8, shrink=False),
-        Profile("default", examples=60, steps=40, processes=4, threads=3, items=25),
-        Profile("thorough", examples=300, steps=80, processes=6, threads=4, items=100),
+        Profile("quick", examples=25, steps=30, processes=4, threads=2, items=8,
+                latency_samples=200, latency_seconds=2.0, shrink=False),
+        Profile("default", examples=60, steps=40, processes=4, threads=3, items=25,
+                latency_samples=500, latency_seconds=5.0),
+        Profile("thorough", examples=300, steps=80, processes=6, threads=4, items=100,
+                latency_samples=2000, latency_seconds=20.0),
     )
 }

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from storecheck.conformance.latency_check import LATENCY_PROPERTY
 from storecheck.plugin.selection import Plan
 
 _EXCEPTION_NAME = re.compile(r"[A-Za-z_][\w.]*")
@@ -40,11 +41,17 @@ class ResultBook:
 
     outcomes: dict[str, tuple[dict[str, str], str]] = field(default_factory=dict)
     failures: dict[str, Failure] = field(default_factory=dict)
+    latency: list[dict[str, Any]] = field(default_factory=list)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         labels = dict(_labels(report))
         if not labels:
             return
+        if report.when == "call":
+            for name, value in report.user_properties:
+                if name == LATENCY_PROPERTY and isinstance(value, dict):
+                    self.latency.append({"backend": labels["backend"], "spec": labels["spec"],
+                                         **value})
         if report.when == "call" or report.outcome != "passed":
             previous = self.outcomes.get(report.nodeid, (labels, "passed"))[1]
             outcome = "failed" if "failed" in (previous, report.outcome) else report.outcome
@@ -106,6 +113,21 @@ def terminal_lines(book: ResultBook) -> list[str]:
     return lines
 
 
+def latency_lines(book: ResultBook) -> list[str]:
+    if not book.latency:
+        return []
+    header = (f"{'backend / spec / operation':<62} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} "
+              f"{'target':>12} {'verdict':>7} {'vs raw':>7}")
+    lines = [header]
+    for row in book.latency:
+        name = f"{row['backend']} / {row['spec']} / {row['operation']}"
+        target = f"p{row['percentile']:g}<{row['target_ms']:g}"
+        overhead = "-" if row["overhead"] is None else f"{row['overhead']:.2f}x"
+        lines.append(f"{name:<62} {row['p50_ms']:>9.3f} {row['p95_ms']:>9.3f} "
+                     f"{row['p99_ms']:>9.3f} {target:>12} {row['verdict']:>7} {overhead:>7}")
+    return lines
+
+
 def build_report(book: ResultBook, plan: Plan, exit_status: int) -> dict[str, Any]:
     cells = book.matrix()
     return {
@@ -118,6 +140,7 @@ def build_report(book: ResultBook, plan: Plan, exit_status: int) -> dict[str, An
             "implementation": sys.implementation.name,
             "platform": platform.platform(),
             "sqlite": sqlite3.sqlite_version,
+            "drivers": {"sqlite3": f"stdlib sqlite3 of Python {platform.python_version()}"},
             "cpu_count": os.cpu_count(),
             "packages": {name: _version(name) for name in
                          ("storecheck", "pytest", "hypothesis", "sqlglot", "pytest-xdist")},
@@ -133,6 +156,7 @@ def build_report(book: ResultBook, plan: Plan, exit_status: int) -> dict[str, An
             for (backend, spec, category), count in sorted(cells.items())
         ],
         "failures": [vars(failure) for failure in book.failures.values()],
+        "latency": book.latency,
     }
 
 

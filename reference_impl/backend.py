@@ -18,6 +18,7 @@ SQLITE_CAPABILITIES = frozenset({
     caps.CRASH_DURABLE,
     caps.SQL_INTROSPECTION,
     caps.FAULT_INJECTION,
+    caps.LATENCY_TARGETS,
 })
 
 

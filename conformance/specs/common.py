@@ -52,6 +52,8 @@ class Validator:
         """A timezone-aware datetime, returned converted to UTC."""
         if not isinstance(value, datetime):
             raise self.fail(f"{name} must be a datetime", value)
+        if value.tzinfo is UTC:
+            return value
         if value.tzinfo is None or value.utcoffset() is None:
             raise self.fail(f"{name} must be timezone-aware (UTC)", value)
         return value.astimezone(UTC)

@@ -41,11 +41,11 @@ def new_instance(new: NewInstance, operation: str) -> NewInstance:
     v.integer("instance_id", new.instance_id)
     for name in ("files_changed", "lines_added", "lines_deleted"):
         v.optional_integer(name, getattr(new, name))
-    return replace(
-        new,
-        start_time=v.optional_timestamp("start_time", new.start_time),
-        end_time=v.optional_timestamp("end_time", new.end_time),
-    )
+    start_time = v.optional_timestamp("start_time", new.start_time)
+    end_time = v.optional_timestamp("end_time", new.end_time)
+    if start_time is new.start_time and end_time is new.end_time:
+        return new  # already UTC: skip the copy, this runs for every row of a batch
+    return replace(new, start_time=start_time, end_time=end_time)
 
 
 def new_message(new: NewMessage, operation: str) -> NewMessage:
@@ -56,7 +56,8 @@ def new_message(new: NewMessage, operation: str) -> NewMessage:
     v.text("role", new.role)
     v.text("content", new.content)
     v.optional_integer("instance_id", new.instance_id)
-    return replace(new, timestamp=v.timestamp("timestamp", new.timestamp))
+    timestamp = v.timestamp("timestamp", new.timestamp)
+    return new if timestamp is new.timestamp else replace(new, timestamp=timestamp)
 
 
 def new_session(new: NewSession, operation: str = "create_session") -> NewSession:
@@ -73,13 +74,20 @@ def new_session(new: NewSession, operation: str = "create_session") -> NewSessio
     v.flag("preserve_worktrees", new.preserve_worktrees)
     for runtime in new.runtime_mix:
         v.text("runtime_mix[]", runtime)
-    return replace(
-        new,
-        created_at=v.timestamp("created_at", new.created_at),
-        runtime_mix=tuple(new.runtime_mix),
-        instances=tuple(new_instance(i, operation) for i in new.instances),
-        messages=tuple(new_message(m, operation) for m in new.messages),
+    created_at = v.timestamp("created_at", new.created_at)
+    instances = tuple(new_instance(i, operation) for i in new.instances)
+    messages = tuple(new_message(m, operation) for m in new.messages)
+    unchanged = (
+        created_at is new.created_at
+        and isinstance(new.runtime_mix, tuple)
+        and all(a is b for a, b in zip(instances, new.instances, strict=True))
+        and all(a is b for a, b in zip(messages, new.messages, strict=True))
+        and isinstance(new.instances, tuple) and isinstance(new.messages, tuple)
     )
+    if unchanged:
+        return new
+    return replace(new, created_at=created_at, runtime_mix=tuple(new.runtime_mix),
+                   instances=instances, messages=messages)
 
 
 def session_update(update: SessionUpdate) -> SessionUpdate:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storecheck.conformance.errors import Busy, ConstraintKind, ConstraintViolation
+from storecheck.reference_impl.engine.checkpoint import Checkpointer
 
 BUSY_TIMEOUT_MS = 2_000
 LOCK_DEADLINE_S = 60.0
@@ -46,6 +47,8 @@ class ConnectionRules:
     foreign_keys: bool = True
     busy_timeout_ms: int = BUSY_TIMEOUT_MS
     secure_delete: bool = False
+    background_checkpoint: bool = True
+    """Checkpoint the WAL from a background thread instead of inside commits."""
 
 
 def is_busy(exc: BaseException) -> bool:
@@ -79,6 +82,9 @@ class Database:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._closed = False
+        self._checkpointer = (
+            Checkpointer(self._connect) if self.rules.background_checkpoint else None
+        )
 
     # -- connections ---------------------------------------------------------
 
@@ -107,6 +113,8 @@ class Database:
         conn.execute(f"PRAGMA synchronous = {_pragma_word(self.rules.synchronous)}")
         conn.execute(f"PRAGMA foreign_keys = {'ON' if self.rules.foreign_keys else 'OFF'}")
         conn.execute(f"PRAGMA secure_delete = {'ON' if self.rules.secure_delete else 'OFF'}")
+        if self.rules.background_checkpoint:
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
         return conn
 
     def _set_journal_mode(self, conn: sqlite3.Connection) -> None:
@@ -114,6 +122,8 @@ class Database:
 
     def close(self) -> None:
         self._closed = True
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         with self._all_lock:
             for conn in self._all:
                 conn.close()
@@ -147,7 +157,12 @@ class Database:
                 self._local.depth = depth
             return
         begin = "BEGIN IMMEDIATE" if write else "BEGIN"
-        self._retry_busy(lambda: conn.execute(begin))
+        try:
+            conn.execute(begin)
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            self._retry_busy(lambda: conn.execute(begin))
         self._local.depth = 1
         try:
             yield conn
@@ -156,7 +171,14 @@ class Database:
                 conn.execute("ROLLBACK")
             raise
         else:
-            self._retry_busy(lambda: conn.execute("COMMIT"))
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+                self._retry_busy(lambda: conn.execute("COMMIT"))
+            if write and self._checkpointer is not None:
+                self._checkpointer.committed()
         finally:
             self._local.depth = 0
 

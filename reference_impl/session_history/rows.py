@@ -37,7 +37,8 @@ def optional_text(value: datetime | None) -> str | None:
 
 
 def from_text(value: str) -> datetime:
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    """Parse what :func:`to_text` wrote; its ``Z`` suffix already yields UTC."""
+    return datetime.fromisoformat(value)
 
 
 def optional_from_text(value: str | None) -> datetime | None:

@@ -45,11 +45,9 @@ from storecheck.reference_impl.engine import (
     load_migrations,
     translate,
 )
-from storecheck.reference_impl.session_history import rows
+from storecheck.reference_impl.session_history import queries, rows
 from storecheck.reference_impl.session_history.rows import (
     INSTANCE_COLUMNS,
-    MESSAGE_COLUMNS,
-    SESSION_COLUMNS,
     WORKSPACE_COLUMNS,
     to_text,
 )
@@ -256,13 +254,7 @@ class SqliteSessionHistory:
         values = inputs.stats(files_changed, lines_added, lines_deleted)
         with self._tx("record_instance_stats", session_id) as conn:
             # One UPDATE reading and writing the totals: no read-modify-write window.
-            changed = conn.execute(
-                "UPDATE sessions SET "
-                "total_files_changed = COALESCE(total_files_changed, 0) + ?, "
-                "total_lines_added = COALESCE(total_lines_added, 0) + ?, "
-                "total_lines_deleted = COALESCE(total_lines_deleted, 0) + ? WHERE id = ?",
-                (*values, session_id),
-            )
+            changed = conn.execute(queries.ADD_STATS, (*values, session_id))
             if changed.rowcount == 0:
                 raise NotFound(SPEC, "record_instance_stats", "no such session", session_id)
             return self._session(conn, session_id, "record_instance_stats")
@@ -292,19 +284,7 @@ class SqliteSessionHistory:
             "fetch": limit + 1,
         }
         with self._tx("search_sessions", query, write=False) as conn:
-            found = conn.execute(
-                f"SELECT {SESSION_COLUMNS} FROM sessions "
-                "WHERE (:workspace_id IS NULL OR workspace_id = :workspace_id) "
-                "AND (:status IS NULL OR status = :status) "
-                "AND (:type IS NULL OR type = :type) "
-                "AND (:created_from IS NULL OR created_at >= :created_from) "
-                "AND (:created_to IS NULL OR created_at < :created_to) "
-                "AND (:text IS NULL OR instr(task, :text) > 0) "
-                "AND (:after_created IS NULL OR created_at < :after_created "
-                "     OR (created_at = :after_created AND id < :after_id)) "
-                "ORDER BY created_at DESC, id DESC LIMIT :fetch",
-                params,
-            ).fetchall()
+            found = conn.execute(queries.search_statement(params), params).fetchall()
             page = found[:limit]
             items = tuple(rows.session(row, self._runtime_mix(conn, row[0])) for row in page)
         more = len(found) > limit
@@ -313,19 +293,18 @@ class SqliteSessionHistory:
 
     @staticmethod
     def _runtime_mix(conn: sqlite3.Connection, session_id: str) -> tuple[str, ...]:
-        found = conn.execute(
-            "SELECT runtime FROM session_runtime_mix WHERE session_id = ?", (session_id,))
+        found = conn.execute(queries.SELECT_RUNTIME_MIX, (session_id,))
         return tuple(sorted(runtime for (runtime,) in found))
 
     def _session(self, conn: sqlite3.Connection, session_id: str, operation: str) -> Session:
-        row = conn.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        row = conn.execute(queries.SELECT_SESSION, (session_id,)).fetchone()
         if row is None:
             raise NotFound(SPEC, operation, "no such session", session_id)
         return rows.session(row, self._runtime_mix(conn, session_id))
 
     @staticmethod
     def _require_session(conn: sqlite3.Connection, session_id: str, operation: str) -> str:
-        row = conn.execute("SELECT status FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        row = conn.execute(queries.SELECT_STATUS, (session_id,)).fetchone()
         if row is None:
             raise NotFound(SPEC, operation, "no such session", session_id)
         return str(row[0])
@@ -335,10 +314,7 @@ class SqliteSessionHistory:
         with self._tx("session_summary", session_id, write=False) as conn:
             session = self._session(conn, session_id, "session_summary")
             path, instance_count, message_count = conn.execute(
-                "SELECT workspace_path, instance_count, message_count FROM session_complete "
-                "WHERE id = ?",
-                (session_id,),
-            ).fetchone()
+                queries.SELECT_SUMMARY_COUNTS, (session_id,)).fetchone()
         return SessionSummary(session, path, instance_count, message_count)
 
     # -- instances -----------------------------------------------------------
@@ -404,22 +380,15 @@ class SqliteSessionHistory:
         inputs.check("append_message").text("session_id", session_id)
         new = inputs.new_message(new, "append_message")
         with self._tx("append_message", new.id) as conn:
-            conn.execute(
-                "INSERT INTO chat_messages (id, session_id, role, content, timestamp, instance_id) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (new.id, session_id, new.role, new.content, to_text(new.timestamp), new.instance_id),
-            )
+            conn.execute(queries.INSERT_MESSAGE, (new.id, session_id, new.role, new.content,
+                                                  to_text(new.timestamp), new.instance_id))
         return ChatMessage(new.id, session_id, new.role, new.content, new.timestamp, new.instance_id)
 
     def list_messages(self, session_id: str) -> list[ChatMessage]:
         inputs.check("list_messages").text("session_id", session_id)
         with self._tx("list_messages", session_id, write=False) as conn:
             self._require_session(conn, session_id, "list_messages")
-            found = conn.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ? "
-                "ORDER BY timestamp, rowid",
-                (session_id,),
-            ).fetchall()
+            found = conn.execute(queries.SELECT_MESSAGES, (session_id,)).fetchall()
         return [rows.message(row) for row in found]
 
     # -- legacy import and metadata -----------------------------------------

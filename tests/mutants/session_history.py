@@ -8,6 +8,7 @@ suite against every one (``--store=tests.mutants.session_history:NAME``).
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -191,6 +192,12 @@ class MigrationNotAtomic(SqliteSessionHistory):
     migrator_class = CommitEachStatementMigrator
 
 
+class SlowGetSession(SqliteSessionHistory):
+    def get_session(self, session_id: str) -> Session:
+        time.sleep(0.12)  # a missing index, a chatty network hop: any slow path
+        return super().get_session(session_id)
+
+
 MUTANTS: dict[str, tuple[type[SqliteSessionHistory], str]] = {
     "no_cascade_on_workspace_delete": (NoCascadeOnWorkspaceDelete, "fk"),
     "fk_pragma_first_connection_only": (ForeignKeysOnFirstConnectionOnly, "fk"),
@@ -205,6 +212,7 @@ MUTANTS: dict[str, tuple[type[SqliteSessionHistory], str]] = {
     "busy_error_leaks": (BusyErrorLeaks, "concurrency"),
     "search_by_string_formatting": (SearchByStringFormatting, "badinput"),
     "migration_not_atomic": (MigrationNotAtomic, "migration"),
+    "slow_get_session": (SlowGetSession, "latency"),
 }
 
 for _name, (_store, _category) in MUTANTS.items():

@@ -1,0 +1,111 @@
+"""Latency measurement: warm-up, many samples, exact percentiles, verdicts against targets."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+PROJECT_TARGET: Final = "project target"
+
+
+@dataclass(frozen=True)
+class LatencyTarget:
+    """One row of a spec's latency table."""
+
+    operation: str
+    """What is measured, named after the spec operation (with a qualifier if several)."""
+    dataset: int
+    """Rows of the main table in the seeded dataset the measurement runs on."""
+    percentile: float
+    """Which percentile is held to the target (100 = every sample, for total times)."""
+    target_ms: float
+    source: str
+    """The seed line the target comes from, or PROJECT_TARGET with the reason."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    warmup: int
+    min_samples: int
+    seconds: float
+    """Stop sampling early when this much time has passed (slow operations)."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    samples: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    min_ms: float
+    iqr_ms: float
+
+    def at(self, percentile: float) -> float:
+        return {50.0: self.p50_ms, 95.0: self.p95_ms, 99.0: self.p99_ms,
+                100.0: self.max_ms}[float(percentile)]
+
+
+def percentile(ordered: list[int], p: float) -> int:
+    """Nearest-rank percentile of sorted samples: no interpolation, a value that was seen."""
+    if not ordered:
+        raise ValueError("no samples")
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summarise(samples_ns: list[int]) -> Measurement:
+    ordered = sorted(samples_ns)
+
+    def ms(value: int) -> float:
+        return value / 1e6
+
+    return Measurement(
+        samples=len(ordered),
+        p50_ms=ms(percentile(ordered, 50)),
+        p95_ms=ms(percentile(ordered, 95)),
+        p99_ms=ms(percentile(ordered, 99)),
+        max_ms=ms(ordered[-1]),
+        min_ms=ms(ordered[0]),
+        iqr_ms=ms(percentile(ordered, 75) - percentile(ordered, 25)),
+    )
+
+
+def measure(call: Callable[[int], Any], budget: Budget) -> Measurement:
+    """Time ``call(i)`` for i = 0, 1, 2, ... after ``budget.warmup`` untimed calls."""
+    for i in range(budget.warmup):
+        call(i)
+    samples: list[int] = []
+    clock = time.perf_counter_ns
+    deadline = clock() + int(budget.seconds * 1e9)
+    i = budget.warmup
+    while len(samples) < budget.min_samples:
+        start = clock()
+        call(i)
+        end = clock()
+        samples.append(end - start)
+        i += 1
+        if end > deadline and len(samples) >= 5:
+            break
+    return summarise(samples)
+
+
+def verdict(target: LatencyTarget, result: Measurement, scale: float, mode: str) -> str:
+    """``pass``, ``fail`` (mode enforce) or ``warn`` (mode warn) for one measurement."""
+    if result.at(target.percentile) <= target.target_ms * scale:
+        return "pass"
+    return "fail" if mode == "enforce" else "warn"
+
+
+def as_row(target: LatencyTarget, result: Measurement, scale: float, outcome: str,
+           floor: Measurement | None) -> dict[str, Any]:
+    row: dict[str, Any] = {**asdict(target), **asdict(result)}
+    row["target_ms"] = target.target_ms * scale
+    row["unscaled_target_ms"] = target.target_ms
+    row["verdict"] = outcome
+    row["floor_p50_ms"] = None if floor is None else floor.p50_ms
+    row["overhead"] = None if floor is None or floor.p50_ms <= 0 else result.p50_ms / floor.p50_ms
+    return row

@@ -1,0 +1,132 @@
+"""Latency: verdicts, --latency modes and scale, the report schema, and storecheck compare."""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from storecheck.conformance.latency import LatencyTarget, percentile, summarise, verdict
+from storecheck.plugin.compare import main as storecheck_main
+
+pytest_plugins = ["pytester"]
+ROOT = Path(__file__).resolve().parent.parent
+QUICK = ("--store-profile=quick", "-p", "no:cacheprovider", "-m", "latency")
+SLOW = "tests.mutants.session_history:slow_get_session"
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files("storecheck.plugin").joinpath("report.schema.json").read_text()
+    return dict(json.loads(text))
+
+
+def test_percentiles_are_exact_nearest_rank() -> None:
+    samples = list(range(1, 201))  # 1..200 ns
+    assert percentile(samples, 50) == 100
+    assert percentile(samples, 99) == 198
+    assert percentile(samples, 100) == 200
+    assert percentile([7], 99) == 7
+    result = summarise([5_000_000] * 199 + [90_000_000])
+    assert (result.p50_ms, result.p99_ms, result.max_ms, result.samples) == (5.0, 5.0, 90.0, 200)
+
+
+def test_verdicts_follow_mode_and_scale() -> None:
+    target = LatencyTarget("op", 10, 99, 1.0, "test")
+    slow = summarise([2_000_000] * 200)
+    assert verdict(target, slow, 1.0, "enforce") == "fail"
+    assert verdict(target, slow, 1.0, "warn") == "warn"
+    assert verdict(target, slow, 3.0, "enforce") == "pass"
+
+
+@pytest.fixture
+def on_path(monkeypatch: pytest.MonkeyPatch, pytester: pytest.Pytester) -> pytest.Pytester:
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    return pytester
+
+
+def test_slow_operation_fails_under_enforce_and_passes_under_warn(on_path: pytest.Pytester) -> None:
+    enforced = on_path.runpytest_subprocess(f"--store={SLOW}", "-k", "get_session", *QUICK)
+    assert enforced.ret == 1
+    enforced.stdout.fnmatch_lines([
+        "*FAILED session_history [[]latency[]] test_operation_meets_its_target on "
+        "mutant-slow_get_session: session_history.get_session: expected p99 <= 100 ms*",
+    ])
+    warned = on_path.runpytest_subprocess(f"--store={SLOW}", "-k", "get_session",
+                                          "--latency=warn", *QUICK)
+    assert warned.ret == 0
+    warned.stdout.fnmatch_lines(["*LatencyWarning*get_session*", "*get_session*warn*"])
+    off = on_path.runpytest_subprocess(f"--store={SLOW}", "--latency=off", "-rs", *QUICK)
+    off.stdout.fnmatch_lines(["*latency checks are off (--latency=off)*"])
+
+
+def test_scale_changes_verdicts_and_report_validates(on_path: pytest.Pytester) -> None:
+    report = on_path.path / "tiny.json"
+    tiny = on_path.runpytest_subprocess("--store=sqlite", "--latency-scale=0.00001",
+                                        f"--store-report={report}", *QUICK)
+    assert tiny.ret == 1
+    data = json.loads(report.read_text())
+    jsonschema.validate(data, _schema())
+    assert {row["verdict"] for row in data["latency"]} == {"fail"}
+    assert all(row["target_ms"] == pytest.approx(row["unscaled_target_ms"] * 0.00001)
+               for row in data["latency"])
+    assert all(row["samples"] >= 5 and row["dataset"] == 10_000 for row in data["latency"])
+    assert any(row["overhead"] is not None for row in data["latency"])
+
+
+def test_latency_is_skipped_under_xdist_with_the_reason(on_path: pytest.Pytester) -> None:
+    result = on_path.runpytest_subprocess("--store=sqlite", "-n", "2", "-rs", *QUICK)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*latency checks do not run under pytest-xdist (2 workers)*"])
+
+
+def _report(tmp_path: Path, name: str, figures: dict[str, tuple[float, float]]) -> Path:
+    rows = [{"backend": "sqlite", "spec": "session_history", "operation": op,
+             "p50_ms": p50, "p99_ms": p99} for op, (p50, p99) in figures.items()]
+    path = tmp_path / name
+    path.write_text(json.dumps({"latency": rows}))
+    return path
+
+
+def test_compare_passes_identical_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    figures = {"get_session": (0.05, 0.09), "search_sessions (text)": (6.0, 8.0)}
+    first, second = _report(tmp_path, "a.json", figures), _report(tmp_path, "b.json", figures)
+    out = tmp_path / "cmp"
+    code = storecheck_main(["compare", str(first), str(second), "--out", str(out),
+                            "--fail-on-regression", "10"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "no p99 regression over 10%" in printed and "(1.00x)" in printed
+    assert "| session_history / get_session |" in (out / "compare.md").read_text()
+    svg = (out / "compare.svg").read_text()
+    assert svg.startswith("<svg") and svg.count("<rect") == 2 * 2 * 2 + 2
+
+
+def test_compare_finds_an_injected_regression(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    before = _report(tmp_path, "before.json", {"get_session": (0.05, 0.09), "scan": (6.0, 8.0)})
+    after = _report(tmp_path, "after.json", {"get_session": (0.05, 0.10), "scan": (6.5, 12.0)})
+    code = storecheck_main(["compare", str(before), str(after), "--out", str(tmp_path / "c"),
+                            "--fail-on-regression", "20"])
+    assert code == 1
+    printed = capsys.readouterr().out
+    assert "scan: p99 8.000 ms -> 12.000 ms (+50%)" in printed
+    assert "get_session" not in printed.split("regressions over")[1]  # +11% and under 0.25 ms
+
+
+def test_compare_console_script_is_installed(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    script = shutil.which("storecheck", path=os.path.dirname(sys.executable))
+    assert script is not None
+    report = _report(tmp_path, "r.json", {"get_session": (0.05, 0.09)})
+    completed = subprocess.run([script, "compare", str(report), "--out", str(tmp_path / "o")],
+                               capture_output=True, text=True, check=False)
+    assert completed.returncode == 0 and "get_session" in completed.stdout
+    bad = subprocess.run([script, "frobnicate"], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "unknown command 'frobnicate'" in bad.stderr
