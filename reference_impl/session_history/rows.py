@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
 from typing import Any
 
 from storecheck.conformance.specs.session_history import (
@@ -11,6 +10,10 @@ from storecheck.conformance.specs.session_history import (
     Instance,
     Session,
     Workspace,
+)
+from storecheck.reference_impl.engine.timestamps import (
+    from_text,
+    optional_from_text,
 )
 
 SESSION_COLUMNS = (
@@ -25,24 +28,6 @@ INSTANCE_COLUMNS = (
 )
 MESSAGE_COLUMNS = "id, session_id, role, content, timestamp, instance_id"
 WORKSPACE_COLUMNS = "id, workspace_path, workspace_hash, created_at, last_accessed_at"
-
-
-def to_text(value: datetime) -> str:
-    """Fixed-width UTC text, so that text order is time order."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
-def optional_text(value: datetime | None) -> str | None:
-    return None if value is None else to_text(value)
-
-
-def from_text(value: str) -> datetime:
-    """Parse what :func:`to_text` wrote; its ``Z`` suffix already yields UTC."""
-    return datetime.fromisoformat(value)
-
-
-def optional_from_text(value: str | None) -> datetime | None:
-    return None if value is None else from_text(value)
 
 
 def flag_to_int(value: bool | None) -> int | None:

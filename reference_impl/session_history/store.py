@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 from storecheck.conformance.errors import Conflict, NotFound
 from storecheck.conformance.specs import session_history_inputs as inputs
@@ -33,66 +29,20 @@ from storecheck.conformance.specs.session_history import (
     parse_legacy_document,
     workspace_hash,
 )
-from storecheck.reference_impl.engine import (
-    AppliedMigration,
-    ConnectionRules,
-    Database,
-    Health,
-    Migrator,
-    backup,
-    health,
-    integrity_problems,
-    load_migrations,
-    translate,
-)
+from storecheck.reference_impl.engine import load_migrations
+from storecheck.reference_impl.engine.store import SqliteStore
+from storecheck.reference_impl.engine.timestamps import from_text, optional_text, to_text
 from storecheck.reference_impl.session_history import queries, rows
-from storecheck.reference_impl.session_history.rows import (
-    INSTANCE_COLUMNS,
-    WORKSPACE_COLUMNS,
-    to_text,
-)
+from storecheck.reference_impl.session_history.rows import INSTANCE_COLUMNS, WORKSPACE_COLUMNS
 
 MIGRATIONS = load_migrations("storecheck.reference_impl.session_history.migrations")
 
 
-class SqliteSessionHistory:
+class SqliteSessionHistory(SqliteStore):
     """Implements :class:`~storecheck.conformance.specs.session_history.SessionHistoryStore`."""
 
-    sql_dialect = "sqlite"
-    database_class: type[Database] = Database
-    migrator_class: type[Migrator] = Migrator
-
-    def __init__(
-        self,
-        path: str,
-        *,
-        schema_version: int | None = None,
-        rules: ConnectionRules | None = None,
-        migrations: tuple[Any, ...] = MIGRATIONS,
-    ) -> None:
-        self.path = path
-        self.db = self.database_class(path, rules)
-        self.migrator = self.migrator_class(self.db, migrations)
-        self.migrator.migrate(schema_version)
-
-    # -- plumbing ------------------------------------------------------------
-
-    @contextmanager
-    def _tx(self, operation: str, value: Any = None, *, write: bool = True) -> Iterator[sqlite3.Connection]:
-        try:
-            with self.db.atomic(write=write) as conn:
-                yield conn
-        except sqlite3.Error as exc:
-            mapped = translate(exc, SPEC, operation, value)
-            if mapped is exc:
-                raise
-            raise mapped from exc
-
-    def atomic(self) -> AbstractContextManager[None]:
-        return _as_none(self._tx("atomic"))
-
-    def close(self) -> None:
-        self.db.close()
+    spec = SPEC
+    migrations = MIGRATIONS
 
     # -- workspaces ----------------------------------------------------------
 
@@ -170,7 +120,7 @@ class SqliteSessionHistory:
             "total_files_changed, total_lines_added, total_lines_deleted) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (new.id, new.workspace_id, new.type, new.task, new.status, to_text(new.created_at),
-             to_text(updated_at), rows.optional_text(completed_at), new.model,
+             to_text(updated_at), optional_text(completed_at), new.model,
              new.timeout_seconds, rows.flag_to_int(new.preserve_worktrees), winner_id, *totals),
         )
         conn.executemany(
@@ -276,8 +226,8 @@ class SqliteSessionHistory:
             "workspace_id": query.workspace_id,
             "status": query.status,
             "type": query.type,
-            "created_from": rows.optional_text(query.created_from),
-            "created_to": rows.optional_text(query.created_to),
+            "created_from": optional_text(query.created_from),
+            "created_to": optional_text(query.created_to),
             "text": query.text,
             "after_created": None if after is None else to_text(v.timestamp("after", after.created_at)),
             "after_id": None if after is None else v.text("after.id", after.id),
@@ -335,8 +285,8 @@ class SqliteSessionHistory:
             "lines_deleted, runtime, model, runtime_label) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (session_id, new.instance_id, new.worktree_path, new.branch, new.agent_name,
-             new.status, new.tmux_session_id, new.output, rows.optional_text(new.start_time),
-             rows.optional_text(new.end_time), new.files_changed, new.lines_added,
+             new.status, new.tmux_session_id, new.output, optional_text(new.start_time),
+             optional_text(new.end_time), new.files_changed, new.lines_added,
              new.lines_deleted, new.runtime, new.model, new.runtime_label),
         )
         return int(cursor.lastrowid or 0)
@@ -352,7 +302,7 @@ class SqliteSessionHistory:
                 "end_time = COALESCE(?, end_time), files_changed = COALESCE(?, files_changed), "
                 "lines_added = COALESCE(?, lines_added), lines_deleted = COALESCE(?, lines_deleted) "
                 "WHERE session_id = ? AND instance_id = ?",
-                (update.status, update.output, rows.optional_text(update.end_time),
+                (update.status, update.output, optional_text(update.end_time),
                  update.files_changed, update.lines_added, update.lines_deleted,
                  session_id, instance_id),
             )
@@ -426,57 +376,9 @@ class SqliteSessionHistory:
                 "SELECT schema_version, migration_status, json_backup_path, migrated_at "
                 "FROM migration_metadata WHERE id = 1"
             ).fetchone()
-        when = None if status == "pending" else rows.from_text(migrated_at)
+        when = None if status == "pending" else from_text(migrated_at)
         return MigrationMetadata(version, status, path, when)
-
-    # -- capabilities: migrations, sql_introspection, crash_durable ----------
-
-    def schema_versions(self) -> Sequence[int]:
-        return self.migrator.versions
-
-    def schema_version(self) -> int:
-        return self.migrator.current_version()
-
-    def migrate(self, target: int, *, fail_after_statements: int | None = None) -> None:
-        self.migrator.migrate(target, fail_after_statements=fail_after_statements)
-
-    def migration_history(self) -> list[AppliedMigration]:
-        return self.migrator.history()
-
-    def schema_ddl(self) -> Mapping[str, str]:
-        with self.db.atomic(write=False) as conn:
-            found = conn.execute(
-                "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL "
-                "AND name NOT LIKE 'sqlite_%' AND tbl_name <> 'schema_migrations' ORDER BY name"
-            ).fetchall()
-        return {name: sql for name, sql in found}
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        conn = self.db.connection()
-        conn.execute("PRAGMA query_only = ON")
-        try:
-            return [tuple(row) for row in conn.execute(sql, tuple(params)).fetchall()]
-        finally:
-            conn.execute("PRAGMA query_only = OFF")
-
-    def verify_integrity(self) -> list[str]:
-        problems = integrity_problems(self.db)
-        for table, rowid, parent, _ in self.db.connection().execute("PRAGMA foreign_key_check"):
-            problems.append(f"{table} row {rowid} points at a missing {parent}")
-        return problems
-
-    def backup(self, name: str) -> Path:
-        return backup(self.db, Path(self.path).parent / "backups", name)
-
-    def health(self) -> Health:
-        return health(self.db)
-
 
 def _with_workspace(new: NewSession, workspace_id: int) -> NewSession:
     return replace(new, workspace_id=workspace_id)
 
-
-@contextmanager
-def _as_none(context: AbstractContextManager[Any]) -> Iterator[None]:
-    with context:
-        yield

@@ -1,0 +1,10 @@
+DROP TABLE IF EXISTS uploads;
+DROP TABLE IF EXISTS jobs;
+DROP TRIGGER IF EXISTS learnings_fts_update;
+DROP TRIGGER IF EXISTS learnings_fts_delete;
+DROP TRIGGER IF EXISTS learnings_fts_insert;
+DROP TABLE IF EXISTS learnings_fts;
+DROP TABLE IF EXISTS learning_tags;
+DROP TABLE IF EXISTS learnings;
+DROP TABLE IF EXISTS messages;
+DROP TABLE IF EXISTS conversations;

@@ -1,0 +1,10 @@
+DROP INDEX IF EXISTS idx_uploads_conversation;
+DROP INDEX IF EXISTS idx_jobs_lease;
+DROP INDEX IF EXISTS idx_jobs_ready;
+DROP INDEX IF EXISTS idx_learning_tags_tag;
+DROP INDEX IF EXISTS idx_learnings_created;
+DROP INDEX IF EXISTS idx_learnings_category;
+DROP INDEX IF EXISTS idx_learnings_conversation;
+DROP INDEX IF EXISTS idx_messages_conversation_time;
+DROP INDEX IF EXISTS idx_conversations_created;
+DROP INDEX IF EXISTS idx_conversations_live_created;
