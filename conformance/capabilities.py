@@ -17,6 +17,7 @@ SQL_INTROSPECTION: Final = "sql_introspection"
 FTS: Final = "fts"
 FAULT_INJECTION: Final = "fault_injection"
 LATENCY_TARGETS: Final = "latency_targets"
+FILE_STORAGE: Final = "file_storage"
 
 CAPABILITIES: Final[dict[str, str]] = {
     TRANSACTIONS: "store.atomic() groups operations into one transaction; nested calls are "
@@ -30,6 +31,8 @@ CAPABILITIES: Final[dict[str, str]] = {
     SQL_INTROSPECTION: "the store exposes its schema (schema_ddl()) and runs read-only SQL "
     "(query()) in a dialect named by sql_dialect",
     FTS: "ranked full-text search over the spec's searchable text",
+    FILE_STORAGE: "the location is a file (with its -wal/-shm companions) whose bytes the "
+    "harness may read: deleted text must be gone from them, vacuum must shrink them",
     LATENCY_TARGETS: "the backend is meant to serve real traffic, so the seeds' latency "
     "targets apply to it (a model or test double leaves this out)",
     FAULT_INJECTION: "migrate(target, fail_after_statements=N) aborts a migration step "

@@ -8,11 +8,13 @@ change for the same record; every other field must be equal.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from storecheck.conformance.checks import Outcome
 
-OPAQUE_FIELDS = {"id": "Workspace", "workspace_id": "*", "row_id": "Instance"}
+StoreAssignedIds = Mapping[tuple[str, str], str]
+"""(record type name, field name) -> id kind, from each spec's ``STORE_ASSIGNED_IDS``."""
 
 
 class IdMap:
@@ -37,48 +39,40 @@ class IdMap:
         return self.backward.get((kind, model_id), model_id)
 
 
-def _opaque_kind(owner: Any, name: str) -> str | None:
-    kind = OPAQUE_FIELDS.get(name)
-    if kind is None:
-        return None
-    owner_name = type(owner).__name__
-    if kind == "*":
-        return "workspace"
-    return kind.lower() if owner_name == kind else None
-
-
-def differences(backend: Any, model: Any, ids: IdMap, where: str = "result") -> list[str]:
+def differences(backend: Any, model: Any, ids: IdMap, assigned: StoreAssignedIds,
+                where: str = "result") -> list[str]:
     if dataclasses.is_dataclass(backend) and not isinstance(backend, type):
         if type(backend) is not type(model):
             return [f"{where}: {type(backend).__name__} where the model has {type(model).__name__}"]
         found: list[str] = []
         for field in dataclasses.fields(backend):
             mine, theirs = getattr(backend, field.name), getattr(model, field.name)
-            kind = _opaque_kind(backend, field.name)
+            kind = assigned.get((type(backend).__name__, field.name))
             if kind is not None and mine is not None and theirs is not None:
                 problem = ids.pair(kind, mine, theirs)
                 if problem:
                     found.append(f"{where}.{field.name}: {problem}")
                 continue
-            found.extend(differences(mine, theirs, ids, f"{where}.{field.name}"))
+            found.extend(differences(mine, theirs, ids, assigned, f"{where}.{field.name}"))
         return found
     if isinstance(backend, list | tuple) and isinstance(model, list | tuple):
         if len(backend) != len(model):
             return [f"{where}: {len(backend)} items, the model has {len(model)}"]
         found = []
         for index, (mine, theirs) in enumerate(zip(backend, model, strict=True)):
-            found.extend(differences(mine, theirs, ids, f"{where}[{index}]"))
+            found.extend(differences(mine, theirs, ids, assigned, f"{where}[{index}]"))
         return found
     if backend != model or type(backend) is not type(model):
         return [f"{where}: {backend!r} where the model has {model!r}"[:500]]
     return []
 
 
-def outcome_differences(backend: Outcome, model: Outcome, ids: IdMap) -> list[str]:
+def outcome_differences(backend: Outcome, model: Outcome, ids: IdMap,
+                        assigned: StoreAssignedIds) -> list[str]:
     if model.error is not None or backend.error is not None:
         if model.error is None or backend.error is None:
             return [f"backend {backend.describe()}; model {model.describe()}"]
         if not backend.error.same_kind_as(model.error):
             return [f"backend {backend.describe()}; model {model.describe()}"]
         return []
-    return differences(backend.value, model.value, ids)
+    return differences(backend.value, model.value, ids, assigned)

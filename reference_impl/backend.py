@@ -7,9 +7,13 @@ from typing import Any
 
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.backend import FileBackend
+from storecheck.reference_impl.conversations import SqliteConversations
 from storecheck.reference_impl.session_history import SqliteSessionHistory
 
-REFERENCE_STORES: tuple[tuple[str, Any], ...] = (("session_history", SqliteSessionHistory),)
+REFERENCE_STORES: tuple[tuple[str, Any], ...] = (
+    ("session_history", SqliteSessionHistory),
+    ("conversations", SqliteConversations),
+)
 
 SQLITE_CAPABILITIES = frozenset({
     caps.TRANSACTIONS,
@@ -19,6 +23,7 @@ SQLITE_CAPABILITIES = frozenset({
     caps.SQL_INTROSPECTION,
     caps.FAULT_INJECTION,
     caps.LATENCY_TARGETS,
+    caps.FILE_STORAGE,
 })
 
 

@@ -14,7 +14,8 @@ alone); a job queue runs beside them.  Rules beyond the records' types:
   of ASCII letters and digits or of any non-ASCII characters; ASCII letters
   compare case-insensitively; each query token must be a prefix of some token
   of the content.  Filters: ``category`` equal, every given tag present,
-  ``confidence >= min_confidence`` (inclusive).  With text, hits are ordered
+  ``confidence >= min_confidence`` (inclusive).  A text without tokens counts
+  as no text.  With text, hits are ordered
   by descending ``score`` (backend-defined relevance); without, by
   ``created_at`` desc then ``id`` desc.
 * Job queue: ``dequeue`` claims, in one atomic step, the ready job with the
@@ -53,6 +54,14 @@ FOREIGN_KEYS: Final[tuple[ForeignKey, ...]] = (
     ForeignKey("learning_tags", "learning_id", "learnings", "id", "CASCADE"),
     ForeignKey("uploads", "conversation_id", "conversations", "id", "CASCADE"),
 )
+
+STORE_ASSIGNED_IDS: Final[dict[tuple[str, str], str]] = {
+    ("Message", "id"): "message",
+    ("Learning", "id"): "learning",
+    ("Job", "id"): "job",
+    ("Upload", "id"): "upload",
+}
+"""Fields whose values the store picks: compared up to a consistent renaming."""
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+|[^\x00-\x7f]+")
 

@@ -59,6 +59,14 @@ FOREIGN_KEYS: Final[tuple[ForeignKey, ...]] = (
 )
 
 
+STORE_ASSIGNED_IDS: Final[dict[tuple[str, str], str]] = {
+    ("Workspace", "id"): "workspace",
+    ("Session", "workspace_id"): "workspace",
+    ("Instance", "row_id"): "instance",
+}
+"""Fields whose values the store picks: compared up to a consistent renaming."""
+
+
 def workspace_hash(path: str) -> str:
     """The seed's workspace hash: SHA-256 of the UTF-8 path, lowercase hex."""
     return hashlib.sha256(path.encode("utf-8")).hexdigest()

@@ -130,6 +130,20 @@ class Database:
             self._all.clear()
         self._local = threading.local()
 
+    def checkpoint_truncate(self, attempts: int = 50) -> None:
+        """Copy the whole WAL into the database file and truncate the WAL to zero bytes.
+
+        Needed where deleted data must leave the files (right-to-delete); it can
+        only finish when no reader holds an old snapshot, so it is retried briefly.
+        """
+        conn = self.connection()
+        for _ in range(attempts):
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return
+            time.sleep(0.01)
+        raise sqlite3.OperationalError(f"{self.path}: WAL checkpoint kept being blocked by readers")
+
     # -- transactions --------------------------------------------------------
 
     @contextmanager

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from storecheck.conformance import capabilities as caps
+from storecheck.reference_impl.memory.conversations import MemoryConversations
 from storecheck.reference_impl.memory.session_history import MemorySessionHistory
 
-MODELS: dict[str, Any] = {"session_history": MemorySessionHistory}
+MODELS: dict[str, Any] = {"session_history": MemorySessionHistory,
+                          "conversations": MemoryConversations}
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from storecheck.conformance.compare import IdMap, outcome_differences
 from storecheck.conformance.specs.session_history import (
     SESSION_STATUSES,
     SPEC,
+    STORE_ASSIGNED_IDS,
     InstanceUpdate,
     SessionQuery,
     SessionUpdate,
@@ -76,7 +77,7 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Rule
             mine = outcome(lambda: call(self.store, True))
             theirs = outcome(lambda: call(self.model, False))
             note(f"{operation}: model {theirs.describe()}")
-            problems = outcome_differences(mine, theirs, self.ids)
+            problems = outcome_differences(mine, theirs, self.ids, STORE_ASSIGNED_IDS)
             if problems:
                 raise SpecMismatch(
                     f"{SPEC}.{operation}: expected the model's result; " + "; ".join(problems[:5])
@@ -425,7 +426,7 @@ def test_each_filter_and_page_size_matches_the_model(store: Any) -> None:
         for limit in (1, 2, 5, 100):
             mine = outcome(partial(_all_pages, store, _backend_query(query, ids), limit))
             theirs = outcome(partial(_all_pages, model, query, limit))
-            problems = outcome_differences(mine, theirs, ids)
+            problems = outcome_differences(mine, theirs, ids, STORE_ASSIGNED_IDS)
             expect(not problems, SPEC, "search_sessions",
                    f"the model's pages for {query} with limit {limit}", problems[:3])
 

@@ -47,21 +47,6 @@ def hammer(backend: Any, location: str, worker: int, threads: int, items: int,
     return {"created": created, "errors": errors}
 
 
-def migrate_concurrently(backend: Any, location: str, start_at: float) -> str:
-    """Open at the empty schema, wait for the common start time, migrate to the newest."""
-    import time
-
-    store = backend.open(SPEC, location, schema_version=0)
-    try:
-        time.sleep(max(0.0, start_at - time.time()))
-        store.migrate(max(store.schema_versions()))
-        return "ok"
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    finally:
-        store.close()
-
-
 def write_until_killed(backend: Any, location: str, instances: int) -> None:
     """Create sessions with many instances forever; the parent kills this process."""
     store = backend.open(SPEC, location)

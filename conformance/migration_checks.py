@@ -1,0 +1,127 @@
+"""The migration checks, shared by every spec's ``test_migration`` module.
+
+A spec supplies how to write some data and how to read everything back
+(``snapshot``); the checks do the rest through the ``migrations`` contract.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from storecheck.conformance import capabilities as caps
+from storecheck.conformance import sqlschema
+from storecheck.conformance.checks import expect, run_workers
+from storecheck.reference_impl.schemas import reference_schema
+
+Snapshot = Callable[[Any], Any]
+Writer = Callable[[Any, int], None]
+
+
+def migrate_concurrently(backend: Any, spec: str, location: str, start_at: float) -> str:
+    """Worker process: open at the empty schema, wait for the common start, migrate up."""
+    store = backend.open(spec, location, schema_version=0)
+    try:
+        time.sleep(max(0.0, start_at - time.time()))
+        store.migrate(max(store.schema_versions()))
+        return "ok"
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        store.close()
+
+
+@dataclass(frozen=True)
+class MigrationChecks:
+    spec: str
+    snapshot: Snapshot
+    write: Writer
+
+    def empty_to_latest_to_empty_to_latest(self, open_store: Callable[..., Any]) -> None:
+        store = open_store(schema_version=0)
+        versions = list(store.schema_versions())
+        expect(store.schema_version() == 0, self.spec, "migrate", "version 0 on an empty location",
+               store.schema_version())
+        for _ in range(2):
+            store.migrate(versions[-1])
+            expect(store.schema_version() == versions[-1], self.spec, "migrate",
+                   f"version {versions[-1]} after migrating up", store.schema_version())
+            self.write(store, 1)
+            store.migrate(0)
+            expect(store.schema_version() == 0, self.spec, "migrate",
+                   "version 0 after migrating down", store.schema_version())
+
+    def data_survives_up_and_down(self, open_store: Callable[..., Any]) -> None:
+        store = open_store(schema_version=0)
+        versions = list(store.schema_versions())
+        for index, version in enumerate(versions[:-1]):
+            store.migrate(version)
+            self.write(store, version)
+            before = self.snapshot(store)
+            store.migrate(versions[index + 1])
+            expect(self.snapshot(store) == before, self.spec, "migrate",
+                   f"data written at version {version} unchanged after going up to "
+                   f"{versions[index + 1]}")
+            store.migrate(version)
+            expect(self.snapshot(store) == before, self.spec, "migrate",
+                   f"data written at version {version} unchanged after going back down")
+
+    def rerun_is_a_no_op(self, open_store: Callable[..., Any]) -> None:
+        store = open_store()
+        self.write(store, 3)
+        before = (self.snapshot(store), [(m.version, m.name) for m in store.migration_history()])
+        store.migrate(max(store.schema_versions()))
+        store.close()
+        again = open_store()
+        after = (self.snapshot(again), [(m.version, m.name) for m in again.migration_history()])
+        expect(after == before, self.spec, "migrate", "re-running migrations to change nothing")
+
+    def failing_step_leaves_previous_version(self, backend: Any,
+                                             open_store: Callable[..., Any]) -> None:
+        store = open_store(schema_version=0)
+        versions = list(store.schema_versions())
+        for previous, step in zip([0, *versions[:-1]], versions, strict=True):
+            store.migrate(previous)
+            if previous:
+                self.write(store, previous)
+            before = self.snapshot(store) if previous else None
+            with pytest.raises(Exception):  # noqa: B017 - the backend's own failure type
+                store.migrate(step, fail_after_statements=1)
+            expect(store.schema_version() == previous, self.spec, "migrate",
+                   f"version {previous} after step {step} failed", store.schema_version())
+            if previous:
+                expect(self.snapshot(store) == before, self.spec, "migrate",
+                       f"data at version {previous} intact after step {step} failed")
+            if caps.SQL_INTROSPECTION in backend.capabilities:
+                drift = sqlschema.schema_drift(reference_schema(self.spec, previous),
+                                               store.schema_ddl(), store.sql_dialect)
+                expect(not drift, self.spec, "migrate",
+                       f"the version {previous} schema after step {step} failed", drift)
+            store.migrate(step)
+            expect(store.schema_version() == step, self.spec, "migrate",
+                   f"step {step} to apply cleanly after the failed attempt")
+
+    def two_processes_apply_each_step_once(self, backend: Any, location: str,
+                                           open_store: Callable[..., Any]) -> None:
+        open_store(schema_version=0).close()
+        start = time.time() + 1.5
+        results = run_workers(migrate_concurrently,
+                              [(backend.backend, self.spec, location, start) for _ in range(2)])
+        expect(results == ["ok", "ok"], self.spec, "migrate", "both processes to succeed", results)
+        store = open_store()
+        history = [m.version for m in store.migration_history()]
+        expect(history == list(store.schema_versions()), self.spec, "migrate",
+               "each version applied exactly once", history)
+
+    def schema_matches_reference(self, open_store: Callable[..., Any]) -> None:
+        store = open_store(schema_version=0)
+        versions = list(store.schema_versions())
+        for version in [*versions, *reversed(versions[:-1]), 0]:
+            store.migrate(version)
+            drift = sqlschema.schema_drift(reference_schema(self.spec, version),
+                                           store.schema_ddl(), store.sql_dialect)
+            expect(not drift, self.spec, "migrate", f"the reference schema at version {version}",
+                   drift)

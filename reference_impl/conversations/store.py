@@ -1,0 +1,422 @@
+"""The reference ``conversations`` store on SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from storecheck.conformance.errors import Conflict, NotFound
+from storecheck.conformance.specs import conversations_inputs as inputs
+from storecheck.conformance.specs.conversations import (
+    JOB_STATUSES,
+    SPEC,
+    Conversation,
+    ConversationCursor,
+    ConversationPage,
+    Job,
+    Learning,
+    LearningHit,
+    LearningQuery,
+    Message,
+    NewJob,
+    NewUpload,
+    SpaceReport,
+    Upload,
+    backoff_seconds,
+)
+from storecheck.reference_impl.conversations import rows
+from storecheck.reference_impl.conversations.learning_search import search_statement
+from storecheck.reference_impl.conversations.rows import (
+    CONVERSATION_COLUMNS,
+    JOB_COLUMNS,
+    LEARNING_COLUMNS,
+    MESSAGE_COLUMNS,
+    UPLOAD_COLUMNS,
+)
+from storecheck.reference_impl.engine import ConnectionRules, load_migrations
+from storecheck.reference_impl.engine.store import SqliteStore
+from storecheck.reference_impl.engine.timestamps import to_text
+
+MIGRATIONS = load_migrations("storecheck.reference_impl.conversations.migrations")
+
+
+class SqliteConversations(SqliteStore):
+    """Implements :class:`~storecheck.conformance.specs.conversations.ConversationStore`."""
+
+    spec = SPEC
+    migrations = MIGRATIONS
+    # Right-to-delete must leave no deleted text in the file: freed pages are zeroed.
+    rules = ConnectionRules(secure_delete=True)
+
+    # -- conversations ---------------------------------------------------------
+
+    def create_conversation(self, conversation_id: str, title: str, metadata: Mapping[str, str],
+                            at: datetime) -> Conversation:
+        v = inputs.check("create_conversation")
+        v.text("conversation_id", conversation_id)
+        v.text("title", title)
+        meta = json.dumps(inputs.metadata("create_conversation", metadata), sort_keys=True)
+        stamp = to_text(v.timestamp("at", at))
+        with self._tx("create_conversation", conversation_id) as conn:
+            conn.execute(
+                "INSERT INTO conversations (id, title, metadata, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?)", (conversation_id, title, meta, stamp, stamp))
+            return self._conversation(conn, conversation_id, "create_conversation")
+
+    def get_conversation(self, conversation_id: str) -> Conversation:
+        inputs.check("get_conversation").text("conversation_id", conversation_id)
+        with self._tx("get_conversation", conversation_id, write=False) as conn:
+            return self._conversation(conn, conversation_id, "get_conversation")
+
+    @staticmethod
+    def _conversation(conn: sqlite3.Connection, conversation_id: str, operation: str) -> Conversation:
+        row = conn.execute(f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+                           (conversation_id,)).fetchone()
+        if row is None:
+            raise NotFound(SPEC, operation, "no such conversation", conversation_id)
+        return rows.conversation(row)
+
+    def _live(self, conn: sqlite3.Connection, conversation_id: str, operation: str) -> None:
+        if self._conversation(conn, conversation_id, operation).deleted_at is not None:
+            raise Conflict(SPEC, operation, "conversation is soft-deleted", conversation_id)
+
+    def list_conversations(self, limit: int,
+                           after: ConversationCursor | None = None) -> ConversationPage:
+        v = inputs.check("list_conversations")
+        limit = v.limit(limit)
+        if after is not None and not isinstance(after, ConversationCursor):
+            raise v.fail("after must be a ConversationCursor", after)
+        with self._tx("list_conversations", write=False) as conn:
+            if after is None:
+                found = conn.execute(
+                    f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE deleted_at IS NULL "
+                    "ORDER BY created_at DESC, id DESC LIMIT ?", (limit + 1,)).fetchall()
+            else:
+                stamp = to_text(v.timestamp("after", after.created_at))
+                found = conn.execute(
+                    f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE deleted_at IS NULL "
+                    "AND (created_at < ? OR (created_at = ? AND id < ?)) "
+                    "ORDER BY created_at DESC, id DESC LIMIT ?",
+                    (stamp, stamp, v.text("after.id", after.id), limit + 1)).fetchall()
+        items = tuple(rows.conversation(row) for row in found[:limit])
+        more = len(found) > limit
+        return ConversationPage(items, ConversationCursor(items[-1].created_at, items[-1].id)
+                                if more else None)
+
+    def update_conversation(self, conversation_id: str, at: datetime, title: str | None = None,
+                            metadata: Mapping[str, str] | None = None) -> Conversation:
+        v = inputs.check("update_conversation")
+        v.text("conversation_id", conversation_id)
+        v.optional_text("title", title)
+        meta = None if metadata is None else json.dumps(
+            inputs.metadata("update_conversation", metadata), sort_keys=True)
+        stamp = to_text(v.timestamp("at", at))
+        with self._tx("update_conversation", conversation_id) as conn:
+            changed = conn.execute(
+                "UPDATE conversations SET title = COALESCE(?, title), "
+                "metadata = COALESCE(?, metadata), updated_at = ? WHERE id = ?",
+                (title, meta, stamp, conversation_id))
+            if changed.rowcount == 0:
+                raise NotFound(SPEC, "update_conversation", "no such conversation", conversation_id)
+            return self._conversation(conn, conversation_id, "update_conversation")
+
+    def _set_deleted(self, conversation_id: str, at: datetime | None, operation: str,
+                     stamp_at: datetime) -> Conversation:
+        v = inputs.check(operation)
+        v.text("conversation_id", conversation_id)
+        stamp = to_text(v.timestamp("at", stamp_at))
+        with self._tx(operation, conversation_id) as conn:
+            changed = conn.execute(
+                "UPDATE conversations SET deleted_at = ?, updated_at = ? WHERE id = ?",
+                (None if at is None else stamp, stamp, conversation_id))
+            if changed.rowcount == 0:
+                raise NotFound(SPEC, operation, "no such conversation", conversation_id)
+            return self._conversation(conn, conversation_id, operation)
+
+    def soft_delete_conversation(self, conversation_id: str, at: datetime) -> Conversation:
+        return self._set_deleted(conversation_id, at, "soft_delete_conversation", at)
+
+    def restore_conversation(self, conversation_id: str, at: datetime) -> Conversation:
+        return self._set_deleted(conversation_id, None, "restore_conversation", at)
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        inputs.check("delete_conversation").text("conversation_id", conversation_id)
+        with self._tx("delete_conversation", conversation_id) as conn:
+            if conn.execute("DELETE FROM conversations WHERE id = ?",
+                            (conversation_id,)).rowcount == 0:
+                raise NotFound(SPEC, "delete_conversation", "no such conversation", conversation_id)
+
+    # -- messages --------------------------------------------------------------
+
+    def add_message(self, conversation_id: str, role: str, content: str, at: datetime) -> Message:
+        v = inputs.check("add_message")
+        v.text("conversation_id", conversation_id)
+        v.text("role", role)
+        v.text("content", content)
+        stamp = to_text(v.timestamp("at", at))
+        with self._tx("add_message", conversation_id) as conn:
+            self._live_or_missing(conn, conversation_id, "add_message")
+            cursor = conn.execute(
+                "INSERT INTO messages (conversation_id, role, content, timestamp) VALUES (?, ?, ?, ?)",
+                (conversation_id, role, content, stamp))
+            row = conn.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?",
+                               (cursor.lastrowid,)).fetchone()
+        return rows.message(row)
+
+    def _live_or_missing(self, conn: sqlite3.Connection, conversation_id: str, operation: str) -> None:
+        """Refuse a soft-deleted parent; a missing one is left to the foreign key."""
+        row = conn.execute("SELECT deleted_at FROM conversations WHERE id = ?",
+                           (conversation_id,)).fetchone()
+        if row is not None and row[0] is not None:
+            raise Conflict(SPEC, operation, "conversation is soft-deleted", conversation_id)
+
+    def list_messages(self, conversation_id: str) -> list[Message]:
+        inputs.check("list_messages").text("conversation_id", conversation_id)
+        with self._tx("list_messages", conversation_id, write=False) as conn:
+            self._conversation(conn, conversation_id, "list_messages")
+            found = conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
+                "ORDER BY timestamp, id", (conversation_id,)).fetchall()
+        return [rows.message(row) for row in found]
+
+    def count_messages(self, conversation_id: str) -> int:
+        inputs.check("count_messages").text("conversation_id", conversation_id)
+        with self._tx("count_messages", conversation_id, write=False) as conn:
+            self._conversation(conn, conversation_id, "count_messages")
+            (count,) = conn.execute("SELECT count(*) FROM messages WHERE conversation_id = ?",
+                                    (conversation_id,)).fetchone()
+        return int(count)
+
+    # -- learnings ---------------------------------------------------------------
+
+    def create_learning(self, category: str, content: str, tags: Sequence[str], confidence: float,
+                        at: datetime, conversation_id: str | None = None) -> Learning:
+        v = inputs.check("create_learning")
+        v.text("category", category)
+        v.text("content", content)
+        v.optional_text("conversation_id", conversation_id)
+        clean_tags = inputs.tags("create_learning", tags)
+        score = inputs.confidence("create_learning", confidence)
+        stamp = to_text(v.timestamp("at", at))
+        with self._tx("create_learning", content) as conn:
+            cursor = conn.execute(
+                "INSERT INTO learnings (conversation_id, category, content, confidence, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation_id, category, content, score, stamp, stamp))
+            learning_id = int(cursor.lastrowid or 0)
+            conn.executemany("INSERT INTO learning_tags (learning_id, tag) VALUES (?, ?)",
+                             [(learning_id, tag) for tag in clean_tags])
+            return self._learning(conn, learning_id, "create_learning")
+
+    @staticmethod
+    def _learning(conn: sqlite3.Connection, learning_id: int, operation: str) -> Learning:
+        row = conn.execute(f"SELECT {LEARNING_COLUMNS} FROM learnings WHERE id = ?",
+                           (learning_id,)).fetchone()
+        if row is None:
+            raise NotFound(SPEC, operation, "no such learning", learning_id)
+        tags = tuple(tag for (tag,) in conn.execute(
+            "SELECT tag FROM learning_tags WHERE learning_id = ? ORDER BY tag", (learning_id,)))
+        return rows.learning(row, tags)
+
+    def get_learning(self, learning_id: int) -> Learning:
+        inputs.check("get_learning").integer("learning_id", learning_id)
+        with self._tx("get_learning", learning_id, write=False) as conn:
+            return self._learning(conn, learning_id, "get_learning")
+
+    def update_learning(self, learning_id: int, at: datetime, content: str | None = None,
+                        category: str | None = None, tags: Sequence[str] | None = None,
+                        confidence: float | None = None) -> Learning:
+        v = inputs.check("update_learning")
+        v.integer("learning_id", learning_id)
+        v.optional_text("content", content)
+        v.optional_text("category", category)
+        clean_tags = None if tags is None else inputs.tags("update_learning", tags)
+        score = None if confidence is None else inputs.confidence("update_learning", confidence)
+        stamp = to_text(v.timestamp("at", at))
+        with self._tx("update_learning", learning_id) as conn:
+            self._learning(conn, learning_id, "update_learning")
+            conn.execute(
+                "UPDATE learnings SET content = COALESCE(?, content), "
+                "category = COALESCE(?, category), confidence = COALESCE(?, confidence), "
+                "updated_at = ? WHERE id = ?", (content, category, score, stamp, learning_id))
+            if clean_tags is not None:
+                conn.execute("DELETE FROM learning_tags WHERE learning_id = ?", (learning_id,))
+                conn.executemany("INSERT INTO learning_tags (learning_id, tag) VALUES (?, ?)",
+                                 [(learning_id, tag) for tag in clean_tags])
+            return self._learning(conn, learning_id, "update_learning")
+
+    def delete_learning(self, learning_id: int) -> None:
+        inputs.check("delete_learning").integer("learning_id", learning_id)
+        with self._tx("delete_learning", learning_id) as conn:
+            if conn.execute("DELETE FROM learnings WHERE id = ?", (learning_id,)).rowcount == 0:
+                raise NotFound(SPEC, "delete_learning", "no such learning", learning_id)
+
+    def search_learnings(self, query: LearningQuery, limit: int) -> list[LearningHit]:
+        query, limit = inputs.learning_query(query, limit)
+        sql, params = search_statement(query, limit)
+        with self._tx("search_learnings", query, write=False) as conn:
+            found = conn.execute(sql, params).fetchall()
+            return [LearningHit(self._learning(conn, row[0], "search_learnings"), float(row[1]))
+                    for row in found]
+
+    # -- job queue ---------------------------------------------------------------
+
+    def enqueue(self, job: NewJob, at: datetime) -> Job:
+        v = inputs.check("enqueue")
+        job = inputs.new_job(job)
+        stamp = to_text(v.timestamp("at", at))
+        run_after = stamp if job.run_after is None else to_text(v.timestamp("run_after", job.run_after))
+        with self._tx("enqueue", job.type) as conn:
+            cursor = conn.execute(
+                "INSERT INTO jobs (type, payload, priority, status, attempts, max_attempts, "
+                "run_after, created_at, updated_at) VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?)",
+                (job.type, job.payload, job.priority, job.max_attempts, run_after, stamp, stamp))
+            return self._job(conn, int(cursor.lastrowid or 0), "enqueue")
+
+    @staticmethod
+    def _job(conn: sqlite3.Connection, job_id: int, operation: str) -> Job:
+        row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise NotFound(SPEC, operation, "no such job", job_id)
+        return rows.job(row)
+
+    def dequeue(self, worker: str, now: datetime, lease_seconds: float) -> Job | None:
+        v = inputs.check("dequeue")
+        v.text("worker", worker)
+        moment = v.timestamp("now", now)
+        lease = inputs.lease(lease_seconds)
+        stamp = to_text(moment)
+        until = to_text(moment + timedelta(seconds=lease))
+        with self._tx("dequeue", worker) as conn:
+            # The write lock (BEGIN IMMEDIATE) is held from here to COMMIT, so the claim
+            # below is exclusive: no other connection can pick the same row meanwhile.
+            conn.execute(
+                "UPDATE jobs SET status = 'dead', last_error = 'lease expired', worker = NULL, "
+                "lease_until = NULL, updated_at = :now WHERE status = 'running' "
+                "AND lease_until <= :now AND attempts >= max_attempts", {"now": stamp})
+            row = conn.execute(
+                f"UPDATE jobs SET status = 'running', attempts = attempts + 1, worker = :worker, "
+                "lease_until = :until, updated_at = :now WHERE id = ("
+                "  SELECT id FROM jobs WHERE (status = 'queued' AND run_after <= :now) "
+                "  OR (status = 'running' AND lease_until <= :now) "
+                "  ORDER BY priority DESC, run_after, id LIMIT 1"
+                f") RETURNING {JOB_COLUMNS}",
+                {"worker": worker, "until": until, "now": stamp}).fetchone()
+        return None if row is None else rows.job(row)
+
+    def _finish(self, job_id: int, worker: str, now: datetime, operation: str,
+                error: str | None) -> Job:
+        v = inputs.check(operation)
+        v.integer("job_id", job_id)
+        v.text("worker", worker)
+        v.optional_text("error", error)
+        moment = v.timestamp("now", now)
+        with self._tx(operation, job_id) as conn:
+            job = self._job(conn, job_id, operation)
+            if job.status != "running" or job.worker != worker:
+                raise Conflict(SPEC, operation, f"job is {job.status} and not leased to {worker!r}",
+                               job_id)
+            if operation == "complete_job":
+                status, run_after = "completed", job.run_after
+            elif job.attempts < job.max_attempts:
+                status = "queued"
+                run_after = moment + timedelta(seconds=backoff_seconds(job.attempts))
+            else:
+                status, run_after = "dead", job.run_after
+            conn.execute(
+                "UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, worker = NULL, "
+                "last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ?",
+                (status, to_text(run_after), error, to_text(moment), job_id))
+            return self._job(conn, job_id, operation)
+
+    def complete_job(self, job_id: int, worker: str, now: datetime) -> Job:
+        return self._finish(job_id, worker, now, "complete_job", None)
+
+    def fail_job(self, job_id: int, worker: str, error: str, now: datetime) -> Job:
+        return self._finish(job_id, worker, now, "fail_job", error)
+
+    def get_job(self, job_id: int) -> Job:
+        inputs.check("get_job").integer("job_id", job_id)
+        with self._tx("get_job", job_id, write=False) as conn:
+            return self._job(conn, job_id, "get_job")
+
+    def job_counts(self) -> dict[str, int]:
+        with self._tx("job_counts", write=False) as conn:
+            found = dict(conn.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall())
+        return {status: int(found.get(status, 0)) for status in JOB_STATUSES}
+
+    # -- uploads -----------------------------------------------------------------
+
+    def create_upload(self, conversation_id: str, upload: NewUpload, at: datetime) -> Upload:
+        v = inputs.check("create_upload")
+        v.text("conversation_id", conversation_id)
+        upload = inputs.new_upload(upload)
+        stamp = to_text(v.timestamp("at", at))
+        with self._tx("create_upload", upload.file_name) as conn:
+            self._live_or_missing(conn, conversation_id, "create_upload")
+            cursor = conn.execute(
+                "INSERT INTO uploads (conversation_id, file_name, size_bytes, mime_type, checksum, "
+                "storage_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, upload.file_name, upload.size_bytes, upload.mime_type,
+                 upload.checksum, upload.storage_path, stamp))
+            row = conn.execute(f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?",
+                               (cursor.lastrowid,)).fetchone()
+        return rows.upload(row)
+
+    def list_uploads(self, conversation_id: str) -> list[Upload]:
+        inputs.check("list_uploads").text("conversation_id", conversation_id)
+        with self._tx("list_uploads", conversation_id, write=False) as conn:
+            self._conversation(conn, conversation_id, "list_uploads")
+            found = conn.execute(f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE conversation_id = ? "
+                                 "ORDER BY id", (conversation_id,)).fetchall()
+        return [rows.upload(row) for row in found]
+
+    def delete_upload(self, upload_id: int) -> None:
+        inputs.check("delete_upload").integer("upload_id", upload_id)
+        with self._tx("delete_upload", upload_id) as conn:
+            if conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,)).rowcount == 0:
+                raise NotFound(SPEC, "delete_upload", "no such upload", upload_id)
+
+    # -- retention ---------------------------------------------------------------
+
+    def purge_conversations(self, older_than_days: int, now: datetime) -> int:
+        v = inputs.check("purge_conversations")
+        days = v.integer("older_than_days", older_than_days)
+        if days < 0:
+            raise v.fail("older_than_days must be >= 0", days)
+        cutoff = to_text(v.timestamp("now", now) - timedelta(days=days))
+        with self._tx("purge_conversations", days) as conn:
+            # One statement in one transaction: the cascades remove every child with it.
+            return conn.execute("DELETE FROM conversations WHERE created_at < ?", (cutoff,)).rowcount
+
+    def right_to_delete(self, conversation_id: str) -> None:
+        inputs.check("right_to_delete").text("conversation_id", conversation_id)
+        with self._tx("right_to_delete", conversation_id) as conn:
+            if conn.execute("DELETE FROM conversations WHERE id = ?",
+                            (conversation_id,)).rowcount == 0:
+                raise NotFound(SPEC, "right_to_delete", "no such conversation", conversation_id)
+            if self._has_audit(conn):
+                conn.execute("DELETE FROM audit_log WHERE conversation_id = ?", (conversation_id,))
+            # Rewrite the full-text index without the deleted rows' terms.
+            conn.execute("INSERT INTO learnings_fts (learnings_fts) VALUES ('optimize')")
+        self.db.checkpoint_truncate()
+
+    @staticmethod
+    def _has_audit(conn: sqlite3.Connection) -> bool:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'audit_log'").fetchone() is not None
+
+    def vacuum(self) -> SpaceReport:
+        before = _file_bytes(self.path)
+        self.db.checkpoint_truncate()
+        self.db.connection().execute("VACUUM")
+        self.db.checkpoint_truncate()
+        return SpaceReport(before, _file_bytes(self.path))
+
+
+def _file_bytes(path: str) -> int:
+    wal = f"{path}-wal"
+    return os.path.getsize(path) + (os.path.getsize(wal) if os.path.exists(wal) else 0)
+
