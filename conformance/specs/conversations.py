@@ -11,9 +11,10 @@ alone); a job queue runs beside them.  Rules beyond the records' types:
   uploads with :class:`Conflict`, and come back with ``restore_conversation``.
 * Messages list in ``timestamp`` order, ties in insertion order.
 * Learnings search (:func:`matches`): text is split into tokens: maximal runs
-  of ASCII letters and digits or of any non-ASCII characters; ASCII letters
-  compare case-insensitively; each query token must be a prefix of some token
-  of the content.  Filters: ``category`` equal, every given tag present,
+  of ASCII letters, ASCII digits and non-ASCII characters (every other ASCII
+  character separates); ASCII letters compare case-insensitively, others
+  exactly; each query token must be a prefix of some token of the content.
+  Filters: ``category`` equal, every given tag present,
   ``confidence >= min_confidence`` (inclusive).  A text without tokens counts
   as no text.  With text, hits are ordered
   by descending ``score`` (backend-defined relevance); without, by
@@ -63,12 +64,14 @@ STORE_ASSIGNED_IDS: Final[dict[tuple[str, str], str]] = {
 }
 """Fields whose values the store picks: compared up to a consistent renaming."""
 
-_TOKEN = re.compile(r"[A-Za-z0-9]+|[^\x00-\x7f]+")
+_TOKEN = re.compile(r"[A-Za-z0-9\u0080-\U0010ffff]+")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def tokens(text: str) -> list[str]:
-    """The search rule's tokens of ``text``, ASCII letters lowercased."""
-    return [token.lower() for token in _TOKEN.findall(text)]
+    """The search rule's tokens of ``text``: runs of ASCII letters, digits and non-ASCII
+    characters; only ASCII letters are case-folded (``É`` stays ``É``)."""
+    return [token.translate(_ASCII_LOWER) for token in _TOKEN.findall(text)]
 
 
 def matches(query: str, content: str) -> bool:

@@ -48,7 +48,7 @@ def new_job(job: Any) -> NewJob:
     v.text("type", job.type)
     payload = v.text("payload", job.payload)
     try:
-        json.loads(payload)
+        json.loads(payload, parse_constant=_not_json)
     except ValueError:
         raise v.fail("payload must be JSON text", payload) from None
     v.integer("priority", job.priority)
@@ -57,6 +57,10 @@ def new_job(job: Any) -> NewJob:
         raise v.fail("max_attempts must be at least 1", attempts)
     v.optional_timestamp("run_after", job.run_after)
     return job
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
 
 
 def lease(value: Any) -> float:

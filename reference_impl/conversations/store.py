@@ -27,7 +27,7 @@ from storecheck.conformance.specs.conversations import (
     Upload,
     backoff_seconds,
 )
-from storecheck.reference_impl.conversations import rows
+from storecheck.reference_impl.conversations import queries, rows
 from storecheck.reference_impl.conversations.learning_search import search_statement
 from storecheck.reference_impl.conversations.rows import (
     CONVERSATION_COLUMNS,
@@ -73,8 +73,7 @@ class SqliteConversations(SqliteStore):
 
     @staticmethod
     def _conversation(conn: sqlite3.Connection, conversation_id: str, operation: str) -> Conversation:
-        row = conn.execute(f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
-                           (conversation_id,)).fetchone()
+        row = conn.execute(queries.SELECT_CONVERSATION, (conversation_id,)).fetchone()
         if row is None:
             raise NotFound(SPEC, operation, "no such conversation", conversation_id)
         return rows.conversation(row)
@@ -91,9 +90,7 @@ class SqliteConversations(SqliteStore):
             raise v.fail("after must be a ConversationCursor", after)
         with self._tx("list_conversations", write=False) as conn:
             if after is None:
-                found = conn.execute(
-                    f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE deleted_at IS NULL "
-                    "ORDER BY created_at DESC, id DESC LIMIT ?", (limit + 1,)).fetchall()
+                found = conn.execute(queries.LIST_CONVERSATIONS, (limit + 1,)).fetchall()
             else:
                 stamp = to_text(v.timestamp("after", after.created_at))
                 found = conn.execute(
@@ -177,9 +174,7 @@ class SqliteConversations(SqliteStore):
         inputs.check("list_messages").text("conversation_id", conversation_id)
         with self._tx("list_messages", conversation_id, write=False) as conn:
             self._conversation(conn, conversation_id, "list_messages")
-            found = conn.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
-                "ORDER BY timestamp, id", (conversation_id,)).fetchall()
+            found = conn.execute(queries.SELECT_MESSAGES, (conversation_id,)).fetchall()
         return [rows.message(row) for row in found]
 
     def count_messages(self, conversation_id: str) -> int:
@@ -293,18 +288,9 @@ class SqliteConversations(SqliteStore):
         with self._tx("dequeue", worker) as conn:
             # The write lock (BEGIN IMMEDIATE) is held from here to COMMIT, so the claim
             # below is exclusive: no other connection can pick the same row meanwhile.
-            conn.execute(
-                "UPDATE jobs SET status = 'dead', last_error = 'lease expired', worker = NULL, "
-                "lease_until = NULL, updated_at = :now WHERE status = 'running' "
-                "AND lease_until <= :now AND attempts >= max_attempts", {"now": stamp})
-            row = conn.execute(
-                f"UPDATE jobs SET status = 'running', attempts = attempts + 1, worker = :worker, "
-                "lease_until = :until, updated_at = :now WHERE id = ("
-                "  SELECT id FROM jobs WHERE (status = 'queued' AND run_after <= :now) "
-                "  OR (status = 'running' AND lease_until <= :now) "
-                "  ORDER BY priority DESC, run_after, id LIMIT 1"
-                f") RETURNING {JOB_COLUMNS}",
-                {"worker": worker, "until": until, "now": stamp}).fetchone()
+            conn.execute(queries.EXPIRE_EXHAUSTED, {"now": stamp})
+            row = conn.execute(queries.CLAIM_NEXT,
+                               {"worker": worker, "until": until, "now": stamp}).fetchone()
         return None if row is None else rows.job(row)
 
     def _finish(self, job_id: int, worker: str, now: datetime, operation: str,
@@ -403,6 +389,17 @@ class SqliteConversations(SqliteStore):
             # Rewrite the full-text index without the deleted rows' terms.
             conn.execute("INSERT INTO learnings_fts (learnings_fts) VALUES ('optimize')")
         self.db.checkpoint_truncate()
+
+    def verify_integrity(self) -> list[str]:
+        problems = super().verify_integrity()
+        try:
+            # rank 1: also compare the index with the learnings it was built from.
+            with self.db.atomic() as conn:
+                conn.execute("INSERT INTO learnings_fts (learnings_fts, rank) "
+                             "VALUES ('integrity-check', 1)")
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"learnings_fts: {exc}")
+        return problems
 
     @staticmethod
     def _has_audit(conn: sqlite3.Connection) -> bool:

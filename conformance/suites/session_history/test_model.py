@@ -8,8 +8,6 @@ printed as a script of ``state.<rule>(...)`` calls; ``print_blob`` adds the
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -17,18 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
     initialize,
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import SpecMismatch, expect, outcome
+from storecheck.conformance.checks import expect, outcome
 from storecheck.conformance.compare import IdMap, outcome_differences
 from storecheck.conformance.specs.session_history import (
     SESSION_STATUSES,
@@ -38,6 +33,7 @@ from storecheck.conformance.specs.session_history import (
     SessionQuery,
     SessionUpdate,
 )
+from storecheck.conformance.stateful import ComparingMachine, run_machine
 from storecheck.fixtures.session_history import (
     SessionFactory,
     ids,
@@ -57,35 +53,19 @@ PATHS = st.sampled_from(["/w/one", "/w/two", "/w/'; DROP TABLE workspaces; --", 
 MISSING_WORKSPACE = 987_654_321
 
 
-def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[RuleBasedStateMachine]:
-    class SessionHistoryMachine(RuleBasedStateMachine):
+def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[ComparingMachine]:
+    class SessionHistoryMachine(ComparingMachine):
+        spec = SPEC
+        assigned = STORE_ASSIGNED_IDS
+        make_model = MemorySessionHistory
+
         def __init__(self) -> None:
             super().__init__()
-            self.location = backend.new_location(SPEC, workdir / uuid.uuid4().hex)
-            self.store = backend.open(SPEC, self.location)
-            self.model = MemorySessionHistory()
-            self.ids = IdMap()
             self.workspaces: list[int] = []  # model ids
             self.sessions: list[str] = []
 
-        def teardown(self) -> None:
-            self.store.close()
-            backend.discard(self.location)
-
-        def both(self, operation: str, call: Callable[[Any, bool], Any]) -> Any:
-            """Run one operation on the backend and on the model; their outcomes must agree."""
-            mine = outcome(lambda: call(self.store, True))
-            theirs = outcome(lambda: call(self.model, False))
-            note(f"{operation}: model {theirs.describe()}")
-            problems = outcome_differences(mine, theirs, self.ids, STORE_ASSIGNED_IDS)
-            if problems:
-                raise SpecMismatch(
-                    f"{SPEC}.{operation}: expected the model's result; " + "; ".join(problems[:5])
-                )
-            return theirs.value
-
         def workspace_id(self, model_id: int, backend_side: bool) -> int:
-            return self.ids.to_backend("workspace", model_id) if backend_side else model_id
+            return int(self.backend_id("workspace", model_id, backend_side))
 
         def read_workspace(self, store: Any, backend_side: bool, model_id: int) -> Any:
             return store.get_workspace(self.workspace_id(model_id, backend_side))
@@ -292,6 +272,8 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Rule
             for session_id in self.sessions:
                 self.both("get_session", partial(_read_session, session_id=session_id))
 
+    SessionHistoryMachine.backend = backend
+    SessionHistoryMachine.workdir = workdir
     return SessionHistoryMachine
 
 
@@ -311,19 +293,8 @@ def _get_or_create(store: Any, backend_side: bool, path: str) -> Any:
 @pytest.mark.operation("every operation")
 def test_random_operation_sequences_match_the_model(backend: Any, store_profile: Any,
                                                     tmp_path: Path) -> None:
-    machine = build_machine(backend.backend, tmp_path,
-                            caps.TRANSACTIONS in backend.capabilities)
-    run_state_machine_as_test(
-        machine,
-        settings=settings(
-            max_examples=store_profile.examples,
-            phases=store_profile.phases,
-            stateful_step_count=store_profile.steps,
-            deadline=None,
-            print_blob=True,
-            suppress_health_check=list(HealthCheck),
-        ),
-    )
+    machine = build_machine(backend.backend, tmp_path, caps.TRANSACTIONS in backend.capabilities)
+    run_machine(machine, store_profile)
 
 
 @pytest.mark.operation("update_session")

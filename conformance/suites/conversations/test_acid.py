@@ -1,0 +1,150 @@
+"""``acid``: seed 003's ACID list, one named check each, plus atomic retention."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from storecheck.conformance import capabilities as caps
+from storecheck.conformance.checks import expect, expect_error
+from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
+from storecheck.conformance.specs.conversations import SPEC, LearningQuery
+from storecheck.fixtures.conversations import T0, ConversationFactory
+
+pytestmark = pytest.mark.acid
+
+
+@pytest.mark.operation("add_message")
+def test_acid_concurrent_writers_do_not_corrupt_data(store: Any, store_profile: Any) -> None:
+    store.create_conversation("busy", "busy", {}, T0)
+    threads, per_thread = store_profile.threads * 2, store_profile.items * 3
+    errors: list[str] = []
+
+    def write(thread: int) -> None:
+        for n in range(per_thread):
+            try:
+                store.add_message("busy", "user", f"t{thread}-{n}", T0 + timedelta(seconds=n))
+                store.create_learning("tips", f"learning t{thread} n{n}", ["t"], 0.5, T0, "busy")
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+    pool = [threading.Thread(target=write, args=(t,)) for t in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    expect(not errors, SPEC, "add_message", "no writer to fail", errors[:3])
+    messages = store.list_messages("busy")
+    expect(len(messages) == threads * per_thread == len({m.id for m in messages}), SPEC,
+           "add_message", f"{threads * per_thread} distinct messages", len(messages))
+    found = store.search_learnings(LearningQuery(text="learning"), 1000)
+    expect(len(found) == threads * per_thread, SPEC, "create_learning",
+           "every learning written and searchable", len(found))
+
+
+@pytest.mark.operation("add_message")
+def test_acid_foreign_keys_enforced(store: Any) -> None:
+    factory = ConversationFactory()
+    for operation, call in (
+        ("add_message", lambda: store.add_message("ghost", "user", "x", T0)),
+        ("create_upload", lambda: store.create_upload("ghost", factory.upload(), T0)),
+        ("create_learning", lambda: store.create_learning("tips", "x", [], 0.5, T0, "ghost")),
+    ):
+        expect_error(SPEC, operation, call, ConstraintViolation, ConstraintKind.FOREIGN_KEY)
+
+
+@pytest.mark.requires(caps.TRANSACTIONS)
+@pytest.mark.operation("atomic")
+def test_acid_transactions_roll_back_on_error(store: Any) -> None:
+    with pytest.raises(ConstraintViolation), store.atomic():
+        store.create_conversation("tx", "in a transaction", {}, T0)
+        store.add_message("tx", "user", "first", T0)
+        store.create_learning("tips", "rolled back words", [], 0.5, T0, "tx")
+        store.add_message("tx", "robot", "invalid role", T0)
+    expect_error(SPEC, "atomic", lambda: store.get_conversation("tx"), NotFound)
+    hits = store.search_learnings(LearningQuery(text="rolled back"), 10)
+    expect(hits == [], SPEC, "atomic", "the rolled-back learning gone from search too", hits)
+
+
+@pytest.mark.operation("delete_conversation")
+def test_acid_no_orphan_messages_after_conversation_delete(store: Any) -> None:
+    factory = ConversationFactory()
+    for conversation_id in ("doomed", "kept"):
+        store.create_conversation(conversation_id, factory.title(), {}, T0)
+        for _ in range(3):
+            store.add_message(conversation_id, "user", factory.text(), T0)
+        store.create_upload(conversation_id, factory.upload(), T0)
+        store.create_learning("tips", f"orphan check {conversation_id}", [], 0.5, T0,
+                              conversation_id)
+    store.delete_conversation("doomed")
+    for read in (store.list_messages, store.list_uploads, store.count_messages):
+        expect_error(SPEC, "delete_conversation", lambda r=read: r("doomed"), NotFound)
+    found = [hit.learning.conversation_id
+             for hit in store.search_learnings(LearningQuery(text="orphan check"), 10)]
+    expect(found == ["kept"], SPEC, "delete_conversation",
+           "the deleted conversation's learnings gone", found)
+    expect(store.count_messages("kept") == 3 and len(store.list_uploads("kept")) == 1, SPEC,
+           "delete_conversation", "the other conversation untouched")
+
+
+@pytest.mark.requires(caps.TRANSACTIONS)
+@pytest.mark.operation("atomic")
+def test_acid_isolation_reader_never_sees_half_a_transaction(store: Any, store_profile: Any) -> None:
+    store.create_conversation("iso", "isolation", {}, T0)
+    batch, seen, done = 5, [], threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            seen.append(store.count_messages("iso"))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for round_ in range(store_profile.items):
+            with store.atomic():
+                for n in range(batch):
+                    store.add_message("iso", "user", f"{round_}-{n}", T0)
+                    time.sleep(0.0005)
+    finally:
+        done.set()
+        reader.join()
+    torn = sorted({count for count in seen if count % batch})
+    expect(not torn, SPEC, "atomic", f"message counts in multiples of {batch} only", torn)
+
+
+@pytest.mark.operation("purge_conversations")
+def test_purge_is_one_transaction(store: Any, store_profile: Any) -> None:
+    """A reader never sees a purged conversation without its messages."""
+    old = [f"old-{n}" for n in range(store_profile.items * 4)]
+    for conversation_id in old:
+        store.create_conversation(conversation_id, "old", {}, T0)
+        for n in range(3):
+            store.add_message(conversation_id, "user", f"m{n}", T0)
+    store.create_conversation("new", "new", {}, T0 + timedelta(days=40))
+    torn: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            for conversation_id in old[:: max(1, len(old) // 8)]:
+                try:
+                    count = store.count_messages(conversation_id)
+                except NotFound:
+                    continue
+                if count != 3:
+                    torn.append(f"{conversation_id} listed with {count} messages")
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        purged = store.purge_conversations(30, T0 + timedelta(days=41))
+    finally:
+        done.set()
+        reader.join()
+    expect(purged == len(old), SPEC, "purge_conversations", f"{len(old)} purged", purged)
+    expect(not torn, SPEC, "purge_conversations", "no half-purged conversation visible", torn[:3])
+    expect(store.count_messages("new") == 0 and store.get_conversation("new").id == "new", SPEC,
+           "purge_conversations", "the newer conversation kept")

@@ -1,0 +1,130 @@
+"""``badinput``: the spec's error or the value verbatim; nothing stored before changes."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, cast
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from storecheck.conformance.checks import expect, expect_error
+from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, ValidationError
+from storecheck.conformance.specs.conversations import SPEC, LearningQuery, NewJob, matches
+from storecheck.fixtures.conversations import T0, ConversationFactory
+from storecheck.fixtures.values import AWKWARD_STRINGS, INJECTION_STRINGS, hostile_text
+
+pytestmark = pytest.mark.badinput
+MEGABYTE = "\u65e5" * (1024 * 1024 // 3)
+
+
+def _seeded(store: Any) -> dict[str, Any]:
+    factory = ConversationFactory(seed=31)
+    store.create_conversation("base", factory.title(), {"k": "v"}, T0)
+    store.add_message("base", "user", factory.text(), T0)
+    store.create_upload("base", factory.upload(), T0)
+    store.create_learning("tips", "baseline sqlite fact", ["t"], 0.5, T0, "base")
+    store.enqueue(factory.job(), T0)
+    return _everything(store)
+
+
+def _everything(store: Any) -> dict[str, Any]:
+    return {
+        "conversation": store.get_conversation("base"),
+        "messages": store.list_messages("base"),
+        "uploads": store.list_uploads("base"),
+        "learnings": store.search_learnings(LearningQuery(), 100),
+        "jobs": store.job_counts(),
+    }
+
+
+CHECK_VIOLATIONS = {
+    "bad-role": lambda s, f: s.add_message("base", "robot", "x", T0),
+    "empty-conversation-id": lambda s, f: s.create_conversation("", "t", {}, T0),
+    "empty-category": lambda s, f: s.create_learning("", "content", [], 0.5, T0),
+    "empty-content": lambda s, f: s.create_learning("tips", "", [], 0.5, T0),
+    "empty-job-type": lambda s, f: s.enqueue(NewJob(""), T0),
+    "negative-size": lambda s, f: s.create_upload("base", f.upload(size_bytes=-1), T0),
+    "checksum-not-hex": lambda s, f: s.create_upload("base", f.upload(checksum="z" * 64), T0),
+    "checksum-short": lambda s, f: s.create_upload("base", f.upload(checksum="ab"), T0),
+}
+
+
+@pytest.mark.parametrize("call", CHECK_VIOLATIONS.values(), ids=CHECK_VIOLATIONS.keys())
+@pytest.mark.operation("schema rules")
+def test_schema_rules_refuse_bad_values(store: Any, call: Any) -> None:
+    before = _seeded(store)
+    expect_error(SPEC, "schema rules", lambda: call(store, ConversationFactory()),
+                 ConstraintViolation, ConstraintKind.CHECK)
+    expect(_everything(store) == before, SPEC, "schema rules", "nothing stored changed")
+
+
+VALIDATION_ERRORS = {
+    "naive-time": lambda s: s.create_conversation("n", "t", {}, datetime(2025, 1, 1)),
+    "metadata-not-str": lambda s: s.create_conversation("n", "t", {"k": 1}, T0),
+    "nan-confidence": lambda s: s.create_learning("tips", "x", [], float("nan"), T0),
+    "confidence-above-1": lambda s: s.create_learning("tips", "x", [], 1.5, T0),
+    "tags-as-string": lambda s: s.create_learning("tips", "x", "perf", 0.5, T0),
+    "empty-tag": lambda s: s.create_learning("tips", "x", [""], 0.5, T0),
+    "payload-not-json": lambda s: s.enqueue(NewJob("t", payload="{oops"), T0),
+    "payload-nan": lambda s: s.enqueue(NewJob("t", payload='{"x": NaN}'), T0),
+    "zero-attempts": lambda s: s.enqueue(NewJob("t", max_attempts=0), T0),
+    "zero-lease": lambda s: s.dequeue("w", T0, 0),
+    "infinite-lease": lambda s: s.dequeue("w", T0, float("inf")),
+    "bool-priority": lambda s: s.enqueue(NewJob("t", priority=cast(Any, True)), T0),
+    "negative-retention": lambda s: s.purge_conversations(-1, T0),
+    "surrogate-content": lambda s: s.add_message("base", "user", "\ud800", T0),
+    "zero-limit": lambda s: s.list_conversations(0),
+}
+
+
+@pytest.mark.parametrize("call", VALIDATION_ERRORS.values(), ids=VALIDATION_ERRORS.keys())
+@pytest.mark.operation("input validation")
+def test_invalid_arguments_raise_validation_error(store: Any, call: Any) -> None:
+    before = _seeded(store)
+    expect_error(SPEC, "input validation", lambda: call(store), ValidationError)
+    expect(_everything(store) == before, SPEC, "input validation", "nothing stored changed")
+
+
+@pytest.mark.operation("add_message")
+def test_huge_and_awkward_text_is_stored_verbatim(store: Any) -> None:
+    _seeded(store)
+    for text in (MEGABYTE, *AWKWARD_STRINGS, *INJECTION_STRINGS):
+        message = store.add_message("base", "user", text, T0)
+        stored = next(m for m in store.list_messages("base") if m.id == message.id)
+        expect(stored.content == text, SPEC, "add_message", "the content back verbatim",
+               stored.content[:60])
+
+
+@settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=25)
+@given(text=hostile_text(min_size=1), probe=st.sampled_from(INJECTION_STRINGS + AWKWARD_STRINGS))
+@pytest.mark.operation("search_learnings")
+def test_hostile_text_in_every_field_and_search(
+    backend: Any, open_store: Any, tmp_path_factory: pytest.TempPathFactory, text: str, probe: str
+) -> None:
+    store = open_store(location=backend.backend.new_location(SPEC, tmp_path_factory.mktemp("h")))
+    _seeded(store)
+    factory = ConversationFactory()
+    store.create_conversation(text, text, {text: probe}, T0)
+    expect(store.get_conversation(text).metadata == {text: probe}, SPEC, "create_conversation",
+           "id, title and metadata verbatim")
+    store.add_message(text, "user", probe + text, T0)
+    upload = store.create_upload(text, factory.upload(file_name=text, mime_type=probe,
+                                                      storage_path=text), T0)
+    expect(store.list_uploads(text) == [upload] and upload.file_name == text, SPEC,
+           "create_upload", "upload fields verbatim", upload)
+    learning = store.create_learning(probe, f"{text} {probe}", [text], 0.5, T0, text)
+    got = store.get_learning(learning.id)
+    expect((got.category, got.content, got.tags) == (probe, f"{text} {probe}", (text,)), SPEC,
+           "create_learning", "learning fields verbatim", got)
+    for query in (LearningQuery(text=probe), LearningQuery(text=text), LearningQuery(tags=(text,)),
+                  LearningQuery(category=probe)):
+        ids = {hit.learning.id for hit in store.search_learnings(query, 100)}
+        wanted = learning.id in ids
+        rule = (query.text is None or matches(query.text, got.content))
+        expect(wanted == rule, SPEC, "search_learnings",
+               f"the hostile learning found exactly when the rule says so for {query}", ids)
+    job = store.enqueue(NewJob(text, payload=json.dumps({"v": probe, "t": text})), T0)
+    expect(store.get_job(job.id).type == text, SPEC, "enqueue", "job type verbatim")
+    store.close()

@@ -1,0 +1,64 @@
+"""``concurrency``: worker processes draining the queue, writers sharing a conversation."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from contextlib import nullcontext
+from typing import Any
+
+import pytest
+from storecheck.conformance import capabilities as caps
+from storecheck.conformance.checks import expect, run_workers
+from storecheck.conformance.specs.conversations import SPEC, NewJob
+from storecheck.conformance.suites.conversations.workers import add_messages, drain
+from storecheck.fixtures.conversations import T0
+
+pytestmark = pytest.mark.concurrency
+JOBS = 2_000
+
+
+@pytest.mark.requires(caps.MULTI_PROCESS)
+@pytest.mark.operation("dequeue")
+def test_workers_drain_the_queue_each_job_exactly_once(
+    backend: Any, fresh_location: str, open_store: Any, store_profile: Any
+) -> None:
+    store = open_store()
+    with store.atomic() if caps.TRANSACTIONS in backend.capabilities else nullcontext():
+        for n in range(JOBS):
+            store.enqueue(NewJob("work", payload=f'{{"n": {n}}}', priority=n % 4), T0)
+    started = time.perf_counter()
+    results = run_workers(drain, [(backend.backend, fresh_location, worker, store_profile.threads)
+                                  for worker in range(4)])
+    elapsed = time.perf_counter() - started
+    errors = [e for result in results for e in result["errors"]]
+    expect(not errors, SPEC, "dequeue", "no error to reach a worker", errors[:3])
+    done = Counter(job for result in results for job in result["done"])
+    twice = [job for job, times in done.items() if times > 1]
+    expect(not twice, SPEC, "dequeue", "no job delivered to two workers", twice[:5])
+    expect(len(done) == JOBS, SPEC, "dequeue", f"all {JOBS} jobs completed", len(done))
+    counts = store.job_counts()
+    expect(counts["completed"] == JOBS and counts["queued"] == counts["running"] == 0, SPEC,
+           "job_counts", f"{JOBS} completed and nothing left", counts)
+    print(f"\nqueue drain: {JOBS} jobs, 4 processes x {store_profile.threads} threads, "
+          f"{elapsed:.2f} s, {JOBS / elapsed:.0f} jobs/s")
+
+
+@pytest.mark.requires(caps.MULTI_PROCESS)
+@pytest.mark.operation("add_message")
+def test_concurrent_writers_lose_no_message(
+    backend: Any, fresh_location: str, open_store: Any, store_profile: Any
+) -> None:
+    store = open_store()
+    store.create_conversation("shared", "shared", {}, T0)
+    per_worker = store_profile.items * 4
+    errors = run_workers(add_messages, [(backend.backend, fresh_location, w, per_worker)
+                                        for w in range(store_profile.processes)])
+    flat = [e for batch in errors for e in batch]
+    expect(not flat, SPEC, "add_message", "no error to reach a writer", flat[:3])
+    total = store_profile.processes * per_worker
+    expect(store.count_messages("shared") == total, SPEC, "add_message",
+           f"{total} messages", store.count_messages("shared"))
+    ids = [m.id for m in store.list_messages("shared")]
+    expect(len(set(ids)) == total, SPEC, "add_message", "distinct message ids", len(set(ids)))
+

@@ -1,0 +1,103 @@
+"""``migration``: 001 tables, 002 indexes, 003 audit tables, each up and down."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from storecheck.conformance import capabilities as caps
+from storecheck.conformance.checks import expect
+from storecheck.conformance.migration_checks import MigrationChecks
+from storecheck.conformance.specs.conversations import SPEC, LearningQuery, NewJob
+from storecheck.fixtures.conversations import T0, ConversationFactory
+
+pytestmark = [pytest.mark.migration, pytest.mark.requires(caps.MIGRATIONS)]
+
+
+def _snapshot(store: Any) -> dict[str, Any]:
+    conversations = []
+    after = None
+    while True:
+        page = store.list_conversations(100, after)
+        conversations.extend(page.items)
+        if page.next_cursor is None:
+            break
+        after = page.next_cursor
+    return {
+        "conversations": conversations,
+        "children": {c.id: (store.list_messages(c.id), store.list_uploads(c.id))
+                     for c in conversations},
+        "learnings": store.search_learnings(LearningQuery(), 1000),
+        "search": sorted(h.learning.id for h in store.search_learnings(LearningQuery(text="a"), 1000)),
+        "jobs": store.job_counts(),
+    }
+
+
+def _write_some(store: Any, seed: int) -> None:
+    factory = ConversationFactory(seed=seed)
+    for _ in range(3):
+        conversation_id = factory.conversation_id()
+        store.create_conversation(conversation_id, factory.title(), {"seed": str(seed)}, T0)
+        store.add_message(conversation_id, "user", factory.text(), T0)
+        store.create_upload(conversation_id, factory.upload(), T0)
+        store.create_learning("tips", factory.learning_text(), ["t"], 0.5, T0, conversation_id)
+        store.update_conversation(conversation_id, T0, title=factory.title())
+    store.enqueue(factory.job(), T0)
+
+
+CHECKS = MigrationChecks(SPEC, snapshot=_snapshot, write=_write_some)
+
+
+@pytest.mark.operation("migrate")
+def test_empty_to_latest_to_empty_to_latest(open_store: Any) -> None:
+    CHECKS.empty_to_latest_to_empty_to_latest(open_store)
+
+
+@pytest.mark.operation("migrate")
+def test_data_written_at_each_version_survives_up_and_down(open_store: Any) -> None:
+    CHECKS.data_survives_up_and_down(open_store)
+
+
+@pytest.mark.operation("migrate")
+def test_rerunning_migrations_is_a_no_op(open_store: Any) -> None:
+    CHECKS.rerun_is_a_no_op(open_store)
+
+
+@pytest.mark.requires(caps.FAULT_INJECTION)
+@pytest.mark.operation("migrate")
+def test_a_migration_failing_midway_leaves_the_previous_version(
+    backend: Any, open_store: Any
+) -> None:
+    CHECKS.failing_step_leaves_previous_version(backend, open_store)
+
+
+@pytest.mark.requires(caps.MULTI_PROCESS)
+@pytest.mark.operation("migrate")
+def test_two_processes_migrating_at_once_apply_each_step_once(
+    backend: Any, fresh_location: str, open_store: Any
+) -> None:
+    CHECKS.two_processes_apply_each_step_once(backend, fresh_location, open_store)
+
+
+@pytest.mark.requires(caps.SQL_INTROSPECTION)
+@pytest.mark.operation("migrate")
+def test_schema_at_each_version_matches_the_reference(open_store: Any) -> None:
+    CHECKS.schema_matches_reference(open_store)
+
+
+@pytest.mark.requires(caps.SQL_INTROSPECTION)
+@pytest.mark.operation("migrate")
+def test_migration_003_down_removes_the_audit_tables_and_keeps_the_rest(open_store: Any) -> None:
+    store = open_store()
+    _write_some(store, 9)
+    audited = store.query("SELECT count(*) FROM audit_log")[0][0]
+    expect(audited >= 3, SPEC, "migrate", "updates written to the audit log at version 3", audited)
+    before = _snapshot(store)
+    store.migrate(2)
+    objects = {name for (name,) in store.query(
+        "SELECT name FROM sqlite_master WHERE name LIKE 'audit%' OR name LIKE 'idx_audit%'")}
+    expect(not objects, SPEC, "migrate", "no audit table, index or trigger at version 2",
+           sorted(objects))
+    expect(_snapshot(store) == before, SPEC, "migrate", "every other row kept by 003 down")
+    store.enqueue(NewJob("after-down"), T0)
+    store.update_conversation(before["conversations"][0].id, T0, title="still writable")

@@ -1,0 +1,180 @@
+"""``model``: the spec's rules checked directly, on data chosen to sit on their edges."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from storecheck.conformance.checks import expect, expect_error
+from storecheck.conformance.errors import Conflict
+from storecheck.conformance.specs.conversations import SPEC, LearningQuery, NewJob, matches
+from storecheck.fixtures.conversations import T0, ConversationFactory
+
+pytestmark = pytest.mark.model
+
+LEARNINGS = (
+    ("tips", "Use WAL mode with SQLite", ("perf", "sqlite"), 0.9),
+    ("tips", "sqlite3 index on created_at", ("sqlite",), 0.5),
+    ("bugs", "lease expired: retry the queue job", ("ops",), 0.49),
+    ("bugs", "\u00e9t\u00e9 caf\u00e9 notes in the WALrus log", ("perf",), 0.5),
+    ("tips", "VACUUM after purge", (), 1.0),
+)
+QUERIES = ("sqlite", "SQL", "wal", "walrus", "\u00e9t\u00e9", "caf", "index created", "job-queue",
+           "expired: retry", "nothing", "s", "'; DROP TABLE learnings; --", "\"quoted\" AND OR *")
+
+
+def _learnings(store: Any) -> dict[str, int]:
+    return {content: store.create_learning(category, content, tags, confidence,
+                                           T0 + timedelta(seconds=n)).id
+            for n, (category, content, tags, confidence) in enumerate(LEARNINGS)}
+
+
+def _search_ids(store: Any, query: LearningQuery) -> list[int]:
+    hits = store.search_learnings(query, 1000)
+    scores = [hit.score for hit in hits]
+    expect(scores == sorted(scores, reverse=True), SPEC, "search_learnings",
+           "hits in descending score", scores)
+    return sorted(hit.learning.id for hit in hits)
+
+
+@pytest.mark.operation("search_learnings")
+def test_text_search_follows_the_token_rule(store: Any) -> None:
+    ids = _learnings(store)
+    for text in QUERIES:
+        wanted = sorted(ids[content] for content in ids if matches(text, content))
+        got = _search_ids(store, LearningQuery(text=text))
+        expect(got == wanted, SPEC, "search_learnings",
+               f"for {text!r} exactly the learnings the token rule matches: {wanted}", got)
+
+
+@pytest.mark.operation("search_learnings")
+def test_search_follows_updates_and_deletes(store: Any) -> None:
+    ids = _learnings(store)
+    store.update_learning(ids["Use WAL mode with SQLite"], T0, content="Prefer rollback journals")
+    store.delete_learning(ids["sqlite3 index on created_at"])
+    remaining = {c: i for c, i in ids.items() if c != "sqlite3 index on created_at"}
+    remaining["Prefer rollback journals"] = remaining.pop("Use WAL mode with SQLite")
+    for text in ("sqlite", "wal", "rollback", "index"):
+        wanted = sorted(i for c, i in remaining.items() if matches(text, c))
+        got = _search_ids(store, LearningQuery(text=text))
+        expect(got == wanted, SPEC, "search_learnings",
+               f"for {text!r} after an update and a delete: {wanted}", got)
+
+
+@pytest.mark.operation("search_learnings")
+def test_filters_category_all_tags_and_inclusive_confidence(store: Any) -> None:
+    ids = _learnings(store)
+    cases = (
+        (LearningQuery(min_confidence=0.5), [c for _, c, _, x in LEARNINGS if x >= 0.5]),
+        (LearningQuery(category="bugs"), [c for cat, c, _, _ in LEARNINGS if cat == "bugs"]),
+        (LearningQuery(tags=("perf", "sqlite")), ["Use WAL mode with SQLite"]),
+        (LearningQuery(text="sqlite", min_confidence=0.9), ["Use WAL mode with SQLite"]),
+    )
+    for query, contents in cases:
+        wanted = sorted(ids[c] for c in contents)
+        got = _search_ids(store, query)
+        expect(got == wanted, SPEC, "search_learnings", f"for {query}: {wanted}", got)
+    newest_first = [hit.learning.id for hit in store.search_learnings(LearningQuery(), 2)]
+    expect(newest_first == [ids["VACUUM after purge"], ids[LEARNINGS[3][1]]], SPEC,
+           "search_learnings", "without text, newest first, at most limit hits", newest_first)
+
+
+@pytest.mark.operation("list_conversations")
+def test_soft_deleted_conversations_are_hidden_and_refuse_children(store: Any) -> None:
+    factory = ConversationFactory()
+    for n, conversation_id in enumerate(("a", "b", "c", "d")):
+        store.create_conversation(conversation_id, factory.title(), {}, T0 + timedelta(minutes=n // 2))
+    store.soft_delete_conversation("c", T0)
+    listed = [c.id for page_size in (1, 2, 10) for c in _all_conversations(store, page_size)]
+    expect(listed == ["d", "b", "a"] * 3, SPEC, "list_conversations",
+           "newest first, ties by id desc, the soft-deleted one hidden, on every page size", listed)
+    expect(store.get_conversation("c").deleted_at == T0, SPEC, "get_conversation",
+           "a soft-deleted conversation still readable with deleted_at set")
+    expect_error(SPEC, "add_message", lambda: store.add_message("c", "user", "x", T0), Conflict)
+    expect_error(SPEC, "create_upload", lambda: store.create_upload("c", factory.upload(), T0),
+                 Conflict)
+    store.restore_conversation("c", T0)
+    expect([c.id for c in _all_conversations(store, 10)] == ["d", "c", "b", "a"], SPEC,
+           "restore_conversation", "the restored conversation listed again")
+
+
+def _all_conversations(store: Any, page_size: int) -> list[Any]:
+    found, after = [], None
+    while True:
+        page = store.list_conversations(page_size, after)
+        found.extend(page.items)
+        if page.next_cursor is None:
+            return found
+        after = page.next_cursor
+
+
+@pytest.mark.operation("list_messages")
+def test_messages_in_timestamp_then_insertion_order(store: Any) -> None:
+    store.create_conversation("m", "messages", {}, T0)
+    plan = [("third", 2), ("first-a", 1), ("first-b", 1), ("last", 3), ("first-c", 1)]
+    for content, second in plan:
+        store.add_message("m", "user", content, T0 + timedelta(seconds=second))
+    got = [m.content for m in store.list_messages("m")]
+    expect(got == ["first-a", "first-b", "first-c", "third", "last"], SPEC, "list_messages",
+           "timestamp order, ties in insertion order", got)
+    expect(store.count_messages("m") == 5, SPEC, "count_messages", "5 messages")
+
+
+@pytest.mark.operation("dequeue")
+def test_dequeue_order_lease_expiry_and_exclusive_finish(store: Any) -> None:
+    low = store.enqueue(NewJob("low", priority=0), T0)
+    high = store.enqueue(NewJob("high", priority=5), T0)
+    later = store.enqueue(NewJob("later", priority=9, run_after=T0 + timedelta(minutes=5)), T0)
+    first = store.dequeue("w1", T0, 30)
+    expect(first is not None and first.id == high.id and first.attempts == 1, SPEC, "dequeue",
+           "the ready job with the highest priority, attempt 1", first)
+    second = store.dequeue("w2", T0, 30)
+    expect(second is not None and second.id == low.id, SPEC, "dequeue",
+           "the next ready job; the later one is not ready yet", second)
+    expect(store.dequeue("w3", T0 + timedelta(seconds=10), 30) is None, SPEC, "dequeue",
+           "nothing while leases hold and the later job waits")
+    redelivered = store.dequeue("w3", T0 + timedelta(seconds=31), 30)
+    expect(redelivered is not None and redelivered.id == high.id and redelivered.attempts == 2
+           and redelivered.worker == "w3", SPEC, "dequeue",
+           "an expired lease re-delivers the job to the next worker", redelivered)
+    expect_error(SPEC, "complete_job", lambda: store.complete_job(high.id, "w1", T0), Conflict)
+    done = store.complete_job(high.id, "w3", T0 + timedelta(seconds=32))
+    expect(done.status == "completed", SPEC, "complete_job", "completed by the lease holder", done)
+    expect_error(SPEC, "complete_job", lambda: store.complete_job(high.id, "w3", T0), Conflict)
+    ready = store.dequeue("w1", T0 + timedelta(minutes=5), 30)
+    expect(ready is not None and ready.id == later.id, SPEC, "dequeue",
+           "a job becomes ready at its run_after", ready)
+
+
+@pytest.mark.operation("fail_job")
+def test_failures_retry_with_backoff_then_dead_letter(store: Any) -> None:
+    job = store.enqueue(NewJob("flaky", max_attempts=3), T0)
+    now = T0
+    for attempt in (1, 2):
+        claimed = store.dequeue("w", now, 30)
+        expect(claimed is not None and claimed.attempts == attempt, SPEC, "dequeue",
+               f"attempt {attempt}", claimed)
+        failed = store.fail_job(job.id, "w", f"error {attempt}", now)
+        delay = timedelta(seconds=2 ** (attempt - 1))
+        expect(failed.status == "queued" and failed.run_after == now + delay
+               and failed.last_error == f"error {attempt}", SPEC, "fail_job",
+               f"requeued {delay.total_seconds():g}s later with the error", failed)
+        expect(store.dequeue("w", now + delay - timedelta(microseconds=1), 30) is None, SPEC,
+               "dequeue", "no retry before the backoff has passed")
+        now = now + delay
+    store.dequeue("w", now, 30)
+    dead = store.fail_job(job.id, "w", "final", now)
+    expect(dead.status == "dead" and dead.attempts == 3, SPEC, "fail_job",
+           "dead-lettered after max_attempts", dead)
+    expect(store.job_counts()["dead"] == 1, SPEC, "job_counts", "one dead job")
+
+
+@pytest.mark.operation("dequeue")
+def test_an_expired_lease_on_the_last_attempt_dead_letters(store: Any) -> None:
+    job = store.enqueue(NewJob("once", max_attempts=1), T0)
+    store.dequeue("w", T0, 5)
+    expect(store.dequeue("w2", T0 + timedelta(seconds=6), 5) is None, SPEC, "dequeue",
+           "no re-delivery past max_attempts")
+    expect(store.get_job(job.id).status == "dead", SPEC, "dequeue",
+           "the job dead-lettered when its last lease expired", store.get_job(job.id))

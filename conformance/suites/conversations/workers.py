@@ -1,0 +1,52 @@
+"""Code run inside spawned worker processes by the conversations checks."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+from storecheck.conformance.specs.conversations import SPEC
+from storecheck.fixtures.conversations import T0
+
+
+def drain(backend: Any, location: str, worker: int, threads: int) -> dict[str, Any]:
+    """Threads dequeuing and completing jobs until the queue is empty."""
+    store = backend.open(SPEC, location)
+    done: list[int] = []
+    errors: list[str] = []
+    now = T0 + timedelta(seconds=1)
+
+    def run(thread: int) -> None:
+        name = f"p{worker}-t{thread}"
+        try:
+            while True:
+                job = store.dequeue(name, now, 3600)
+                if job is None:
+                    return
+                store.complete_job(job.id, name, now)
+                done.append(job.id)
+        except Exception as exc:  # reported, never swallowed: any error fails the check
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+
+    pool = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    store.close()
+    return {"done": done, "errors": errors}
+
+
+def add_messages(backend: Any, location: str, worker: int, count: int) -> list[str]:
+    store = backend.open(SPEC, location)
+    errors = []
+    try:
+        for n in range(count):
+            try:
+                store.add_message("shared", "user", f"w{worker}-{n}", T0 + timedelta(seconds=n))
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        store.close()
+    return errors

@@ -1,0 +1,39 @@
+"""Hot-path SQL of the reference ``conversations`` store, shared with the latency floor."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from storecheck.reference_impl.conversations.rows import (
+    CONVERSATION_COLUMNS,
+    JOB_COLUMNS,
+    MESSAGE_COLUMNS,
+)
+
+SELECT_CONVERSATION: Final = f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?"
+SELECT_MESSAGES: Final = (f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
+                          "ORDER BY timestamp, id")
+LIST_CONVERSATIONS: Final = (f"SELECT {CONVERSATION_COLUMNS} FROM conversations "
+                             "WHERE deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT ?")
+EXPIRE_EXHAUSTED: Final = (
+    "UPDATE jobs SET status = 'dead', last_error = 'lease expired', worker = NULL, "
+    "lease_until = NULL, updated_at = :now WHERE status = 'running' "
+    "AND lease_until <= :now AND attempts >= max_attempts"
+)
+# The best ready job is the better of two index walks: the first queued job in
+# idx_jobs_ready order, and the best expired lease found through idx_jobs_lease.
+# One OR-ed WHERE would scan the whole table instead.
+CLAIM_NEXT: Final = (
+    "UPDATE jobs SET status = 'running', attempts = attempts + 1, worker = :worker, "
+    "lease_until = :until, updated_at = :now WHERE id = ("
+    "  SELECT id FROM ("
+    "    SELECT * FROM (SELECT id, priority, run_after FROM jobs "
+    "      WHERE status = 'queued' AND run_after <= :now "
+    "      ORDER BY priority DESC, run_after, id LIMIT 1) "
+    "    UNION ALL "
+    "    SELECT * FROM (SELECT id, priority, run_after FROM jobs "
+    "      WHERE status = 'running' AND lease_until <= :now "
+    "      ORDER BY priority DESC, run_after, id LIMIT 1)"
+    "  ) ORDER BY priority DESC, run_after, id LIMIT 1"
+    f") RETURNING {JOB_COLUMNS}"
+)
