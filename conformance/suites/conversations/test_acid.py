@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import threading
 import time
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -12,6 +16,7 @@ from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import expect, expect_error
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs.conversations import SPEC, LearningQuery
+from storecheck.conformance.suites.conversations.workers import purge_until_killed
 from storecheck.fixtures.conversations import T0, ConversationFactory
 
 pytestmark = pytest.mark.acid
@@ -81,7 +86,7 @@ def test_acid_no_orphan_messages_after_conversation_delete(store: Any) -> None:
                               conversation_id)
     store.delete_conversation("doomed")
     for read in (store.list_messages, store.list_uploads, store.count_messages):
-        expect_error(SPEC, "delete_conversation", lambda r=read: r("doomed"), NotFound)
+        expect_error(SPEC, "delete_conversation", partial(read, "doomed"), NotFound)
     found = [hit.learning.conversation_id
              for hit in store.search_learnings(LearningQuery(text="orphan check"), 10)]
     expect(found == ["kept"], SPEC, "delete_conversation",
@@ -148,3 +153,46 @@ def test_purge_is_one_transaction(store: Any, store_profile: Any) -> None:
     expect(not torn, SPEC, "purge_conversations", "no half-purged conversation visible", torn[:3])
     expect(store.count_messages("new") == 0 and store.get_conversation("new").id == "new", SPEC,
            "purge_conversations", "the newer conversation kept")
+
+
+@pytest.mark.requires(caps.CRASH_DURABLE, caps.MULTI_PROCESS)
+@pytest.mark.operation("purge_conversations")
+def test_purge_killed_midway_leaves_all_or_nothing(
+    backend: Any, fresh_location: str, open_store: Any
+) -> None:
+    """SIGKILL during a purge: each old conversation is either gone or whole."""
+    store = open_store()
+    old = [f"old-{n:04d}" for n in range(1500)]
+    with store.atomic():
+        for conversation_id in old:
+            store.create_conversation(conversation_id, "old", {}, T0)
+            for n in range(3):
+                store.add_message(conversation_id, "user", f"m{n}", T0)
+    store.close()
+    context = multiprocessing.get_context("spawn")
+    started = context.Event()
+    purger = context.Process(target=purge_until_killed,
+                             args=(backend.backend, fresh_location, started))
+    purger.start()
+    expect(started.wait(60), SPEC, "purge_conversations", "the purging process to start")
+    time.sleep(0.05)
+    assert purger.pid is not None
+    os.kill(purger.pid, signal.SIGKILL)
+    purger.join()
+    reopened = open_store()
+    expect(not reopened.verify_integrity(), SPEC, "purge_conversations", "a sound file after SIGKILL")
+    remaining = {c.id for c in _all_conversations(reopened)}
+    torn = [c for c in old if c in remaining and reopened.count_messages(c) != 3]
+    expect(not torn, SPEC, "purge_conversations",
+           "every surviving conversation whole (the purge is one transaction)",
+           (len(torn), torn[:3]))
+
+
+def _all_conversations(store: Any) -> list[Any]:
+    found, after = [], None
+    while True:
+        page = store.list_conversations(1000, after)
+        found.extend(page.items)
+        if page.next_cursor is None:
+            return found
+        after = page.next_cursor

@@ -4,12 +4,13 @@ that a random walk reaches too rarely (search filters, leases, retries) checked 
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import initialize, invariant, precondition, rule
+from hypothesis.stateful import initialize, invariant, rule
 from storecheck.conformance.specs.conversations import (
     SPEC,
     STORE_ASSIGNED_IDS,
@@ -65,8 +66,7 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         @initialize()
         def start(self) -> None:
             for conversation_id in ("c1", "c2"):
-                self.both("create_conversation", lambda s, _, c=conversation_id:
-                          s.create_conversation(c, f"title {c}", {"k": c}, T0))
+                self.both("create_conversation", partial(_create, conversation_id=conversation_id))
 
         @rule(conversation_id=IDS, title=texts, at=few_times)
         def create_conversation(self, conversation_id: str, title: str, at: Any) -> None:
@@ -81,7 +81,7 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         def list_conversations(self, limit: int) -> None:
             def walk(s: Any, _: bool) -> Any:
                 pages, after = [], None
-                for _ in range(20):
+                for _step in range(20):
                     page = s.list_conversations(limit, after)
                     pages.append(page)
                     if page.next_cursor is None:
@@ -146,9 +146,8 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         def search_learnings(self, text: str | None, category: str | None, tags: Any,
                              min_confidence: float | None) -> None:
             query = LearningQuery(text, category, tags, min_confidence)
-            hits = self.both("search_learnings", lambda s, _: without_scores(
+            self.both("search_learnings", lambda s, _: without_scores(
                 (by_learning_id if text else list)(s.search_learnings(query, 1000))))
-            del hits
 
         @rule(job=st.builds(NewJob, type=st.sampled_from(("a", "b", "")),
                             priority=st.integers(0, 2), max_attempts=st.integers(1, 3),
@@ -177,7 +176,6 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             upload = ConversationFactory(seed=size + 2).upload(size_bytes=size)
             self.both("create_upload", lambda s, _: s.create_upload(conversation_id, upload, T0))
 
-        @precondition(lambda self: True)
         @rule(days=st.integers(0, 2), now=few_times)
         def purge(self, days: int, now: Any) -> None:
             self.both("purge_conversations",
@@ -187,17 +185,31 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         def everything_reads_back_the_same(self) -> None:
             self.both("job_counts", lambda s, _: s.job_counts())
             for conversation_id in ("c1", "c2", "c3", "c4"):
-                self.both("read conversation", lambda s, _, c=conversation_id: (
-                    s.get_conversation(c), s.list_messages(c), s.list_uploads(c)))
+                self.both("read conversation", partial(_read, conversation_id=conversation_id))
             for learning in self.learnings:
-                self.both("get_learning", lambda s, b, x=learning:
-                          s.get_learning(self.backend_id("learning", x, b)))
+                self.both("get_learning", partial(self.read_learning, model_id=learning))
             for job in self.jobs:
-                self.both("get_job", lambda s, b, x=job: s.get_job(self.backend_id("job", x, b)))
+                self.both("get_job", partial(self.read_job, model_id=job))
+
+        def read_learning(self, store: Any, backend_side: bool, model_id: int) -> Any:
+            return store.get_learning(self.backend_id("learning", model_id, backend_side))
+
+        def read_job(self, store: Any, backend_side: bool, model_id: int) -> Any:
+            return store.get_job(self.backend_id("job", model_id, backend_side))
 
     ConversationsMachine.backend = backend
     ConversationsMachine.workdir = workdir
     return ConversationsMachine
+
+
+def _create(store: Any, backend_side: bool, conversation_id: str) -> Any:
+    return store.create_conversation(conversation_id, f"title {conversation_id}",
+                                     {"k": conversation_id}, T0)
+
+
+def _read(store: Any, backend_side: bool, conversation_id: str) -> Any:
+    return (store.get_conversation(conversation_id), store.list_messages(conversation_id),
+            store.list_uploads(conversation_id))
 
 
 @pytest.mark.operation("every operation")

@@ -50,3 +50,11 @@ def add_messages(backend: Any, location: str, worker: int, count: int) -> list[s
     finally:
         store.close()
     return errors
+
+
+def purge_until_killed(backend: Any, location: str, started: Any) -> None:
+    """Signal, then purge; the parent kills this process while the purge runs."""
+    store = backend.open(SPEC, location)
+    started.set()
+    store.purge_conversations(30, T0 + timedelta(days=60))
+    store.close()
