@@ -59,7 +59,8 @@ def test_marker_selection_and_report(pytester: pytest.Pytester) -> None:
 
 
 def test_capability_skips_say_why(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest("--store=memory", "-m", "migration", "-rs", *QUICK)
+    result = pytester.runpytest("--store=memory", "--store-spec=session_history", "-m",
+                                "migration", "-rs", *QUICK)
     result.assert_outcomes(skipped=6)
     result.stdout.fnmatch_lines(["*backend 'memory' lacks capability 'migrations'*"])
 
@@ -105,8 +106,8 @@ def pytest_storecheck_modify_capabilities(backend, capabilities):
     pytester.makepyfile(mybackends="from storecheck.reference_impl.memory import MemoryBackend\n"
                                    "def make():\n    return MemoryBackend(name='made')\n")
     pytester.syspathinsert()
-    result = pytester.runpytest("--store=hooked,mybackends:make", "-k", "savepoint or processes",
-                                "-rs", *QUICK)
+    result = pytester.runpytest("--store=hooked,mybackends:make", "--store-spec=session_history",
+                                "-k", "savepoint or processes", "-rs", *QUICK)
     result.assert_outcomes(passed=2, skipped=4)
     result.stdout.fnmatch_lines(["*'hooked' lacks capability 'multi_process'*"])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from contextlib import nullcontext
@@ -42,6 +43,33 @@ def test_workers_drain_the_queue_each_job_exactly_once(
            "job_counts", f"{JOBS} completed and nothing left", counts)
     print(f"\nqueue drain: {JOBS} jobs, 4 processes x {store_profile.threads} threads, "
           f"{elapsed:.2f} s, {JOBS / elapsed:.0f} jobs/s")
+
+
+@pytest.mark.operation("dequeue")
+def test_threads_sharing_one_store_claim_each_job_once(store: Any, store_profile: Any) -> None:
+    jobs = store_profile.items * 40
+    for n in range(jobs):
+        store.enqueue(NewJob("work", priority=n % 3), T0)
+    claimed: list[int] = []
+    errors: list[str] = []
+
+    def work(name: str) -> None:
+        try:
+            while (job := store.dequeue(name, T0, 3600)) is not None:
+                claimed.append(job.id)
+                store.complete_job(job.id, name, T0)
+        except Exception as exc:
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+
+    pool = [threading.Thread(target=work, args=(f"t{n}",)) for n in range(store_profile.threads * 3)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    expect(not errors, SPEC, "dequeue", "no error to reach a worker thread", errors[:3])
+    twice = [job for job, times in Counter(claimed).items() if times > 1]
+    expect(not twice and len(claimed) == jobs, SPEC, "dequeue",
+           f"each of {jobs} jobs claimed exactly once", (len(claimed), twice[:5]))
 
 
 @pytest.mark.requires(caps.MULTI_PROCESS)
