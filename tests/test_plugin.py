@@ -122,3 +122,14 @@ def test_junitxml_and_xdist(pytester: pytest.Pytester) -> None:
     data = json.loads(report.read_text())
     assert {row["category"] for row in data["results"]} == {"fk", "badinput"}
     assert sum(row["passed"] for row in data["results"]) > 20
+
+
+def test_node_ids_name_the_spec_and_are_unique(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--store=sqlite,memory", "--collect-only", "-q", *QUICK)
+    ids = [line for line in result.stdout.lines if "::" in line]
+    assert len(ids) == len(set(ids)) > 100
+    assert {line.split("/")[0] for line in ids} == {"session_history", "conversations"}
+    narrowed = pytester.runpytest("--store=sqlite", "--store-spec=conversations",
+                                  "--collect-only", "-q", *QUICK)
+    assert all(line.startswith("conversations/")
+               for line in narrowed.stdout.lines if "::" in line)
