@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,3 +72,26 @@ def run_workers(target: Callable[..., Any], argument_lists: Sequence[tuple[Any, 
     with context.Pool(processes=len(argument_lists)) as pool:
         pending = [pool.apply_async(target, args) for args in argument_lists]
         return [job.get(timeout=timeout) for job in pending]
+
+
+def run_threads(target: Callable[..., Any], argument_lists: Iterable[tuple[Any, ...]]) -> None:
+    """Start one thread per argument tuple, all at once, and wait for every one."""
+    pool = [threading.Thread(target=target, args=args) for args in argument_lists]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+
+
+def all_pages(fetch: Callable[[Any], Any], limit: int = 10_000) -> list[Any]:
+    """Every item of a keyset-paginated listing: ``fetch(cursor)`` returns a page with
+    ``items`` and ``next_cursor``; stops after ``limit`` pages so a broken cursor cannot loop."""
+    found: list[Any] = []
+    cursor = None
+    for _ in range(limit):
+        page = fetch(cursor)
+        found.extend(page.items)
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
+    raise SpecMismatch(f"pagination did not end after {limit} pages")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import pytest
+from storecheck.conformance import capabilities as caps
 from storecheck.conformance.latency import (
     Budget,
     LatencyTarget,
@@ -80,3 +81,43 @@ def check_target(
         pytest.fail(message, pytrace=False)
     if outcome == "warn":
         warnings.warn(LatencyWarning(message), stacklevel=1)
+
+
+class LatencySuite:
+    """Every spec's latency check; a suite module subclasses it as ``TestLatency``.
+
+    The subclass sets ``spec``, ``targets`` (its latency table: target, workload,
+    floor) and ``load(store, transactional, calls)`` building the seeded dataset.
+    The plugin parametrizes ``latency_row`` over ``targets``.
+    """
+
+    spec: ClassVar[str]
+    targets: ClassVar[tuple[tuple[LatencyTarget, Any, Any], ...]]
+
+    @staticmethod
+    def load(store: Any, transactional: bool, calls: int) -> Any:
+        raise NotImplementedError
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def dataset(cls, backend: Any, tmp_path_factory: pytest.TempPathFactory,
+                latency_budget: Budget) -> Iterator[LatencyRun[Any]]:
+        """The seeded dataset, loaded once per backend."""
+        location = backend.backend.new_location(cls.spec, tmp_path_factory.mktemp("latency"))
+        store = backend.backend.open(cls.spec, location)
+        try:
+            data = cls.load(store, caps.TRANSACTIONS in backend.capabilities,
+                             latency_budget.warmup + latency_budget.min_samples)
+            yield LatencyRun(store, data, location)
+        finally:
+            store.close()
+            backend.backend.discard(location)
+
+    def test_operation_meets_its_target(
+        self, latency_row: tuple[LatencyTarget, Any, Any], dataset: LatencyRun[Any],
+        latency_budget: Budget, latency_settings: LatencySettings,
+        record_property: Callable[[str, object], None],
+    ) -> None:
+        target, workload, floor = latency_row
+        check_target(self.spec, target, workload, floor, dataset, latency_budget,
+                     latency_settings, record_property)

@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance import sqlschema
 from storecheck.conformance.checks import expect, run_workers
 from storecheck.reference_impl.schemas import reference_schema
-
-Snapshot = Callable[[Any], Any]
-Writer = Callable[[Any, int], None]
 
 
 def migrate_concurrently(backend: Any, spec: str, location: str, start_at: float) -> str:
@@ -34,13 +30,25 @@ def migrate_concurrently(backend: Any, spec: str, location: str, start_at: float
         store.close()
 
 
-@dataclass(frozen=True)
-class MigrationChecks:
-    spec: str
-    snapshot: Snapshot
-    write: Writer
+class MigrationSuite:
+    """Every spec's migration checks; a suite module subclasses it as ``TestMigration``.
 
-    def empty_to_latest_to_empty_to_latest(self, open_store: Callable[..., Any]) -> None:
+    The subclass sets ``spec`` and implements ``snapshot(store)`` (everything the
+    spec can read back) and ``write(store, seed)`` (some data through the spec).
+    """
+
+    spec: ClassVar[str]
+
+    @staticmethod
+    def snapshot(store: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def write(store: Any, seed: int) -> None:
+        raise NotImplementedError
+
+    @pytest.mark.operation("migrate")
+    def test_empty_to_latest_to_empty_to_latest(self, open_store: Callable[..., Any]) -> None:
         store = open_store(schema_version=0)
         versions = list(store.schema_versions())
         expect(store.schema_version() == 0, self.spec, "migrate", "version 0 on an empty location",
@@ -54,7 +62,10 @@ class MigrationChecks:
             expect(store.schema_version() == 0, self.spec, "migrate",
                    "version 0 after migrating down", store.schema_version())
 
-    def data_survives_up_and_down(self, open_store: Callable[..., Any]) -> None:
+    @pytest.mark.operation("migrate")
+    def test_data_written_at_each_version_survives_up_and_down(
+        self, open_store: Callable[..., Any]
+    ) -> None:
         store = open_store(schema_version=0)
         versions = list(store.schema_versions())
         for index, version in enumerate(versions[:-1]):
@@ -69,7 +80,8 @@ class MigrationChecks:
             expect(self.snapshot(store) == before, self.spec, "migrate",
                    f"data written at version {version} unchanged after going back down")
 
-    def rerun_is_a_no_op(self, open_store: Callable[..., Any]) -> None:
+    @pytest.mark.operation("migrate")
+    def test_rerunning_migrations_is_a_no_op(self, open_store: Callable[..., Any]) -> None:
         store = open_store()
         self.write(store, 3)
         before = (self.snapshot(store), [(m.version, m.name) for m in store.migration_history()])
@@ -79,8 +91,11 @@ class MigrationChecks:
         after = (self.snapshot(again), [(m.version, m.name) for m in again.migration_history()])
         expect(after == before, self.spec, "migrate", "re-running migrations to change nothing")
 
-    def failing_step_leaves_previous_version(self, backend: Any,
-                                             open_store: Callable[..., Any]) -> None:
+    @pytest.mark.requires(caps.FAULT_INJECTION)
+    @pytest.mark.operation("migrate")
+    def test_a_migration_failing_midway_leaves_the_previous_version(
+        self, backend: Any, open_store: Callable[..., Any]
+    ) -> None:
         store = open_store(schema_version=0)
         versions = list(store.schema_versions())
         for previous, step in zip([0, *versions[:-1]], versions, strict=True):
@@ -104,8 +119,12 @@ class MigrationChecks:
             expect(store.schema_version() == step, self.spec, "migrate",
                    f"step {step} to apply cleanly after the failed attempt")
 
-    def two_processes_apply_each_step_once(self, backend: Any, location: str,
-                                           open_store: Callable[..., Any]) -> None:
+    @pytest.mark.requires(caps.MULTI_PROCESS)
+    @pytest.mark.operation("migrate")
+    def test_two_processes_migrating_at_once_apply_each_step_once(
+        self, backend: Any, fresh_location: str, open_store: Callable[..., Any]
+    ) -> None:
+        location = fresh_location
         open_store(schema_version=0).close()
         start = time.time() + 1.5
         results = run_workers(migrate_concurrently,
@@ -116,7 +135,11 @@ class MigrationChecks:
         expect(history == list(store.schema_versions()), self.spec, "migrate",
                "each version applied exactly once", history)
 
-    def schema_matches_reference(self, open_store: Callable[..., Any]) -> None:
+    @pytest.mark.requires(caps.SQL_INTROSPECTION)
+    @pytest.mark.operation("migrate")
+    def test_schema_at_each_version_matches_the_reference(
+        self, open_store: Callable[..., Any]
+    ) -> None:
         store = open_store(schema_version=0)
         versions = list(store.schema_versions())
         for version in [*versions, *reversed(versions[:-1]), 0]:

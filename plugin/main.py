@@ -137,6 +137,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     plan = metafunc.config.stash.get(PLAN_KEY, None)
     if plan is None or "backend" not in metafunc.fixturenames:
         return
+    targets = getattr(metafunc.cls, "targets", None)
+    if "latency_row" in metafunc.fixturenames and targets is not None:
+        metafunc.parametrize("latency_row", targets, ids=[row[0].operation for row in targets])
     spec = getattr(metafunc.module, "SPEC", None)
     chosen = plan.backends_for(spec) if spec else list(plan.selected)
     metafunc.parametrize(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -31,6 +29,7 @@ from storecheck.conformance.specs.conversations import (
     matches,
     tokens,
 )
+from storecheck.reference_impl.memory.base import MemoryStore
 
 T = TypeVar("T")
 HEX = frozenset("0123456789abcdef")
@@ -69,36 +68,11 @@ def _missing_parent(operation: str, value: object) -> ConstraintViolation:
     return ConstraintViolation(SPEC, operation, ConstraintKind.FOREIGN_KEY, "conversation_id", value)
 
 
-class MemoryConversations:
+class MemoryConversations(MemoryStore[State]):
     """Implements :class:`~storecheck.conformance.specs.conversations.ConversationStore`."""
 
     def __init__(self) -> None:
-        self.state = State()
-        self.lock = threading.RLock()
-
-    def _apply(self, change: Callable[[State], T]) -> T:
-        with self.lock:
-            draft = self.state.copy()
-            result = change(draft)
-            self.state = draft
-            return result
-
-    def _read(self, look: Callable[[State], T]) -> T:
-        with self.lock:
-            return look(self.state)
-
-    @contextmanager
-    def atomic(self) -> Iterator[None]:
-        with self.lock:
-            saved = self.state.copy()
-            try:
-                yield
-            except BaseException:
-                self.state = saved
-                raise
-
-    def close(self) -> None:
-        """Nothing to release."""
+        super().__init__(State())
 
     # -- conversations ---------------------------------------------------------
 

@@ -8,9 +8,6 @@ checks follow the order in which SQL evaluates them for one statement
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
@@ -47,6 +44,7 @@ from storecheck.conformance.specs.session_history import (
     parse_legacy_document,
     workspace_hash,
 )
+from storecheck.reference_impl.memory.base import MemoryStore
 
 T = TypeVar("T")
 
@@ -76,39 +74,11 @@ def violation(operation: str, kind: ConstraintKind, detail: str, value: object) 
     return ConstraintViolation(SPEC, operation, kind, detail, value)
 
 
-class MemorySessionHistory:
+class MemorySessionHistory(MemoryStore[State]):
     """Implements :class:`~storecheck.conformance.specs.session_history.SessionHistoryStore`."""
 
     def __init__(self) -> None:
-        self.state = State()
-        self.lock = threading.RLock()
-
-    # -- plumbing ------------------------------------------------------------
-
-    def _apply(self, change: Callable[[State], T]) -> T:
-        """Run ``change`` on a copy; keep the copy only if it returns."""
-        with self.lock:
-            draft = self.state.copy()
-            result = change(draft)
-            self.state = draft
-            return result
-
-    def _read(self, look: Callable[[State], T]) -> T:
-        with self.lock:
-            return look(self.state)
-
-    @contextmanager
-    def atomic(self) -> Iterator[None]:
-        with self.lock:
-            saved = self.state.copy()
-            try:
-                yield
-            except BaseException:
-                self.state = saved
-                raise
-
-    def close(self) -> None:
-        """Nothing to release; the data lives as long as the backend keeps the location."""
+        super().__init__(State())
 
     # -- workspaces ----------------------------------------------------------
 

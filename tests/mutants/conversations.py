@@ -19,20 +19,10 @@ from storecheck.conformance.specs.conversations import (
 from storecheck.reference_impl.backend import sqlite_backend
 from storecheck.reference_impl.conversations import MIGRATIONS, SqliteConversations
 from storecheck.reference_impl.conversations import rows as row_codec
-from storecheck.reference_impl.engine import ConnectionRules, Migration
+from storecheck.reference_impl.engine import ConnectionRules
 from storecheck.reference_impl.engine.timestamps import to_text
 
-
-def _edit(version: int, direction: str, old: str, new: str) -> tuple[Migration, ...]:
-    edited = []
-    for migration in MIGRATIONS:
-        if migration.version == version:
-            text = getattr(migration, direction)
-            if old not in text:
-                raise AssertionError(f"mutant edit not applicable: {old!r}")
-            migration = replace(migration, **{direction: text.replace(old, new)})
-        edited.append(migration)
-    return tuple(edited)
+from tests.mutants import edit_migration
 
 
 class DequeueSelectThenUpdate(SqliteConversations):
@@ -68,9 +58,11 @@ class FailedJobsNeverRetried(SqliteConversations):
 
 
 class FtsNotUpdatedOnDelete(SqliteConversations):
-    migrations = _edit(1, "up", "INSERT INTO learnings_fts (learnings_fts, rowid, content) VALUES "
-                       "('delete', old.id, old.content);\nEND;\n\nCREATE TRIGGER learnings_fts_update",
-                       "SELECT 1;\nEND;\n\nCREATE TRIGGER learnings_fts_update")
+    migrations = edit_migration(
+        MIGRATIONS, 1, "up",
+        "INSERT INTO learnings_fts (learnings_fts, rowid, content) VALUES "
+        "('delete', old.id, old.content);\nEND;\n\nCREATE TRIGGER learnings_fts_update",
+        "SELECT 1;\nEND;\n\nCREATE TRIGGER learnings_fts_update")
 
 
 class SoftDeletedStillListed(SqliteConversations):
@@ -119,7 +111,7 @@ class RightToDeleteLeavesText(SqliteConversations):
 
 
 class DownMigrationKeepsAuditTables(SqliteConversations):
-    migrations = _edit(3, "down", "DROP TABLE IF EXISTS audit_log;", "")
+    migrations = edit_migration(MIGRATIONS, 3, "down", "DROP TABLE IF EXISTS audit_log;", "")
 
 
 class MessagesOrderedById(SqliteConversations):
@@ -133,8 +125,10 @@ class SearchIgnoresTags(SqliteConversations):
 
 
 class NoCascadeToUploads(SqliteConversations):
-    migrations = _edit(1, "up", "conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE "
-                       "CASCADE,\n    file_name", "conversation_id TEXT NOT NULL,\n    file_name")
+    migrations = edit_migration(
+        MIGRATIONS, 1, "up",
+        "conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,\n    file_name",
+        "conversation_id TEXT NOT NULL,\n    file_name")
 
 
 MUTANTS: dict[str, tuple[type[SqliteConversations], str]] = {

@@ -34,17 +34,7 @@ from storecheck.reference_impl.engine import (
 from storecheck.reference_impl.session_history import MIGRATIONS, SqliteSessionHistory
 from storecheck.reference_impl.session_history import rows as row_codec
 
-
-def _edit_migration(version: int, direction: str, old: str, new: str) -> tuple[Migration, ...]:
-    edited = []
-    for migration in MIGRATIONS:
-        if migration.version == version:
-            text = getattr(migration, direction)
-            if old not in text:
-                raise AssertionError(f"mutant edit not applicable: {old!r}")
-            migration = replace(migration, **{direction: text.replace(old, new)})
-        edited.append(migration)
-    return tuple(edited)
+from tests.mutants import edit_migration
 
 
 class _WithMigrations(SqliteSessionHistory):
@@ -55,7 +45,7 @@ class _WithMigrations(SqliteSessionHistory):
 
 
 class NoCascadeOnWorkspaceDelete(_WithMigrations):
-    edited = _edit_migration(
+    edited = edit_migration(MIGRATIONS,
         1, "up", "REFERENCES workspaces(id) ON DELETE CASCADE", "REFERENCES workspaces(id)")
 
     def delete_workspace(self, workspace_id: int) -> None:
@@ -90,7 +80,7 @@ class NonAtomicCreate(SqliteSessionHistory):
 
 
 class CheckDropped(_WithMigrations):
-    edited = _edit_migration(1, "up", "CHECK(type IN ('competition', 'ensemble', 'debate')),", "")
+    edited = edit_migration(MIGRATIONS, 1, "up", "CHECK(type IN ('competition', 'ensemble', 'debate')),", "")
 
 
 class SearchIgnoresStatusFilter(SqliteSessionHistory):
@@ -124,7 +114,7 @@ def _new_instance(fields: dict[str, Any]) -> NewInstance:
 
 
 class DownMigrationLosesData(_WithMigrations):
-    edited = _edit_migration(
+    edited = edit_migration(MIGRATIONS,
         2, "down", "DROP INDEX IF EXISTS idx_chat_messages_session_order;",
         "DROP INDEX IF EXISTS idx_chat_messages_session_order;\nDELETE FROM session_runtime_mix;")
 

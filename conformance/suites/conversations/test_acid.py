@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import expect, expect_error
+from storecheck.conformance.checks import all_pages, expect, expect_error, run_threads
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs.conversations import SPEC, LearningQuery
 from storecheck.conformance.suites.conversations.workers import purge_until_killed
@@ -36,11 +36,7 @@ def test_acid_concurrent_writers_do_not_corrupt_data(store: Any, store_profile: 
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
 
-    pool = [threading.Thread(target=write, args=(t,)) for t in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
+    run_threads(write, [(t,) for t in range(threads)])
     expect(not errors, SPEC, "add_message", "no writer to fail", errors[:3])
     messages = store.list_messages("busy")
     expect(len(messages) == threads * per_thread == len({m.id for m in messages}), SPEC,
@@ -189,10 +185,4 @@ def test_purge_killed_midway_leaves_all_or_nothing(
 
 
 def _all_conversations(store: Any) -> list[Any]:
-    found, after = [], None
-    while True:
-        page = store.list_conversations(1000, after)
-        found.extend(page.items)
-        if page.next_cursor is None:
-            return found
-        after = page.next_cursor
+    return all_pages(lambda cursor: store.list_conversations(1000, cursor))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from contextlib import nullcontext
@@ -10,7 +9,7 @@ from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import expect, run_workers
+from storecheck.conformance.checks import expect, run_threads, run_workers
 from storecheck.conformance.specs.conversations import SPEC, NewJob
 from storecheck.conformance.suites.conversations.workers import add_messages, drain
 from storecheck.fixtures.conversations import T0
@@ -61,11 +60,7 @@ def test_threads_sharing_one_store_claim_each_job_once(store: Any, store_profile
         except Exception as exc:
             errors.append(f"{name}: {type(exc).__name__}: {exc}")
 
-    pool = [threading.Thread(target=work, args=(f"t{n}",)) for n in range(store_profile.threads * 3)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
+    run_threads(work, [(f"t{n}",) for n in range(store_profile.threads * 3)])
     expect(not errors, SPEC, "dequeue", "no error to reach a worker thread", errors[:3])
     twice = [job for job, times in Counter(claimed).items() if times > 1]
     expect(not twice and len(claimed) == jobs, SPEC, "dequeue",

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from storecheck.conformance.checks import expect, expect_error
+from storecheck.conformance.checks import all_pages, expect, expect_error
 from storecheck.conformance.errors import Conflict
 from storecheck.conformance.specs.conversations import SPEC, LearningQuery, NewJob, matches
 from storecheck.fixtures.conversations import T0, ConversationFactory
@@ -100,13 +100,7 @@ def test_soft_deleted_conversations_are_hidden_and_refuse_children(store: Any) -
 
 
 def _all_conversations(store: Any, page_size: int) -> list[Any]:
-    found, after = [], None
-    while True:
-        page = store.list_conversations(page_size, after)
-        found.extend(page.items)
-        if page.next_cursor is None:
-            return found
-        after = page.next_cursor
+    return all_pages(lambda cursor: store.list_conversations(page_size, cursor))
 
 
 @pytest.mark.operation("list_messages")

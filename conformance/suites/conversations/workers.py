@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from typing import Any
 
+from storecheck.conformance.checks import run_threads
 from storecheck.conformance.specs.conversations import SPEC
 from storecheck.fixtures.conversations import T0
 
@@ -29,11 +29,7 @@ def drain(backend: Any, location: str, worker: int, threads: int) -> dict[str, A
         except Exception as exc:  # reported, never swallowed: any error fails the check
             errors.append(f"{name}: {type(exc).__name__}: {exc}")
 
-    pool = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
+    run_threads(run, [(t,) for t in range(threads)])
     store.close()
     return {"done": done, "errors": errors}
 

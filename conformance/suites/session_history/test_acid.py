@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import expect, expect_error
+from storecheck.conformance.checks import all_pages, expect, expect_error
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs.session_history import SPEC, NewMessage, SessionQuery
 from storecheck.conformance.suites.session_history.workers import T0, write_until_killed
@@ -167,13 +167,7 @@ def _all() -> SessionQuery:
 
 
 def _every_session(store: Any) -> list[Any]:
-    found, after = [], None
-    while True:
-        page = store.search_sessions(_all(), 100, after)
-        found.extend(page.items)
-        if page.next_cursor is None:
-            return found
-        after = page.next_cursor
+    return all_pages(lambda cursor: store.search_sessions(_all(), 100, cursor))
 
 
 class _Abort(Exception):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import expect, run_workers
+from storecheck.conformance.checks import all_pages, expect, run_threads, run_workers
 from storecheck.conformance.specs.session_history import SPEC, SessionQuery
 from storecheck.conformance.suites.session_history.workers import T0, hammer
 from storecheck.fixtures.session_history import SessionFactory
@@ -16,14 +15,8 @@ pytestmark = pytest.mark.concurrency
 
 
 def _count_sessions(store: Any, workspace_id: int) -> list[str]:
-    found: list[str] = []
-    after = None
-    while True:
-        page = store.search_sessions(SessionQuery(workspace_id=workspace_id), 500, after)
-        found.extend(s.id for s in page.items)
-        if page.next_cursor is None:
-            return found
-        after = page.next_cursor
+    query = SessionQuery(workspace_id=workspace_id)
+    return [s.id for s in all_pages(lambda cursor: store.search_sessions(query, 500, cursor))]
 
 
 def _shared_session(store: Any) -> str:
@@ -81,11 +74,7 @@ def test_threads_sharing_one_store_lose_nothing(
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
 
-    pool = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
+    run_threads(run, [(t,) for t in range(threads)])
     expect(not errors, SPEC, "record_instance_stats", "no error to reach a caller", errors[:3])
     calls = threads * store_profile.items * 3
     totals = store.get_session(shared)
@@ -106,10 +95,6 @@ def test_concurrent_get_or_create_returns_one_workspace(store: Any, store_profil
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
 
-    pool = [threading.Thread(target=run) for _ in range(store_profile.threads * 4)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
+    run_threads(run, [() for _ in range(store_profile.threads * 4)])
     expect(not errors and len(set(found)) == 1, SPEC, "get_or_create_workspace",
            "every caller to get the same workspace and no error", (sorted(set(found)), errors[:2]))

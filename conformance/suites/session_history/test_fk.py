@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from functools import partial
 from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance import sqlschema
-from storecheck.conformance.checks import expect, expect_error
+from storecheck.conformance.checks import expect, expect_error, run_threads
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs.session_history import FOREIGN_KEYS, SPEC, SessionQuery
 from storecheck.conformance.suites.session_history.workers import T0
@@ -42,11 +41,7 @@ def test_missing_parent_is_refused_from_every_thread(store: Any) -> None:
         except AssertionError as exc:
             failures.append(str(exc))
 
-    workers = [threading.Thread(target=attempt) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    run_threads(attempt, [() for _ in range(3)])
     expect(not failures, SPEC, "append_message", "a foreign-key refusal on every thread",
            failures[:1])
 

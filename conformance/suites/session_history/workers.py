@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from storecheck.conformance.checks import run_threads
 from storecheck.conformance.errors import StoreError
 from storecheck.conformance.specs.session_history import SPEC, NewMessage
 from storecheck.fixtures.session_history import SessionFactory
@@ -38,11 +38,7 @@ def hammer(backend: Any, location: str, worker: int, threads: int, items: int,
         except Exception as exc:  # the check reports any leak, e.g. a raw driver error
             errors.append(f"{type(exc).__module__}.{type(exc).__name__}: {exc}")
 
-    pool = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
+    run_threads(run, [(t,) for t in range(threads)])
     store.close()
     return {"created": created, "errors": errors}
 
