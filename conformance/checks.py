@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,16 @@ def expect_error(
     return result.error
 
 
+def start_time(delay: float = 2.0) -> float:
+    """A wall-clock instant for worker processes to wait for, so that they overlap:
+    spawning and importing takes a while and would otherwise stagger them."""
+    return time.time() + delay
+
+
+def wait_until(instant: float) -> None:
+    time.sleep(max(0.0, instant - time.time()))
+
+
 def run_workers(target: Callable[..., Any], argument_lists: Sequence[tuple[Any, ...]],
                 timeout: float = 240.0) -> list[Any]:
     """Run ``target(*args)`` in one spawned process per argument tuple; return results in order.
@@ -75,8 +86,19 @@ def run_workers(target: Callable[..., Any], argument_lists: Sequence[tuple[Any, 
 
 
 def run_threads(target: Callable[..., Any], argument_lists: Iterable[tuple[Any, ...]]) -> None:
-    """Start one thread per argument tuple, all at once, and wait for every one."""
-    pool = [threading.Thread(target=target, args=args) for args in argument_lists]
+    """One thread per argument tuple, released together by a barrier, and wait for every one.
+
+    Without the barrier a thread can finish its whole loop before the next one
+    starts on a busy machine, and a race the check looks for never happens.
+    """
+    arguments = list(argument_lists)
+    barrier = threading.Barrier(len(arguments))
+
+    def together(*args: Any) -> None:
+        barrier.wait()
+        target(*args)
+
+    pool = [threading.Thread(target=together, args=args) for args in arguments]
     for thread in pool:
         thread.start()
     for thread in pool:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import expect, run_threads, run_workers
+from storecheck.conformance.checks import expect, run_threads, run_workers, start_time
 from storecheck.conformance.specs.conversations import SPEC, NewJob
 from storecheck.conformance.suites.conversations.workers import add_messages, drain
 from storecheck.fixtures.conversations import T0
@@ -27,10 +27,10 @@ def test_workers_drain_the_queue_each_job_exactly_once(
     with store.atomic() if caps.TRANSACTIONS in backend.capabilities else nullcontext():
         for n in range(JOBS):
             store.enqueue(NewJob("work", payload=f'{{"n": {n}}}', priority=n % 4), T0)
-    started = time.perf_counter()
-    results = run_workers(drain, [(backend.backend, fresh_location, worker, store_profile.threads)
-                                  for worker in range(4)])
-    elapsed = time.perf_counter() - started
+    start = start_time()
+    results = run_workers(drain, [(backend.backend, fresh_location, worker, store_profile.threads,
+                                   start) for worker in range(4)])
+    elapsed = time.time() - start
     errors = [e for result in results for e in result["errors"]]
     expect(not errors, SPEC, "dequeue", "no error to reach a worker", errors[:3])
     done = Counter(job for result in results for job in result["done"])
@@ -75,7 +75,8 @@ def test_concurrent_writers_lose_no_message(
     store = open_store()
     store.create_conversation("shared", "shared", {}, T0)
     per_worker = store_profile.items * 4
-    errors = run_workers(add_messages, [(backend.backend, fresh_location, w, per_worker)
+    start = start_time()
+    errors = run_workers(add_messages, [(backend.backend, fresh_location, w, per_worker, start)
                                         for w in range(store_profile.processes)])
     flat = [e for batch in errors for e in batch]
     expect(not flat, SPEC, "add_message", "no error to reach a writer", flat[:3])

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from storecheck.conformance.checks import run_threads
+from storecheck.conformance.checks import run_threads, wait_until
 from storecheck.conformance.specs.conversations import SPEC
 from storecheck.fixtures.conversations import T0
 
 
-def drain(backend: Any, location: str, worker: int, threads: int) -> dict[str, Any]:
+def drain(backend: Any, location: str, worker: int, threads: int,
+          start_at: float) -> dict[str, Any]:
     """Threads dequeuing and completing jobs until the queue is empty."""
     store = backend.open(SPEC, location)
+    wait_until(start_at)
     done: list[int] = []
     errors: list[str] = []
     now = T0 + timedelta(seconds=1)
@@ -34,8 +36,10 @@ def drain(backend: Any, location: str, worker: int, threads: int) -> dict[str, A
     return {"done": done, "errors": errors}
 
 
-def add_messages(backend: Any, location: str, worker: int, count: int) -> list[str]:
+def add_messages(backend: Any, location: str, worker: int, count: int,
+                 start_at: float) -> list[str]:
     store = backend.open(SPEC, location)
+    wait_until(start_at)
     errors = []
     try:
         for n in range(count):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import all_pages, expect, run_threads, run_workers
+from storecheck.conformance.checks import all_pages, expect, run_threads, run_workers, start_time
 from storecheck.conformance.specs.session_history import SPEC, SessionQuery
 from storecheck.conformance.suites.session_history.workers import T0, hammer
 from storecheck.fixtures.session_history import SessionFactory
@@ -52,9 +52,10 @@ def test_processes_and_threads_lose_nothing(
     store = open_store()
     shared = _shared_session(store)
     workers = store_profile.processes
+    start = start_time()
     results = run_workers(hammer, [
         (backend.backend, fresh_location, worker, store_profile.threads, store_profile.items,
-         shared) for worker in range(workers)])
+         shared, start) for worker in range(workers)])
     errors = [e for result in results for e in result["errors"]]
     _check_totals(store, shared, workers * store_profile.threads, store_profile.items, errors)
 
@@ -68,7 +69,7 @@ def test_threads_sharing_one_store_lose_nothing(
     errors: list[str] = []
 
     def run(thread: int) -> None:
-        for _ in range(store_profile.items * 3):
+        for _ in range(store_profile.items * 10):
             try:
                 store.record_instance_stats(shared, 1, 2, 3)
             except Exception as exc:
@@ -76,7 +77,7 @@ def test_threads_sharing_one_store_lose_nothing(
 
     run_threads(run, [(t,) for t in range(threads)])
     expect(not errors, SPEC, "record_instance_stats", "no error to reach a caller", errors[:3])
-    calls = threads * store_profile.items * 3
+    calls = threads * store_profile.items * 10
     totals = store.get_session(shared)
     got = (totals.total_files_changed, totals.total_lines_added, totals.total_lines_deleted)
     expect(got == (calls, 2 * calls, 3 * calls), SPEC, "record_instance_stats",

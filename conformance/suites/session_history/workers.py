@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from storecheck.conformance.checks import run_threads
+from storecheck.conformance.checks import run_threads, wait_until
 from storecheck.conformance.errors import StoreError
 from storecheck.conformance.specs.session_history import SPEC, NewMessage
 from storecheck.fixtures.session_history import SessionFactory
@@ -14,9 +14,10 @@ T0 = datetime(2025, 1, 13, tzinfo=UTC)
 
 
 def hammer(backend: Any, location: str, worker: int, threads: int, items: int,
-           shared_session: str) -> dict[str, Any]:
+           shared_session: str, start_at: float) -> dict[str, Any]:
     """Threads creating sessions and messages in one workspace, and adding to shared counters."""
     store = backend.open(SPEC, location)
+    wait_until(start_at)
     errors: list[str] = []
     created: list[str] = []
 
