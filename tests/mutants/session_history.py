@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from storecheck.conformance.specs.session_history import (
     ChatMessage,
     Cursor,
+    ImportResult,
     NewInstance,
+    NewMessage,
     NewSession,
     Session,
     SessionPage,
     SessionQuery,
     SessionUpdate,
+    Workspace,
+    workspace_hash,
 )
 from storecheck.reference_impl.backend import sqlite_backend
 from storecheck.reference_impl.engine import (
@@ -31,6 +38,7 @@ from storecheck.reference_impl.engine import (
     Migrator,
     split_statements,
 )
+from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.session_history import MIGRATIONS, SqliteSessionHistory
 from storecheck.reference_impl.session_history import rows as row_codec
 
@@ -206,4 +214,104 @@ MUTANTS: dict[str, tuple[type[SqliteSessionHistory], str]] = {
 }
 
 for _name, (_store, _category) in MUTANTS.items():
+    globals()[_name] = sqlite_backend(f"mutant-{_name}", (("session_history", _store),))
+
+
+class AtomicIsNotATransaction(SqliteSessionHistory):
+    """atomic() only groups calls; every operation still commits on its own."""
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        yield
+
+
+class ForeignKeysOff(SqliteSessionHistory):
+    rules = ConnectionRules(foreign_keys=False)
+
+
+class GetOrCreateSelectThenInsert(SqliteSessionHistory):
+    def get_or_create_workspace(self, path: str, at: datetime) -> Workspace:
+        with self._tx("get_or_create_workspace", path, write=False) as conn:
+            row = conn.execute("SELECT id FROM workspaces WHERE workspace_path = ?",
+                               (path,)).fetchone()
+        if row is not None:
+            return self.touch_workspace(row[0], at)
+        time.sleep(0.001)  # the window a real service has between its two round trips
+        with self._tx("get_or_create_workspace", path) as conn:
+            stamp = to_text(at)
+            cursor = conn.execute(
+                "INSERT INTO workspaces (workspace_path, workspace_hash, created_at, "
+                "last_accessed_at) VALUES (?, ?, ?, ?)", (path, workspace_hash(path), stamp, stamp))
+            workspace_id = int(cursor.lastrowid or 0)
+        return self.get_workspace(workspace_id)
+
+
+class ContentStripped(SqliteSessionHistory):
+    def append_message(self, session_id: str, new: NewMessage) -> ChatMessage:
+        return super().append_message(session_id, replace(new, content=new.content.strip()))
+
+
+class RoleAndStatusChecksDropped(SqliteSessionHistory):
+    migrations = edit_migration(
+        edit_migration(MIGRATIONS, 1, "up",
+                       "CHECK(status IN ('running', 'completed', 'failed', 'paused')),", ""),
+        1, "up", "CHECK(role IN ('user', 'assistant', 'system')),", "")
+
+
+class NotRecordingMigrations(Migrator):
+    def migrate(self, target: int | None = None, *, fail_after_statements: int | None = None) -> None:
+        super().migrate(target, fail_after_statements=fail_after_statements)
+        with self.database.atomic() as conn:  # "history is rebuilt on every start"
+            conn.execute("DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) "
+                         "FROM schema_migrations) AND version > 1")
+
+
+class MigrationsNotRecorded(SqliteSessionHistory):
+    migrator_class = NotRecordingMigrations
+
+
+class DownOfVersionOneKeepsWorkspaces(SqliteSessionHistory):
+    migrations = edit_migration(MIGRATIONS, 1, "down", "DROP TABLE IF EXISTS workspaces;", "")
+
+
+class VersionReadOutsideTheLock(Migrator):
+    def migrate(self, target: int | None = None, *, fail_after_statements: int | None = None) -> None:
+        goal = self.versions[-1] if target is None else target
+        current = self.current_version()  # read first, lock later: two processes both see 0
+        time.sleep(0.2)
+        for step in self.migrations[current:goal]:
+            with self.database.atomic() as conn:
+                conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
+                             "PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, "
+                             "applied_at TEXT NOT NULL) STRICT")
+                self._run(conn, step, step.up, fail_after_statements)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
+                             (step.version, step.name, step.checksum, "now"))
+        if goal < current:
+            super().migrate(target, fail_after_statements=fail_after_statements)
+
+
+class MigrateOutsideTheLock(SqliteSessionHistory):
+    migrator_class = VersionReadOutsideTheLock
+
+
+class LegacyImportNotIdempotent(SqliteSessionHistory):
+    def import_legacy(self, document: str, backup_path: str, at: datetime) -> ImportResult:
+        result = super().import_legacy(document, backup_path, at)
+        return ImportResult(result.imported + result.skipped, 0)
+
+
+MORE_MUTANTS: dict[str, tuple[type[SqliteSessionHistory], str]] = {
+    "atomic_is_not_a_transaction": (AtomicIsNotATransaction, "acid"),
+    "foreign_keys_off": (ForeignKeysOff, "fk"),
+    "get_or_create_select_then_insert": (GetOrCreateSelectThenInsert, "concurrency"),
+    "content_stripped": (ContentStripped, "badinput"),
+    "role_and_status_checks_dropped": (RoleAndStatusChecksDropped, "badinput"),
+    "migrations_not_recorded": (MigrationsNotRecorded, "migration"),
+    "down_of_version_one_keeps_workspaces": (DownOfVersionOneKeepsWorkspaces, "migration"),
+    "migrate_outside_the_lock": (MigrateOutsideTheLock, "migration"),
+    "legacy_import_not_idempotent": (LegacyImportNotIdempotent, "model"),
+}
+MUTANTS.update(MORE_MUTANTS)
+for _name, (_store, _category) in MORE_MUTANTS.items():
     globals()[_name] = sqlite_backend(f"mutant-{_name}", (("session_history", _store),))

@@ -132,7 +132,7 @@ def test_reader_never_sees_half_a_transaction(store: Any, store_profile: Any) ->
 def test_sigkill_mid_transaction_leaves_no_partial_session(
     backend: Any, fresh_location: str, open_store: Any
 ) -> None:
-    instances = 150
+    instances = 400
     open_store().close()  # create the schema before the writer starts
     context = multiprocessing.get_context("spawn")
     writer = context.Process(target=write_until_killed,
@@ -142,7 +142,11 @@ def test_sigkill_mid_transaction_leaves_no_partial_session(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(store.search_sessions(_all(), 5).items) < 3:
         time.sleep(0.02)
-    time.sleep(0.013)
+    # Kill mid-create: at once if a half-written session is visible (a non-atomic
+    # create), otherwise a few milliseconds into the next transaction.
+    kill_at = time.monotonic() + 0.013
+    while not _half_written(store, instances) and time.monotonic() < kill_at:
+        pass
     assert writer.pid is not None
     os.kill(writer.pid, signal.SIGKILL)
     writer.join()
@@ -160,6 +164,11 @@ def test_sigkill_mid_transaction_leaves_no_partial_session(
         summary = reopened.session_summary(session.id)
         expect(summary.message_count == 3, SPEC, "create_session",
                "each surviving session to have all 3 messages", summary)
+
+
+def _half_written(store: Any, instances: int) -> bool:
+    newest = store.search_sessions(_all(), 1).items
+    return bool(newest) and len(store.list_instances(newest[0].id)) < instances
 
 
 def _all() -> SessionQuery:
