@@ -5,8 +5,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from storecheck.conformance.specs.conversations import (
     ConversationCursor,
@@ -15,11 +19,13 @@ from storecheck.conformance.specs.conversations import (
     LearningHit,
     LearningQuery,
     Message,
+    SpaceReport,
+    tokens,
 )
 from storecheck.reference_impl.backend import sqlite_backend
 from storecheck.reference_impl.conversations import MIGRATIONS, SqliteConversations
 from storecheck.reference_impl.conversations import rows as row_codec
-from storecheck.reference_impl.engine import ConnectionRules
+from storecheck.reference_impl.engine import ConnectionRules, Database
 from storecheck.reference_impl.engine.timestamps import to_text
 
 from tests.mutants import edit_migration
@@ -90,6 +96,8 @@ class ConfidenceStrictlyGreater(SqliteConversations):
 
 
 class PurgeChildrenFirstInSeparateTransactions(SqliteConversations):
+    """Deletes every old conversation's messages, one transaction each, then the parents."""
+
     def purge_conversations(self, older_than_days: int, now: datetime) -> int:
         cutoff = to_text(now - timedelta(days=older_than_days))
         with self._tx("purge_conversations", write=False) as conn:
@@ -98,6 +106,7 @@ class PurgeChildrenFirstInSeparateTransactions(SqliteConversations):
         for conversation_id in old:
             with self._tx("purge_conversations") as conn:
                 conn.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
+        for conversation_id in old:
             with self._tx("purge_conversations") as conn:
                 conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
         return len(old)
@@ -148,4 +157,88 @@ MUTANTS: dict[str, tuple[type[SqliteConversations], str]] = {
 }
 
 for _name, (_store, _category) in MUTANTS.items():
+    globals()[_name] = sqlite_backend(f"mutant-{_name}", (("conversations", _store),))
+
+
+class AtomicIsNotATransaction(SqliteConversations):
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        yield
+
+
+class NoRetryDatabase(Database):
+    @staticmethod
+    def _retry_busy(step: Any) -> Any:
+        return step()
+
+
+class BusyErrorLeaks(SqliteConversations):
+    rules = ConnectionRules(busy_timeout_ms=0, secure_delete=True)
+    database_class = NoRetryDatabase
+
+
+class ForeignKeysOff(SqliteConversations):
+    rules = ConnectionRules(foreign_keys=False, secure_delete=True)
+
+
+class VacuumDoesNothing(SqliteConversations):
+    def vacuum(self) -> SpaceReport:
+        size = os.path.getsize(self.path)
+        return SpaceReport(size, size)
+
+
+class SearchWithoutPrefixes(SqliteConversations):
+    def search_learnings(self, query: LearningQuery, limit: int) -> list[LearningHit]:
+        if query.text is None:
+            return super().search_learnings(query, limit)
+        hits = super().search_learnings(query, limit)
+        wanted = tokens(query.text)
+        return [hit for hit in hits
+                if all(term in tokens(hit.learning.content) for term in wanted)]
+
+
+class FtsNotUpdatedOnUpdate(SqliteConversations):
+    migrations = edit_migration(
+        MIGRATIONS, 1, "up",
+        "    INSERT INTO learnings_fts (rowid, content) VALUES (new.id, new.content);\nEND;\n\n"
+        "CREATE TABLE jobs",
+        "    SELECT 1;\nEND;\n\nCREATE TABLE jobs")
+
+
+class ChecksumCheckDropped(SqliteConversations):
+    migrations = edit_migration(
+        MIGRATIONS, 1, "up",
+        " CHECK (length(checksum) = 64 AND checksum NOT GLOB '*[^0-9a-f]*')", "")
+
+
+class ContentStripped(SqliteConversations):
+    def add_message(self, conversation_id: str, role: str, content: str, at: datetime) -> Message:
+        return super().add_message(conversation_id, role, content.strip(), at)
+
+
+class TagFilterByStringFormatting(SqliteConversations):
+    def search_learnings(self, query: LearningQuery, limit: int) -> list[LearningHit]:
+        if not query.tags:
+            return super().search_learnings(query, limit)
+        with self._tx("search_learnings", query, write=False) as conn:
+            found = conn.execute(
+                "SELECT learning_id FROM learning_tags WHERE tag = '" + query.tags[0] + "'"
+            ).fetchall()
+            return [LearningHit(self._learning(conn, row[0], "search_learnings"), 0.0)
+                    for row in found][:limit]
+
+
+MORE_MUTANTS: dict[str, tuple[type[SqliteConversations], str]] = {
+    "atomic_is_not_a_transaction": (AtomicIsNotATransaction, "acid"),
+    "busy_error_leaks": (BusyErrorLeaks, "acid"),
+    "foreign_keys_off": (ForeignKeysOff, "fk"),
+    "vacuum_does_nothing": (VacuumDoesNothing, "fk"),
+    "search_without_prefixes": (SearchWithoutPrefixes, "model"),
+    "fts_not_updated_on_update": (FtsNotUpdatedOnUpdate, "model"),
+    "checksum_check_dropped": (ChecksumCheckDropped, "badinput"),
+    "content_stripped": (ContentStripped, "badinput"),
+    "tag_filter_by_string_formatting": (TagFilterByStringFormatting, "badinput"),
+}
+MUTANTS.update(MORE_MUTANTS)
+for _name, (_store, _category) in MORE_MUTANTS.items():
     globals()[_name] = sqlite_backend(f"mutant-{_name}", (("conversations", _store),))
