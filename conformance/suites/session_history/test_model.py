@@ -153,7 +153,7 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
                 status=data.draw(st.none() | st.sampled_from((*SESSION_STATUSES, "bogus"))),
                 winner_id=data.draw(st.none() | st.integers(0, 5), label="winner_id"),
                 runtime_mix=data.draw(st.none() | st.lists(
-                    st.sampled_from(("claude", "codex", "gemini"))).map(tuple), label="mix"),
+                    st.sampled_from(("local", "remote", "sandbox"))).map(tuple), label="mix"),
                 instance_statuses=tuple(data.draw(st.lists(st.tuples(
                     st.integers(0, 4), st.sampled_from(("done", "failed"))), max_size=2),
                     label="instance statuses")),
@@ -304,7 +304,7 @@ def test_update_keeps_child_identity(store: Any) -> None:
     created = store.create_session(factory.session(workspace.id, instances=4))
     before = {i.instance_id: i.row_id for i in store.list_instances(created.id)}
     store.update_session(created.id, SessionUpdate(
-        updated_at=T0 + timedelta(hours=1), status="paused", runtime_mix=("gemini",),
+        updated_at=T0 + timedelta(hours=1), status="paused", runtime_mix=("sandbox",),
         instance_statuses=((1, "done"), (3, "failed"))))
     after = {i.instance_id: i.row_id for i in store.list_instances(created.id)}
     expect(before == after, SPEC, "update_session",
@@ -338,7 +338,7 @@ def _legacy_document() -> str:
         "id": "legacy-1", "type": "competition", "task": "port the parser", "status": "completed",
         "created_at": "2025-01-01T10:00:00+00:00", "updated_at": "2025-01-01T11:00:00+00:00",
         "completed_at": "2025-01-01T11:00:00+00:00", "total_lines_added": 42,
-        "runtime_mix": ["claude"],
+        "runtime_mix": ["local"],
         "instances": [{"instance_id": 0, "worktree_path": "/wt/0", "branch": "b0",
                        "agent_name": "alpha", "status": "done", "tmux_session_id": "t0"}],
         "chat_history": [
