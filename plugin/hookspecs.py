@@ -13,6 +13,7 @@ import pytest
 
 if TYPE_CHECKING:
     from storecheck.conformance.backend import Backend
+    from storecheck.conformance.latency import LatencyTarget
 
 
 @pytest.hookspec
@@ -34,6 +35,18 @@ def pytest_storecheck_modify_capabilities(backend: Backend, capabilities: set[st
     For example, turn off ``multi_process`` on a CI machine where the
     backend's server allows one connection.  Called once per selected
     backend, after resolution.
+    """
+    raise NotImplementedError  # pragma: no cover - hookspec
+
+
+@pytest.hookspec
+def pytest_storecheck_modify_targets(spec: str, targets: list[LatencyTarget]) -> None:
+    """Replace entries of a spec's latency table for this run, in place.
+
+    ``targets[i] = dataclasses.replace(targets[i], target_ms=...)`` tightens or
+    relaxes one operation (``--latency-scale`` scales them all); the list must
+    keep its length and order, since each entry stays paired with its workload.
+    Called once per spec when the latency checks are collected.
     """
     raise NotImplementedError  # pragma: no cover - hookspec
 

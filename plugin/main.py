@@ -137,14 +137,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     plan = metafunc.config.stash.get(PLAN_KEY, None)
     if plan is None or "backend" not in metafunc.fixturenames:
         return
-    targets = getattr(metafunc.cls, "targets", None)
-    if "latency_row" in metafunc.fixturenames and targets is not None:
-        metafunc.parametrize("latency_row", targets, ids=[row[0].operation for row in targets])
+    rows = getattr(metafunc.cls, "targets", None)
+    if "latency_row" in metafunc.fixturenames and rows is not None:
+        rows = _adjusted_targets(metafunc.config, str(metafunc.cls.spec), rows)
+        metafunc.parametrize("latency_row", rows, ids=[row[0].operation for row in rows])
     spec = getattr(metafunc.module, "SPEC", None)
     chosen = plan.backends_for(spec) if spec else list(plan.selected)
     metafunc.parametrize(
         "backend", chosen, ids=[item.backend.name for item in chosen], scope="module"
     )
+
+
+def _adjusted_targets(config: pytest.Config, spec: str, rows: Any) -> list[Any]:
+    targets = [row[0] for row in rows]
+    config.hook.pytest_storecheck_modify_targets(spec=spec, targets=targets)
+    if len(targets) != len(rows):
+        raise pytest.UsageError(
+            f"pytest_storecheck_modify_targets changed the length of {spec}'s latency table; "
+            "replace entries in place instead")
+    return [(target, *row[1:]) for target, row in zip(targets, rows, strict=True)]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -130,3 +130,20 @@ def test_compare_console_script_is_installed(tmp_path: Path) -> None:
     assert completed.returncode == 0 and "get_session" in completed.stdout
     bad = subprocess.run([script, "frobnicate"], capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "unknown command 'frobnicate'" in bad.stderr
+
+
+def test_a_plugin_can_tighten_one_target(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+import dataclasses
+
+def pytest_storecheck_modify_targets(spec, targets):
+    for index, target in enumerate(targets):
+        if target.operation == "get_session":
+            targets[index] = dataclasses.replace(target, target_ms=0.000001)
+"""
+    )
+    result = pytester.runpytest("--store=sqlite", "-k", "get_session or list_messages",
+                                "--store-spec=session_history", *QUICK)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*get_session: expected p99 <= 1e-06 ms*"])
