@@ -7,9 +7,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, StoreError
+
+T = TypeVar("T")
 
 
 class SpecMismatch(AssertionError):
@@ -103,6 +105,23 @@ def run_threads(target: Callable[..., Any], argument_lists: Iterable[tuple[Any, 
         thread.start()
     for thread in pool:
         thread.join()
+
+
+def read_while(read: Callable[[], object], action: Callable[[], T]) -> T:
+    """Run ``action`` while another thread calls ``read`` over and over; return its result."""
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.is_set():
+            read()
+
+    reader = threading.Thread(target=loop)
+    reader.start()
+    try:
+        return action()
+    finally:
+        done.set()
+        reader.join()
 
 
 def all_pages(fetch: Callable[[Any], Any], limit: int = 10_000) -> list[Any]:

@@ -6,7 +6,6 @@ import multiprocessing
 import os
 import random
 import signal
-import threading
 import time
 from contextlib import nullcontext
 from datetime import timedelta
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import all_pages, expect, expect_error, run_threads
+from storecheck.conformance.checks import all_pages, expect, expect_error, read_while, run_threads
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs.conversations import SPEC, LearningQuery
 from storecheck.conformance.suites.conversations.workers import purge_until_killed
@@ -97,23 +96,16 @@ def test_acid_no_orphan_messages_after_conversation_delete(store: Any) -> None:
 @pytest.mark.operation("atomic")
 def test_acid_isolation_reader_never_sees_half_a_transaction(store: Any, store_profile: Any) -> None:
     store.create_conversation("iso", "isolation", {}, T0)
-    batch, seen, done = 5, [], threading.Event()
+    batch, seen = 5, []
 
-    def read() -> None:
-        while not done.is_set():
-            seen.append(store.count_messages("iso"))
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    try:
+    def write() -> None:
         for round_ in range(store_profile.items):
             with store.atomic():
                 for n in range(batch):
                     store.add_message("iso", "user", f"{round_}-{n}", T0)
                     time.sleep(0.0005)
-    finally:
-        done.set()
-        reader.join()
+
+    read_while(lambda: seen.append(store.count_messages("iso")), write)
     torn = sorted({count for count in seen if count % batch})
     expect(not torn, SPEC, "atomic", f"message counts in multiples of {batch} only", torn)
 
@@ -134,7 +126,6 @@ def test_purge_is_one_transaction(backend: Any, store: Any) -> None:
                 store.add_message(conversation_id, "user", f"m{n}", T0)
     store.create_conversation("new", "new", {}, T0 + timedelta(days=40))
     torn: list[str] = []
-    done = threading.Event()
     pick = random.Random(3)
 
     def exists(conversation_id: str) -> bool:
@@ -145,18 +136,11 @@ def test_purge_is_one_transaction(backend: Any, store: Any) -> None:
         return True
 
     def read() -> None:
-        while not done.is_set() and not torn:
-            first, second = pick.sample(old, 2)
-            if not exists(first) and exists(second):
-                torn.append(f"{first} already purged while {second} was not")
+        first, second = pick.sample(old, 2)
+        if not torn and not exists(first) and exists(second):
+            torn.append(f"{first} already purged while {second} was not")
 
-    reader = threading.Thread(target=read)
-    reader.start()
-    try:
-        purged = store.purge_conversations(30, T0 + timedelta(days=41))
-    finally:
-        done.set()
-        reader.join()
+    purged = read_while(read, lambda: store.purge_conversations(30, T0 + timedelta(days=41)))
     expect(purged == len(old), SPEC, "purge_conversations", f"{len(old)} purged", purged)
     expect(not torn, SPEC, "purge_conversations", "no half-done purge visible to a reader", torn)
     expect(store.count_messages("new") == 0 and store.get_conversation("new").id == "new", SPEC,

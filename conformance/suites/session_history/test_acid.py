@@ -5,7 +5,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import threading
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import all_pages, expect, expect_error
+from storecheck.conformance.checks import all_pages, expect, expect_error, read_while
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs.session_history import SPEC, NewMessage, SessionQuery
 from storecheck.conformance.suites.session_history.workers import T0, write_until_killed
@@ -105,24 +104,16 @@ def test_reader_never_sees_half_a_transaction(store: Any, store_profile: Any) ->
     session = store.create_session(factory.session(workspace.id, messages=0))
     batch = 5
     seen: list[int] = []
-    done = threading.Event()
 
-    def read() -> None:
-        while not done.is_set():
-            seen.append(len(store.list_messages(session.id)))
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    try:
+    def write() -> None:
         for round_ in range(store_profile.items):
             with store.atomic():
                 for n in range(batch):
                     store.append_message(session.id, NewMessage(
                         f"r{round_}-{n}", "user", "x", T0 + timedelta(seconds=round_)))
                     time.sleep(0.0005)
-    finally:
-        done.set()
-        reader.join()
+
+    read_while(lambda: seen.append(len(store.list_messages(session.id))), write)
     torn = sorted({count for count in seen if count % batch})
     expect(not torn, SPEC, "atomic", f"message counts in multiples of {batch} only", torn)
 
