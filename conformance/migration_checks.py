@@ -111,7 +111,7 @@ class MigrationSuite:
                 expect(self.snapshot(store) == before, self.spec, "migrate",
                        f"data at version {previous} intact after step {step} failed")
             if caps.SQL_INTROSPECTION in backend.capabilities:
-                drift = sqlschema.schema_drift(reference_schema(self.spec, previous),
+                drift = sqlschema.schema_drift(reference_schema(self.spec, previous, store.sql_dialect),
                                                store.schema_ddl(), store.sql_dialect)
                 expect(not drift, self.spec, "migrate",
                        f"the version {previous} schema after step {step} failed", drift)
@@ -144,7 +144,7 @@ class MigrationSuite:
         versions = list(store.schema_versions())
         for version in [*versions, *reversed(versions[:-1]), 0]:
             store.migrate(version)
-            drift = sqlschema.schema_drift(reference_schema(self.spec, version),
+            drift = sqlschema.schema_drift(reference_schema(self.spec, version, store.sql_dialect),
                                            store.schema_ddl(), store.sql_dialect)
             expect(not drift, self.spec, "migrate", f"the reference schema at version {version}",
                    drift)

@@ -7,6 +7,7 @@ fixture is parametrized and nothing is printed.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -32,7 +33,9 @@ from storecheck.plugin.selection import Plan, Selected, make_plan
 SUITES_DIR = Path(importlib.import_module("storecheck.conformance").__file__ or "").parent / "suites"
 SUITES_PACKAGE = "storecheck.conformance.suites"
 LATENCY_MODES = ("enforce", "warn", "off")
+DSN_VARIABLE = "STORECHECK_PG_DSN"
 PLAN_KEY = pytest.StashKey[Plan]()
+UNAVAILABLE_KEY = pytest.StashKey[dict[str, str | None]]()
 BOOK_KEY = pytest.StashKey[ResultBook]()
 
 
@@ -70,6 +73,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--latency-scale", metavar="FACTOR", type=float, default=1.0,
         help="multiply every latency target by FACTOR, for slow machines (default: 1)",
     )
+    group.addoption(
+        "--store-dsn", metavar="DSN", default=None,
+        help="PostgreSQL server for --store=postgres (a libpq connection string or URI; same "
+        "as the STORECHECK_PG_DSN environment variable). The run creates one database there "
+        "and a schema per check, and drops them afterwards. Without it a throwaway cluster is "
+        "started from the installed server binaries",
+    )
     parser.addini("storecheck_backend", "default for --store when the option is absent",
                   default=None)
 
@@ -84,6 +94,10 @@ def pytest_configure(config: pytest.Config) -> None:
     plan = make_plan(config)
     if plan is None:
         return
+    dsn = config.getoption("store_dsn")
+    if dsn:
+        # The environment, not the config, reaches the worker processes checks spawn.
+        os.environ[DSN_VARIABLE] = dsn
     scale = config.getoption("latency_scale")
     if not scale > 0:
         raise pytest.UsageError(f"--latency-scale={scale}: must be a positive number")
@@ -184,6 +198,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     selected = callspec.params.get("backend") if callspec else None
     if not isinstance(selected, Selected):
         return
+    reason = _unavailable(item.config, selected)
+    if reason:
+        pytest.skip(f"backend {selected.backend.name!r} is unavailable: {reason}")
     if item.get_closest_marker("latency"):
         _skip_latency_if_unfit(item.config)
     for marker in item.iter_markers("requires"):
@@ -193,6 +210,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                     f"backend {selected.backend.name!r} lacks capability {capability!r} "
                     f"({describe(capability)})"
                 )
+
+
+def _unavailable(config: pytest.Config, selected: Selected) -> str | None:
+    """A backend's own reason why it cannot run here (asked once per run), if it has one."""
+    known = config.stash.setdefault(UNAVAILABLE_KEY, {})
+    name = selected.backend.name
+    if name not in known:
+        probe = getattr(selected.backend, "unavailable", None)
+        known[name] = probe() if callable(probe) else None
+    return known[name]
 
 
 def _skip_latency_if_unfit(config: pytest.Config) -> None:

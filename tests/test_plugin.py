@@ -22,7 +22,7 @@ def test_without_store_the_plugin_adds_nothing(pytester: pytest.Pytester) -> Non
 @pytest.mark.parametrize(
     ("args", "flag", "listed"),
     [
-        (["--store=nosuch"], "--store=nosuch", "memory, sqlite"),
+        (["--store=nosuch"], "--store=nosuch", "memory, postgres, sqlite"),
         (["--store=sqlite", "--store-spec=nosuch"], "--store-spec=nosuch", "session_history"),
         (["--store=sqlite", "--store-profile=huge"], "--store-profile=huge", "quick, default"),
         (["--store=os:nosuch"], "--store=os:nosuch", "no attribute"),

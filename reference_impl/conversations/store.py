@@ -28,7 +28,7 @@ from storecheck.conformance.specs.conversations import (
     backoff_seconds,
 )
 from storecheck.reference_impl.conversations import queries, rows
-from storecheck.reference_impl.conversations.learning_search import search_statement
+from storecheck.reference_impl.conversations.learning_search import FTS5_INDEX, search_statement
 from storecheck.reference_impl.conversations.rows import (
     CONVERSATION_COLUMNS,
     JOB_COLUMNS,
@@ -37,6 +37,7 @@ from storecheck.reference_impl.conversations.rows import (
     UPLOAD_COLUMNS,
 )
 from storecheck.reference_impl.engine import ConnectionRules, load_migrations
+from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.store import SqliteStore
 from storecheck.reference_impl.engine.timestamps import to_text
 
@@ -50,6 +51,7 @@ class SqliteConversations(SqliteStore):
     migrations = MIGRATIONS
     # Right-to-delete must leave no deleted text in the file: freed pages are zeroed.
     rules = ConnectionRules(secure_delete=True)
+    text_index = FTS5_INDEX
 
     # -- conversations ---------------------------------------------------------
 
@@ -72,13 +74,13 @@ class SqliteConversations(SqliteStore):
             return self._conversation(conn, conversation_id, "get_conversation")
 
     @staticmethod
-    def _conversation(conn: sqlite3.Connection, conversation_id: str, operation: str) -> Conversation:
+    def _conversation(conn: Connection, conversation_id: str, operation: str) -> Conversation:
         row = conn.execute(queries.SELECT_CONVERSATION, (conversation_id,)).fetchone()
         if row is None:
             raise NotFound(SPEC, operation, "no such conversation", conversation_id)
         return rows.conversation(row)
 
-    def _live(self, conn: sqlite3.Connection, conversation_id: str, operation: str) -> None:
+    def _live(self, conn: Connection, conversation_id: str, operation: str) -> None:
         if self._conversation(conn, conversation_id, operation).deleted_at is not None:
             raise Conflict(SPEC, operation, "conversation is soft-deleted", conversation_id)
 
@@ -156,14 +158,12 @@ class SqliteConversations(SqliteStore):
         stamp = to_text(v.timestamp("at", at))
         with self._tx("add_message", conversation_id) as conn:
             self._live_or_missing(conn, conversation_id, "add_message")
-            cursor = conn.execute(
-                "INSERT INTO messages (conversation_id, role, content, timestamp) VALUES (?, ?, ?, ?)",
-                (conversation_id, role, content, stamp))
-            row = conn.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?",
-                               (cursor.lastrowid,)).fetchone()
+            row = conn.execute(
+                "INSERT INTO messages (conversation_id, role, content, timestamp) VALUES (?, ?, ?, ?) "
+                f"RETURNING {MESSAGE_COLUMNS}", (conversation_id, role, content, stamp)).fetchone()
         return rows.message(row)
 
-    def _live_or_missing(self, conn: sqlite3.Connection, conversation_id: str, operation: str) -> None:
+    def _live_or_missing(self, conn: Connection, conversation_id: str, operation: str) -> None:
         """Refuse a soft-deleted parent; a missing one is left to the foreign key."""
         row = conn.execute("SELECT deleted_at FROM conversations WHERE id = ?",
                            (conversation_id,)).fetchone()
@@ -197,17 +197,16 @@ class SqliteConversations(SqliteStore):
         score = inputs.confidence("create_learning", confidence)
         stamp = to_text(v.timestamp("at", at))
         with self._tx("create_learning", content) as conn:
-            cursor = conn.execute(
+            (learning_id,) = conn.execute(
                 "INSERT INTO learnings (conversation_id, category, content, confidence, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (conversation_id, category, content, score, stamp, stamp))
-            learning_id = int(cursor.lastrowid or 0)
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (conversation_id, category, content, score, stamp, stamp)).fetchone()
             conn.executemany("INSERT INTO learning_tags (learning_id, tag) VALUES (?, ?)",
                              [(learning_id, tag) for tag in clean_tags])
             return self._learning(conn, learning_id, "create_learning")
 
     @staticmethod
-    def _learning(conn: sqlite3.Connection, learning_id: int, operation: str) -> Learning:
+    def _learning(conn: Connection, learning_id: int, operation: str) -> Learning:
         row = conn.execute(f"SELECT {LEARNING_COLUMNS} FROM learnings WHERE id = ?",
                            (learning_id,)).fetchone()
         if row is None:
@@ -251,7 +250,7 @@ class SqliteConversations(SqliteStore):
 
     def search_learnings(self, query: LearningQuery, limit: int) -> list[LearningHit]:
         query, limit = inputs.learning_query(query, limit)
-        sql, params = search_statement(query, limit)
+        sql, params = search_statement(query, limit, self.text_index)
         with self._tx("search_learnings", query, write=False) as conn:
             found = conn.execute(sql, params).fetchall()
             return [LearningHit(self._learning(conn, row[0], "search_learnings"), float(row[1]))
@@ -265,18 +264,24 @@ class SqliteConversations(SqliteStore):
         stamp = to_text(v.timestamp("at", at))
         run_after = stamp if job.run_after is None else to_text(v.timestamp("run_after", job.run_after))
         with self._tx("enqueue", job.type) as conn:
-            cursor = conn.execute(
+            row = conn.execute(
                 "INSERT INTO jobs (type, payload, priority, status, attempts, max_attempts, "
-                "run_after, created_at, updated_at) VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?)",
-                (job.type, job.payload, job.priority, job.max_attempts, run_after, stamp, stamp))
-            return self._job(conn, int(cursor.lastrowid or 0), "enqueue")
+                "run_after, created_at, updated_at) VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?) "
+                f"RETURNING {JOB_COLUMNS}",
+                (job.type, job.payload, job.priority, job.max_attempts, run_after, stamp, stamp)
+            ).fetchone()
+        return rows.job(row)
 
     @staticmethod
-    def _job(conn: sqlite3.Connection, job_id: int, operation: str) -> Job:
+    def _job(conn: Connection, job_id: int, operation: str) -> Job:
         row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise NotFound(SPEC, operation, "no such job", job_id)
         return rows.job(row)
+
+    def _job_to_change(self, conn: Connection, job_id: int, operation: str) -> Job:
+        """The job, read for a change decided from it (BEGIN IMMEDIATE excludes other writers)."""
+        return self._job(conn, job_id, operation)
 
     def dequeue(self, worker: str, now: datetime, lease_seconds: float) -> Job | None:
         v = inputs.check("dequeue")
@@ -301,7 +306,7 @@ class SqliteConversations(SqliteStore):
         v.optional_text("error", error)
         moment = v.timestamp("now", now)
         with self._tx(operation, job_id) as conn:
-            job = self._job(conn, job_id, operation)
+            job = self._job_to_change(conn, job_id, operation)
             if job.status != "running" or job.worker != worker:
                 raise Conflict(SPEC, operation, f"job is {job.status} and not leased to {worker!r}",
                                job_id)
@@ -343,13 +348,11 @@ class SqliteConversations(SqliteStore):
         stamp = to_text(v.timestamp("at", at))
         with self._tx("create_upload", upload.file_name) as conn:
             self._live_or_missing(conn, conversation_id, "create_upload")
-            cursor = conn.execute(
+            row = conn.execute(
                 "INSERT INTO uploads (conversation_id, file_name, size_bytes, mime_type, checksum, "
-                "storage_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"storage_path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {UPLOAD_COLUMNS}",
                 (conversation_id, upload.file_name, upload.size_bytes, upload.mime_type,
-                 upload.checksum, upload.storage_path, stamp))
-            row = conn.execute(f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?",
-                               (cursor.lastrowid,)).fetchone()
+                 upload.checksum, upload.storage_path, stamp)).fetchone()
         return rows.upload(row)
 
     def list_uploads(self, conversation_id: str) -> list[Upload]:
@@ -386,8 +389,16 @@ class SqliteConversations(SqliteStore):
                 raise NotFound(SPEC, "right_to_delete", "no such conversation", conversation_id)
             if self._has_audit(conn):
                 conn.execute("DELETE FROM audit_log WHERE conversation_id = ?", (conversation_id,))
-            # Rewrite the full-text index without the deleted rows' terms.
-            conn.execute("INSERT INTO learnings_fts (learnings_fts) VALUES ('optimize')")
+            self._drop_deleted_terms(conn)
+        self._scrub_files()
+
+    @staticmethod
+    def _drop_deleted_terms(conn: Connection) -> None:
+        """Rewrite the full-text index without the deleted rows' terms."""
+        conn.execute("INSERT INTO learnings_fts (learnings_fts) VALUES ('optimize')")
+
+    def _scrub_files(self) -> None:
+        """Move the WAL (which still holds the deleted text) into the zeroed pages."""
         self.db.checkpoint_truncate()
 
     def verify_integrity(self) -> list[str]:
@@ -402,7 +413,7 @@ class SqliteConversations(SqliteStore):
         return problems
 
     @staticmethod
-    def _has_audit(conn: sqlite3.Connection) -> bool:
+    def _has_audit(conn: Connection) -> bool:
         return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'audit_log'").fetchone() is not None
 
     def vacuum(self) -> SpaceReport:

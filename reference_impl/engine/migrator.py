@@ -16,8 +16,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
+from typing import ClassVar
 
-from storecheck.reference_impl.engine.connection import Database
+from storecheck.reference_impl.engine.sql import Connection, Transactions
 
 _FILE = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.(?P<direction>up|down)\.sql$")
 
@@ -109,7 +110,9 @@ def _strip_comments(sql: str) -> str:
 
 
 class Migrator:
-    def __init__(self, database: Database, migrations: tuple[Migration, ...]) -> None:
+    driver_error: ClassVar[type[Exception]] = sqlite3.Error
+
+    def __init__(self, database: Transactions, migrations: tuple[Migration, ...]) -> None:
         self.database = database
         self.migrations = migrations
         for migration in migrations:
@@ -145,6 +148,7 @@ class Migrator:
             raise MigrationError(f"unknown schema version {goal}; known: {self.versions}")
         while True:
             with self.database.atomic() as conn:
+                self._prepare(conn)
                 conn.execute(_CREATE_HISTORY)
                 self._verify_checksums(conn)
                 current = self._current(conn)
@@ -163,13 +167,15 @@ class Migrator:
                     self._run(conn, step, step.down, fail_after_statements)
                     conn.execute("DELETE FROM schema_migrations WHERE version = ?", (step.version,))
 
-    def _run(
-        self, conn: sqlite3.Connection, step: Migration, script: str, fail_after: int | None
-    ) -> None:
+    def _prepare(self, conn: Connection) -> None:
+        """Before a step: nothing on SQLite, whose BEGIN IMMEDIATE already excludes
+        every other writer (and so every other migrator) until the step commits."""
+
+    def _run(self, conn: Connection, step: Migration, script: str, fail_after: int | None) -> None:
         for count, statement in enumerate(split_statements(script), start=1):
             try:
                 conn.execute(statement)
-            except sqlite3.Error as exc:
+            except self.driver_error as exc:
                 raise MigrationFailed(
                     f"migration {step.version:04d}_{step.name} failed at statement {count}: "
                     f"{exc}\n{statement}"
@@ -180,19 +186,19 @@ class Migrator:
                 )
 
     @staticmethod
-    def _has_history(conn: sqlite3.Connection) -> bool:
+    def _has_history(conn: Connection) -> bool:
         row = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
         ).fetchone()
         return row is not None
 
-    def _current(self, conn: sqlite3.Connection) -> int:
+    def _current(self, conn: Connection) -> int:
         if not self._has_history(conn):
             return 0
         row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
         return int(row[0])
 
-    def _verify_checksums(self, conn: sqlite3.Connection) -> None:
+    def _verify_checksums(self, conn: Connection) -> None:
         by_version = {m.version: m for m in self.migrations}
         for version, name, checksum in conn.execute(
             "SELECT version, name, checksum FROM schema_migrations ORDER BY version"

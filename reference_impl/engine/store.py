@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from storecheck.reference_impl.engine.connection import ConnectionRules, Database, translate
 from storecheck.reference_impl.engine.maintenance import Health, backup, health, integrity_problems
 from storecheck.reference_impl.engine.migrator import AppliedMigration, Migration, Migrator
+from storecheck.reference_impl.engine.sql import Connection
 
 
 class SqliteStore:
@@ -37,7 +38,7 @@ class SqliteStore:
         self.migrator.migrate(schema_version)
 
     @contextmanager
-    def _tx(self, operation: str, value: Any = None, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+    def _tx(self, operation: str, value: Any = None, *, write: bool = True) -> Iterator[Connection]:
         """A transaction whose driver errors come out as the spec's errors."""
         try:
             with self.db.atomic(write=write) as conn:

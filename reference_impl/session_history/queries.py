@@ -44,6 +44,8 @@ _SEARCH_FILTERS: Final = (
     ("created_from", "created_at >= :created_from"),
     ("created_to", "created_at < :created_to"),
     ("text", "instr(task, :text) > 0"),
+    # Engines whose stored text needs an aligned match use this instead (see postgres.text).
+    ("text_pattern", "task REGEXP :text_pattern"),
     ("after_created",
      "(created_at < :after_created OR (created_at = :after_created AND id < :after_id))"),
 )
@@ -53,7 +55,7 @@ _SEARCH_FILTERS: Final = (
 def _search_sql(present: tuple[str, ...]) -> str:
     clauses = [fragment for name, fragment in _SEARCH_FILTERS if name in present]
     return (f"SELECT {SESSION_COLUMNS} FROM sessions WHERE {' AND '.join(clauses) or '1'} "
-            "ORDER BY created_at DESC, id DESC LIMIT :fetch")
+            "ORDER BY created_at DESC, id DESC LIMIT :row_limit")
 
 
 def search_statement(params: dict[str, Any]) -> str:

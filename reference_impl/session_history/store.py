@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from storecheck.conformance.errors import Conflict, NotFound
 from storecheck.conformance.specs import session_history_inputs as inputs
@@ -30,6 +30,7 @@ from storecheck.conformance.specs.session_history import (
     workspace_hash,
 )
 from storecheck.reference_impl.engine import load_migrations
+from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.store import SqliteStore
 from storecheck.reference_impl.engine.timestamps import from_text, optional_text, to_text
 from storecheck.reference_impl.session_history import queries, rows
@@ -51,17 +52,12 @@ class SqliteSessionHistory(SqliteStore):
         path = v.text("path", path)
         stamp = to_text(v.timestamp("at", at))
         with self._tx("get_or_create_workspace", path) as conn:
-            updated = conn.execute(
-                "UPDATE workspaces SET last_accessed_at = ? WHERE workspace_path = ?", (stamp, path)
-            )
-            if updated.rowcount == 0:
-                conn.execute(
-                    "INSERT INTO workspaces (workspace_path, workspace_hash, created_at, "
-                    "last_accessed_at) VALUES (?, ?, ?, ?)",
-                    (path, workspace_hash(path), stamp, stamp),
-                )
+            # One upsert: concurrent callers on any engine get the one row, none a conflict.
             row = conn.execute(
-                f"SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE workspace_path = ?", (path,)
+                "INSERT INTO workspaces (workspace_path, workspace_hash, created_at, "
+                "last_accessed_at) VALUES (?, ?, ?, ?) ON CONFLICT (workspace_path) "
+                f"DO UPDATE SET last_accessed_at = excluded.last_accessed_at RETURNING {WORKSPACE_COLUMNS}",
+                (path, workspace_hash(path), stamp, stamp),
             ).fetchone()
         return rows.workspace(row)
 
@@ -88,7 +84,7 @@ class SqliteSessionHistory(SqliteStore):
                 raise NotFound(SPEC, "delete_workspace", "no such workspace", workspace_id)
 
     @staticmethod
-    def _workspace(conn: sqlite3.Connection, workspace_id: int, operation: str) -> Workspace:
+    def _workspace(conn: Connection, workspace_id: int, operation: str) -> Workspace:
         row = conn.execute(
             f"SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = ?", (workspace_id,)
         ).fetchone()
@@ -106,7 +102,7 @@ class SqliteSessionHistory(SqliteStore):
 
     def _insert_session(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         new: NewSession,
         *,
         updated_at: datetime,
@@ -169,7 +165,7 @@ class SqliteSessionHistory(SqliteStore):
             return self._session(conn, session_id, "update_session")
 
     @staticmethod
-    def _replace_runtime_mix(conn: sqlite3.Connection, session_id: str, mix: tuple[str, ...]) -> None:
+    def _replace_runtime_mix(conn: Connection, session_id: str, mix: tuple[str, ...]) -> None:
         """Delete only the runtimes that left and insert only new ones, keeping row identity."""
         kept = {r for (r,) in conn.execute(
             "SELECT runtime FROM session_runtime_mix WHERE session_id = ?", (session_id,))}
@@ -188,13 +184,16 @@ class SqliteSessionHistory(SqliteStore):
         status = inputs.completion(status)
         stamp = to_text(v.timestamp("at", at))
         with self._tx("complete_session", session_id) as conn:
-            current = self._require_session(conn, session_id, "complete_session")
-            if current in FINAL_STATUSES:
-                raise Conflict(SPEC, "complete_session", f"session is already {current}", session_id)
-            conn.execute(
-                "UPDATE sessions SET status = ?, completed_at = ?, updated_at = ? WHERE id = ?",
-                (status, stamp, stamp, session_id),
+            # The status test is in the UPDATE itself, so of two racing completions one
+            # finds the row already final (PostgreSQL re-reads it after the row lock).
+            changed = conn.execute(
+                "UPDATE sessions SET status = ?, completed_at = ?, updated_at = ? "
+                "WHERE id = ? AND status NOT IN (?, ?)",
+                (status, stamp, stamp, session_id, *sorted(FINAL_STATUSES)),
             )
+            if changed.rowcount == 0:
+                current = self._require_session(conn, session_id, "complete_session")
+                raise Conflict(SPEC, "complete_session", f"session is already {current}", session_id)
             return self._session(conn, session_id, "complete_session")
 
     def record_instance_stats(
@@ -231,8 +230,9 @@ class SqliteSessionHistory(SqliteStore):
             "text": query.text,
             "after_created": None if after is None else to_text(v.timestamp("after", after.created_at)),
             "after_id": None if after is None else v.text("after.id", after.id),
-            "fetch": limit + 1,
+            "row_limit": limit + 1,
         }
+        self._substring_filter(params)
         with self._tx("search_sessions", query, write=False) as conn:
             found = conn.execute(queries.search_statement(params), params).fetchall()
             page = found[:limit]
@@ -242,18 +242,22 @@ class SqliteSessionHistory(SqliteStore):
         return SessionPage(items, cursor)
 
     @staticmethod
-    def _runtime_mix(conn: sqlite3.Connection, session_id: str) -> tuple[str, ...]:
+    def _substring_filter(params: dict[str, Any]) -> None:
+        """Adjust the task-substring filter to how the engine stores text (as is, here)."""
+
+    @staticmethod
+    def _runtime_mix(conn: Connection, session_id: str) -> tuple[str, ...]:
         found = conn.execute(queries.SELECT_RUNTIME_MIX, (session_id,))
         return tuple(sorted(runtime for (runtime,) in found))
 
-    def _session(self, conn: sqlite3.Connection, session_id: str, operation: str) -> Session:
+    def _session(self, conn: Connection, session_id: str, operation: str) -> Session:
         row = conn.execute(queries.SELECT_SESSION, (session_id,)).fetchone()
         if row is None:
             raise NotFound(SPEC, operation, "no such session", session_id)
         return rows.session(row, self._runtime_mix(conn, session_id))
 
     @staticmethod
-    def _require_session(conn: sqlite3.Connection, session_id: str, operation: str) -> str:
+    def _require_session(conn: Connection, session_id: str, operation: str) -> str:
         row = conn.execute(queries.SELECT_STATUS, (session_id,)).fetchone()
         if row is None:
             raise NotFound(SPEC, operation, "no such session", session_id)
@@ -278,18 +282,18 @@ class SqliteSessionHistory(SqliteStore):
         return rows.instance(row)
 
     @staticmethod
-    def _insert_instance(conn: sqlite3.Connection, session_id: str, new: NewInstance) -> int:
+    def _insert_instance(conn: Connection, session_id: str, new: NewInstance) -> int:
         cursor = conn.execute(
             "INSERT INTO instances (session_id, instance_id, worktree_path, branch, agent_name, "
             "status, tmux_session_id, output, start_time, end_time, files_changed, lines_added, "
             "lines_deleted, runtime, model, runtime_label) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (session_id, new.instance_id, new.worktree_path, new.branch, new.agent_name,
              new.status, new.tmux_session_id, new.output, optional_text(new.start_time),
              optional_text(new.end_time), new.files_changed, new.lines_added,
              new.lines_deleted, new.runtime, new.model, new.runtime_label),
         )
-        return int(cursor.lastrowid or 0)
+        return int(cursor.fetchone()[0])
 
     def update_instance(self, session_id: str, instance_id: int, update: InstanceUpdate) -> Instance:
         v = inputs.check("update_instance")

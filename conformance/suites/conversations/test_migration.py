@@ -53,8 +53,7 @@ def test_migration_003_down_removes_the_audit_tables_and_keeps_the_rest(open_sto
     expect(audited >= 3, SPEC, "migrate", "updates written to the audit log at version 3", audited)
     before = _snapshot(store)
     store.migrate(2)
-    objects = {name for (name,) in store.query(
-        "SELECT name FROM sqlite_master WHERE name LIKE 'audit%' OR name LIKE 'idx_audit%'")}
+    objects = {name for name in store.schema_ddl() if name.startswith(("audit", "idx_audit"))}
     expect(not objects, SPEC, "migrate", "no audit table, index or trigger at version 2",
            sorted(objects))
     expect(_snapshot(store) == before, SPEC, "migrate", "every other row kept by 003 down")

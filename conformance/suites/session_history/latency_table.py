@@ -113,7 +113,7 @@ def _search_floor(query_for: Callable[[Dataset, int], SessionQuery]) -> Floor:
     def floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
         query = query_for(data, i)
         params = {"workspace_id": query.workspace_id, "status": query.status,
-                  "text": query.text, "fetch": 51}
+                  "text": query.text, "row_limit": 51}
         conn.execute("BEGIN")
         found = conn.execute(queries.search_statement(params), params).fetchall()
         for row in found[:50]:

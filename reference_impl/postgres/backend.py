@@ -1,0 +1,79 @@
+"""The ``postgres`` backend: the reference stores on PostgreSQL, one schema per location.
+
+A location is a libpq connection string whose ``options`` set the
+``search_path`` to the location's schema, so a worker process reopens it from
+the string alone.  Where the server comes from: :mod:`.server`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storecheck.conformance import capabilities as caps
+
+POSTGRES_CAPABILITIES = frozenset({
+    caps.TRANSACTIONS,
+    caps.MIGRATIONS,
+    caps.MULTI_PROCESS,
+    caps.CRASH_DURABLE,
+    caps.SQL_INTROSPECTION,
+    caps.FAULT_INJECTION,
+    caps.LATENCY_TARGETS,
+})
+"""Not ``file_storage``: the data is in the server's files, not at the location."""
+
+
+def _stores() -> dict[str, Any]:
+    from storecheck.reference_impl.postgres.conversations import PgConversations
+    from storecheck.reference_impl.postgres.session_history import PgSessionHistory
+
+    return {"session_history": PgSessionHistory, "conversations": PgConversations}
+
+
+@dataclass(frozen=True)
+class PostgresBackend:
+    name: str = "postgres"
+    specs: frozenset[str] = frozenset({"session_history", "conversations"})
+    capabilities: frozenset[str] = POSTGRES_CAPABILITIES
+
+    def unavailable(self) -> str | None:
+        """Why no check can run (no driver, no server), or None.  With
+        ``STORECHECK_REQUIRE_PG=1`` a missing server is an error, not a reason to skip."""
+        try:
+            from storecheck.reference_impl.postgres import server
+        except ImportError as exc:
+            reason = (f"the PostgreSQL driver is not installed ({exc}); "
+                      "pip install 'storecheck[postgres]'")
+            if os.environ.get("STORECHECK_REQUIRE_PG") == "1":
+                raise RuntimeError(f"STORECHECK_REQUIRE_PG=1 but {reason}") from exc
+            return reason
+        try:
+            server.run_database()
+        except server.ServerUnavailable as exc:
+            if os.environ.get(server.REQUIRE_VARIABLE) == "1":
+                raise RuntimeError(f"{server.REQUIRE_VARIABLE}=1 but {exc}") from exc
+            return str(exc)
+        return None
+
+    def new_location(self, spec: str, workdir: Path) -> str:
+        from storecheck.reference_impl.postgres import server
+
+        database = server.run_database()
+        return server.location_conninfo(database.conninfo, database.new_schema(f"{self.name}_{spec}"))
+
+    def open(self, spec: str, location: str, *, schema_version: int | None = None) -> Any:
+        store_class = _stores().get(spec)
+        if store_class is None:
+            raise LookupError(f"backend {self.name!r} does not implement spec {spec!r}")
+        return store_class(location, schema_version=schema_version)
+
+    def discard(self, location: str) -> None:
+        from storecheck.reference_impl.postgres import server
+
+        server.run_database().drop_schema(server.schema_of(location))
+
+
+POSTGRES_BACKEND = PostgresBackend()

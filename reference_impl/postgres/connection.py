@@ -1,0 +1,148 @@
+"""The one place that owns the PostgreSQL connection rules of the reference stores.
+
+* autocommit at the driver level, transactions started explicitly; writes run
+  at READ COMMITTED, and every operation that reads a row to decide a write
+  says which PostgreSQL tool keeps it race-free (a conditional UPDATE, an
+  upsert, ``FOR UPDATE`` or ``FOR UPDATE SKIP LOCKED``);
+* reads run in ``REPEATABLE READ READ ONLY`` transactions, so several SELECTs
+  of one operation see one snapshot, as a deferred SQLite transaction does;
+* one connection per thread; nested :meth:`PgDatabase.atomic` calls become
+  savepoints;
+* every statement arrives in SQLite's SQL and is translated (once per process)
+  by :func:`storecheck.conformance.sqlschema.to_postgres`;
+* text parameters and results go through :mod:`.text`'s NUL escape.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql as pg_sql
+from storecheck.conformance.errors import Busy, ConstraintKind, ConstraintViolation
+from storecheck.conformance.sqlschema import FtsTable, to_postgres
+from storecheck.reference_impl.postgres import text
+
+_CONSTRAINT_KINDS: tuple[tuple[type[psycopg.Error], ConstraintKind], ...] = (
+    (pg_errors.ForeignKeyViolation, ConstraintKind.FOREIGN_KEY),
+    (pg_errors.UniqueViolation, ConstraintKind.UNIQUE),
+    (pg_errors.CheckViolation, ConstraintKind.CHECK),
+    (pg_errors.NotNullViolation, ConstraintKind.NOT_NULL),
+)
+# Lost races the server resolved by aborting us: the spec's Busy ("try again").
+_CONTENTION = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected,
+               pg_errors.LockNotAvailable)
+
+
+def translate(exc: psycopg.Error, spec: str, operation: str, value: Any = None) -> Exception:
+    """The spec error for a driver error, or the driver error itself if it has none."""
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    for error_class, kind in _CONSTRAINT_KINDS:
+        if isinstance(exc, error_class):
+            return ConstraintViolation(spec, operation, kind, message, value)
+    if isinstance(exc, _CONTENTION):
+        return Busy(spec, operation, message, value)
+    return exc
+
+
+class PgConnection:
+    """A psycopg connection that runs the reference's SQLite statements."""
+
+    def __init__(self, raw: psycopg.Connection[Any], fts: frozenset[FtsTable]) -> None:
+        self.raw = raw
+        self.fts = fts
+
+    def execute(self, sql: str, parameters: Any = None, /) -> psycopg.Cursor[Any]:
+        statements = to_postgres(sql, self.fts)
+        cursor = self.raw.cursor()
+        for statement in statements:
+            cursor.execute(statement, parameters or None)
+        return cursor
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> psycopg.Cursor[Any]:
+        (statement,) = to_postgres(sql, self.fts)
+        cursor = self.raw.cursor()
+        batch = list(parameters)
+        if batch:
+            cursor.executemany(statement, batch)
+        return cursor
+
+    def execute_native(self, sql: str | pg_sql.Composed, parameters: Any = None) -> psycopg.Cursor[Any]:
+        """Run a statement written for PostgreSQL (the engine-specific ones)."""
+        return self.raw.execute(sql, parameters or None)
+
+
+class PgDatabase:
+    """Per-thread connections to one location (a schema) under the rules above."""
+
+    def __init__(self, conninfo: str, fts: frozenset[FtsTable] = frozenset()) -> None:
+        self.conninfo = conninfo
+        self.fts = fts
+        self._local = threading.local()
+        self._all: list[psycopg.Connection[Any]] = []
+        self._all_lock = threading.Lock()
+        self._closed = False
+
+    def connection(self) -> PgConnection:
+        conn: PgConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise psycopg.InterfaceError("the store is closed")
+            raw = psycopg.connect(self.conninfo, autocommit=True)
+            text.install(raw.adapters)
+            conn = PgConnection(raw, self.fts)
+            self._local.conn = conn
+            self._local.depth = 0
+            with self._all_lock:
+                self._all.append(raw)
+        return conn
+
+    def close(self) -> None:
+        self._closed = True
+        with self._all_lock:
+            for raw in self._all:
+                raw.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def atomic(self, *, write: bool = True) -> Iterator[PgConnection]:
+        """A transaction, or a savepoint inside the thread's open transaction."""
+        conn = self.connection()
+        depth: int = self._local.depth
+        if depth:
+            savepoint = f"sp{depth}"
+            conn.execute_native(f"SAVEPOINT {savepoint}")
+            self._local.depth = depth + 1
+            try:
+                yield conn
+            except BaseException:
+                conn.execute_native(f"ROLLBACK TO SAVEPOINT {savepoint}")
+                conn.execute_native(f"RELEASE SAVEPOINT {savepoint}")
+                raise
+            else:
+                conn.execute_native(f"RELEASE SAVEPOINT {savepoint}")
+            finally:
+                self._local.depth = depth
+            return
+        conn.execute_native("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self._local.depth = 1
+        try:
+            yield conn
+        except BaseException:
+            if not conn.raw.closed:
+                conn.execute_native("ROLLBACK")
+            raise
+        else:
+            conn.execute_native("COMMIT")
+        finally:
+            self._local.depth = 0
+
+    def read_only(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """One statement as written (no translation) in a read-only transaction."""
+        with self.atomic(write=False) as conn:
+            return [tuple(row) for row in conn.execute_native(sql, tuple(params))]

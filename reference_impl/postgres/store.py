@@ -1,0 +1,96 @@
+"""The PostgreSQL half of a reference store: engine, migrations, introspection.
+
+A PostgreSQL reference store is this class first, then the SQLite reference
+store whose operations it reuses (their SQL is translated statement by
+statement); it overrides only what the engines do differently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar, NoReturn
+
+import psycopg
+from storecheck.conformance import sqlschema
+from storecheck.reference_impl.engine.migrator import Migration, Migrator, split_statements
+from storecheck.reference_impl.engine.sql import Connection
+from storecheck.reference_impl.postgres import introspection
+from storecheck.reference_impl.postgres.connection import PgConnection, PgDatabase, translate
+from storecheck.reference_impl.postgres.migrator import PgMigrator
+
+
+class PostgresStore:
+    spec: ClassVar[str]
+    migrations: ClassVar[tuple[Migration, ...]]
+    sql_dialect = "postgres"
+
+    def __init__(
+        self,
+        location: str,
+        *,
+        schema_version: int | None = None,
+        migrations: tuple[Migration, ...] | None = None,
+    ) -> None:
+        chosen = migrations or self.migrations
+        self.path = location
+        self.pg = PgDatabase(location, sqlschema.fts_tables(
+            statement for m in chosen for statement in split_statements(m.up)))
+        self.migrator: Migrator = PgMigrator(self.pg, chosen)
+        self.migrator.migrate(schema_version)
+
+    @contextmanager
+    def _tx(self, operation: str, value: Any = None, *, write: bool = True) -> Iterator[Connection]:
+        """A transaction whose driver errors come out as the spec's errors."""
+        try:
+            with self.pg.atomic(write=write) as conn:
+                yield conn
+        except psycopg.Error as exc:
+            mapped = translate(exc, self.spec, operation, value)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+    @staticmethod
+    def _native(conn: Connection) -> PgConnection:
+        """The connection as PostgreSQL's, for statements written for it."""
+        assert isinstance(conn, PgConnection)
+        return conn
+
+    def close(self) -> None:
+        self.pg.close()
+
+    # -- capability: sql_introspection -----------------------------------------
+
+    def schema_ddl(self) -> Mapping[str, str]:
+        with self.pg.atomic(write=False) as conn:
+            return introspection.schema_ddl(conn)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """``sql`` in PostgreSQL's dialect, run in a READ ONLY transaction."""
+        return self.pg.read_only(sql, params)
+
+    # -- capability: crash_durable ---------------------------------------------
+
+    def verify_integrity(self) -> list[str]:
+        """Rows whose parent is missing, for every foreign key the schema declares.
+
+        The server's own WAL replay covers physical damage; what a client can
+        break is logical, so this is what is checked.
+        """
+        ddl = self.schema_ddl()
+        problems = []
+        for key in sqlschema.foreign_keys(ddl.values(), "postgres"):
+            (orphans,) = self.pg.read_only(sqlschema.orphan_scan(key, "postgres"))[0]
+            if orphans:
+                problems.append(f"{key.child_table}.{key.child_column}: {orphans} rows point at a "
+                                f"missing {key.parent_table}")
+        return problems
+
+    def backup(self, name: str) -> NoReturn:
+        raise NotImplementedError("back up a PostgreSQL store with pg_dump; the reference's "
+                                  "backup() copies a SQLite file")
+
+    def health(self) -> NoReturn:
+        raise NotImplementedError("PostgreSQL reports health through its statistics views; the "
+                                  "reference's health() reads SQLite PRAGMAs")
