@@ -31,3 +31,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"mutation score: {caught}/{len(MUTATION_RESULTS)} mutants caught "
         f"({100 * caught / len(MUTATION_RESULTS):.0f}%)"
     )
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> None:
+    """Skip (with the backend's reason) where PostgreSQL cannot run; with
+    STORECHECK_REQUIRE_PG=1 the backend raises instead, so CI cannot skip."""
+    from storecheck.reference_impl.postgres.backend import POSTGRES_BACKEND
+
+    reason = POSTGRES_BACKEND.unavailable()
+    if reason:
+        pytest.skip(reason)

@@ -6,30 +6,37 @@ from pathlib import Path
 
 import pytest
 
-from tests.mutants import conversations, session_history
+from tests.mutants import conversations, postgres, session_history
 from tests.suite_runner import run_suite
 
-CASES = [(module.__name__.rsplit(".", 1)[1], name, category)
-         for module in (session_history, conversations)
-         for name, (_, category) in module.MUTANTS.items()]
+CASES = [(module.__name__.rsplit(".", 1)[1], store.spec, name, category)
+         for module in (session_history, conversations, postgres)
+         for name, (store, category) in module.MUTANTS.items()]
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize(("spec", "name", "category"), CASES,
-                         ids=[f"{spec}-{name}" for spec, name, _ in CASES])
+@pytest.mark.parametrize(("module", "spec", "name", "category"), CASES,
+                         ids=[f"{spec}-{name}" for _, spec, name, _ in CASES])
 def test_mutant_is_caught_in_its_category(
-    tmp_path: Path, record_property: pytest.RecordProperty, spec: str, name: str, category: str
+    tmp_path: Path, record_property: pytest.RecordProperty, module: str, spec: str, name: str,
+    category: str, request: pytest.FixtureRequest,
 ) -> None:
+    if module == "postgres":
+        request.getfixturevalue("postgres_available")
     record_property("mutant", f"{spec}/{name} [{category}]")
-    run = run_suite(tmp_path, f"tests.mutants.{spec}:{name}", "-m", category)
+    run = run_suite(tmp_path, f"tests.mutants.{module}:{name}", "-m", category)
     assert run.returncode == 1, run.output[-3000:]
     assert category in run.failed_categories(), run.output[-3000:]
     assert all(f["spec"] == spec for f in run.report["failures"])
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "memory"])
-def test_correct_backends_pass_the_whole_suite(tmp_path: Path, backend: str) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "memory", "postgres"])
+def test_correct_backends_pass_the_whole_suite(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "postgres":
+        request.getfixturevalue("postgres_available")
     # Timings are the benchmark's business (the latency table prints them); here the
     # latency checks must run and report, but a noisy CI machine must not fail them.
     run = run_suite(tmp_path, backend, "--latency=warn")

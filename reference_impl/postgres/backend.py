@@ -35,9 +35,17 @@ def _stores() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class PostgresBackend:
+    """Opens a spec's PostgreSQL store class on a schema location.
+
+    ``stores`` maps spec names to store classes taking ``(location, *,
+    schema_version=...)``; empty means the reference stores.  A variant (a
+    mutant in the project's tests, a user's patched store) is a new mapping.
+    """
+
     name: str = "postgres"
     specs: frozenset[str] = frozenset({"session_history", "conversations"})
     capabilities: frozenset[str] = POSTGRES_CAPABILITIES
+    stores: tuple[tuple[str, Any], ...] = ()
 
     def unavailable(self) -> str | None:
         """Why no check can run (no driver, no server), or None.  With
@@ -65,7 +73,7 @@ class PostgresBackend:
         return server.location_conninfo(database.conninfo, database.new_schema(f"{self.name}_{spec}"))
 
     def open(self, spec: str, location: str, *, schema_version: int | None = None) -> Any:
-        store_class = _stores().get(spec)
+        store_class = dict(self.stores or _stores().items()).get(spec)
         if store_class is None:
             raise LookupError(f"backend {self.name!r} does not implement spec {spec!r}")
         return store_class(location, schema_version=schema_version)

@@ -41,6 +41,8 @@ _THROWAWAY_SETTINGS = {
     "max_connections": "300",
     "shared_buffers": "64MB",
     "log_min_messages": "fatal",
+    # Checks load a data set and query it at once: planner statistics must follow fast.
+    "autovacuum_naptime": "1s",
 }
 
 

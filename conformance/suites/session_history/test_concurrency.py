@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -87,15 +88,24 @@ def test_threads_sharing_one_store_lose_nothing(
 
 @pytest.mark.operation("get_or_create_workspace")
 def test_concurrent_get_or_create_returns_one_workspace(store: Any, store_profile: Any) -> None:
-    found: list[int] = []
+    threads, rounds = store_profile.threads * 4, 10
+    found: dict[str, set[int]] = {f"/race/{n}": set() for n in range(rounds)}
     errors: list[str] = []
+    # Each round's callers are released together once every thread holds its own
+    # connection, so connection set-up does not spread them out and hide the race.
+    start_round = threading.Barrier(threads)
 
-    def run() -> None:
-        try:
-            found.append(store.get_or_create_workspace("/race/path", T0).id)
-        except Exception as exc:
-            errors.append(f"{type(exc).__name__}: {exc}")
+    def run(thread: int) -> None:
+        store.get_or_create_workspace(f"/warm/{thread}", T0)
+        for path in found:
+            start_round.wait()
+            try:
+                found[path].add(store.get_or_create_workspace(path, T0).id)
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
 
-    run_threads(run, [() for _ in range(store_profile.threads * 4)])
-    expect(not errors and len(set(found)) == 1, SPEC, "get_or_create_workspace",
-           "every caller to get the same workspace and no error", (sorted(set(found)), errors[:2]))
+    run_threads(run, [(t,) for t in range(threads)])
+    split = {path: sorted(ids) for path, ids in found.items() if len(ids) != 1}
+    expect(not errors and not split, SPEC, "get_or_create_workspace",
+           f"every caller of {rounds} rounds of {threads} racing threads to get the same "
+           "workspace and no error", (split, errors[:2]))

@@ -1,0 +1,80 @@
+"""Broken variants of the PostgreSQL reference stores: concurrency that SQLite's single
+writer would make correct, and that PostgreSQL's READ COMMITTED does not."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from storecheck.conformance.specs.conversations import Job
+from storecheck.conformance.specs.session_history import Session, Workspace, workspace_hash
+from storecheck.reference_impl.conversations import rows as job_rows
+from storecheck.reference_impl.engine.timestamps import to_text
+from storecheck.reference_impl.postgres.backend import PostgresBackend
+from storecheck.reference_impl.postgres.conversations import CLAIM_NEXT, PgConversations
+from storecheck.reference_impl.postgres.session_history import PgSessionHistory
+from storecheck.reference_impl.session_history import rows as session_rows
+from storecheck.reference_impl.session_history.rows import WORKSPACE_COLUMNS
+
+
+class StatsReadModifyWrite(PgSessionHistory):
+    """Reads the totals and writes their sums in one READ COMMITTED transaction: on
+    SQLite (one writer at a time) that is correct, on PostgreSQL two callers read the
+    same totals and one addition is lost."""
+
+    def record_instance_stats(self, session_id: str, files_changed: int, lines_added: int,
+                              lines_deleted: int) -> Session:
+        with self._tx("record_instance_stats", session_id) as conn:
+            files, added, deleted = conn.execute(
+                "SELECT total_files_changed, total_lines_added, total_lines_deleted "
+                "FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            conn.execute(
+                "UPDATE sessions SET total_files_changed = ?, total_lines_added = ?, "
+                "total_lines_deleted = ? WHERE id = ?",
+                ((files or 0) + files_changed, (added or 0) + lines_added,
+                 (deleted or 0) + lines_deleted, session_id))
+            return self._session(conn, session_id, "record_instance_stats")
+
+
+class GetOrCreateUpdateThenInsert(PgSessionHistory):
+    """Touches the row and inserts it when the UPDATE found none, in one transaction:
+    serialised on SQLite, a unique violation when two PostgreSQL callers race."""
+
+    def get_or_create_workspace(self, path: str, at: datetime) -> Workspace:
+        stamp = to_text(at)
+        with self._tx("get_or_create_workspace", path) as conn:
+            updated = conn.execute(
+                "UPDATE workspaces SET last_accessed_at = ? WHERE workspace_path = ?", (stamp, path))
+            if updated.rowcount == 0:
+                time.sleep(0.001)  # the window a real service has between its two round trips
+                conn.execute(
+                    "INSERT INTO workspaces (workspace_path, workspace_hash, created_at, "
+                    "last_accessed_at) VALUES (?, ?, ?, ?)", (path, workspace_hash(path), stamp, stamp))
+            row = conn.execute(f"SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE workspace_path = ?",
+                               (path,)).fetchone()
+        return session_rows.workspace(row)
+
+
+class DequeueWithoutRowLocks(PgConversations):
+    """Picks the next job without FOR UPDATE SKIP LOCKED: two workers pick the same row,
+    the second waits for the first's lock and then claims the job again."""
+
+    def dequeue(self, worker: str, now: datetime, lease_seconds: float) -> Job | None:
+        stamp = to_text(now)
+        with self._tx("dequeue", worker) as conn:
+            row = self._native(conn).execute_native(
+                CLAIM_NEXT.replace(" FOR UPDATE SKIP LOCKED", ""),
+                {"worker": worker, "until": to_text(now + timedelta(seconds=lease_seconds)),
+                 "now": stamp}).fetchone()
+        return None if row is None else job_rows.job(row)
+
+
+MUTANTS: dict[str, tuple[type[Any], str]] = {
+    "postgres_stats_read_modify_write": (StatsReadModifyWrite, "concurrency"),
+    "postgres_get_or_create_update_then_insert": (GetOrCreateUpdateThenInsert, "concurrency"),
+    "postgres_dequeue_without_row_locks": (DequeueWithoutRowLocks, "concurrency"),
+}
+for _name, (_store, _category) in MUTANTS.items():
+    globals()[_name] = PostgresBackend(name=f"mutant-{_name}", specs=frozenset({_store.spec}),
+                                       stores=((_store.spec, _store),))
