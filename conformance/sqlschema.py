@@ -360,8 +360,10 @@ def _pg_time_format(sqlite_format: str) -> str:
             if piece not in _PG_DATE_FIELDS:
                 raise UnsupportedSql(f"strftime field {piece!r} has no PostgreSQL translation")
             out.append(_PG_DATE_FIELDS[piece])
-        elif piece:
-            out.append('"' + piece + '"')
+        elif any(char.isalpha() for char in piece):
+            out.append('"' + piece + '"')  # to_char would read letters as fields
+        else:
+            out.append(piece)
     return "".join(out)
 
 

@@ -40,8 +40,9 @@ def needs_alignment(needle: str) -> bool:
 def aligned_substring_pattern(needle: str) -> str:
     """A POSIX regex matching the escaped ``needle`` only where an escaped character
     starts: after an even run of ``\\x01`` (each pair is one escaped character)."""
-    escaped = "".join(f"\\x{ord(c):02x}" if c in "\x01\x02" else re.escape(c) for c in escape(needle))
-    return "(^|[^\\x01])(\\x01\\x01)*" + escaped
+    # \uXXXX takes exactly four digits (\x would swallow a following hex letter).
+    escaped = "".join(f"\\u{ord(c):04x}" if c in "\x01\x02" else re.escape(c) for c in escape(needle))
+    return "(^|[^\\u0001])(\\u0001\\u0001)*" + escaped
 
 
 class EscapingDumper(StrDumperUnknown):
