@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from storecheck.conformance import sqlschema
 from storecheck.conformance.specs.conversations import tokens
 
