@@ -98,7 +98,7 @@ def find_binaries() -> Path | None:
     the newest version under /usr/lib/postgresql."""
     configured = os.environ.get(BINARIES_VARIABLE)
     if configured:
-        return Path(configured)
+        return Path(configured) if (Path(configured) / "initdb").exists() else None
     on_path = shutil.which("pg_ctl")
     if on_path and shutil.which("initdb"):
         return Path(on_path).resolve().parent

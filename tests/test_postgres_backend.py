@@ -1,0 +1,62 @@
+"""Where the postgres backend's server comes from, driven as a user would (pytester)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+pytest.importorskip("psycopg")
+
+
+def _no_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("STORECHECK_PG_DSN", raising=False)
+    monkeypatch.setenv("STORECHECK_PG_BIN", str(tmp_path / "no-binaries-here"))
+    monkeypatch.setenv("PATH", "/nonexistent")
+
+
+def test_without_a_server_every_check_is_skipped_with_the_reason(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _no_server(monkeypatch, tmp_path)
+    monkeypatch.delenv("STORECHECK_REQUIRE_PG", raising=False)
+    result = pytester.runpytest_subprocess("--store=postgres", "--store-spec=session_history",
+                                           "-m", "fk", "-rs", "-p", "no:cacheprovider")
+    result.assert_outcomes(skipped=7)
+    result.stdout.fnmatch_lines(["*backend 'postgres' is unavailable: no PostgreSQL: set "
+                                 "STORECHECK_PG_DSN*apt-get install postgresql*"])
+
+
+def test_required_postgres_fails_instead_of_skipping(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _no_server(monkeypatch, tmp_path)
+    monkeypatch.setenv("STORECHECK_REQUIRE_PG", "1")
+    result = pytester.runpytest_subprocess("--store=postgres", "--store-spec=session_history",
+                                           "-m", "fk", "-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*STORECHECK_REQUIRE_PG=1 but no PostgreSQL*"])
+
+
+def test_store_dsn_points_the_run_at_your_own_server(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, postgres_available: None
+) -> None:
+    import psycopg
+
+    from storecheck.reference_impl.postgres import server
+
+    own = server.run_database()  # stands in for a server the user runs
+    monkeypatch.delenv("STORECHECK_PG_DSN", raising=False)
+    report = pytester.path / "report.json"
+    result = pytester.runpytest_subprocess(
+        "--store=sqlite,postgres", f"--store-dsn={own.admin_conninfo}", "-m", "fk",
+        f"--store-report={report}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=22, skipped=2)
+    backends = {row["backend"] for row in json.loads(report.read_text())["results"]}
+    assert backends == {"sqlite", "postgres"}
+    with psycopg.connect(own.admin_conninfo) as conn:
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'storecheck_%' "
+                            "AND datname <> %s", (own.name,)).fetchall()
+    assert left == [], "the run dropped the database it made"
