@@ -44,7 +44,6 @@ def test_store_dsn_points_the_run_at_your_own_server(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, postgres_available: None
 ) -> None:
     import psycopg
-
     from storecheck.reference_impl.postgres import server
 
     own = server.run_database()  # stands in for a server the user runs
@@ -57,6 +56,6 @@ def test_store_dsn_points_the_run_at_your_own_server(
     backends = {row["backend"] for row in json.loads(report.read_text())["results"]}
     assert backends == {"sqlite", "postgres"}
     with psycopg.connect(own.admin_conninfo) as conn:
-        left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'storecheck_%' "
+        left = conn.execute(r"SELECT datname FROM pg_database WHERE datname LIKE 'storecheck\_%%' "
                             "AND datname <> %s", (own.name,)).fetchall()
     assert left == [], "the run dropped the database it made"
