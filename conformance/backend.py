@@ -20,6 +20,7 @@ from storecheck.conformance.capabilities import CAPABILITIES
 
 __all__ = [
     "Backend",
+    "CheckedAvailability",
     "FileBackend",
     "IntegrityVerifiable",
     "Migratable",
@@ -125,6 +126,16 @@ class Backend(Protocol):
 
     def discard(self, location: str) -> None:
         """Remove everything stored at ``location``."""
+
+
+@runtime_checkable
+class CheckedAvailability(Protocol):
+    """Optional for a backend that depends on something outside the run (a server)."""
+
+    def unavailable(self) -> str | None:
+        """Why no check can run here, or None.  Asked once per run, before the first
+        check; a reason skips every check of the backend with it.  Raise instead when
+        the environment demands the backend (CI must not skip silently)."""
 
 
 @dataclass(frozen=True)

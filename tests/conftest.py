@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -42,3 +43,19 @@ def postgres_available() -> None:
     reason = POSTGRES_BACKEND.unavailable()
     if reason:
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def pg_scratch(postgres_available: None) -> Iterator[Any]:
+    """An autocommit connection to a new schema holding the runtime functions; dropped after."""
+    import psycopg
+    from storecheck.reference_impl.postgres import server
+    from storecheck.reference_impl.postgres.migrator import RUNTIME_SQL
+
+    database = server.run_database()
+    schema = database.new_schema("scratch")
+    with psycopg.connect(server.location_conninfo(database.conninfo, schema),
+                         autocommit=True) as conn:
+        conn.execute(RUNTIME_SQL)
+        yield conn
+    database.drop_schema(schema)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,17 +17,10 @@ TEXTS = st.text(alphabet=st.sampled_from(["\x00", "\x01", "\x02", "a", "é"]), m
 
 
 @pytest.fixture(scope="module")
-def conn(postgres_available: None) -> Iterator[Any]:
-    from storecheck.reference_impl.postgres import server
-
-    database = server.run_database()
-    schema = database.new_schema("text")
-    with psycopg.connect(server.location_conninfo(database.conninfo, schema),
-                         autocommit=True) as connection:
-        text.install(connection.adapters)
-        connection.execute('CREATE TABLE words (word TEXT COLLATE "C" NOT NULL)')
-        yield connection
-    database.drop_schema(schema)
+def conn(pg_scratch: Any) -> Any:
+    text.install(pg_scratch.adapters)
+    pg_scratch.execute('CREATE TABLE words (word TEXT COLLATE "C" NOT NULL)')
+    return pg_scratch
 
 
 @settings(max_examples=100, deadline=None)

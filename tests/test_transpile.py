@@ -6,7 +6,6 @@ PostgreSQL text expected, and then the translation executed for real.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -90,18 +89,9 @@ PARAMETERS: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def server_schema(postgres_available: None) -> Iterator[Any]:
-    from storecheck.reference_impl.postgres import server
-    from storecheck.reference_impl.postgres.migrator import RUNTIME_SQL
-
-    database = server.run_database()
-    schema = database.new_schema("golden")
-    with psycopg.connect(server.location_conninfo(database.conninfo, schema),
-                         autocommit=True) as conn:
-        conn.execute(RUNTIME_SQL)
-        conn.execute("CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT)")
-        yield conn
-    database.drop_schema(schema)
+def server_schema(pg_scratch: Any) -> Any:
+    pg_scratch.execute("CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT)")
+    return pg_scratch
 
 
 def test_every_rewrite_has_a_golden_case() -> None:

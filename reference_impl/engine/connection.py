@@ -26,6 +26,7 @@ from typing import Any
 
 from storecheck.conformance.errors import Busy, ConstraintKind, ConstraintViolation
 from storecheck.reference_impl.engine.checkpoint import Checkpointer
+from storecheck.reference_impl.engine.sql import savepoint
 
 BUSY_TIMEOUT_MS = 2_000
 LOCK_DEADLINE_S = 60.0
@@ -156,17 +157,10 @@ class Database:
         conn = self.connection()
         depth: int = self._local.depth
         if depth:
-            savepoint = f"sp{depth}"
-            conn.execute(f"SAVEPOINT {savepoint}")
             self._local.depth = depth + 1
             try:
-                yield conn
-            except BaseException:
-                conn.execute(f"ROLLBACK TO {savepoint}")
-                conn.execute(f"RELEASE {savepoint}")
-                raise
-            else:
-                conn.execute(f"RELEASE {savepoint}")
+                with savepoint(conn.execute, f"sp{depth}"):
+                    yield conn
             finally:
                 self._local.depth = depth
             return

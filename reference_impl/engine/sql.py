@@ -7,8 +7,8 @@ PostgreSQL engine's connection translates each statement before running it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 
@@ -33,3 +33,35 @@ class Transactions(Protocol):
     """A database handing out transactions (nested ones as savepoints)."""
 
     def atomic(self, *, write: bool = True) -> AbstractContextManager[Connection]: ...
+
+
+@contextmanager
+def savepoint(run: Callable[[str], object], name: str) -> Iterator[None]:
+    """A nested transaction: undone alone when the block raises (same SQL on both engines)."""
+    run(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        run(f"ROLLBACK TO SAVEPOINT {name}")
+        run(f"RELEASE SAVEPOINT {name}")
+        raise
+    else:
+        run(f"RELEASE SAVEPOINT {name}")
+
+
+@contextmanager
+def spec_errors(
+    driver_error: type[Exception],
+    translate: Callable[[Any, str, str, Any], Exception],
+    spec: str,
+    operation: str,
+    value: Any = None,
+) -> Iterator[None]:
+    """Driver errors raised inside come out as the spec's errors where there is one."""
+    try:
+        yield
+    except driver_error as exc:
+        mapped = translate(exc, spec, operation, value)
+        if mapped is exc:
+            raise
+        raise mapped from exc

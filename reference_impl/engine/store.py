@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from storecheck.reference_impl.engine.connection import ConnectionRules, Database, translate
 from storecheck.reference_impl.engine.maintenance import Health, backup, health, integrity_problems
 from storecheck.reference_impl.engine.migrator import AppliedMigration, Migration, Migrator
-from storecheck.reference_impl.engine.sql import Connection
+from storecheck.reference_impl.engine.sql import Connection, spec_errors
 
 
 class SqliteStore:
@@ -40,14 +40,9 @@ class SqliteStore:
     @contextmanager
     def _tx(self, operation: str, value: Any = None, *, write: bool = True) -> Iterator[Connection]:
         """A transaction whose driver errors come out as the spec's errors."""
-        try:
-            with self.db.atomic(write=write) as conn:
-                yield conn
-        except sqlite3.Error as exc:
-            mapped = translate(exc, self.spec, operation, value)
-            if mapped is exc:
-                raise
-            raise mapped from exc
+        with spec_errors(sqlite3.Error, translate, self.spec, operation, value), \
+                self.db.atomic(write=write) as conn:
+            yield conn
 
     def atomic(self) -> AbstractContextManager[None]:
         return _as_none(self._tx("atomic"))

@@ -13,16 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from storecheck.conformance import capabilities as caps
+from storecheck.reference_impl.backend import SQLITE_CAPABILITIES
 
-POSTGRES_CAPABILITIES = frozenset({
-    caps.TRANSACTIONS,
-    caps.MIGRATIONS,
-    caps.MULTI_PROCESS,
-    caps.CRASH_DURABLE,
-    caps.SQL_INTROSPECTION,
-    caps.FAULT_INJECTION,
-    caps.LATENCY_TARGETS,
-})
+POSTGRES_CAPABILITIES = SQLITE_CAPABILITIES - {caps.FILE_STORAGE}
 """Not ``file_storage``: the data is in the server's files, not at the location."""
 
 

@@ -25,6 +25,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
 from storecheck.conformance.errors import Busy, ConstraintKind, ConstraintViolation
 from storecheck.conformance.sqlschema import FtsTable, to_postgres
+from storecheck.reference_impl.engine.sql import savepoint
 from storecheck.reference_impl.postgres import text
 
 _CONSTRAINT_KINDS: tuple[tuple[type[psycopg.Error], ConstraintKind], ...] = (
@@ -115,17 +116,10 @@ class PgDatabase:
         conn = self.connection()
         depth: int = self._local.depth
         if depth:
-            savepoint = f"sp{depth}"
-            conn.execute_native(f"SAVEPOINT {savepoint}")
             self._local.depth = depth + 1
             try:
-                yield conn
-            except BaseException:
-                conn.execute_native(f"ROLLBACK TO SAVEPOINT {savepoint}")
-                conn.execute_native(f"RELEASE SAVEPOINT {savepoint}")
-                raise
-            else:
-                conn.execute_native(f"RELEASE SAVEPOINT {savepoint}")
+                with savepoint(conn.execute_native, f"sp{depth}"):
+                    yield conn
             finally:
                 self._local.depth = depth
             return

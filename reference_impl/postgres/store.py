@@ -14,7 +14,7 @@ from typing import Any, ClassVar, NoReturn
 import psycopg
 from storecheck.conformance import sqlschema
 from storecheck.reference_impl.engine.migrator import Migration, Migrator, split_statements
-from storecheck.reference_impl.engine.sql import Connection
+from storecheck.reference_impl.engine.sql import Connection, spec_errors
 from storecheck.reference_impl.postgres import introspection
 from storecheck.reference_impl.postgres.connection import PgConnection, PgDatabase, translate
 from storecheck.reference_impl.postgres.migrator import PgMigrator
@@ -42,14 +42,9 @@ class PostgresStore:
     @contextmanager
     def _tx(self, operation: str, value: Any = None, *, write: bool = True) -> Iterator[Connection]:
         """A transaction whose driver errors come out as the spec's errors."""
-        try:
-            with self.pg.atomic(write=write) as conn:
-                yield conn
-        except psycopg.Error as exc:
-            mapped = translate(exc, self.spec, operation, value)
-            if mapped is exc:
-                raise
-            raise mapped from exc
+        with spec_errors(psycopg.Error, translate, self.spec, operation, value), \
+                self.pg.atomic(write=write) as conn:
+            yield conn
 
     @staticmethod
     def _native(conn: Connection) -> PgConnection:
