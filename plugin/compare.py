@@ -32,7 +32,7 @@ def load_columns(paths: Sequence[Path]) -> list[Column]:
             rows = report["latency"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise SystemExit(f"storecheck compare: {path} is not a storecheck report: {exc}") from None
-        backends = sorted({row["backend"] for row in rows})
+        backends = list(dict.fromkeys(row["backend"] for row in rows))  # in --store order
         for backend in backends:
             figures = {(row["spec"], row["operation"]): (float(row["p50_ms"]), float(row["p99_ms"]))
                        for row in rows if row["backend"] == backend}

@@ -96,9 +96,16 @@ def test_concurrent_get_or_create_returns_one_workspace(store: Any, store_profil
     start_round = threading.Barrier(threads)
 
     def run(thread: int) -> None:
-        store.get_or_create_workspace(f"/warm/{thread}", T0)
+        try:
+            store.get_or_create_workspace(f"/warm/{thread}", T0)
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
         for path in found:
-            start_round.wait()
+            try:
+                start_round.wait(timeout=60)
+            except threading.BrokenBarrierError:
+                errors.append("a racing thread never reached the start of its round")
+                return
             try:
                 found[path].add(store.get_or_create_workspace(path, T0).id)
             except Exception as exc:
