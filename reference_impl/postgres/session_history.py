@@ -4,21 +4,39 @@ Its operations are the SQLite reference's; the concurrency checks' operations
 are race-free at READ COMMITTED as written: ``record_instance_stats`` is one
 ``UPDATE ... SET total = total + ?`` (the row lock makes concurrent additions
 queue, and each re-reads the newest total), ``get_or_create_workspace`` is an
-upsert (``INSERT ... ON CONFLICT DO UPDATE``), and ``complete_session`` tests
-the status inside its UPDATE.
+upsert (``INSERT ... ON CONFLICT DO UPDATE``, retried once more below), and
+``complete_session`` tests the status inside its UPDATE.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from storecheck.conformance.errors import ConstraintKind, ConstraintViolation
+from storecheck.conformance.specs.session_history import Workspace
 from storecheck.reference_impl.postgres import text
 from storecheck.reference_impl.postgres.store import PostgresStore
 from storecheck.reference_impl.session_history.store import SqliteSessionHistory
 
+_UPSERT_ATTEMPTS = 3
+
 
 class PgSessionHistory(PostgresStore, SqliteSessionHistory):
     """Implements :class:`~storecheck.conformance.specs.session_history.SessionHistoryStore`."""
+
+    def get_or_create_workspace(self, path: str, at: datetime) -> Workspace:
+        # ON CONFLICT guards one unique index (workspace_path); a racing insert of the
+        # same path can still trip the other one (workspace_hash) first.  The winner has
+        # committed by then, so the upsert's second attempt finds its row.  A real hash
+        # collision (another path) fails every attempt and is reported.
+        for attempt in range(_UPSERT_ATTEMPTS):
+            try:
+                return super().get_or_create_workspace(path, at)
+            except ConstraintViolation as exc:
+                if exc.kind is not ConstraintKind.UNIQUE or attempt == _UPSERT_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _substring_filter(params: dict[str, Any]) -> None:
