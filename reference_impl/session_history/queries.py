@@ -34,6 +34,13 @@ ADD_STATS: Final = (
     "total_lines_deleted = COALESCE(total_lines_deleted, 0) + ? WHERE id = ?"
 )
 
+@cache
+def runtime_mixes_statement(sessions: int) -> str:
+    """The runtime mix of ``sessions`` sessions in one round trip (placeholders only)."""
+    placeholders = ", ".join(["?"] * sessions)
+    return f"SELECT session_id, runtime FROM session_runtime_mix WHERE session_id IN ({placeholders})"
+
+
 # Each filter is a fixed fragment with named parameters; only the choice of
 # fragments varies, so caller values never reach the SQL text, and SQLite
 # can use the index that fits the filters actually given.

@@ -115,9 +115,9 @@ def _search_floor(query_for: Callable[[Dataset, int], SessionQuery]) -> Floor:
         params = {"workspace_id": query.workspace_id, "status": query.status,
                   "text": query.text, "row_limit": 51}
         conn.execute("BEGIN")
-        found = conn.execute(queries.search_statement(params), params).fetchall()
-        for row in found[:50]:
-            conn.execute(queries.SELECT_RUNTIME_MIX, (row[0],)).fetchall()
+        page = conn.execute(queries.search_statement(params), params).fetchall()[:50]
+        if page:
+            conn.execute(queries.runtime_mixes_statement(len(page)), [row[0] for row in page]).fetchall()
         conn.execute("COMMIT")
 
     return floor
