@@ -42,11 +42,14 @@ EXPIRE_EXHAUSTED: Final = (
 )
 # Same order as the SQLite reference (two index walks, the better of the two);
 # SKIP LOCKED passes over rows another dequeue has locked but not yet committed.
-# (PostgreSQL allows FOR UPDATE in a CTE, not in a branch of a UNION.)
+# (PostgreSQL allows FOR UPDATE in a CTE, not in a branch of a UNION.)  The NULLS
+# clauses are SQLite's null order, which the translated indexes carry: without
+# them no index matches the ORDER BY and every dequeue sorts the whole queue.
 CLAIM_NEXT: Final = (
     "WITH queued AS (SELECT id, priority, run_after FROM jobs "
     "  WHERE status = 'queued' AND run_after <= %(now)s "
-    "  ORDER BY priority DESC, run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED), "
+    "  ORDER BY priority DESC NULLS LAST, run_after NULLS FIRST, id NULLS FIRST LIMIT 1 "
+    "  FOR UPDATE SKIP LOCKED), "
     "expired AS (SELECT id, priority, run_after FROM jobs "
     "  WHERE status = 'running' AND lease_until <= %(now)s "
     "  ORDER BY priority DESC, run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED), "
