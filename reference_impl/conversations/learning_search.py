@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storecheck.conformance.specs.conversations import LearningQuery, tokens
+from storecheck.reference_impl.conversations.rows import LEARNING_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,8 @@ class TextIndex:
     """How one engine's full-text index answers the text part of a search."""
 
     select: str
-    """``SELECT l.id, <score> AS score FROM ... WHERE <the :match parameter matches>``."""
+    """``SELECT {columns}, <score> AS score FROM ... learnings AS l ... WHERE <the :match
+    parameter matches>``; ``{columns}`` becomes the learning's columns."""
     order: str
     match: Callable[[list[str]], str]
     """The ``:match`` parameter for the query's tokens (every token a prefix)."""
@@ -26,12 +28,14 @@ def _fts5_match(terms: list[str]) -> str:
 
 
 FTS5_INDEX = TextIndex(
-    select=("SELECT l.id, -bm25(learnings_fts) AS score FROM learnings_fts "
+    select=("SELECT {columns}, -bm25(learnings_fts) AS score FROM learnings_fts "
             "JOIN learnings AS l ON l.id = learnings_fts.rowid WHERE learnings_fts MATCH :match"),
     order="ORDER BY bm25(learnings_fts), l.id",
     match=_fts5_match,
 )
-_WITHOUT_TEXT = "SELECT l.id, 0.0 AS score FROM learnings AS l WHERE 1"
+_WITHOUT_TEXT = "SELECT {columns}, 0.0 AS score FROM learnings AS l WHERE 1"
+# The hit's learning comes with it: the score is the last column.
+_COLUMNS = ", ".join(f"l.{column.strip()}" for column in LEARNING_COLUMNS.split(","))
 _TAG = ("EXISTS (SELECT 1 FROM learning_tags AS t WHERE t.learning_id = l.id "
         "AND t.tag = :tag{n})")
 
@@ -41,7 +45,7 @@ def search_statement(query: LearningQuery, limit: int,
     """SQL and parameters; the SQL varies only in which fixed fragments it uses."""
     params: dict[str, Any] = {"limit": limit}
     terms = [] if query.text is None else tokens(query.text)
-    parts = [index.select if terms else _WITHOUT_TEXT]
+    parts = [(index.select if terms else _WITHOUT_TEXT).format(columns=_COLUMNS)]
     if terms:
         params["match"] = index.match(terms)
     if query.category is not None:

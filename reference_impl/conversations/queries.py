@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Final
 
 from storecheck.reference_impl.conversations.rows import (
@@ -37,3 +38,10 @@ CLAIM_NEXT: Final = (
     "  ) ORDER BY priority DESC, run_after, id LIMIT 1"
     f") RETURNING {JOB_COLUMNS}"
 )
+
+
+@cache
+def tags_statement(learnings: int) -> str:
+    """The tags of ``learnings`` learnings in one round trip (placeholders only)."""
+    placeholders = ", ".join(["?"] * learnings)
+    return f"SELECT learning_id, tag FROM learning_tags WHERE learning_id IN ({placeholders})"

@@ -253,8 +253,14 @@ class SqliteConversations(SqliteStore):
         sql, params = search_statement(query, limit, self.text_index)
         with self._tx("search_learnings", query, write=False) as conn:
             found = conn.execute(sql, params).fetchall()
-            return [LearningHit(self._learning(conn, row[0], "search_learnings"), float(row[1]))
-                    for row in found]
+            # The hits' tags in one query, not one per hit (a round trip each to a server).
+            tags: dict[int, list[str]] = {}
+            if found:
+                for learning_id, tag in conn.execute(
+                        queries.tags_statement(len(found)), [row[0] for row in found]):
+                    tags.setdefault(learning_id, []).append(tag)
+        return [LearningHit(rows.learning(row, tuple(sorted(tags.get(row[0], ())))), float(row[-1]))
+                for row in found]
 
     # -- job queue ---------------------------------------------------------------
 

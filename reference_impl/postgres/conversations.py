@@ -27,7 +27,7 @@ from storecheck.reference_impl.postgres.store import PostgresStore
 # fts_matches and fts_rank are runtime functions (runtime.sql); SQL functions
 # this small are inlined by the planner, so the GIN index serves the match.
 TSVECTOR_INDEX: Final = TextIndex(
-    select=("SELECT l.id, fts_rank(f.tokens, :match) AS score FROM learnings_fts AS f "
+    select=("SELECT {columns}, fts_rank(f.tokens, :match) AS score FROM learnings_fts AS f "
             "JOIN learnings AS l ON l.id = f.rowid WHERE fts_matches(f.tokens, :match)"),
     order="ORDER BY score DESC, l.id",
     # Tokens hold only letters, digits and non-ASCII characters: nothing to quote.
