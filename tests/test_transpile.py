@@ -132,6 +132,10 @@ def test_the_fts_triggers_keep_the_tokens(server_schema: Any) -> None:
 def test_unsupported_constructs_are_named() -> None:
     with pytest.raises(sqlschema.UnsupportedSql, match="tokenize"):
         sqlschema.to_postgres("CREATE VIRTUAL TABLE t USING fts5(body, tokenize = 'porter')")
+    with pytest.raises(sqlschema.UnsupportedSql, match="pg_dump"):
+        sqlschema.to_postgres("VACUUM INTO '/tmp/copy.db'")
+    with pytest.raises(sqlschema.UnsupportedSql, match="PRAGMA foreign_keys"):
+        sqlschema.to_postgres("PRAGMA foreign_keys = ON")
     with pytest.raises(sqlschema.UnsupportedSql, match="AFTER"):
         sqlschema.to_postgres("CREATE TRIGGER b BEFORE INSERT ON t BEGIN SELECT 1; END")
 
