@@ -67,6 +67,8 @@ class RunDatabase:
 
     def drop_schema(self, schema: str) -> None:
         with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            # A store left open in a transaction would make the drop wait forever; fail instead.
+            conn.execute("SET lock_timeout = '30s'")
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
     def close(self) -> None:
