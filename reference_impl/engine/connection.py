@@ -26,7 +26,7 @@ from typing import Any
 
 from storecheck.conformance.errors import Busy, ConstraintKind, ConstraintViolation
 from storecheck.reference_impl.engine.checkpoint import Checkpointer
-from storecheck.reference_impl.engine.sql import savepoint
+from storecheck.reference_impl.engine.sql import nested_savepoint
 
 BUSY_TIMEOUT_MS = 2_000
 LOCK_DEADLINE_S = 60.0
@@ -155,14 +155,9 @@ class Database:
         deferred ``BEGIN`` so that several SELECTs see one snapshot.
         """
         conn = self.connection()
-        depth: int = self._local.depth
-        if depth:
-            self._local.depth = depth + 1
-            try:
-                with savepoint(conn.execute, f"sp{depth}"):
-                    yield conn
-            finally:
-                self._local.depth = depth
+        if self._local.depth:
+            with nested_savepoint(self._local, conn.execute):
+                yield conn
             return
         begin = "BEGIN IMMEDIATE" if write else "BEGIN"
         try:

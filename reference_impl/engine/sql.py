@@ -50,6 +50,19 @@ def savepoint(run: Callable[[str], object], name: str) -> Iterator[None]:
 
 
 @contextmanager
+def nested_savepoint(local: Any, run: Callable[[str], object]) -> Iterator[None]:
+    """A savepoint named after ``local.depth`` (the thread's transaction nesting),
+    with the depth raised while it is open."""
+    depth: int = local.depth
+    local.depth = depth + 1
+    try:
+        with savepoint(run, f"sp{depth}"):
+            yield
+    finally:
+        local.depth = depth
+
+
+@contextmanager
 def spec_errors(
     driver_error: type[Exception],
     translate: Callable[[Any, str, str, Any], Exception],

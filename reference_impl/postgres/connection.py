@@ -25,7 +25,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
 from storecheck.conformance.errors import Busy, ConstraintKind, ConstraintViolation
 from storecheck.conformance.sqlschema import FtsTable, to_postgres
-from storecheck.reference_impl.engine.sql import savepoint
+from storecheck.reference_impl.engine.sql import nested_savepoint
 from storecheck.reference_impl.postgres import text
 
 _CONSTRAINT_KINDS: tuple[tuple[type[psycopg.Error], ConstraintKind], ...] = (
@@ -114,14 +114,9 @@ class PgDatabase:
     def atomic(self, *, write: bool = True) -> Iterator[PgConnection]:
         """A transaction, or a savepoint inside the thread's open transaction."""
         conn = self.connection()
-        depth: int = self._local.depth
-        if depth:
-            self._local.depth = depth + 1
-            try:
-                with savepoint(conn.execute_native, f"sp{depth}"):
-                    yield conn
-            finally:
-                self._local.depth = depth
+        if self._local.depth:
+            with nested_savepoint(self._local, conn.execute_native):
+                yield conn
             return
         conn.execute_native("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         self._local.depth = 1
