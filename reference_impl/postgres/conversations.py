@@ -4,7 +4,8 @@ The job queue uses PostgreSQL's tools instead of SQLite's single writer:
 ``dequeue`` claims with ``FOR UPDATE SKIP LOCKED`` (concurrent workers each
 lock a different ready row instead of queueing behind one), and finishing a
 job reads it ``FOR UPDATE`` so a lease cannot change hands between the check
-and the write.  Full-text search reads a tsvector of the spec's tokens
+and the write.  Writes under a conversation read it ``FOR SHARE``, so a soft
+delete cannot slip between the liveness check and the insert.  Full-text search reads a tsvector of the spec's tokens
 (``learnings_fts``, kept by the translated FTS5 triggers) through its GIN index.
 """
 
@@ -14,7 +15,8 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from psycopg import sql
-from storecheck.conformance.specs.conversations import Job, SpaceReport
+from storecheck.conformance.errors import Conflict
+from storecheck.conformance.specs.conversations import SPEC, Job, SpaceReport
 from storecheck.conformance.specs.conversations_inputs import check, lease
 from storecheck.reference_impl.conversations import rows
 from storecheck.reference_impl.conversations.learning_search import TextIndex
@@ -59,6 +61,7 @@ CLAIM_NEXT: Final = (
     "lease_until = %(until)s, updated_at = %(now)s FROM best WHERE jobs.id = best.id "
     f"RETURNING {', '.join('jobs.' + c.strip() for c in JOB_COLUMNS.split(','))}"
 )
+_PARENT_FOR_SHARE: Final = "SELECT deleted_at FROM conversations WHERE id = %s FOR SHARE"
 _JOB_FOR_UPDATE: Final = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = %s FOR UPDATE"
 _STALE_TOKENS: Final = (
     "SELECT count(*) FROM learnings AS l FULL JOIN learnings_fts AS f ON f.rowid = l.id "
@@ -87,6 +90,13 @@ class PgConversations(PostgresStore, SqliteConversations):
             row = native.execute_native(
                 CLAIM_NEXT, {"worker": worker, "until": until, "now": stamp}).fetchone()
         return None if row is None else rows.job(row)
+
+    def _live_or_missing(self, conn: Connection, conversation_id: str, operation: str) -> None:
+        # FOR SHARE: a soft delete racing this write waits for it to commit, or has
+        # committed and is seen, so nothing is added to a conversation being deleted.
+        row = self._native(conn).execute_native(_PARENT_FOR_SHARE, (conversation_id,)).fetchone()
+        if row is not None and row[0] is not None:
+            raise Conflict(SPEC, operation, "conversation is soft-deleted", conversation_id)
 
     def _job_to_change(self, conn: Connection, job_id: int, operation: str) -> Job:
         row = self._native(conn).execute_native(_JOB_FOR_UPDATE, (job_id,)).fetchone()
