@@ -5,8 +5,9 @@ The job queue uses PostgreSQL's tools instead of SQLite's single writer:
 lock a different ready row instead of queueing behind one), and finishing a
 job reads it ``FOR UPDATE`` so a lease cannot change hands between the check
 and the write.  Writes under a conversation read it ``FOR SHARE``, so a soft
-delete cannot slip between the liveness check and the insert.  Full-text search reads a tsvector of the spec's tokens
-(``learnings_fts``, kept by the translated FTS5 triggers) through its GIN index.
+delete cannot slip between the liveness check and the insert.  Full-text
+search reads a tsvector of the spec's tokens (``learnings_fts``, kept by the
+translated FTS5 triggers) through its GIN index.
 """
 
 from __future__ import annotations
