@@ -29,11 +29,11 @@ from storecheck.plugin.results import (
     write_report,
 )
 from storecheck.plugin.selection import Plan, Selected, make_plan
+from storecheck.reference_impl.postgres.backend import DSN_VARIABLE
 
 SUITES_DIR = Path(importlib.import_module("storecheck.conformance").__file__ or "").parent / "suites"
 SUITES_PACKAGE = "storecheck.conformance.suites"
 LATENCY_MODES = ("enforce", "warn", "off")
-DSN_VARIABLE = "STORECHECK_PG_DSN"
 PLAN_KEY = pytest.StashKey[Plan]()
 UNAVAILABLE_KEY = pytest.StashKey[dict[str, str | None]]()
 BOOK_KEY = pytest.StashKey[ResultBook]()

@@ -74,7 +74,7 @@ def to_postgres(statement: str, fts: frozenset[FtsTable] = frozenset()) -> tuple
             "database with pg_dump)")
     virtual = _FTS5.match(statement)
     if virtual:
-        return _fts_table(virtual, fts)
+        return _fts_table(virtual)
     trigger = _TRIGGER.match(statement)
     if trigger:
         return _trigger(trigger, fts)
@@ -340,7 +340,7 @@ def _with_psycopg_parameters(tree: exp.Expr) -> str:
     return text
 
 
-def _fts_table(match: re.Match[str], fts: frozenset[FtsTable]) -> tuple[str, ...]:
+def _fts_table(match: re.Match[str]) -> tuple[str, ...]:
     """An FTS5 table becomes a table of (rowid, tsvector of the spec's tokens) with a GIN
     index; ``tokenize = 'ascii'`` is the only tokenizer with a PostgreSQL twin here."""
     name, args = match.group(1), match.group(2)

@@ -10,6 +10,7 @@ from storecheck.reference_impl.conversations.rows import (
     JOB_COLUMNS,
     MESSAGE_COLUMNS,
 )
+from storecheck.reference_impl.engine.sql import placeholders
 
 SELECT_CONVERSATION: Final = f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?"
 SELECT_MESSAGES: Final = (f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
@@ -43,5 +44,4 @@ CLAIM_NEXT: Final = (
 @cache
 def tags_statement(learnings: int) -> str:
     """The tags of ``learnings`` learnings in one round trip (placeholders only)."""
-    placeholders = ", ".join(["?"] * learnings)
-    return f"SELECT learning_id, tag FROM learning_tags WHERE learning_id IN ({placeholders})"
+    return f"SELECT learning_id, tag FROM learning_tags WHERE learning_id IN ({placeholders(learnings)})"

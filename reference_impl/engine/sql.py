@@ -35,6 +35,11 @@ class Transactions(Protocol):
     def atomic(self, *, write: bool = True) -> AbstractContextManager[Connection]: ...
 
 
+def placeholders(count: int) -> str:
+    """``?, ?, ...`` for an IN list of ``count`` values: only the count shapes the SQL."""
+    return ", ".join(["?"] * count)
+
+
 @contextmanager
 def savepoint(run: Callable[[str], object], name: str) -> Iterator[None]:
     """A nested transaction: undone alone when the block raises (same SQL on both engines)."""

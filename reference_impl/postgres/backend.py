@@ -15,6 +15,8 @@ from typing import Any
 from storecheck.conformance import capabilities as caps
 from storecheck.reference_impl.backend import SQLITE_CAPABILITIES
 
+DSN_VARIABLE = "STORECHECK_PG_DSN"
+REQUIRE_VARIABLE = "STORECHECK_REQUIRE_PG"
 POSTGRES_CAPABILITIES = SQLITE_CAPABILITIES - {caps.FILE_STORAGE}
 """Not ``file_storage``: the data is in the server's files, not at the location."""
 
@@ -46,17 +48,12 @@ class PostgresBackend:
         try:
             from storecheck.reference_impl.postgres import server
         except ImportError as exc:
-            reason = (f"the PostgreSQL driver is not installed ({exc}); "
-                      "pip install 'storecheck[postgres]'")
-            if os.environ.get("STORECHECK_REQUIRE_PG") == "1":
-                raise RuntimeError(f"STORECHECK_REQUIRE_PG=1 but {reason}") from exc
-            return reason
+            return _skip_unless_required(f"the PostgreSQL driver is not installed ({exc}); "
+                                         "pip install 'storecheck[postgres]'", exc)
         try:
             server.run_database()
         except server.ServerUnavailable as exc:
-            if os.environ.get(server.REQUIRE_VARIABLE) == "1":
-                raise RuntimeError(f"{server.REQUIRE_VARIABLE}=1 but {exc}") from exc
-            return str(exc)
+            return _skip_unless_required(str(exc), exc)
         return None
 
     def new_location(self, spec: str, workdir: Path) -> str:
@@ -75,6 +72,12 @@ class PostgresBackend:
         from storecheck.reference_impl.postgres import server
 
         server.run_database().drop_schema(server.schema_of(location))
+
+
+def _skip_unless_required(reason: str, cause: Exception) -> str:
+    if os.environ.get(REQUIRE_VARIABLE) == "1":
+        raise RuntimeError(f"{REQUIRE_VARIABLE}=1 but {reason}") from cause
+    return reason
 
 
 POSTGRES_BACKEND = PostgresBackend()

@@ -77,6 +77,12 @@ class PgConnection:
         return self.raw.execute(sql, parameters or None)
 
 
+def relation_exists(conn: PgConnection, name: str) -> bool:
+    """Whether the location's schema (the search_path) holds a table, view or index ``name``."""
+    row = conn.execute_native("SELECT to_regclass(%s)", (name,)).fetchone()
+    return row is not None and row[0] is not None
+
+
 class PgDatabase:
     """Per-thread connections to one location (a schema) under the rules above."""
 

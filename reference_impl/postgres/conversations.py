@@ -25,6 +25,7 @@ from storecheck.reference_impl.conversations.rows import JOB_COLUMNS
 from storecheck.reference_impl.conversations.store import SqliteConversations
 from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.timestamps import to_text
+from storecheck.reference_impl.postgres.connection import relation_exists
 from storecheck.reference_impl.postgres.store import PostgresStore
 
 # fts_matches and fts_rank are runtime functions (runtime.sql); SQL functions
@@ -107,8 +108,7 @@ class PgConversations(PostgresStore, SqliteConversations):
 
     @staticmethod
     def _has_audit(conn: Connection) -> bool:
-        row = PostgresStore._native(conn).execute_native("SELECT to_regclass('audit_log')").fetchone()
-        return row is not None and row[0] is not None
+        return relation_exists(PostgresStore._native(conn), "audit_log")
 
     @staticmethod
     def _drop_deleted_terms(conn: Connection) -> None:

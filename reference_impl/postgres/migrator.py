@@ -7,7 +7,7 @@ from importlib import resources
 import psycopg
 from storecheck.reference_impl.engine.migrator import Migrator
 from storecheck.reference_impl.engine.sql import Connection
-from storecheck.reference_impl.postgres.connection import PgConnection
+from storecheck.reference_impl.postgres.connection import PgConnection, relation_exists
 
 RUNTIME_SQL = resources.files("storecheck.reference_impl.postgres").joinpath("runtime.sql").read_text(
     encoding="utf-8")
@@ -28,5 +28,4 @@ class PgMigrator(Migrator):
     @staticmethod
     def _has_history(conn: Connection) -> bool:
         assert isinstance(conn, PgConnection)
-        (found,) = conn.execute_native("SELECT to_regclass('schema_migrations')").fetchone() or (None,)
-        return found is not None
+        return relation_exists(conn, "schema_migrations")

@@ -26,9 +26,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from storecheck.reference_impl.postgres.backend import DSN_VARIABLE
 
-DSN_VARIABLE = "STORECHECK_PG_DSN"
-REQUIRE_VARIABLE = "STORECHECK_REQUIRE_PG"
 BINARIES_VARIABLE = "STORECHECK_PG_BIN"
 _SEARCH_DIRS = ("/usr/lib/postgresql",)
 # Settings for a cluster that exists for one test run: nothing must survive an
@@ -129,19 +128,20 @@ class ThrowawayCluster:
         self.directory = Path(tempfile.mkdtemp(prefix="storecheck-pg-"))
         self.data = self.directory / "data"
         self.port = _free_port()
-        self._user = "postgres" if os.geteuid() == 0 else None
+        # The server refuses to run as root: then it runs as (and is owned by) postgres.
+        self._run_as = "postgres" if os.geteuid() == 0 else None
+        self.user = self._run_as or getpass.getuser()
         self._started = False
 
     @property
     def conninfo(self) -> str:
-        user = self._user or _current_user()
-        return make_conninfo(host="127.0.0.1", port=self.port, user=user, dbname="postgres")
+        return make_conninfo(host="127.0.0.1", port=self.port, user=self.user, dbname="postgres")
 
     def start(self) -> None:
-        if self._user is not None:
-            shutil.chown(self.directory, self._user)
+        if self._run_as is not None:
+            shutil.chown(self.directory, self._run_as)
         self._run("initdb", "-D", str(self.data), "--auth=trust", "--encoding=UTF8",
-                  "--locale=C", "--no-sync", "-U", self._user or _current_user())
+                  "--locale=C", "--no-sync", "-U", self.user)
         options = " ".join(f"-c {key}={value}" for key, value in _THROWAWAY_SETTINGS.items())
         self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "-l",
                   str(self.directory / "server.log"), "-o",
@@ -158,16 +158,13 @@ class ThrowawayCluster:
 
     def _run(self, program: str, *args: str) -> None:
         done = subprocess.run([str(self.binaries / program), *args], capture_output=True,
-                              text=True, user=self._user, cwd=self.directory, check=False)
+                              text=True, user=self._run_as, cwd=self.directory, check=False)
         if done.returncode != 0:
             log = self.directory / "server.log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise ServerUnavailable(f"{program} failed ({done.returncode}): "
                                     f"{done.stderr.strip() or done.stdout.strip()}\n{tail}")
 
-
-def _current_user() -> str:
-    return getpass.getuser()
 
 
 _lock = threading.Lock()

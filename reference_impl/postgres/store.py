@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any, ClassVar, NoReturn
 
 import psycopg
@@ -34,8 +35,7 @@ class PostgresStore:
     ) -> None:
         chosen = migrations or self.migrations
         self.path = location
-        self.pg = PgDatabase(location, sqlschema.fts_tables(
-            statement for m in chosen for statement in split_statements(m.up)))
+        self.pg = PgDatabase(location, _fts_tables(chosen))
         self.migrator: Migrator = PgMigrator(self.pg, chosen)
         self.migrator.migrate(schema_version)
 
@@ -89,3 +89,9 @@ class PostgresStore:
     def health(self) -> NoReturn:
         raise NotImplementedError("PostgreSQL reports health through its statistics views; the "
                                   "reference's health() reads SQLite PRAGMAs")
+
+
+@cache
+def _fts_tables(migrations: tuple[Migration, ...]) -> frozenset[sqlschema.FtsTable]:
+    """The FTS5 tables the migrations create (once per migration set, not per open)."""
+    return sqlschema.fts_tables(statement for m in migrations for statement in split_statements(m.up))

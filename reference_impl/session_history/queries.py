@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, Final
 
+from storecheck.reference_impl.engine.sql import placeholders
 from storecheck.reference_impl.session_history.rows import (
     MESSAGE_COLUMNS,
     SESSION_COLUMNS,
@@ -37,8 +38,8 @@ ADD_STATS: Final = (
 @cache
 def runtime_mixes_statement(sessions: int) -> str:
     """The runtime mix of ``sessions`` sessions in one round trip (placeholders only)."""
-    placeholders = ", ".join(["?"] * sessions)
-    return f"SELECT session_id, runtime FROM session_runtime_mix WHERE session_id IN ({placeholders})"
+    return ("SELECT session_id, runtime FROM session_runtime_mix "
+            f"WHERE session_id IN ({placeholders(sessions)})")
 
 
 # Each filter is a fixed fragment with named parameters; only the choice of
