@@ -87,33 +87,92 @@ def run_workers(target: Callable[..., Any], argument_lists: Sequence[tuple[Any, 
         return [job.get(timeout=timeout) for job in pending]
 
 
+class HelperThreadFailed(AssertionError):
+    """A helper thread of a check raised: the check fails with that thread's error."""
+
+
 def run_threads(target: Callable[..., Any], argument_lists: Iterable[tuple[Any, ...]]) -> None:
     """One thread per argument tuple, released together by a barrier, and wait for every one.
 
     Without the barrier a thread can finish its whole loop before the next one
-    starts on a busy machine, and a race the check looks for never happens.
+    starts on a busy machine, and a race the check looks for never happens.  An
+    exception raised in any thread fails the check (pytest would only warn).
     """
     arguments = list(argument_lists)
     barrier = threading.Barrier(len(arguments))
+    raised: list[tuple[int, BaseException]] = []
 
-    def together(*args: Any) -> None:
-        barrier.wait()
-        target(*args)
+    def together(index: int, *args: Any) -> None:
+        try:
+            barrier.wait(timeout=120)
+            target(*args)
+        except BaseException as exc:
+            barrier.abort()
+            raised.append((index, exc))
 
-    pool = [threading.Thread(target=together, args=args) for args in arguments]
+    pool = [threading.Thread(target=together, args=(index, *args))
+            for index, args in enumerate(arguments)]
     for thread in pool:
         thread.start()
     for thread in pool:
         thread.join()
+    _reraise("thread", raised)
+
+
+def _reraise(where: str, raised: list[tuple[int, BaseException]]) -> None:
+    genuine = [(i, exc) for i, exc in raised if not isinstance(exc, threading.BrokenBarrierError)]
+    if not genuine:
+        if raised:
+            raise HelperThreadFailed(f"a {where} never reached the common start")
+        return
+    index, first = sorted(genuine, key=lambda item: item[0])[0]
+    if isinstance(first, AssertionError):
+        raise first
+    raise HelperThreadFailed(
+        f"{where} {index} raised {type(first).__module__}.{type(first).__name__}: {first}"[:600]
+        + (f" (and {len(genuine) - 1} more)" if len(genuine) > 1 else "")
+    ) from first
+
+
+def race(calls: Sequence[Callable[[], Any]]) -> list[Outcome]:
+    """Run every call at once from its own thread (barrier-released); their outcomes in order.
+
+    Spec errors become outcomes; anything else fails the check.
+    """
+    results: list[Outcome | None] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        results[index] = outcome(calls[index])
+
+    run_threads(run, [(index,) for index in range(len(calls))])
+    return [result for result in results if result is not None]
+
+
+def expect_one_winner(spec: str, operation: str, outcomes: Sequence[Outcome],
+                      losers: type[StoreError], what: str) -> Outcome:
+    """Exactly one outcome succeeded and every other raised ``losers``: the winner."""
+    won = [o for o in outcomes if o.error is None]
+    lost = [o for o in outcomes if isinstance(o.error, losers)]
+    expect(len(won) == 1 and len(won) + len(lost) == len(outcomes), spec, operation,
+           f"exactly one of {len(outcomes)} racing callers to {what}, every other to get "
+           f"{losers.__name__}", [o.describe() for o in outcomes][:4])
+    return won[0]
 
 
 def read_while(read: Callable[[], object], action: Callable[[], T]) -> T:
-    """Run ``action`` while another thread calls ``read`` over and over; return its result."""
+    """Run ``action`` while another thread calls ``read`` over and over; return its result.
+
+    An exception in the reader fails the check once the action is done.
+    """
     done = threading.Event()
+    raised: list[tuple[int, BaseException]] = []
 
     def loop() -> None:
-        while not done.is_set():
-            read()
+        try:
+            while not done.is_set():
+                read()
+        except BaseException as exc:
+            raised.append((0, exc))
 
     reader = threading.Thread(target=loop)
     reader.start()
@@ -122,6 +181,7 @@ def read_while(read: Callable[[], object], action: Callable[[], T]) -> T:
     finally:
         done.set()
         reader.join()
+        _reraise("reader thread", raised)
 
 
 def all_pages(fetch: Callable[[Any], Any], limit: int = 10_000) -> list[Any]:

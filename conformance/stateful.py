@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from hypothesis import HealthCheck, note, settings
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 from storecheck.conformance.checks import SpecMismatch, outcome
-from storecheck.conformance.compare import IdMap, StoreAssignedIds, outcome_differences
+from storecheck.conformance.result_diff import IdMap, StoreAssignedIds, outcome_differences
 
 
 class ComparingMachine(RuleBasedStateMachine):

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 from storecheck.conformance.latency import LatencyTarget, percentile, summarise, verdict
-from storecheck.plugin.compare import main as storecheck_main
+from storecheck.plugin.compare_reports import main as storecheck_main
 
 pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parent.parent

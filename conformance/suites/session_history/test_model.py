@@ -24,7 +24,7 @@ from hypothesis.stateful import (
 )
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import expect, outcome
-from storecheck.conformance.compare import IdMap, outcome_differences
+from storecheck.conformance.result_diff import IdMap, outcome_differences
 from storecheck.conformance.specs.session_history import (
     SESSION_STATUSES,
     SPEC,
@@ -37,20 +37,32 @@ from storecheck.conformance.stateful import ComparingMachine, run_machine
 from storecheck.fixtures.session_history import (
     SessionFactory,
     ids,
+    instance_updates,
+    legacy_document,
+    legacy_sessions,
     new_instances,
     new_messages,
     new_sessions,
+    session_updates,
 )
-from storecheck.fixtures.values import hostile_text
+from storecheck.fixtures.values import OFFSETS_MINUTES, in_offset, tied_instants
 from storecheck.reference_impl.memory import MemorySessionHistory
 
 pytestmark = pytest.mark.model
 
 T0 = datetime(2025, 1, 13, tzinfo=UTC)
-FEW_TIMES = st.sampled_from([T0 + timedelta(minutes=m) for m in (0, 0, 1, 2, 3)])
-"""Few distinct instants, so ties in created_at and timestamp order really occur."""
-PATHS = st.sampled_from(["/w/one", "/w/two", "/w/'; DROP TABLE workspaces; --", ""])
+MICRO = timedelta(microseconds=1)
+FEW_TIMES = tied_instants([T0, T0, T0 + MICRO, T0 + 999 * MICRO, T0 + timedelta(minutes=1),
+                           T0 + timedelta(days=1) - MICRO])
+"""Few distinct instants, given at any offset, so ties in created_at and timestamp order
+really occur, and instants a microsecond apart must stay apart."""
+PATHS = st.sampled_from(["/w/one", "/w/two", "/w/One", "/w/one ", "/w/caf\u00e9", "/w/cafe\u0301",
+                         "/w/%", "/w/'; DROP TABLE workspaces; --", ""])
+"""Paths that differ only by case, trailing space or Unicode normalisation are different
+workspaces."""
+SEARCH_TEXT = st.sampled_from(("a", "A", "'", "%", "_", "\x00", "e ", "\u00e9", "e\u0301", "*"))
 MISSING_WORKSPACE = 987_654_321
+STATS = st.integers(0, 50) | st.sampled_from((-1, 2**31 - 1, 2**31))
 
 
 def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[ComparingMachine]:
@@ -144,20 +156,9 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
             session_id = self.pick_session(data)
             self.both("get_session", lambda s, _: s.get_session(session_id))
 
-        @rule(data=st.data(), at=FEW_TIMES)
-        def update_session(self, data: st.DataObject, at: datetime) -> None:
+        @rule(data=st.data(), update=session_updates(FEW_TIMES))
+        def update_session(self, data: st.DataObject, update: SessionUpdate) -> None:
             session_id = self.pick_session(data)
-            update = SessionUpdate(
-                updated_at=at,
-                task=data.draw(st.none() | hostile_text(), label="task"),
-                status=data.draw(st.none() | st.sampled_from((*SESSION_STATUSES, "bogus"))),
-                winner_id=data.draw(st.none() | st.integers(0, 5), label="winner_id"),
-                runtime_mix=data.draw(st.none() | st.lists(
-                    st.sampled_from(("local", "remote", "sandbox"))).map(tuple), label="mix"),
-                instance_statuses=tuple(data.draw(st.lists(st.tuples(
-                    st.integers(0, 4), st.sampled_from(("done", "failed"))), max_size=2),
-                    label="instance statuses")),
-            )
             self.both("update_session", lambda s, _: s.update_session(session_id, update))
 
         @rule(data=st.data(), at=FEW_TIMES, status=st.sampled_from(("completed", "failed", "x")))
@@ -165,8 +166,7 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
             session_id = self.pick_session(data)
             self.both("complete_session", lambda s, _: s.complete_session(session_id, status, at))
 
-        @rule(data=st.data(), numbers=st.tuples(st.integers(0, 50), st.integers(0, 500),
-                                                  st.integers(-1, 500)))
+        @rule(data=st.data(), numbers=st.tuples(STATS, STATS, STATS))
         def record_instance_stats(self, data: st.DataObject, numbers: tuple[int, int, int]) -> None:
             session_id = self.pick_session(data)
             self.both("record_instance_stats",
@@ -179,8 +179,10 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
             if session_id in self.sessions:
                 self.sessions.remove(session_id)
 
-        @rule(data=st.data(), limit=st.integers(1, 4))
-        def search_sessions(self, data: st.DataObject, limit: int) -> None:
+        @rule(data=st.data(), limit=st.integers(1, 3) | st.sampled_from((0, 1000, 1001)),
+              offset=st.sampled_from(OFFSETS_MINUTES))
+        def search_sessions(self, data: st.DataObject, limit: int, offset: int) -> None:
+            """Every page; each cursor handed back at another UTC offset (the same instant)."""
             def maybe(strategy: st.SearchStrategy[Any], label: str) -> Any:
                 """Each filter in one search of four, so unfiltered pages are common."""
                 if data.draw(st.integers(0, 3), label=f"use {label}?") == 0:
@@ -194,7 +196,7 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
                 type=maybe(st.sampled_from(("debate", "ensemble")), "type"),
                 created_from=maybe(FEW_TIMES, "from"),
                 created_to=maybe(FEW_TIMES, "to"),
-                text=maybe(st.sampled_from(("a", "'", "%", "\x00", "e ")), "text"),
+                text=maybe(SEARCH_TEXT, "text"),
             )
 
             def search_all(s: Any, b: bool) -> Any:
@@ -204,9 +206,10 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
                 for _ in range(100):
                     page = s.search_sessions(wanted, limit, after)
                     pages.append(page)
-                    after = page.next_cursor
-                    if after is None:
+                    if page.next_cursor is None:
                         break
+                    after = replace(page.next_cursor,
+                                    created_at=in_offset(page.next_cursor.created_at, offset))
                 return pages
 
             self.both("search_sessions", search_all)
@@ -216,12 +219,10 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
             session_id = self.pick_session(data)
             self.both("add_instance", lambda s, _: s.add_instance(session_id, new))
 
-        @rule(data=st.data(), instance_id=st.integers(0, 4),
-              status=st.none() | st.sampled_from(("done", "failed")), output=st.none() | hostile_text())
-        def update_instance(self, data: st.DataObject, instance_id: int, status: str | None,
-                            output: str | None) -> None:
+        @rule(data=st.data(), instance_id=st.integers(-1, 4), update=instance_updates())
+        def update_instance(self, data: st.DataObject, instance_id: int,
+                            update: InstanceUpdate) -> None:
             session_id = self.pick_session(data)
-            update = InstanceUpdate(status=status, output=output)
             self.both("update_instance",
                       lambda s, _: s.update_instance(session_id, instance_id, update))
 
@@ -230,11 +231,29 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
             session_id = self.pick_session(data)
             self.both("list_instances", lambda s, _: s.list_instances(session_id))
 
-        @rule(data=st.data(), new=new_messages(), at=FEW_TIMES)
-        def append_message(self, data: st.DataObject, new: Any, at: datetime) -> None:
+        @rule(data=st.data(), new=new_messages(), at=st.none() | FEW_TIMES)
+        def append_message(self, data: st.DataObject, new: Any, at: datetime | None) -> None:
             session_id = self.pick_session(data)
-            message = replace(new, timestamp=at)
+            message = new if at is None else replace(new, timestamp=at)
             self.both("append_message", lambda s, _: s.append_message(session_id, message))
+
+        @rule(data=st.data())
+        def get_workspace(self, data: st.DataObject) -> None:
+            chosen = self.pick_workspace(data)
+            self.both("get_workspace", partial(self.read_workspace, model_id=chosen))
+
+        @rule(data=st.data(), at=FEW_TIMES,
+              backup_path=st.sampled_from(("/backups/sessions.json", "C:\\b\\s.json", "")))
+        def import_legacy(self, data: st.DataObject, at: datetime, backup_path: str) -> None:
+            """A legacy document of drawn sessions, sometimes reusing ids the store has."""
+            entries = data.draw(st.lists(legacy_sessions(PATHS, FEW_TIMES), max_size=3),
+                                label="legacy sessions")
+            if self.sessions and entries and data.draw(st.booleans(), label="reuse an id?"):
+                entries[0] = replace(entries[0], session=replace(
+                    entries[0].session, id=data.draw(st.sampled_from(self.sessions))))
+            document = legacy_document(entries)
+            self.both("import_legacy", lambda s, _: s.import_legacy(document, backup_path, at))
+            self.sessions.extend(e.session.id for e in entries if e.session.id not in self.sessions)
 
         @rule(data=st.data())
         def list_messages(self, data: st.DataObject) -> None:
@@ -267,10 +286,12 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
         def stored_state_agrees(self) -> None:
             """After every step, every record the model knows reads back the same."""
             self.both("migration_metadata", lambda s, _: s.migration_metadata())
-            for model_id in self.workspaces:
-                self.both("get_workspace", partial(self.read_workspace, model_id=model_id))
+            # Sessions first: their workspace_id pairs the ids of workspaces an import made.
             for session_id in self.sessions:
                 self.both("get_session", partial(_read_session, session_id=session_id))
+            self.workspaces = sorted(self.model.state.workspaces)
+            for model_id in self.workspaces:
+                self.both("get_workspace", partial(self.read_workspace, model_id=model_id))
 
     SessionHistoryMachine.backend = backend
     SessionHistoryMachine.workdir = workdir
