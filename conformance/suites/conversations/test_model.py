@@ -16,6 +16,7 @@ from storecheck.conformance.specs.conversations import (
     SPEC,
     STORE_ASSIGNED_IDS,
     LearningQuery,
+    NewJob,
 )
 from storecheck.conformance.stateful import ComparingMachine, run_machine
 from storecheck.fixtures.conversations import (
