@@ -134,31 +134,6 @@ def _reraise(where: str, raised: list[tuple[int, BaseException]]) -> None:
     ) from first
 
 
-def race(calls: Sequence[Callable[[], Any]]) -> list[Outcome]:
-    """Run every call at once from its own thread (barrier-released); their outcomes in order.
-
-    Spec errors become outcomes; anything else fails the check.
-    """
-    results: list[Outcome | None] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        results[index] = outcome(calls[index])
-
-    run_threads(run, [(index,) for index in range(len(calls))])
-    return [result for result in results if result is not None]
-
-
-def expect_one_winner(spec: str, operation: str, outcomes: Sequence[Outcome],
-                      losers: type[StoreError], what: str) -> Outcome:
-    """Exactly one outcome succeeded and every other raised ``losers``: the winner."""
-    won = [o for o in outcomes if o.error is None]
-    lost = [o for o in outcomes if isinstance(o.error, losers)]
-    expect(len(won) == 1 and len(won) + len(lost) == len(outcomes), spec, operation,
-           f"exactly one of {len(outcomes)} racing callers to {what}, every other to get "
-           f"{losers.__name__}", [o.describe() for o in outcomes][:4])
-    return won[0]
-
-
 def read_while(read: Callable[[], object], action: Callable[[], T]) -> T:
     """Run ``action`` while another thread calls ``read`` over and over; return its result.
 

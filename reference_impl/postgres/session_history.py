@@ -4,8 +4,9 @@ Its operations are the SQLite reference's; the concurrency checks' operations
 are race-free at READ COMMITTED as written: ``record_instance_stats`` is one
 ``UPDATE ... SET total = total + ?`` (the row lock makes concurrent additions
 queue, and each re-reads the newest total), ``get_or_create_workspace`` is an
-upsert (``INSERT ... ON CONFLICT DO UPDATE``, retried once more below), and
-``complete_session`` tests the status inside its UPDATE.
+upsert (``INSERT ... ON CONFLICT DO UPDATE``, retried once more below),
+``complete_session`` tests the status inside its UPDATE, and ``import_legacy``
+holds a transaction-scoped advisory lock (below).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation
-from storecheck.conformance.specs.session_history import Workspace
+from storecheck.conformance.specs.session_history import ImportResult, Workspace
 from storecheck.reference_impl.postgres import text
 from storecheck.reference_impl.postgres.store import PostgresStore
 from storecheck.reference_impl.session_history.store import SqliteSessionHistory
 
 _UPSERT_ATTEMPTS = 3
+_LOCK_IMPORTS = "SELECT pg_advisory_xact_lock(hashtext('storecheck.session_history.import_legacy'))"
 
 
 class PgSessionHistory(PostgresStore, SqliteSessionHistory):
@@ -37,6 +39,15 @@ class PgSessionHistory(PostgresStore, SqliteSessionHistory):
                 if exc.kind is not ConstraintKind.UNIQUE or attempt == _UPSERT_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def import_legacy(self, document: str, backup_path: str, at: datetime) -> ImportResult:
+        # The reference reads "does this session exist?" and then inserts it.  Two imports
+        # of one document at READ COMMITTED both find it missing, and the second insert
+        # fails.  One advisory lock per import, held to commit, makes imports queue; the
+        # one that waited then reads the first's sessions and skips them.
+        with self._tx("import_legacy", backup_path) as conn:
+            self._native(conn).execute_native(_LOCK_IMPORTS)
+            return super().import_legacy(document, backup_path, at)
 
     @staticmethod
     def _substring_filter(params: dict[str, Any]) -> None:

@@ -8,12 +8,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from storecheck.conformance.specs.conversations import Job
-from storecheck.conformance.specs.session_history import Session, Workspace, workspace_hash
+from storecheck.conformance.specs.session_history import (
+    ImportResult,
+    Session,
+    Workspace,
+    workspace_hash,
+)
 from storecheck.reference_impl.conversations import rows as job_rows
 from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.postgres.backend import PostgresBackend
 from storecheck.reference_impl.postgres.conversations import CLAIM_NEXT, PgConversations
 from storecheck.reference_impl.postgres.session_history import PgSessionHistory
+from storecheck.reference_impl.session_history import SqliteSessionHistory
 from storecheck.reference_impl.session_history import rows as session_rows
 from storecheck.reference_impl.session_history.rows import WORKSPACE_COLUMNS
 
@@ -70,7 +76,16 @@ class DequeueWithoutRowLocks(PgConversations):
         return None if row is None else job_rows.job(row)
 
 
+class ImportWithoutLock(PgSessionHistory):
+    """The SQLite reference's import as is: "does it exist?" then insert, which two imports
+    of one document at READ COMMITTED both pass."""
+
+    def import_legacy(self, document: str, backup_path: str, at: datetime) -> ImportResult:
+        return SqliteSessionHistory.import_legacy(self, document, backup_path, at)
+
+
 MUTANTS: dict[str, tuple[type[Any], str]] = {
+    "postgres_import_without_lock": (ImportWithoutLock, "concurrency"),
     "postgres_stats_read_modify_write": (StatsReadModifyWrite, "concurrency"),
     "postgres_get_or_create_update_then_insert": (GetOrCreateUpdateThenInsert, "concurrency"),
     "postgres_dequeue_without_row_locks": (DequeueWithoutRowLocks, "concurrency"),
