@@ -39,7 +39,10 @@ class StoreError(Exception):
 
 
 class NotFound(StoreError):
-    """The record addressed by the operation does not exist."""
+    """The record addressed by the operation (read, updated, deleted) does not exist.
+
+    A new record whose *parent* is missing is ``ConstraintViolation(FOREIGN_KEY)``.
+    """
 
 
 class ValidationError(StoreError):
@@ -47,7 +50,9 @@ class ValidationError(StoreError):
 
 
 class Conflict(StoreError):
-    """The operation collides with existing state (for example a duplicate id)."""
+    """The operation collides with the state of an existing record: finishing a finished
+    session, finishing a job not leased to the caller, writing under a soft-deleted
+    conversation.  A duplicate key is ``ConstraintViolation(UNIQUE)`` instead."""
 
 
 class Busy(StoreError):

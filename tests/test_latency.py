@@ -147,3 +147,33 @@ def pytest_storecheck_modify_targets(spec, targets):
                                 "--store-spec=session_history", *QUICK)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*get_session: expected p99 <= 1e-06 ms*"])
+
+
+def test_the_floor_is_null_when_the_reference_sql_cannot_run_on_the_store(tmp_path: Path) -> None:
+    """A SQLite store with a schema of its own gets no floor, and its met target passes."""
+    import sqlite3
+    from types import SimpleNamespace
+
+    from storecheck.conformance.latency import Budget
+    from storecheck.conformance.latency_check import (
+        LATENCY_PROPERTY,
+        LatencyRun,
+        LatencySettings,
+        check_target,
+    )
+
+    location = tmp_path / "own-schema.db"
+    sqlite3.connect(location).execute("CREATE TABLE things (id INTEGER PRIMARY KEY)").close()
+    store = SimpleNamespace(sql_dialect="sqlite")
+    rows: dict[str, Any] = {}
+
+    def reference_sql(conn: Any, data: Any, i: int) -> Any:
+        return conn.execute("SELECT * FROM sessions WHERE id = ?", (i,)).fetchall()
+
+    check_target("session_history", LatencyTarget("get_session", 1, 99, 100.0, "test"),
+                 lambda store, data, i: None, reference_sql,
+                 LatencyRun(store, None, str(location)), Budget(2, 5, 1.0),
+                 LatencySettings("enforce", 1.0), rows.__setitem__)
+    row = rows[LATENCY_PROPERTY]
+    assert row["verdict"] == "pass"
+    assert row["floor_p50_ms"] is None and row["overhead"] is None

@@ -27,9 +27,52 @@ alone); a job queue runs beside them.  Rules beyond the records' types:
   ``max_attempts`` goes ``dead`` instead.  ``fail`` retries after
   ``backoff_seconds(attempts)`` until ``max_attempts``, then ``dead``.  Only the
   worker holding the lease may complete or fail a job (else :class:`Conflict`).
+  Claiming also dead-letters, in the same step, *every* running job whose
+  lease expired with no attempt left (``last_error`` becomes the literal
+  ``'lease expired'``).  A worker may still complete or fail its job after
+  its lease expired, as long as no other worker has claimed it since.
+  Completing, failing and dead-lettering clear ``worker`` and ``lease_until``;
+  ``last_error`` keeps the newest error.  ``lease_seconds`` is in
+  ``(0, 86400]`` and is not rounded: a lease of 0.5 s ends 0.5 s later.
 * Retention: ``purge_conversations`` deletes conversations created before
   ``now - days`` with all their children in one transaction;
   ``right_to_delete`` removes every trace of one conversation.
+
+Errors.  An operation addressing a record that does not exist raises
+:class:`NotFound`; a new record whose parent conversation does not exist is
+``ConstraintViolation(FOREIGN_KEY)``; a duplicate conversation id
+``ConstraintViolation(UNIQUE)``; an empty id, category, content or
+job type, a negative upload size or a checksum that is not 64 lowercase hex
+digits ``ConstraintViolation(CHECK)`` (the seed's CHECK constraints); a wrong
+type, a naive timestamp, a confidence outside [0, 1], a negative retention,
+an invalid lease or limit (1 to 1,000), a payload that is not JSON:
+:class:`ValidationError`.  Writing under a soft-deleted conversation, and
+finishing a job not leased to the caller: :class:`Conflict`.  When one call
+breaks several rules the first applies in this order: ValidationError,
+NotFound of the addressed record, Conflict, CHECK, UNIQUE, FOREIGN KEY.
+
+Soft delete and restore set state rather than toggle it: soft-deleting a
+soft-deleted conversation moves ``deleted_at`` and ``updated_at`` to ``at``;
+restoring a live one leaves it live and moves ``updated_at``.  Restore,
+soft delete and update move ``updated_at``; adding messages, uploads or
+learnings does not touch the conversation.
+
+Values.  Text (titles, metadata, content, payloads, errors) is stored and
+returned verbatim: no trimming, case folding or Unicode normalisation; a
+payload's JSON keeps its exact spelling (key order, whitespace, ``1.0``).
+``metadata`` is any mapping of str to str, returned as a mapping with the same
+items.  Store-assigned ids are integers that increase in creation order
+(later records get larger ids), which is the tie-break of every order below.
+A page's ``next_cursor`` is set exactly when more conversations follow it;
+a cursor may be handed back at any UTC offset.
+
+Threads.  One store object may be shared by any number of threads, each
+operation called from any of them at once.  ``atomic()`` belongs to the
+calling thread: other threads' operations are not part of the block, and a
+rollback undoes only the block's own writes.  Conditional changes (finishing
+a job, deleting, creating under a unique id, claiming) are atomic
+check-then-act: of concurrent identical calls exactly one wins and the
+others get the error they would get one after the other.
 """
 
 from __future__ import annotations
@@ -222,7 +265,8 @@ class ConversationStore(Protocol):
     def add_message(self, conversation_id: str, role: str, content: str,
                     at: datetime) -> Message: ...
     def list_messages(self, conversation_id: str) -> list[Message]: ...
-    def count_messages(self, conversation_id: str) -> int: ...
+    def count_messages(self, conversation_id: str) -> int:
+        """How many messages :meth:`list_messages` returns (:class:`NotFound` likewise)."""
 
     def create_learning(self, category: str, content: str, tags: Sequence[str],
                         confidence: float, at: datetime,

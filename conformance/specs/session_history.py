@@ -14,16 +14,42 @@ Rules a backend must meet, beyond the records' types:
   non-empty ids, task, content and workspace path, ``instance_id >= 0``) are
   refused with ``ConstraintViolation(kind=CHECK)``; duplicates with
   ``kind=UNIQUE``; a missing parent with ``kind=FOREIGN_KEY``.
-* Operations addressing a record that does not exist raise :class:`NotFound`.
+* Operations addressing a record that does not exist raise :class:`NotFound`;
+  a new record whose *parent* is missing is ``ConstraintViolation(FOREIGN_KEY)``.
+* When one call breaks several rules, the error is the first in this order:
+  :class:`ValidationError` (types and value rules, before anything is read),
+  :class:`NotFound` of the record the call addresses, then the schema's
+  rules statement by statement (the session row before its runtime mix,
+  instances and messages; within a row CHECK, then UNIQUE, then FOREIGN KEY),
+  then :class:`Conflict`.  So ``create_session`` with a duplicate id *and* a
+  missing workspace is UNIQUE; ``update_session`` of an unknown session with
+  an invalid status is NotFound.
 * Every operation is atomic; ``create_session`` writes the session, its
   runtime mix, instances and first messages all or nothing.
-* Text is stored verbatim, including NUL and any Unicode code point.
+* Text is stored and compared verbatim, including NUL and any Unicode code
+  point: no trimming, no case folding, no Unicode normalisation (``café``
+  spelled with a combining accent is another path, task or id).  Where text
+  orders results (ties on ``id``), the order is by code point.
 * ``search_sessions`` returns sessions newest first (``created_at`` desc,
   then ``id`` desc) and pages with a keyset cursor; ``text`` matches a
-  case-sensitive substring of ``task``.
+  case-sensitive substring of ``task`` (``%``, ``_`` and ``*`` are ordinary
+  characters).  A cursor may be handed back at any UTC offset.
 * Messages list in ``timestamp`` order, ties in the order they were appended.
 * ``update_session`` keeps children's identity: an instance's ``row_id``
   never changes while the instance exists.
+* Store-assigned ids (``Workspace.id``, ``Instance.row_id``) are integers the
+  store picks; any value is allowed (0 and negative too), they never change
+  and never name two records.
+* Threads: one store object may be shared by any number of threads, each
+  operation called from any of them at once.  ``atomic()`` belongs to the
+  calling thread: other threads' operations are not part of the block, and
+  a rollback undoes only the block's own writes.
+* Operations that change state conditionally (``complete_session``,
+  ``delete_*``, create under a unique id, ``get_or_create_workspace``,
+  ``import_legacy``) are atomic check-then-act: of concurrent identical calls
+  exactly one wins and the others get the error they would get one after
+  the other (Conflict, NotFound, UNIQUE); concurrent imports of one document
+  import each session once.
 """
 
 from __future__ import annotations
@@ -166,6 +192,8 @@ class SessionPage:
 @dataclass(frozen=True)
 class MigrationMetadata:
     schema_version: int
+    """The store's current schema version (the newest of :data:`SCHEMA_VERSIONS` once
+    migrated; the seed's initial row says 1, and version 2 sets 2)."""
     migration_status: str
     """``pending`` until a legacy import has run, then ``completed``."""
     json_backup_path: str | None
@@ -229,10 +257,15 @@ class NewSession:
 
 @dataclass(frozen=True)
 class SessionUpdate:
-    """Fields left ``None`` keep their value; ``updated_at`` is always set.
+    """Fields left ``None`` keep their value (a partial update is never a replace);
+    ``updated_at`` is always set.  ``completed_at`` is never touched, even when
+    ``status`` becomes ``completed`` or ``failed`` here (:meth:`complete_session`
+    sets it).
 
-    ``runtime_mix`` replaces the whole set when given; ``instances`` updates
-    the listed instances (matched by ``instance_id``) in place.
+    ``runtime_mix`` replaces the whole set when given; ``instance_statuses``
+    sets the status of each listed instance (matched by ``instance_id``) in
+    place.  An ``instance_id`` the session does not have raises
+    :class:`NotFound` and the whole update is rolled back.
     """
 
     updated_at: datetime
@@ -289,7 +322,9 @@ class SessionHistoryStore(Protocol):
     """What an implementation of ``session_history`` offers."""
 
     def get_or_create_workspace(self, path: str, at: datetime) -> Workspace:
-        """The workspace for ``path``, created (hash computed) if new; ``at`` touches it."""
+        """The workspace for ``path`` (matched exactly), created (hash computed,
+        ``created_at`` and ``last_accessed_at`` = ``at``) if new; if it exists,
+        ``last_accessed_at`` becomes ``at``.  Concurrent calls get one workspace."""
 
     def get_workspace(self, workspace_id: int) -> Workspace: ...
 
@@ -307,15 +342,22 @@ class SessionHistoryStore(Protocol):
     def update_session(self, session_id: str, update: SessionUpdate) -> Session: ...
 
     def complete_session(self, session_id: str, status: str, at: datetime) -> Session:
-        """Finish a running or paused session as ``completed`` or ``failed``.
+        """Finish a running or paused session as ``completed`` or ``failed``: sets
+        ``status``, and ``completed_at`` and ``updated_at`` to ``at``.
 
-        Raises :class:`Conflict` if it is already finished.
+        ``status`` other than those two is a :class:`ValidationError`; an unknown
+        session :class:`NotFound`; one already finished :class:`Conflict` (also
+        for every caller but one of concurrent completions).
         """
 
     def record_instance_stats(
         self, session_id: str, files_changed: int, lines_added: int, lines_deleted: int
     ) -> Session:
-        """Add to the session's totals (NULL counts as 0); no update is ever lost."""
+        """Add to the session's totals (NULL counts as 0); no update is ever lost.
+
+        Each figure is 0 to 2**31 - 1 (else :class:`ValidationError`).  Leaves
+        ``updated_at`` as it was: statistics are not an edit of the session.
+        """
 
     def delete_session(self, session_id: str) -> None: ...
 
@@ -342,8 +384,11 @@ class SessionHistoryStore(Protocol):
     def import_legacy(self, document: str, backup_path: str, at: datetime) -> ImportResult:
         """Import a legacy JSON document (see :func:`parse_legacy_document`).
 
-        All or nothing; sessions whose id exists are skipped, so re-running is
-        a no-op.  Records ``backup_path`` and status ``completed`` in the
+        All or nothing: a document that does not parse, or holds a record a
+        rule refuses, raises and leaves the store (metadata included) as it
+        was.  Sessions whose id exists are skipped, so re-running is a no-op.
+        Workspaces are found or created by path (``at`` touches them).  Records
+        ``backup_path``, status ``completed`` and ``migrated_at = at`` in the
         migration metadata.
         """
 

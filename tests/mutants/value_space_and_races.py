@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,6 +25,7 @@ from storecheck.conformance.specs.conversations import Conversation, Job, NewJob
 from storecheck.conformance.specs.session_history import (
     ChatMessage,
     Cursor,
+    ImportResult,
     Instance,
     InstanceUpdate,
     NewMessage,
@@ -34,7 +35,9 @@ from storecheck.conformance.specs.session_history import (
     SessionQuery,
     SessionUpdate,
     Workspace,
+    parse_legacy_document,
 )
+from storecheck.fixtures.session_history import legacy_document
 from storecheck.reference_impl.backend import sqlite_backend
 from storecheck.reference_impl.conversations import SqliteConversations
 from storecheck.reference_impl.engine import Database
@@ -203,7 +206,47 @@ class CompleteJobCheckThenAct(SqliteConversations):
             return self._job(conn, job_id, "complete_job")
 
 
+class LegacyImportOneTransactionPerSession(SqliteSessionHistory):
+    """Imports a document session by session, each in its own transaction ("batches keep
+    the lock short"): an invalid last session leaves the earlier ones behind."""
+
+    def import_legacy(self, document: str, backup_path: str, at: datetime) -> ImportResult:
+        imported = skipped = 0
+        for entry in parse_legacy_document(document):
+            result = super().import_legacy(legacy_document([entry]), backup_path, at)
+            imported, skipped = imported + result.imported, skipped + result.skipped
+        return ImportResult(imported, skipped)
+
+
+class PurgeInBatches(SqliteConversations):
+    """Purges 100 conversations per transaction, each batch whole."""
+
+    def purge_conversations(self, older_than_days: int, now: datetime) -> int:
+        if not isinstance(older_than_days, int) or older_than_days < 0:
+            return super().purge_conversations(older_than_days, now)
+        cutoff = to_text(now - timedelta(days=older_than_days))
+        purged = 0
+        while True:
+            with self._tx("purge_conversations") as conn:
+                batch = [row[0] for row in conn.execute(
+                    "SELECT id FROM conversations WHERE created_at < ? LIMIT 100", (cutoff,))]
+                conn.executemany("DELETE FROM conversations WHERE id = ?", [(i,) for i in batch])
+            purged += len(batch)
+            if not batch:
+                return purged
+
+
+class RightToDeleteKeepsIndexTerms(SqliteConversations):
+    """right_to_delete deletes the rows but does not merge the full-text index, whose old
+    segments keep the deleted words."""
+
+    @staticmethod
+    def _drop_deleted_terms(conn: Any) -> None:
+        pass
+
+
 SESSION_HISTORY: dict[str, tuple[type[Any], str]] = {
+    "legacy_import_one_transaction_per_session": (LegacyImportOneTransactionPerSession, "acid"),
     "created_at_in_milliseconds": (CreatedAtInMilliseconds, "model"),
     "message_echoes_callers_zone": (MessageEchoesCallersZone, "model"),
     "partial_update_overwrites_model": (PartialUpdateOverwritesModel, "model"),
@@ -215,6 +258,8 @@ SESSION_HISTORY: dict[str, tuple[type[Any], str]] = {
     "store_bound_to_its_thread": (StoreBoundToItsThread, "concurrency"),
 }
 CONVERSATIONS: dict[str, tuple[type[Any], str]] = {
+    "purge_in_batches": (PurgeInBatches, "acid"),
+    "right_to_delete_keeps_index_terms": (RightToDeleteKeepsIndexTerms, "fk"),
     "payload_reserialised": (PayloadReserialised, "model"),
     "lease_in_whole_seconds": (LeaseInWholeSeconds, "model"),
     "update_ignores_metadata": (UpdateIgnoresMetadata, "model"),

@@ -42,9 +42,12 @@ def test_acid_concurrent_writers_do_not_corrupt_data(store: Any, store_profile: 
     messages = store.list_messages("busy")
     expect(len(messages) == threads * per_thread == len({m.id for m in messages}), SPEC,
            "add_message", f"{threads * per_thread} distinct messages", len(messages))
-    found = store.search_learnings(LearningQuery(text="learning"), 1000)
-    expect(len(found) == threads * per_thread, SPEC, "create_learning",
-           "every learning written and searchable", len(found))
+    # One search per thread: each finds at most per_thread hits, under the spec's limit
+    # of 1,000 whatever the profile.
+    found = {thread: len(store.search_learnings(LearningQuery(text=f"learning t{thread}"), 1000))
+             for thread in range(threads)}
+    expect(all(count == per_thread for count in found.values()), SPEC, "create_learning",
+           f"every learning written and searchable: {per_thread} per thread", found)
 
 
 @pytest.mark.operation("add_message")
@@ -179,10 +182,11 @@ def test_purge_killed_midway_leaves_all_or_nothing(
     reopened = open_store()
     expect(not reopened.verify_integrity(), SPEC, "purge_conversations", "a sound file after SIGKILL")
     remaining = {c.id for c in _all_conversations(reopened)}
-    torn = [c for c in old if c in remaining and reopened.count_messages(c) != 3]
-    expect(not torn, SPEC, "purge_conversations",
-           "every surviving conversation whole (the purge is one transaction)",
-           (len(torn), torn[:3]))
+    whole = [c for c in old if c in remaining and reopened.count_messages(c) == 3]
+    expect(len(whole) in (0, len(old)) and len(whole) == len(remaining & set(old)), SPEC,
+           "purge_conversations", f"the purge of {len(old)} conversations to have happened "
+           f"whole or not at all: {len(old)} whole conversations left, or none",
+           f"{len(whole)} whole, {len(remaining & set(old)) - len(whole)} torn")
 
 
 def _partly_purged(store: Any, old: list[str]) -> bool:

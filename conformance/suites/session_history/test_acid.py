@@ -14,9 +14,14 @@ import pytest
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import all_pages, expect, expect_error, read_while
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
-from storecheck.conformance.specs.session_history import SPEC, NewMessage, SessionQuery
+from storecheck.conformance.specs.session_history import (
+    SPEC,
+    LegacySession,
+    NewMessage,
+    SessionQuery,
+)
 from storecheck.conformance.suites.session_history.workers import T0, write_until_killed
-from storecheck.fixtures.session_history import SessionFactory
+from storecheck.fixtures.session_history import SessionFactory, legacy_document
 
 pytestmark = pytest.mark.acid
 
@@ -172,3 +177,33 @@ def _every_session(store: Any) -> list[Any]:
 
 class _Abort(Exception):
     pass
+
+
+@pytest.mark.operation("import_legacy")
+def test_legacy_import_with_one_invalid_record_imports_nothing(store: Any) -> None:
+    """The document parses, but the last message of its last session breaks a CHECK: the
+    whole import fails, leaves no session, workspace or metadata change, and once fixed
+    imports each session once."""
+    factory = SessionFactory(seed=12)
+    entries = [LegacySession(f"/legacy/atomic-{n}", factory.session(0, id=f"atomic-{n}"),
+                             T0 + timedelta(minutes=n)) for n in range(3)]
+    last = entries[-1].session
+    broken = replace(last, messages=(*last.messages, NewMessage("bad-role", "robot", "x", T0)))
+    document = legacy_document([*entries[:-1], replace(entries[-1], session=broken)])
+    before = store.migration_metadata()
+    imported_at = T0 + timedelta(days=1)
+    expect_error(SPEC, "import_legacy", lambda: store.import_legacy(document, "/b.json", imported_at),
+                 ConstraintViolation, ConstraintKind.CHECK)
+    for entry in entries:
+        expect_error(SPEC, "import_legacy", lambda e=entry: store.get_session(e.session.id), NotFound)
+        probe_at = T0 + timedelta(days=2)
+        workspace = store.get_or_create_workspace(entry.workspace_path, probe_at)
+        expect(workspace.created_at == probe_at, SPEC, "import_legacy",
+               f"no workspace {entry.workspace_path!r} left by the failed import", workspace)
+    expect(store.migration_metadata() == before, SPEC, "import_legacy",
+           "the migration metadata as it was before the failed import", store.migration_metadata())
+    fixed = legacy_document(entries)
+    first = store.import_legacy(fixed, "/b.json", imported_at)
+    again = store.import_legacy(fixed, "/b.json", imported_at)
+    expect((first.imported, first.skipped, again.imported, again.skipped) == (3, 0, 0, 3), SPEC,
+           "import_legacy", "3 imported once fixed, then 3 skipped", (first, again))
