@@ -14,6 +14,7 @@ import pytest
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance import sqlschema
 from storecheck.conformance.checks import expect, run_workers
+from storecheck.reference_impl.engine import Database
 from storecheck.reference_impl.schemas import reference_schema
 
 
@@ -148,3 +149,80 @@ class MigrationSuite:
                                            store.schema_ddl(), store.sql_dialect)
             expect(not drift, self.spec, "migrate", f"the reference schema at version {version}",
                    drift)
+
+    @pytest.mark.operation("migrate")
+    def test_an_older_location_opened_without_a_version_upgrades_and_keeps_its_data(
+        self, open_store: Callable[..., Any]
+    ) -> None:
+        store = open_store(schema_version=0)
+        versions = list(store.schema_versions())
+        store.migrate(versions[0])
+        self.write(store, 5)
+        before = self.snapshot(store)
+        store.close()
+        reopened = open_store()
+        expect(reopened.schema_version() == versions[-1], self.spec, "migrate",
+               f"a location left at version {versions[0]} upgraded to {versions[-1]} when opened "
+               "without a version", reopened.schema_version())
+        expect(self.snapshot(reopened) == before, self.spec, "migrate",
+               f"the data written at version {versions[0]} intact after the upgrade on open")
+
+    @pytest.mark.requires(caps.FILE_STORAGE, caps.SQL_INTROSPECTION)
+    @pytest.mark.operation("migrate")
+    def test_a_tampered_migration_history_is_refused(
+        self, store: Any, fresh_location: str, open_store: Callable[..., Any]
+    ) -> None:
+        """A changed checksum, then an unknown version row, in the migrations table: opening
+        must refuse either, change nothing, and open again once the record is restored."""
+        if store.sql_dialect != "sqlite" or not _has_sqlite_history(fresh_location):
+            pytest.skip("the store keeps no schema_migrations table in a SQLite file: "
+                        "there is no record for this check to edit")
+        self.write(store, 6)
+        before = self.snapshot(store)
+        versions = list(store.schema_versions())
+        store.close()
+        tampering = (
+            ("a changed checksum for version 1",
+             "UPDATE schema_migrations SET checksum = 'edited-' || checksum WHERE version = 1",
+             "UPDATE schema_migrations SET checksum = substr(checksum, 8) WHERE version = 1"),
+            (f"an unknown version {versions[-1] + 1}",
+             "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
+             f"VALUES ({versions[-1] + 1}, 'from_the_future', 'x', '2099-01-01')",
+             f"DELETE FROM schema_migrations WHERE version = {versions[-1] + 1}"),
+        )
+        for what, tamper, restore in tampering:
+            _edit_history(fresh_location, tamper)
+            try:
+                open_store().close()
+            except Exception as exc:  # the backend's own error type: any refusal will do
+                refusal: Exception | None = exc
+            else:
+                refusal = None
+            expect(refusal is not None and str(refusal) != "", self.spec, "migrate",
+                   f"opening a location with {what} in its migration history to be refused "
+                   "with an error that says so", refusal)
+            _edit_history(fresh_location, restore)
+            again = open_store()
+            expect(self.snapshot(again) == before and again.schema_version() == versions[-1],
+                   self.spec, "migrate", f"the store unchanged by the refused open ({what})")
+            again.close()
+
+
+def _has_sqlite_history(location: str) -> bool:
+    database = Database(location)
+    try:
+        found = database.connection().execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").fetchone()
+        return found is not None
+    finally:
+        database.close()
+
+
+def _edit_history(location: str, statement: str) -> None:
+    """Edit the migrations table the way a person with the file would: outside the store."""
+    database = Database(location)
+    try:
+        with database.atomic() as conn:
+            conn.execute(statement)
+    finally:
+        database.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import sqlite3
 import threading
 from collections.abc import Mapping
@@ -40,7 +41,7 @@ from storecheck.conformance.specs.session_history import (
 from storecheck.fixtures.session_history import legacy_document
 from storecheck.reference_impl.backend import sqlite_backend
 from storecheck.reference_impl.conversations import SqliteConversations
-from storecheck.reference_impl.engine import Database
+from storecheck.reference_impl.engine import Database, Migrator
 from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.session_history import SqliteSessionHistory
 
@@ -245,7 +246,32 @@ class RightToDeleteKeepsIndexTerms(SqliteConversations):
         pass
 
 
+class TrustingMigrator(Migrator):
+    """Takes the migrations table at its word: no checksum or version is compared."""
+
+    def _verify_checksums(self, conn: Any) -> None:
+        pass
+
+
+class MigrationHistoryTrusted(SqliteSessionHistory):
+    migrator_class = TrustingMigrator
+
+
+class UpgradesOnlyNewFiles(SqliteConversations):
+    """Migrates a location only when it is new ("upgrades are an explicit admin step")."""
+
+    def __init__(self, path: str, *, schema_version: int | None = None) -> None:
+        if schema_version is None and os.path.exists(path) and os.path.getsize(path) > 0:
+            database = Database(path)
+            try:
+                schema_version = Migrator(database, self.migrations).current_version() or None
+            finally:
+                database.close()
+        super().__init__(path, schema_version=schema_version)
+
+
 SESSION_HISTORY: dict[str, tuple[type[Any], str]] = {
+    "migration_history_trusted": (MigrationHistoryTrusted, "migration"),
     "legacy_import_one_transaction_per_session": (LegacyImportOneTransactionPerSession, "acid"),
     "created_at_in_milliseconds": (CreatedAtInMilliseconds, "model"),
     "message_echoes_callers_zone": (MessageEchoesCallersZone, "model"),
@@ -258,6 +284,7 @@ SESSION_HISTORY: dict[str, tuple[type[Any], str]] = {
     "store_bound_to_its_thread": (StoreBoundToItsThread, "concurrency"),
 }
 CONVERSATIONS: dict[str, tuple[type[Any], str]] = {
+    "upgrades_only_new_files": (UpgradesOnlyNewFiles, "migration"),
     "purge_in_batches": (PurgeInBatches, "acid"),
     "right_to_delete_keeps_index_terms": (RightToDeleteKeepsIndexTerms, "fk"),
     "payload_reserialised": (PayloadReserialised, "model"),
