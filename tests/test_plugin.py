@@ -61,7 +61,7 @@ def test_marker_selection_and_report(pytester: pytest.Pytester) -> None:
 def test_capability_skips_say_why(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--store=memory", "--store-spec=session_history", "-m",
                                 "migration", "-rs", *QUICK)
-    result.assert_outcomes(skipped=6)
+    result.assert_outcomes(skipped=8)
     result.stdout.fnmatch_lines(["*backend 'memory' lacks capability 'migrations'*"])
 
 
@@ -108,7 +108,7 @@ def pytest_storecheck_modify_capabilities(backend, capabilities):
     pytester.syspathinsert()
     result = pytester.runpytest("--store=hooked,mybackends:make", "--store-spec=session_history",
                                 "-k", "savepoint or processes", "-rs", *QUICK)
-    result.assert_outcomes(passed=2, skipped=4)
+    result.assert_outcomes(passed=2, skipped=6)
     result.stdout.fnmatch_lines(["*'hooked' lacks capability 'multi_process'*"])
 
 

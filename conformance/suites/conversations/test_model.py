@@ -78,6 +78,15 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             for conversation_id, at in (("c1", T0 + 999 * MICRO), ("c2", T0), ("c3", T0)):
                 self.both("create_conversation",
                           partial(_create, conversation_id=conversation_id, at=at))
+            # Jobs and learnings from the start, so the queue and search rules have
+            # something to work on in every example, not only after a lucky enqueue.
+            for priority, run_after in ((1, None), (1, T0 + MICRO), (0, T0 + timedelta(seconds=2))):
+                job = NewJob("start", payload=f'{{"p": {priority}}}', priority=priority,
+                             run_after=run_after)
+                self.jobs.append(self.both("enqueue", lambda s, _, j=job: s.enqueue(j, T0)).id)
+            for content, labels in (("sqlite wal index", ("db",)), ("queue lease \u00e9t\u00e9", ())):
+                self.learnings.append(self.both("create_learning", lambda s, _, c=content, t=labels:
+                                                s.create_learning("tips", c, t, 0.5, T0)).id)
 
         @rule(conversation_id=IDS, title=texts, meta=metadata, at=few_times)
         def create_conversation(self, conversation_id: str, title: str, meta: Any, at: Any) -> None:

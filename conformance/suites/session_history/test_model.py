@@ -94,7 +94,8 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
 
         @initialize(seed=st.integers(0, 3))
         def start(self, seed: int) -> None:
-            """Two workspaces and sessions whose created_at and message timestamps tie."""
+            """Two workspaces and sessions whose created_at (sub-second) and message timestamps
+            tie."""
             factory = SessionFactory(seed=seed)
             for path in ("/w/one", "/w/two"):
                 workspace = self.both("get_or_create_workspace",
@@ -102,8 +103,8 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
                 self.workspaces.append(workspace.id)
             for n, status in enumerate(("running", "paused", "completed", "running")):
                 template = factory.session(
-                    self.workspaces[n % 2], status=status, created_at=T0 + timedelta(minutes=n // 2),
-                    messages=0)
+                    self.workspaces[n % 2], status=status,
+                    created_at=T0 + timedelta(minutes=n // 2) + 999 * MICRO, messages=0)
                 messages = tuple(factory.message(id=f"init-{n}-{9 - k}", timestamp=T0)
                                  for k in range(3))
                 template = replace(template, messages=messages)
