@@ -13,12 +13,14 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
+import pytest
+from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import Outcome, expect, outcome, run_threads
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, StoreError
 
@@ -142,36 +144,91 @@ def _race_worker(backend: Any, spec: str, location: str,
         store.close()
 
 
-def every_thread_reads_its_own_writes(store: Any, rounds: int, threads: int,
-                                      write_round: Callable[[Any, int, int], None],
-                                      read_back: Callable[[Any, int], Any],
-                                      expected: Callable[[int, int], Any]) -> list[str]:
-    """Threads sharing ``store`` each run ``rounds`` ``atomic()`` blocks that read then write
-    their own records; odd rounds raise after writing and must leave nothing.
+class RaceSuite:
+    """Every spec's race checks; a suite module subclasses it as ``TestRaces``.
 
-    A store whose transaction bookkeeping (nesting depth, the open transaction, the
-    connection) is shared between threads mixes the blocks up: one thread's rollback
-    takes another's writes, or a block commits half.  Returns what differs.
+    The subclass sets ``spec`` and implements :meth:`prepare` (the records for one round
+    of races, and the races) and the three steps of the shared-store ``atomic()`` check:
+    :meth:`own_records`, :meth:`write_round` and :meth:`read_back` with
+    :meth:`expected`.
     """
-    class Abort(Exception):
-        pass
 
-    problems: list[str] = []
-    lock = threading.Lock()
+    spec: ClassVar[str]
+    rounds: ClassVar[int] = 5
+    """Each race is run this many times on fresh records: one round can miss the window."""
+    atomic_rounds: ClassVar[int] = 6
 
-    def run(thread: int) -> None:
-        for round_ in range(rounds):
-            try:
-                with store.atomic():
-                    write_round(store, thread, round_)
-                    if round_ % 2:
-                        raise Abort
-            except Abort:
-                pass
-        got, wanted = read_back(store, thread), expected(thread, rounds)
-        if got != wanted:
-            with lock:
-                problems.append(f"thread {thread}: {got!r} where its own blocks leave {wanted!r}")
+    def prepare(self, store: Any, tag: str, round_: int) -> list[Race]:
+        raise NotImplementedError
 
-    run_threads(run, [(t,) for t in range(threads)])
-    return problems
+    def own_records(self, store: Any, threads: int) -> None:
+        raise NotImplementedError
+
+    def write_round(self, store: Any, thread: int, round_: int) -> None:
+        """Inside one ``atomic()`` block: read the thread's own records, then write some."""
+        raise NotImplementedError
+
+    def read_back(self, store: Any, thread: int) -> Any:
+        raise NotImplementedError
+
+    def expected(self, thread: int, rounds: int) -> Any:
+        """What :meth:`read_back` finds when only the even rounds' blocks committed."""
+        raise NotImplementedError
+
+    def cases(self, store: Any, tag: str) -> list[Race]:
+        return [case for round_ in range(self.rounds)
+                for case in self.prepare(store, f"{tag}-{round_}", round_)]
+
+    @pytest.mark.operation("conditional changes")
+    def test_each_conditional_change_has_one_winner_among_threads(
+        self, store: Any, store_profile: Any
+    ) -> None:
+        race_in_threads(store, self.spec, self.cases(store, "threads"), store_profile.threads * 4)
+
+    @pytest.mark.requires(caps.MULTI_PROCESS)
+    @pytest.mark.operation("conditional changes")
+    def test_each_conditional_change_has_one_winner_among_processes(
+        self, backend: Any, fresh_location: str, open_store: Any, store_profile: Any
+    ) -> None:
+        store = open_store()
+        race_in_processes(backend.backend, self.spec, fresh_location,
+                          self.cases(store, "processes"), store_profile.processes)
+
+    @pytest.mark.requires(caps.TRANSACTIONS)
+    @pytest.mark.operation("atomic")
+    def test_atomic_blocks_of_threads_sharing_one_store_stay_their_own(
+        self, store: Any, store_profile: Any
+    ) -> None:
+        """Threads sharing one store each run ``atomic()`` blocks that read then write their
+        own records; odd rounds raise after writing and must leave nothing.
+
+        A store whose transaction bookkeeping (nesting depth, the open transaction, the
+        connection) is shared between threads mixes the blocks up: one thread's rollback
+        takes another's writes, or a block commits half.
+        """
+        threads = store_profile.threads * 2
+        self.own_records(store, threads)
+
+        class Abort(Exception):
+            pass
+
+        problems: list[str] = []
+        lock = threading.Lock()
+
+        def run(thread: int) -> None:
+            for round_ in range(self.atomic_rounds):
+                try:
+                    with store.atomic():
+                        self.write_round(store, thread, round_)
+                        if round_ % 2:
+                            raise Abort
+                except Abort:
+                    pass
+            got, wanted = self.read_back(store, thread), self.expected(thread, self.atomic_rounds)
+            if got != wanted:
+                with lock:
+                    problems.append(f"thread {thread}: {got!r} where its own blocks leave {wanted!r}")
+
+        run_threads(run, [(t,) for t in range(threads)])
+        expect(not problems, self.spec, "atomic", "every thread's committed blocks kept and its "
+               "rolled-back blocks gone, whatever the other threads did", problems[:3])

@@ -16,22 +16,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import expect
 from storecheck.conformance.errors import Conflict, ConstraintKind, ConstraintViolation, NotFound
-from storecheck.conformance.races import (
-    Race,
-    Summary,
-    every_thread_reads_its_own_writes,
-    race_in_processes,
-    race_in_threads,
-)
+from storecheck.conformance.races import Race, RaceSuite, Summary
 from storecheck.conformance.specs.conversations import SPEC, NewJob
 from storecheck.fixtures.conversations import T0, ConversationFactory
 
 pytestmark = pytest.mark.concurrency
-ROUNDS = 5
-"""Each race is run this many times on fresh records: one round can miss the window."""
 LATER = T0 + timedelta(seconds=5)
 
 
@@ -82,46 +73,21 @@ def prepare(store: Any, tag: str, round_: int = 0) -> list[Race]:
     ]
 
 
-@pytest.mark.operation("conditional changes")
-def test_each_conditional_change_has_one_winner_among_threads(store: Any,
-                                                              store_profile: Any) -> None:
-    cases = [case for round_ in range(ROUNDS) for case in prepare(store, f"threads-{round_}", round_)]
-    race_in_threads(store, SPEC, cases, store_profile.threads * 4)
+class TestRaces(RaceSuite):
+    spec = SPEC
+    prepare = staticmethod(prepare)
 
+    def own_records(self, store: Any, threads: int) -> None:
+        for thread in range(threads):
+            store.create_conversation(f"own-{thread}", "own", {}, T0)
 
-@pytest.mark.requires(caps.MULTI_PROCESS)
-@pytest.mark.operation("conditional changes")
-def test_each_conditional_change_has_one_winner_among_processes(
-    backend: Any, fresh_location: str, open_store: Any, store_profile: Any
-) -> None:
-    store = open_store()
-    cases = [case for round_ in range(ROUNDS) for case in prepare(store, f"processes-{round_}", round_)]
-    race_in_processes(backend.backend, SPEC, fresh_location, cases, store_profile.processes)
-
-
-@pytest.mark.requires(caps.TRANSACTIONS)
-@pytest.mark.operation("atomic")
-def test_atomic_blocks_of_threads_sharing_one_store_stay_their_own(
-    store: Any, store_profile: Any
-) -> None:
-    """Each thread counts its conversation's messages and adds two named after the count, in
-    its own ``atomic()`` blocks; the odd blocks raise and must leave nothing."""
-    threads, rounds = store_profile.threads * 2, 6
-    for thread in range(threads):
-        store.create_conversation(f"own-{thread}", "own", {}, T0)
-
-    def write_round(s: Any, thread: int, round_: int) -> None:
-        seen = s.count_messages(f"own-{thread}")
+    def write_round(self, store: Any, thread: int, round_: int) -> None:
+        seen = store.count_messages(f"own-{thread}")
         for part in ("a", "b"):
-            s.add_message(f"own-{thread}", "user", f"{seen}-{part}", T0)
+            store.add_message(f"own-{thread}", "user", f"{seen}-{part}", T0)
 
-    def read_back(s: Any, thread: int) -> list[str]:
-        return [m.content for m in s.list_messages(f"own-{thread}")]
+    def read_back(self, store: Any, thread: int) -> list[str]:
+        return [m.content for m in store.list_messages(f"own-{thread}")]
 
-    def expected(thread: int, rounds: int) -> list[str]:
+    def expected(self, thread: int, rounds: int) -> list[str]:
         return [f"{2 * k}-{part}" for k in range((rounds + 1) // 2) for part in ("a", "b")]
-
-    problems = every_thread_reads_its_own_writes(store, rounds, threads, write_round, read_back,
-                                                 expected)
-    expect(not problems, SPEC, "atomic", "every thread's committed blocks kept and its rolled "
-           "back blocks gone, whatever the other threads did", problems[:3])
