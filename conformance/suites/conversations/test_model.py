@@ -83,10 +83,10 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             for priority, run_after in ((1, None), (1, T0 + MICRO), (0, T0 + timedelta(seconds=2))):
                 job = NewJob("start", payload=f'{{"p": {priority}}}', priority=priority,
                              run_after=run_after)
-                self.jobs.append(self.both("enqueue", lambda s, _, j=job: s.enqueue(j, T0)).id)
+                self.jobs.append(self.both("enqueue", partial(_enqueue, job=job)).id)
             for content, labels in (("sqlite wal index", ("db",)), ("queue lease \u00e9t\u00e9", ())):
-                self.learnings.append(self.both("create_learning", lambda s, _, c=content, t=labels:
-                                                s.create_learning("tips", c, t, 0.5, T0)).id)
+                self.learnings.append(self.both("create_learning", partial(
+                    _create_learning, content=content, tags=labels)).id)
 
         @rule(conversation_id=IDS, title=texts, meta=metadata, at=few_times)
         def create_conversation(self, conversation_id: str, title: str, meta: Any, at: Any) -> None:
@@ -268,6 +268,14 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
 def _create(store: Any, backend_side: bool, conversation_id: str, at: datetime) -> Any:
     return store.create_conversation(conversation_id, f"title {conversation_id}",
                                      {"k": conversation_id}, at)
+
+
+def _enqueue(store: Any, backend_side: bool, job: NewJob) -> Any:
+    return store.enqueue(job, T0)
+
+
+def _create_learning(store: Any, backend_side: bool, content: str, tags: tuple[str, ...]) -> Any:
+    return store.create_learning("tips", content, tags, 0.5, T0)
 
 
 def _read(store: Any, backend_side: bool, conversation_id: str) -> Any:

@@ -8,6 +8,7 @@ import signal
 import time
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -195,7 +196,7 @@ def test_legacy_import_with_one_invalid_record_imports_nothing(store: Any) -> No
     expect_error(SPEC, "import_legacy", lambda: store.import_legacy(document, "/b.json", imported_at),
                  ConstraintViolation, ConstraintKind.CHECK)
     for entry in entries:
-        expect_error(SPEC, "import_legacy", lambda e=entry: store.get_session(e.session.id), NotFound)
+        expect_error(SPEC, "import_legacy", partial(store.get_session, entry.session.id), NotFound)
         probe_at = T0 + timedelta(days=2)
         workspace = store.get_or_create_workspace(entry.workspace_path, probe_at)
         expect(workspace.created_at == probe_at, SPEC, "import_legacy",
