@@ -206,16 +206,17 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         def dequeue(self, worker: str, now: Any, lease: float) -> None:
             self.both("dequeue", lambda s, _: s.dequeue(worker, now, lease))
 
-        @rule(data=st.data(), worker=WORKERS, now=few_times, fail=st.booleans(), error=texts)
-        def finish_job(self, data: st.DataObject, worker: str, now: Any, fail: bool,
-                       error: str) -> None:
+        @rule(data=st.data(), worker=WORKERS, now=few_times, error=texts)
+        def fail_job(self, data: st.DataObject, worker: str, now: Any, error: str) -> None:
             chosen = self.job(data)
-            if fail:
-                self.both("fail_job", lambda s, b: s.fail_job(
-                    self.backend_id("job", chosen, b), worker, error, now))
-            else:
-                self.both("complete_job", lambda s, b: s.complete_job(
-                    self.backend_id("job", chosen, b), worker, now))
+            self.both("fail_job", lambda s, b: s.fail_job(
+                self.backend_id("job", chosen, b), worker, error, now))
+
+        @rule(data=st.data(), worker=WORKERS, now=few_times)
+        def complete_job(self, data: st.DataObject, worker: str, now: Any) -> None:
+            chosen = self.job(data)
+            self.both("complete_job", lambda s, b: s.complete_job(
+                self.backend_id("job", chosen, b), worker, now))
 
         @rule(conversation_id=IDS, upload=uploads, at=few_times)
         def create_upload(self, conversation_id: str, upload: Any, at: Any) -> None:
@@ -247,6 +248,7 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         @invariant()
         def everything_reads_back_the_same(self) -> None:
             self.both("job_counts", lambda s, _: s.job_counts())
+            self.both("list_conversations", _every_page_two_by_two)
             for conversation_id in ("c1", "c2", "c3", "c4"):
                 self.both("read conversation", partial(_read, conversation_id=conversation_id))
             for learning in self.learnings:
@@ -268,6 +270,18 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
 def _create(store: Any, backend_side: bool, conversation_id: str, at: datetime) -> Any:
     return store.create_conversation(conversation_id, f"title {conversation_id}",
                                      {"k": conversation_id}, at)
+
+
+def _every_page_two_by_two(store: Any, backend_side: bool) -> Any:
+    """All listed conversations, two per page, each cursor handed back at -05:00."""
+    pages, after = [], None
+    for _ in range(1000):
+        page = store.list_conversations(2, after)
+        pages.append(page)
+        if page.next_cursor is None:
+            break
+        after = replace(page.next_cursor, created_at=in_offset(page.next_cursor.created_at, -300))
+    return pages
 
 
 def _enqueue(store: Any, backend_side: bool, job: NewJob) -> Any:

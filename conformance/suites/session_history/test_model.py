@@ -293,6 +293,7 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
             self.workspaces = sorted(self.model.state.workspaces)
             for model_id in self.workspaces:
                 self.both("get_workspace", partial(self.read_workspace, model_id=model_id))
+            self.both("search_sessions", _every_page_one_by_one)
 
     SessionHistoryMachine.backend = backend
     SessionHistoryMachine.workdir = workdir
@@ -301,6 +302,18 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
 
 class _Abort(Exception):
     pass
+
+
+def _every_page_one_by_one(store: Any, backend_side: bool) -> Any:
+    """All sessions, one per page, each cursor handed back at +05:30 (the same instant)."""
+    pages, after = [], None
+    for _ in range(1000):
+        page = store.search_sessions(SessionQuery(), 1, after)
+        pages.append(page)
+        if page.next_cursor is None:
+            break
+        after = replace(page.next_cursor, created_at=in_offset(page.next_cursor.created_at, 330))
+    return pages
 
 
 def _read_session(store: Any, backend_side: bool, session_id: str) -> Any:
