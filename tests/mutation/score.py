@@ -19,6 +19,7 @@ reason) do not count against the score.  Needs ``pip install cosmic-ray``.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import random
 import shlex
@@ -78,6 +79,21 @@ def test_command(specs: tuple[str, ...], profile: str) -> str:
                        "--hypothesis-seed=0"])
 
 
+def annotation_lines(path: Path) -> set[int]:
+    """Lines inside type annotations: with ``from __future__ import annotations`` they are
+    never evaluated, so a mutant there is equivalent by construction."""
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        annotations = []
+        if isinstance(node, ast.arg | ast.AnnAssign) and node.annotation is not None:
+            annotations.append(node.annotation)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
+            annotations.append(node.returns)
+        for annotation in annotations:
+            lines.update(range(annotation.lineno, (annotation.end_lineno or annotation.lineno) + 1))
+    return lines
+
+
 def equivalents() -> dict[tuple[str, str, int], str]:
     if not EQUIVALENT.exists():
         return {}
@@ -103,13 +119,17 @@ def run_module(module: str, specs: tuple[str, ...], work: Path, args: argparse.N
     subprocess.run(["cosmic-ray", "init", str(config), str(session)], check=True, cwd=work)
     if args.sample:
         with use_db(str(session), WorkDB.Mode.open) as db:
-            items = sorted(db.work_items, key=lambda item: item.job_id)
+            # By what the mutation is, not by job id (random per session): the same seed
+            # picks the same mutants in every run, so two versions of the suite compare.
+            items = sorted(db.work_items, key=lambda item: (item.mutations[0].operator_name,
+                                                            item.mutations[0].occurrence))
             keep = {item.job_id for item in random.Random(args.seed).sample(
                 items, min(args.sample, len(items)))}
             db.set_multiple_results([i.job_id for i in items if i.job_id not in keep],
                                     WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
     subprocess.run(["cosmic-ray", "exec", str(config), str(session)], check=True, cwd=work)
     tally = Tally()
+    in_annotations = annotation_lines(ROOT / module)
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item, result in db.completed_work_items:
             if result.worker_outcome is WorkerOutcome.SKIPPED:
@@ -123,7 +143,8 @@ def run_module(module: str, specs: tuple[str, ...], work: Path, args: argparse.N
                     tally.timed_out += 1
                 else:
                     tally.killed += 1
-            elif (module, mutation.operator_name, mutation.occurrence) in known:
+            elif (module, mutation.operator_name, mutation.occurrence) in known or (
+                    mutation.start_pos[0] in in_annotations):
                 tally.equivalent += 1
             else:
                 tally.survived += 1
