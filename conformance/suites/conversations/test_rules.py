@@ -172,3 +172,16 @@ def test_an_expired_lease_on_the_last_attempt_dead_letters(store: Any) -> None:
            "no re-delivery past max_attempts")
     expect(store.get_job(job.id).status == "dead", SPEC, "dequeue",
            "the job dead-lettered when its last lease expired", store.get_job(job.id))
+
+
+@pytest.mark.operation("update_conversation")
+def test_a_partial_update_changes_only_what_it_names(store: Any) -> None:
+    store.create_conversation("partial", "first title", {"a": "1", "b": "2"}, T0)
+    titled = store.update_conversation("partial", T0 + timedelta(seconds=1), title="second title")
+    expect((titled.title, dict(titled.metadata)) == ("second title", {"a": "1", "b": "2"}), SPEC,
+           "update_conversation", "a new title and the metadata kept", titled)
+    tagged = store.update_conversation("partial", T0 + timedelta(seconds=2), metadata={"c": " 3 "})
+    expect((tagged.title, dict(tagged.metadata)) == ("second title", {"c": " 3 "}), SPEC,
+           "update_conversation", "the metadata replaced verbatim and the title kept", tagged)
+    expect(store.get_conversation("partial") == tagged, SPEC, "update_conversation",
+           "the update read back", store.get_conversation("partial"))

@@ -455,3 +455,19 @@ def test_messages_list_by_timestamp_then_append_order(store: Any) -> None:
     got = [m.id for m in store.list_messages(session.id)]
     expect(got == ["m-a", "m-b", "m-z", "m-c", "m-0"], SPEC, "list_messages",
            "timestamp order with ties in append order: m-a, m-b, m-z, m-c, m-0", got)
+
+
+@pytest.mark.operation("update_session")
+def test_a_partial_update_changes_only_what_it_names(store: Any) -> None:
+    factory = SessionFactory(seed=8)
+    workspace = store.get_or_create_workspace("/partial", T0)
+    created = store.create_session(factory.session(
+        workspace.id, model="opus", timeout_seconds=600, preserve_worktrees=True, instances=1))
+    store.update_instance(created.id, 0, InstanceUpdate(files_changed=3, end_time=T0 + MICRO))
+    updated = store.update_session(created.id, SessionUpdate(updated_at=T0 + MICRO, winner_id=0))
+    expected = replace(created, updated_at=T0 + MICRO, winner_id=0)
+    expect(updated == expected, SPEC, "update_session",
+           "only updated_at and winner_id changed by an update naming winner_id", updated)
+    instance = store.list_instances(created.id)[0]
+    expect((instance.files_changed, instance.end_time) == (3, T0 + MICRO), SPEC, "update_instance",
+           "files_changed and end_time set by the instance update", instance)
