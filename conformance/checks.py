@@ -6,10 +6,11 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, StoreError
+from storecheck.fixtures.values import in_offset
 
 T = TypeVar("T")
 
@@ -159,15 +160,30 @@ def read_while(read: Callable[[], object], action: Callable[[], T]) -> T:
         _reraise("reader thread", raised)
 
 
-def all_pages(fetch: Callable[[Any], Any], limit: int = 10_000) -> list[Any]:
-    """Every item of a keyset-paginated listing: ``fetch(cursor)`` returns a page with
-    ``items`` and ``next_cursor``; stops after ``limit`` pages so a broken cursor cannot loop."""
-    found: list[Any] = []
+def every_page(fetch: Callable[[Any], Any], *, offset_minutes: int = 0,
+               limit: int = 1000) -> list[Any]:
+    """The pages of a keyset-paginated listing, at most ``limit`` of them.
+
+    ``fetch(cursor)`` returns a page with ``items`` and ``next_cursor``; each
+    cursor is handed back re-expressed at a UTC offset of ``offset_minutes``
+    (the same instant), as a client in another zone would.
+    """
+    pages: list[Any] = []
     cursor = None
     for _ in range(limit):
         page = fetch(cursor)
-        found.extend(page.items)
+        pages.append(page)
         if page.next_cursor is None:
-            return found
-        cursor = page.next_cursor
-    raise SpecMismatch(f"pagination did not end after {limit} pages")
+            break
+        cursor = replace(page.next_cursor,
+                         created_at=in_offset(page.next_cursor.created_at, offset_minutes))
+    return pages
+
+
+def all_pages(fetch: Callable[[Any], Any], limit: int = 10_000) -> list[Any]:
+    """Every item of a keyset-paginated listing; stops after ``limit`` pages so a broken
+    cursor cannot loop."""
+    pages = every_page(fetch, limit=limit)
+    if pages[-1].next_cursor is not None:
+        raise SpecMismatch(f"pagination did not end after {limit} pages")
+    return [item for page in pages for item in page.items]

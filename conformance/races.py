@@ -115,8 +115,7 @@ def race_in_processes(backend: Any, spec: str, location: str, cases: Sequence[Ra
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(racers, timeout=timeout)
     with context.Pool(processes=racers, initializer=_keep_barrier, initargs=(barrier,)) as pool:
-        calls = [(case.operation, case.args, case.kwargs) for case in cases]
-        pending = [pool.apply_async(_race_worker, (backend, spec, location, calls))
+        pending = [pool.apply_async(_race_worker, (backend, spec, location, list(cases)))
                    for _ in range(racers)]
         per_worker = [job.get(timeout=timeout) for job in pending]
     for index, case in enumerate(cases):
@@ -131,14 +130,13 @@ def _keep_barrier(barrier: Any) -> None:
     _barrier = barrier
 
 
-def _race_worker(backend: Any, spec: str, location: str,
-                 calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> list[Summary]:
+def _race_worker(backend: Any, spec: str, location: str, cases: list[Race]) -> list[Summary]:
     store = backend.open(spec, location)
     try:
         results = []
-        for operation, args, kwargs in calls:
+        for case in cases:
             _barrier.wait()
-            results.append(summary(outcome(partial(getattr(store, operation), *args, **kwargs))))
+            results.append(summary(outcome(partial(case.call, store))))
         return results
     finally:
         store.close()

@@ -3,7 +3,6 @@ that a random walk reaches too rarely (search filters, leases, retries) checked 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, rule
+from storecheck.conformance.checks import every_page
 from storecheck.conformance.specs.conversations import (
     SPEC,
     STORE_ASSIGNED_IDS,
@@ -34,7 +34,7 @@ from storecheck.fixtures.conversations import (
     texts,
     uploads,
 )
-from storecheck.fixtures.values import OFFSETS_MINUTES, in_offset
+from storecheck.fixtures.values import OFFSETS_MINUTES
 from storecheck.reference_impl.memory.conversations import MemoryConversations
 
 pytestmark = pytest.mark.model
@@ -102,15 +102,8 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         def list_conversations(self, limit: int, offset: int) -> None:
             """Every page; each cursor handed back at another UTC offset (the same instant)."""
             def walk(s: Any, _: bool) -> Any:
-                pages, after = [], None
-                for _step in range(20):
-                    page = s.list_conversations(limit, after)
-                    pages.append(page)
-                    if page.next_cursor is None:
-                        return pages
-                    after = replace(page.next_cursor,
-                                    created_at=in_offset(page.next_cursor.created_at, offset))
-                return pages
+                return every_page(partial(s.list_conversations, limit), offset_minutes=offset,
+                                  limit=20)
 
             self.both("list_conversations", walk)
 
@@ -274,14 +267,7 @@ def _create(store: Any, backend_side: bool, conversation_id: str, at: datetime) 
 
 def _every_page_two_by_two(store: Any, backend_side: bool) -> Any:
     """All listed conversations, two per page, each cursor handed back at -05:00."""
-    pages, after = [], None
-    for _ in range(1000):
-        page = store.list_conversations(2, after)
-        pages.append(page)
-        if page.next_cursor is None:
-            break
-        after = replace(page.next_cursor, created_at=in_offset(page.next_cursor.created_at, -300))
-    return pages
+    return every_page(partial(store.list_conversations, 2), offset_minutes=-300)
 
 
 def _enqueue(store: Any, backend_side: bool, job: NewJob) -> Any:

@@ -23,7 +23,7 @@ from hypothesis.stateful import (
     rule,
 )
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import expect, outcome
+from storecheck.conformance.checks import every_page, expect, outcome
 from storecheck.conformance.result_diff import IdMap, outcome_differences
 from storecheck.conformance.specs.session_history import (
     SESSION_STATUSES,
@@ -45,7 +45,7 @@ from storecheck.fixtures.session_history import (
     new_sessions,
     session_updates,
 )
-from storecheck.fixtures.values import OFFSETS_MINUTES, in_offset, tied_instants
+from storecheck.fixtures.values import OFFSETS_MINUTES, tied_instants
 from storecheck.reference_impl.memory import MemorySessionHistory
 
 pytestmark = pytest.mark.model
@@ -203,15 +203,8 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
             def search_all(s: Any, b: bool) -> Any:
                 wanted = query if workspace is None else replace(
                     query, workspace_id=self.workspace_id(workspace, b))
-                pages, after = [], None
-                for _ in range(100):
-                    page = s.search_sessions(wanted, limit, after)
-                    pages.append(page)
-                    if page.next_cursor is None:
-                        break
-                    after = replace(page.next_cursor,
-                                    created_at=in_offset(page.next_cursor.created_at, offset))
-                return pages
+                return every_page(partial(s.search_sessions, wanted, limit),
+                                  offset_minutes=offset, limit=100)
 
             self.both("search_sessions", search_all)
 
@@ -306,14 +299,7 @@ class _Abort(Exception):
 
 def _every_page_one_by_one(store: Any, backend_side: bool) -> Any:
     """All sessions, one per page, each cursor handed back at +05:30 (the same instant)."""
-    pages, after = [], None
-    for _ in range(1000):
-        page = store.search_sessions(SessionQuery(), 1, after)
-        pages.append(page)
-        if page.next_cursor is None:
-            break
-        after = replace(page.next_cursor, created_at=in_offset(page.next_cursor.created_at, 330))
-    return pages
+    return every_page(partial(store.search_sessions, SessionQuery(), 1), offset_minutes=330)
 
 
 def _read_session(store: Any, backend_side: bool, session_id: str) -> Any:
@@ -404,16 +390,6 @@ def _seed_both(store: Any) -> tuple[MemorySessionHistory, IdMap]:
     return model, ids
 
 
-def _all_pages(target: Any, query: SessionQuery, limit: int) -> list[Any]:
-    pages, after = [], None
-    while True:
-        page = target.search_sessions(query, limit, after)
-        pages.append(page)
-        if page.next_cursor is None:
-            return pages
-        after = page.next_cursor
-
-
 @pytest.mark.operation("search_sessions")
 def test_each_filter_and_page_size_matches_the_model(store: Any) -> None:
     model, ids = _seed_both(store)
@@ -430,8 +406,9 @@ def test_each_filter_and_page_size_matches_the_model(store: Any) -> None:
     ]
     for query in queries:
         for limit in (1, 2, 5, 100):
-            mine = outcome(partial(_all_pages, store, _backend_query(query, ids), limit))
-            theirs = outcome(partial(_all_pages, model, query, limit))
+            mine = outcome(partial(every_page, partial(store.search_sessions,
+                                                         _backend_query(query, ids), limit)))
+            theirs = outcome(partial(every_page, partial(model.search_sessions, query, limit)))
             problems = outcome_differences(mine, theirs, ids, STORE_ASSIGNED_IDS)
             expect(not problems, SPEC, "search_sessions",
                    f"the model's pages for {query} with limit {limit}", problems[:3])
