@@ -18,6 +18,7 @@ FTS: Final = "fts"
 FAULT_INJECTION: Final = "fault_injection"
 LATENCY_TARGETS: Final = "latency_targets"
 FILE_STORAGE: Final = "file_storage"
+FLOOR_BOUND: Final = "floor_bound"
 
 CAPABILITIES: Final[dict[str, str]] = {
     TRANSACTIONS: "store.atomic() groups operations into one transaction; nested calls are "
@@ -35,6 +36,10 @@ CAPABILITIES: Final[dict[str, str]] = {
     "harness may read: deleted text must be gone from them, vacuum must shrink them",
     LATENCY_TARGETS: "the backend is meant to serve real traffic, so the seeds' latency "
     "targets apply to it (a model or test double leaves this out)",
+    FLOOR_BOUND: "the store runs the reference's SQL on a SQLite file, so each timed "
+    "operation may cost at most its latency row's floor_multiple times that SQL run on a bare "
+    "sqlite3 connection (the reference declares it; a store with layers of its own leaves it "
+    "out)",
     FAULT_INJECTION: "migrate(target, fail_after_statements=N) aborts a migration step "
     "after N statements, to prove a failed step leaves the previous version intact",
 }

@@ -24,6 +24,13 @@ class LatencyTarget:
     target_ms: float
     source: str
     """The seed line the target comes from, or PROJECT_TARGET with the reason."""
+    floor_multiple: float = 4.0
+    """How many times its bare SQL (the floor) a store declaring ``floor_bound`` may cost.
+
+    What the reference adds to its SQL (argument checks, record building,
+    timestamp parsing) stays within this; a redundant query, a statement
+    prepared per call or a connection opened per call does not.
+    """
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,11 @@ def verdict(target: LatencyTarget, result: Measurement, scale: float, mode: str)
     return "fail" if mode == "enforce" else "warn"
 
 
+def overhead(result: Measurement, floor: Measurement | None) -> float | None:
+    """The median's multiple of the floor's median, when there is a floor."""
+    return None if floor is None or floor.p50_ms <= 0 else result.p50_ms / floor.p50_ms
+
+
 def as_row(target: LatencyTarget, result: Measurement, scale: float, outcome: str,
            floor: Measurement | None) -> dict[str, Any]:
     row: dict[str, Any] = {**asdict(target), **asdict(result)}
@@ -107,5 +119,5 @@ def as_row(target: LatencyTarget, result: Measurement, scale: float, outcome: st
     row["unscaled_target_ms"] = target.target_ms
     row["verdict"] = outcome
     row["floor_p50_ms"] = None if floor is None else floor.p50_ms
-    row["overhead"] = None if floor is None or floor.p50_ms <= 0 else result.p50_ms / floor.p50_ms
+    row["overhead"] = overhead(result, floor)
     return row

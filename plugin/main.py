@@ -17,6 +17,7 @@ import pytest
 from storecheck.conformance.capabilities import describe
 from storecheck.conformance.latency import Budget
 from storecheck.conformance.latency_check import LatencySettings
+from storecheck.conformance.scaling import LARGE, SCALING_MODES, SMALL
 from storecheck.plugin import hookspecs
 from storecheck.plugin.profiles import PROFILES, Profile
 from storecheck.plugin.results import (
@@ -25,6 +26,7 @@ from storecheck.plugin.results import (
     ResultBook,
     build_report,
     latency_lines,
+    scaling_lines,
     terminal_lines,
     write_report,
 )
@@ -67,7 +69,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--latency", choices=LATENCY_MODES, default="enforce",
         help="latency checks: enforce (a missed target fails, the default), warn (report it "
-        "and pass), off (skip them)",
+        "and pass), off (skip them and the scaling checks)",
+    )
+    group.addoption(
+        "--scaling", choices=SCALING_MODES, default="enforce",
+        help=f"scaling checks, which time each operation on {SMALL:,} and on {LARGE:,} rows "
+        "and hold its growth to the bound in the spec's scaling table: enforce (the default; "
+        "a ratio measured in one run holds on any machine, so it stays enforced under "
+        "--latency=warn), warn, off",
     )
     group.addoption(
         "--latency-scale", metavar="FACTOR", type=float, default=1.0,
@@ -155,6 +164,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "latency_row" in metafunc.fixturenames and rows is not None:
         rows = _adjusted_targets(metafunc.config, str(metafunc.cls.spec), rows)
         metafunc.parametrize("latency_row", rows, ids=[row[0].operation for row in rows])
+    growths = getattr(metafunc.cls, "scaling", None)
+    if "scaling_row" in metafunc.fixturenames and growths is not None:
+        metafunc.parametrize("scaling_row", growths, ids=[row[0].operation for row in growths])
     spec = getattr(metafunc.module, "SPEC", None)
     chosen = plan.backends_for(spec) if spec else list(plan.selected)
     metafunc.parametrize(
@@ -245,11 +257,12 @@ def pytest_terminal_summary(
     terminalreporter.section("storecheck conformance")
     for line in terminal_lines(book):
         terminalreporter.write_line(line)
-    table = latency_lines(book)
-    if table:
-        terminalreporter.section("storecheck latency")
-        for line in table:
-            terminalreporter.write_line(line)
+    for title, table in (("storecheck latency", latency_lines(book)),
+                         ("storecheck scaling", scaling_lines(book))):
+        if table:
+            terminalreporter.section(title)
+            for line in table:
+                terminalreporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -316,9 +329,10 @@ def latency_budget(store_profile: Profile) -> Budget:
 
 @pytest.fixture(scope="session")
 def latency_settings(pytestconfig: pytest.Config) -> LatencySettings:
-    """``--latency`` mode and ``--latency-scale`` factor."""
+    """``--latency`` mode, ``--latency-scale`` factor and ``--scaling`` mode."""
     return LatencySettings(pytestconfig.getoption("latency"),
-                           pytestconfig.getoption("latency_scale"))
+                           pytestconfig.getoption("latency_scale"),
+                           pytestconfig.getoption("scaling"))
 
 
 @pytest.fixture

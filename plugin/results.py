@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from storecheck.conformance.latency_check import LATENCY_PROPERTY
+from storecheck.conformance.latency_check import LATENCY_PROPERTY, SCALING_PROPERTY
 from storecheck.plugin.selection import Plan
 
 _EXCEPTION_NAME = re.compile(r"[A-Za-z_][\w.]*")
@@ -42,15 +42,17 @@ class ResultBook:
     outcomes: dict[str, tuple[dict[str, str], str]] = field(default_factory=dict)
     failures: dict[str, Failure] = field(default_factory=dict)
     latency: list[dict[str, Any]] = field(default_factory=list)
+    scaling: list[dict[str, Any]] = field(default_factory=list)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         labels = dict(_labels(report))
         if not labels:
             return
         if report.when == "call":
+            tables = {LATENCY_PROPERTY: self.latency, SCALING_PROPERTY: self.scaling}
             for name, value in report.user_properties:
-                if name == LATENCY_PROPERTY and isinstance(value, dict):
-                    self.latency.append({"backend": labels["backend"], "spec": labels["spec"],
+                if name in tables and isinstance(value, dict):
+                    tables[name].append({"backend": labels["backend"], "spec": labels["spec"],
                                          **value})
         if report.when == "call" or report.outcome != "passed":
             previous = self.outcomes.get(report.nodeid, (labels, "passed"))[1]
@@ -128,6 +130,19 @@ def latency_lines(book: ResultBook) -> list[str]:
     return lines
 
 
+def scaling_lines(book: ResultBook) -> list[str]:
+    if not book.scaling:
+        return []
+    header = (f"{'backend / spec / operation':<62} {'small ms':>9} {'large ms':>9} "
+              f"{'growth':>7} {'allowed':>8} {'verdict':>7}")
+    lines = [header]
+    for row in book.scaling:
+        name = f"{row['backend']} / {row['spec']} / {row['operation']}"
+        lines.append(f"{name:<62} {row['small_p50_ms']:>9.3f} {row['large_p50_ms']:>9.3f} "
+                     f"{row['ratio']:>6.2f}x {row['allowed']:>7g}x {row['verdict']:>7}")
+    return lines
+
+
 def build_report(book: ResultBook, plan: Plan, exit_status: int) -> dict[str, Any]:
     cells = book.matrix()
     return {
@@ -157,6 +172,7 @@ def build_report(book: ResultBook, plan: Plan, exit_status: int) -> dict[str, An
         ],
         "failures": [vars(failure) for failure in book.failures.values()],
         "latency": book.latency,
+        "scaling": book.scaling,
     }
 
 

@@ -24,6 +24,7 @@ SQLITE_CAPABILITIES = frozenset({
     caps.FAULT_INJECTION,
     caps.LATENCY_TARGETS,
     caps.FILE_STORAGE,
+    caps.FLOOR_BOUND,
 })
 
 

@@ -1,4 +1,4 @@
-"""Latency: verdicts, --latency modes and scale, the report schema, and storecheck compare."""
+"""Latency: verdicts, --latency modes and scale, scaling and floor bounds, the report, compare."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def pytest_storecheck_modify_targets(spec, targets):
             targets[index] = dataclasses.replace(target, target_ms=0.000001)
 """
     )
-    result = pytester.runpytest("--store=sqlite", "-k", "get_session or list_messages",
+    result = pytester.runpytest("--store=sqlite", "-k", "target and (get_session or list_messages)",
                                 "--store-spec=session_history", *QUICK)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*get_session: expected p99 <= 1e-06 ms*"])
@@ -177,3 +177,91 @@ def test_the_floor_is_null_when_the_reference_sql_cannot_run_on_the_store(tmp_pa
     row = rows[LATENCY_PROPERTY]
     assert row["verdict"] == "pass"
     assert row["floor_p50_ms"] is None and row["overhead"] is None
+
+
+def _work(rounds: int) -> None:
+    total = 0
+    for n in range(rounds):
+        total += n * n
+
+
+def test_a_cost_that_grows_with_the_data_is_caught_and_a_flat_one_is_not() -> None:
+    from storecheck.conformance.scaling import Growth, grows_too_fast, measure_growth
+
+    growth = Growth("op", 2.5, "test")
+    linear = measure_growth(lambda i: _work(2_000), lambda i: _work(20_000), rounds=5,
+                            per_round=5, warmup=2)
+    flat = measure_growth(lambda i: _work(20_000), lambda i: _work(20_000), rounds=5,
+                          per_round=5, warmup=2)
+    assert linear.ratio > 5 and grows_too_fast(growth, linear), linear
+    assert flat.ratio < 2 and not grows_too_fast(growth, flat), flat
+    # Below the slack a large ratio is timer noise, not growth.
+    tiny = measure_growth(lambda i: None, lambda i: _work(20), rounds=5, per_round=5, warmup=2)
+    assert not grows_too_fast(growth, tiny), tiny
+
+
+def test_scaling_modes_fail_warn_and_record(tmp_path: Path) -> None:
+    from storecheck.conformance.latency_check import (
+        SCALING_PROPERTY,
+        LatencyRun,
+        LatencySettings,
+        LatencyWarning,
+        check_growth,
+    )
+    from storecheck.conformance.scaling import Growth
+
+    small = LatencyRun(2_000, None, str(tmp_path))
+    large = LatencyRun(20_000, None, str(tmp_path))
+    growth = Growth("list_everything", 2.5, "a page is a page")
+    rows: dict[str, Any] = {}
+
+    def workload(store: Any, data: Any, i: int) -> None:
+        _work(store)
+
+    with pytest.raises(pytest.fail.Exception, match=r"list_everything: cost grew .* a page is a"):
+        check_growth("spec", growth, workload, small, large,
+                     LatencySettings("warn", 1.0, "enforce"), rows.__setitem__)
+    assert rows[SCALING_PROPERTY]["verdict"] == "fail"
+    with pytest.warns(LatencyWarning, match="list_everything"):
+        check_growth("spec", growth, workload, small, large,
+                     LatencySettings("enforce", 1.0, "warn"), rows.__setitem__)
+    assert rows[SCALING_PROPERTY]["verdict"] == "warn"
+    assert rows[SCALING_PROPERTY]["small_rows"] < rows[SCALING_PROPERTY]["large_rows"]
+
+
+def test_a_store_bound_by_its_floor_fails_past_the_stated_multiple(tmp_path: Path) -> None:
+    import sqlite3
+    from types import SimpleNamespace
+
+    from storecheck.conformance.latency import Budget
+    from storecheck.conformance.latency_check import LatencyRun, LatencySettings, check_target
+
+    location = tmp_path / "store.db"
+    with sqlite3.connect(location) as conn:
+        conn.execute("CREATE TABLE things (id INTEGER PRIMARY KEY)")
+    reader = sqlite3.connect(location, check_same_thread=False)
+
+    def one_query(conn: Any, data: Any, i: int) -> Any:
+        return conn.execute("SELECT * FROM things WHERE id = ?", (i,)).fetchall()
+
+    def twenty_queries(store: Any, data: Any, i: int) -> None:
+        for _ in range(20):
+            one_query(reader, data, i)
+
+    run = LatencyRun(SimpleNamespace(sql_dialect="sqlite"), None, str(location))
+    target = LatencyTarget("get_thing", 1, 99, 100.0, "test", floor_multiple=4.0)
+    rows: dict[str, Any] = {}
+    check_target("spec", target, twenty_queries, one_query, run, Budget(5, 50, 2.0),
+                 LatencySettings("enforce", 1.0), rows.__setitem__, bounded_by_floor=False)
+    with pytest.raises(pytest.fail.Exception, match=r"get_thing: the median costs .*x the same SQL"):
+        check_target("spec", target, twenty_queries, one_query, run, Budget(5, 50, 2.0),
+                     LatencySettings("enforce", 1.0), rows.__setitem__, bounded_by_floor=True)
+    reader.close()
+
+
+def test_scaling_off_skips_the_scaling_checks_only(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--store=sqlite", "--store-spec=session_history", "--scaling=off",
+                                "-k", "get_session", *QUICK)
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*storecheck latency*"])
+    assert "storecheck scaling" not in result.stdout.str()

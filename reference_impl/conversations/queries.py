@@ -13,6 +13,13 @@ from storecheck.reference_impl.conversations.rows import (
 from storecheck.reference_impl.engine.sql import placeholders
 
 SELECT_CONVERSATION: Final = f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?"
+SELECT_DELETED_AT: Final = "SELECT deleted_at FROM conversations WHERE id = ?"
+INSERT_MESSAGE: Final = ("INSERT INTO messages (conversation_id, role, content, timestamp) "
+                         f"VALUES (?, ?, ?, ?) RETURNING {MESSAGE_COLUMNS}")
+INSERT_JOB: Final = (
+    "INSERT INTO jobs (type, payload, priority, status, attempts, max_attempts, run_after, "
+    f"created_at, updated_at) VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?) RETURNING {JOB_COLUMNS}"
+)
 SELECT_MESSAGES: Final = (f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? "
                           "ORDER BY timestamp, id")
 LIST_CONVERSATIONS: Final = (f"SELECT {CONVERSATION_COLUMNS} FROM conversations "

@@ -33,7 +33,6 @@ from storecheck.reference_impl.conversations.rows import (
     CONVERSATION_COLUMNS,
     JOB_COLUMNS,
     LEARNING_COLUMNS,
-    MESSAGE_COLUMNS,
     UPLOAD_COLUMNS,
 )
 from storecheck.reference_impl.engine import ConnectionRules, load_migrations
@@ -94,12 +93,13 @@ class SqliteConversations(SqliteStore):
             if after is None:
                 found = conn.execute(queries.LIST_CONVERSATIONS, (limit + 1,)).fetchall()
             else:
-                stamp = to_text(v.timestamp("after", after.created_at))
+                # A row value seeks into the index; the equivalent OR of two comparisons
+                # walks it from the start to the cursor instead.
                 found = conn.execute(
                     f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE deleted_at IS NULL "
-                    "AND (created_at < ? OR (created_at = ? AND id < ?)) "
-                    "ORDER BY created_at DESC, id DESC LIMIT ?",
-                    (stamp, stamp, v.text("after.id", after.id), limit + 1)).fetchall()
+                    "AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?",
+                    (to_text(v.timestamp("after", after.created_at)),
+                     v.text("after.id", after.id), limit + 1)).fetchall()
         items = tuple(rows.conversation(row) for row in found[:limit])
         more = len(found) > limit
         return ConversationPage(items, ConversationCursor(items[-1].created_at, items[-1].id)
@@ -158,15 +158,13 @@ class SqliteConversations(SqliteStore):
         stamp = to_text(v.timestamp("at", at))
         with self._tx("add_message", conversation_id) as conn:
             self._live_or_missing(conn, conversation_id, "add_message")
-            row = conn.execute(
-                "INSERT INTO messages (conversation_id, role, content, timestamp) VALUES (?, ?, ?, ?) "
-                f"RETURNING {MESSAGE_COLUMNS}", (conversation_id, role, content, stamp)).fetchone()
+            row = conn.execute(queries.INSERT_MESSAGE,
+                               (conversation_id, role, content, stamp)).fetchone()
         return rows.message(row)
 
     def _live_or_missing(self, conn: Connection, conversation_id: str, operation: str) -> None:
         """Refuse a soft-deleted parent; a missing one is left to the foreign key."""
-        row = conn.execute("SELECT deleted_at FROM conversations WHERE id = ?",
-                           (conversation_id,)).fetchone()
+        row = conn.execute(queries.SELECT_DELETED_AT, (conversation_id,)).fetchone()
         if row is not None and row[0] is not None:
             raise Conflict(SPEC, operation, "conversation is soft-deleted", conversation_id)
 
@@ -271,9 +269,7 @@ class SqliteConversations(SqliteStore):
         run_after = stamp if job.run_after is None else to_text(v.timestamp("run_after", job.run_after))
         with self._tx("enqueue", job.type) as conn:
             row = conn.execute(
-                "INSERT INTO jobs (type, payload, priority, status, attempts, max_attempts, "
-                "run_after, created_at, updated_at) VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?) "
-                f"RETURNING {JOB_COLUMNS}",
+                queries.INSERT_JOB,
                 (job.type, job.payload, job.priority, job.max_attempts, run_after, stamp, stamp)
             ).fetchone()
         return rows.job(row)

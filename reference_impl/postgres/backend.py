@@ -17,7 +17,7 @@ from storecheck.reference_impl.backend import SQLITE_CAPABILITIES
 
 DSN_VARIABLE = "STORECHECK_PG_DSN"
 REQUIRE_VARIABLE = "STORECHECK_REQUIRE_PG"
-POSTGRES_CAPABILITIES = SQLITE_CAPABILITIES - {caps.FILE_STORAGE}
+POSTGRES_CAPABILITIES = SQLITE_CAPABILITIES - {caps.FILE_STORAGE, caps.FLOOR_BOUND}
 """Not ``file_storage``: the data is in the server's files, not at the location."""
 
 

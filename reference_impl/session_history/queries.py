@@ -54,8 +54,9 @@ _SEARCH_FILTERS: Final = (
     ("text", "instr(task, :text) > 0"),
     # Engines whose stored text needs an aligned match use this instead (see postgres.text).
     ("text_pattern", "task REGEXP :text_pattern"),
-    ("after_created",
-     "(created_at < :after_created OR (created_at = :after_created AND id < :after_id))"),
+    # A row value seeks into the (created_at, id) index; the equivalent OR of two
+    # comparisons walks it from the start to the cursor.
+    ("after_created", "(created_at, id) < (:after_created, :after_id)"),
 )
 
 

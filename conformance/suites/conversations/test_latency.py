@@ -6,7 +6,7 @@ import pytest
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.latency_check import LatencySuite
 from storecheck.conformance.specs.conversations import SPEC
-from storecheck.conformance.suites.conversations.latency_table import TARGETS, load
+from storecheck.conformance.suites.conversations.latency_table import SCALING, TARGETS, load
 
 pytestmark = [pytest.mark.latency, pytest.mark.requires(caps.LATENCY_TARGETS)]
 
@@ -14,4 +14,5 @@ pytestmark = [pytest.mark.latency, pytest.mark.requires(caps.LATENCY_TARGETS)]
 class TestLatency(LatencySuite):
     spec = SPEC
     targets = TARGETS
+    scaling = SCALING
     load = staticmethod(load)

@@ -1,0 +1,99 @@
+"""Complexity checks: one call timed on a small and a large dataset, its growth bounded.
+
+The seeds' absolute targets sit far above what a good store costs, so an
+operation that reads every row (a page filtered in the client, a search that
+misses its index, a cursor that is an OFFSET) still meets them on a fast
+machine.  The ratio of one operation's cost at two sizes, measured in one run
+on one machine, does not depend on the machine: a lookup through an index
+costs about the same on 1,000 rows as on 10,000, a scan ten times more.  So
+these checks stay enforced where absolute targets are only warned about.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+SMALL: Final = 1_000
+"""Rows of the main table in the small dataset."""
+LARGE: Final = 10_000
+"""Rows of the main table in the large dataset (the latency table's dataset)."""
+SLACK_MS: Final = 0.05
+"""Growth below this many milliseconds is timer and cache noise, whatever the ratio."""
+SCALING_MODES: Final = ("enforce", "warn", "off")
+
+
+@dataclass(frozen=True)
+class Growth:
+    """One row of a spec's scaling table."""
+
+    operation: str
+    """What is timed, named after the spec operation (with a qualifier if several)."""
+    allowed: float
+    """Largest accepted ratio of the median cost on LARGE rows to the median on SMALL rows."""
+    reason: str
+    """Why the cost should grow no more: the index, key or bound that makes it so."""
+
+
+@dataclass(frozen=True)
+class GrowthMeasurement:
+    rounds: int
+    samples: int
+    """Timed calls per dataset."""
+    small_p50_ms: float
+    large_p50_ms: float
+    ratio: float
+    """Median over rounds of the per-round ratio of medians (large / small)."""
+
+
+def measure_growth(small: Callable[[int], Any], large: Callable[[int], Any], *, rounds: int = 9,
+                   per_round: int = 21, warmup: int = 10) -> GrowthMeasurement:
+    """Time ``small(i)`` and ``large(i)`` in alternating rounds.
+
+    Alternating, and swapping which size goes first each round, puts both
+    datasets under the same machine noise; the median of per-round ratios
+    ignores a round that a neighbour's burst spoiled.
+    """
+    for i in range(warmup):
+        small(i)
+        large(i)
+    clock = time.perf_counter_ns
+    small_all: list[int] = []
+    large_all: list[int] = []
+    ratios: list[float] = []
+    i = warmup
+    for round_ in range(rounds):
+        timed: dict[str, list[int]] = {"small": [], "large": []}
+        order = (("small", small), ("large", large))
+        for name, call in order if round_ % 2 == 0 else order[::-1]:
+            for k in range(per_round):
+                start = clock()
+                call(i + k)
+                timed[name].append(clock() - start)
+        i += per_round
+        ratios.append(statistics.median(timed["large"]) / max(1, statistics.median(timed["small"])))
+        small_all += timed["small"]
+        large_all += timed["large"]
+    return GrowthMeasurement(rounds, len(small_all), statistics.median(small_all) / 1e6,
+                             statistics.median(large_all) / 1e6, statistics.median(ratios))
+
+
+def grows_too_fast(growth: Growth, result: GrowthMeasurement) -> bool:
+    return result.ratio > growth.allowed and result.large_p50_ms - result.small_p50_ms > SLACK_MS
+
+
+def growth_row(growth: Growth, result: GrowthMeasurement, outcome: str) -> dict[str, Any]:
+    return {**asdict(growth), **asdict(result), "small_rows": SMALL, "large_rows": LARGE,
+            "verdict": outcome}
+
+
+def describe_growth(spec: str, growth: Growth, result: GrowthMeasurement) -> str:
+    return (
+        f"{spec}.{growth.operation}: cost grew {result.ratio:.1f}x from {SMALL:,} to {LARGE:,} "
+        f"rows (median {result.small_p50_ms:.3f} ms -> {result.large_p50_ms:.3f} ms over "
+        f"{result.samples} calls each); at most {growth.allowed:g}x is allowed because "
+        f"{growth.reason}"
+    )

@@ -1,0 +1,110 @@
+"""Bugs that return the right rows at the wrong cost: only the scaling and floor checks see them.
+
+Each meets the seeds' absolute targets on this machine: an index forgotten in
+a migration, a filter or a cursor applied in the application over every row,
+a tag search that walks the whole table, a page hydrated one row at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storecheck.conformance.specs.conversations import (
+    ConversationCursor,
+    ConversationPage,
+    LearningHit,
+    LearningQuery,
+)
+from storecheck.conformance.specs.session_history import Cursor, SessionPage, SessionQuery
+from storecheck.reference_impl.backend import sqlite_backend
+from storecheck.reference_impl.conversations import SqliteConversations
+from storecheck.reference_impl.conversations.learning_search import search_statement
+from storecheck.reference_impl.engine.timestamps import to_text
+from storecheck.reference_impl.session_history import SqliteSessionHistory
+
+from tests.mutants import edit_migration
+
+# -- session_history -----------------------------------------------------------
+
+
+class MessagesIndexForgotten(SqliteSessionHistory):
+    """The migrations never index chat_messages by session_id."""
+
+    migrations = edit_migration(
+        edit_migration(SqliteSessionHistory.migrations, 1, "up",
+                       "CREATE INDEX idx_chat_messages_session ON chat_messages(session_id);", ""),
+        2, "up", "CREATE INDEX idx_chat_messages_session_order ON chat_messages(session_id, "
+        "timestamp);", "")
+
+
+class CursorFoundInPython(SqliteSessionHistory):
+    """The cursor's position is found by reading the list from its top in the application."""
+
+    def search_sessions(self, query: SessionQuery, limit: int,
+                        after: Cursor | None = None) -> SessionPage:
+        if isinstance(after, Cursor):
+            with self._tx("search_sessions", write=False) as conn:
+                position = (to_text(after.created_at), after.id)
+                for row in conn.execute(
+                        "SELECT created_at, id FROM sessions ORDER BY created_at DESC, id DESC"):
+                    if tuple(row) <= position:
+                        break
+        return super().search_sessions(query, limit, after)
+
+
+class FiltersAppliedInPython(SqliteSessionHistory):
+    """Workspace and status are matched in the application over every session."""
+
+    def search_sessions(self, query: SessionQuery, limit: int,
+                        after: Cursor | None = None) -> SessionPage:
+        if isinstance(query, SessionQuery) and query.workspace_id is not None:
+            with self._tx("search_sessions", write=False) as conn:
+                matched = [row[0] for row in conn.execute(
+                    "SELECT id, workspace_id, status FROM sessions ORDER BY created_at DESC, id DESC")
+                    if row[1] == query.workspace_id and query.status in (None, row[2])]
+            if not matched:
+                return SessionPage((), None)
+        return super().search_sessions(query, limit, after)
+
+
+# -- conversations -------------------------------------------------------------
+
+
+class TagSearchWalksEveryLearning(SqliteConversations):
+    """A tag filter is a correlated EXISTS, checked on each learning in created order."""
+
+    def search_learnings(self, query: LearningQuery, limit: int) -> list[LearningHit]:
+        if isinstance(query, LearningQuery) and query.tags and query.text is None:
+            sql, params = search_statement(query, limit, self.text_index)
+            for n in range(len(query.tags)):
+                sql = sql.replace(
+                    f"l.id IN (SELECT t.learning_id FROM learning_tags AS t WHERE t.tag = :tag{n})",
+                    f"EXISTS (SELECT 1 FROM learning_tags AS t WHERE t.learning_id = l.id "
+                    f"AND t.tag = :tag{n})")
+            with self._tx("search_learnings", write=False) as conn:
+                conn.execute(sql, params).fetchall()
+        return super().search_learnings(query, limit)
+
+
+class ListHydratesEachConversation(SqliteConversations):
+    """Each conversation of a page is read again by id ("hydrated"): one query per row."""
+
+    def list_conversations(self, limit: int,
+                           after: ConversationCursor | None = None) -> ConversationPage:
+        page = super().list_conversations(limit, after)
+        return ConversationPage(tuple(self.get_conversation(item.id) for item in page.items),
+                                page.next_cursor)
+
+
+SESSION_HISTORY: dict[str, tuple[type[Any], str]] = {
+    "messages_index_forgotten": (MessagesIndexForgotten, "latency"),
+    "cursor_found_in_python": (CursorFoundInPython, "latency"),
+    "filters_applied_in_python": (FiltersAppliedInPython, "latency"),
+}
+CONVERSATIONS: dict[str, tuple[type[Any], str]] = {
+    "tag_search_walks_every_learning": (TagSearchWalksEveryLearning, "latency"),
+    "list_hydrates_each_conversation": (ListHydratesEachConversation, "latency"),
+}
+MUTANTS = {**SESSION_HISTORY, **CONVERSATIONS}
+for _name, (_store, _category) in MUTANTS.items():
+    globals()[_name] = sqlite_backend(f"mutant-{_name}", ((_store.spec, _store),))
