@@ -51,7 +51,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--store", metavar="NAME[,NAME...]", default=None,
         help="run the conformance suite against these backends: a name registered in the "
         "'storecheck.backends' entry-point group (sqlite = the reference, memory = the model) "
-        "or module:attr naming a backend or a factory returning one",
+        "or module:attr naming a backend or a factory returning one (module is imported from "
+        "the directory pytest runs in, the rootdir, or the installed packages)",
     )
     group.addoption(
         "--store-spec", metavar="SPEC[,SPEC...]", default=None,

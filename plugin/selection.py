@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,18 +60,45 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-def load_backend(ref: str, known: dict[str, Any]) -> Any:
-    """A backend from a registered name or ``module:attr`` (a backend or a factory)."""
+def importable_from(directories: Sequence[Path]) -> None:
+    """Put ``directories`` on the import path, first, as ``python -m pytest`` puts its own.
+
+    A ``module:attr`` backend then imports from the directory pytest runs in
+    whether pytest was started as ``pytest`` or as ``python -m pytest``; worker
+    processes started with spawn inherit the path.
+    """
+    for directory in reversed(list(dict.fromkeys(str(d) for d in directories))):
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+
+
+def _import(ref: str, module_name: str, directories: Sequence[Path]) -> Any:
+    importable_from(directories)
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        searched = ", ".join(dict.fromkeys(str(d) for d in directories))
+        top = module_name.partition(".")[0]
+        hint = "" if getattr(exc, "name", None) not in (top, module_name) else (
+            f"; searched {searched} and the installed packages. Run pytest from the directory "
+            f"that holds {top!r} (or its rootdir), install the package, or add its directory "
+            "to PYTHONPATH")
+        raise pytest.UsageError(f"--store={ref}: cannot import {module_name!r}: {exc}{hint}") from exc
+
+
+def load_backend(ref: str, known: dict[str, Any], directories: Sequence[Path] = ()) -> Any:
+    """A backend from a registered name or ``module:attr`` (a backend or a factory).
+
+    ``module`` is imported from ``directories`` (the invocation directory and
+    the rootdir) or the installed packages.
+    """
     if ref in known:
         candidate = known[ref]
         if hasattr(candidate, "load") and hasattr(candidate, "group"):
             candidate = candidate.load()
     elif ":" in ref:
         module_name, _, attr = ref.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise pytest.UsageError(f"--store={ref}: cannot import {module_name!r}: {exc}") from exc
+        module = _import(ref, module_name, directories)
         try:
             candidate = getattr(module, attr)
         except AttributeError:
@@ -117,7 +147,7 @@ def make_plan(config: pytest.Config) -> Plan | None:
     known = registered_backends(config)
     selected = []
     for ref in dict.fromkeys(refs):
-        backend = load_backend(ref, known)
+        backend = load_backend(ref, known, (config.invocation_params.dir, config.rootpath))
         bad = list(unknown_capabilities(backend))
         if bad:
             raise pytest.UsageError(

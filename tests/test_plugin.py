@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,6 +113,33 @@ def pytest_storecheck_modify_capabilities(backend, capabilities):
                                 "-k", "savepoint or processes", "-rs", *QUICK)
     result.assert_outcomes(passed=2, skipped=6)
     result.stdout.fnmatch_lines(["*'hooked' lacks capability 'multi_process'*"])
+
+
+def test_a_module_attr_backend_imports_from_the_directory_pytest_runs_in(
+    pytester: pytest.Pytester,
+) -> None:
+    """The ``pytest`` script, unlike ``python -m pytest``, does not put that directory on the path."""
+    package = pytester.mkpydir("mypkg")
+    package.joinpath("backends.py").write_text(
+        "from storecheck.reference_impl.memory import MemoryBackend\n\n"
+        "def make_backend():\n    return MemoryBackend(name='mine')\n")
+    # Not pytester.run: it puts the directory on PYTHONPATH, hiding the problem.
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    def run_pytest(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(Path(sys.executable).with_name("pytest")), *args],
+                              cwd=pytester.path, env=environment, capture_output=True,
+                              text=True, timeout=300, check=False)
+
+    found = run_pytest("--store=mypkg.backends:make_backend", "--store-spec=session_history",
+                       "-m", "fk", *QUICK)
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert "mine / session_history" in found.stdout
+    missing = run_pytest("--store=nopkg.backends:make_backend")
+    assert missing.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "--store=nopkg.backends:make_backend: cannot import 'nopkg.backends'" in missing.stderr
+    assert str(pytester.path) in missing.stderr
+    assert "Run pytest from the directory" in missing.stderr
 
 
 def test_junitxml_and_xdist(pytester: pytest.Pytester) -> None:

@@ -65,6 +65,12 @@ class Tally:
         return 100.0 * (self.killed + self.timed_out) / judged if judged else 100.0
 
 
+def cosmic_ray() -> str:
+    """The cosmic-ray command of this interpreter's environment, activated or not."""
+    beside = Path(sys.executable).with_name("cosmic-ray")
+    return str(beside) if beside.exists() else shutil.which("cosmic-ray") or ""
+
+
 def scratch_copy(into: Path) -> Path:
     package = into / "storecheck"
     for name in PACKAGES:
@@ -116,7 +122,7 @@ def run_module(module: str, specs: tuple[str, ...], work: Path, args: argparse.N
         "excluded-modules = []\n"
         f"test-command = {test_command(specs, args.profile)!r}\n"
         "[cosmic-ray.distributor]\nname = \"local\"\n")
-    subprocess.run(["cosmic-ray", "init", str(config), str(session)], check=True, cwd=work)
+    subprocess.run([cosmic_ray(), "init", str(config), str(session)], check=True, cwd=work)
     if args.sample:
         with use_db(str(session), WorkDB.Mode.open) as db:
             # By what the mutation is, not by job id (random per session): the same seed
@@ -127,7 +133,7 @@ def run_module(module: str, specs: tuple[str, ...], work: Path, args: argparse.N
                 items, min(args.sample, len(items)))}
             db.set_multiple_results([i.job_id for i in items if i.job_id not in keep],
                                     WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
-    subprocess.run(["cosmic-ray", "exec", str(config), str(session)], check=True, cwd=work)
+    subprocess.run([cosmic_ray(), "exec", str(config), str(session)], check=True, cwd=work)
     tally = Tally()
     in_annotations = annotation_lines(ROOT / module)
     with use_db(str(session), WorkDB.Mode.open) as db:
@@ -165,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds before a mutant's run counts as timed out (default 600)")
     args = parser.parse_args(argv)
-    if shutil.which("cosmic-ray") is None:
+    if not cosmic_ray():
         parser.error("cosmic-ray is not installed: pip install cosmic-ray")
     known = equivalents()
     rows = []
