@@ -134,8 +134,9 @@ class CheckedAvailability(Protocol):
 
     def unavailable(self) -> str | None:
         """Why no check can run here, or None.  Asked once per run, before the first
-        check; a reason skips every check of the backend with it.  Raise instead when
-        the environment demands the backend (CI must not skip silently)."""
+        check; a reason fails every check of the backend with it (or skips them under
+        ``--store-skip-unavailable``).  Raise when the environment demands the backend
+        whatever the flags."""
 
 
 @dataclass(frozen=True)

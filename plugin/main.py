@@ -84,6 +84,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="multiply every latency target by FACTOR, for slow machines (default: 1)",
     )
     group.addoption(
+        "--store-skip-unavailable", action="store_true", default=False,
+        help="skip, with the reason, the checks of a backend that cannot run here (a missing "
+        "driver or server); by default they fail, so a CI gate never passes on checks that "
+        "did not run",
+    )
+    group.addoption(
         "--store-dsn", metavar="DSN", default=None,
         help="PostgreSQL server for --store=postgres (a libpq connection string or URI; same "
         "as the STORECHECK_PG_DSN environment variable). The run creates one database there "
@@ -99,7 +105,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{category}: storecheck conformance category {category}")
     config.addinivalue_line("markers", "requires(*capabilities): skip unless the backend has them")
     config.addinivalue_line("markers", "operation(name): the spec operation a check exercises")
-    if config.getoption("store") is None and config.getini("storecheck_backend"):
+    from_ini = config.getoption("store") is None and bool(config.getini("storecheck_backend"))
+    if from_ini:
         config.option.store = config.getini("storecheck_backend")
     plan = make_plan(config)
     if plan is None:
@@ -111,15 +118,37 @@ def pytest_configure(config: pytest.Config) -> None:
     scale = config.getoption("latency_scale")
     if not scale > 0:
         raise pytest.UsageError(f"--latency-scale={scale}: must be a positive number")
+    report_path = config.getoption("store_report")
+    if report_path is not None and not hasattr(config, "workerinput"):
+        _check_writable(Path(report_path))
     config.stash[PLAN_KEY] = plan
     book = ResultBook()
     config.stash[BOOK_KEY] = book
     config.pluginmanager.register(book, "storecheck-results")
     # One argument for all suites keeps node ids unique ("conversations/test_fk.py::...");
-    # specs outside the plan are left out by pytest_ignore_collect.
+    # specs outside the plan are left out by pytest_ignore_collect.  A project that names
+    # its backend in its ini file keeps collecting its own tests as well.
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
-    kept = list(config.args) if explicit else []
+    kept = list(config.args) if explicit or from_ini else []
     config.args[:] = kept + ([str(SUITES_DIR)] if str(SUITES_DIR) not in kept else [])
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse an unwritable ``--store-report`` before the run, not after it."""
+    problem = None
+    if path.is_dir():
+        problem = "is a directory"
+    else:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = f"its directory cannot be created ({exc.strerror or exc})"
+        else:
+            if not os.access(path.parent, os.W_OK) or (path.exists()
+                                                       and not os.access(path, os.W_OK)):
+                problem = "is not writable"
+    if problem:
+        raise pytest.UsageError(f"--store-report={path}: {problem}")
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -213,7 +242,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     reason = _unavailable(item.config, selected)
     if reason:
-        pytest.skip(f"backend {selected.backend.name!r} is unavailable: {reason}")
+        message = f"backend {selected.backend.name!r} is unavailable: {reason}"
+        if item.config.getoption("store_skip_unavailable"):
+            pytest.skip(message)
+        # A gate that skips what it was asked to check would pass without proving anything.
+        pytest.fail(f"{message} (it was asked for with --store; pass --store-skip-unavailable "
+                    "to skip its checks instead)", pytrace=False)
     if item.get_closest_marker("latency"):
         _skip_latency_if_unfit(item.config)
     for marker in item.iter_markers("requires"):

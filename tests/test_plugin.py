@@ -31,6 +31,9 @@ def test_without_store_the_plugin_adds_nothing(pytester: pytest.Pytester) -> Non
         (["--store=os:nosuch"], "--store=os:nosuch", "no attribute"),
         (["--store=os:getcwd"], "--store=os:getcwd", "is not a backend"),
         (["--store-spec=session_history"], "--store-spec", "needs --store"),
+        (["--store=memory", "--store-report=."], "--store-report=.", "is a directory"),
+        (["--store=memory", "--store-report=/proc/nope/report.json"],
+         "--store-report=/proc/nope/report.json", "cannot be created"),
     ],
 )
 def test_bad_options_are_usage_errors_naming_the_flag(
@@ -140,6 +143,19 @@ def test_a_module_attr_backend_imports_from_the_directory_pytest_runs_in(
     assert "--store=nopkg.backends:make_backend: cannot import 'nopkg.backends'" in missing.stderr
     assert str(pytester.path) in missing.stderr
     assert "Run pytest from the directory" in missing.stderr
+
+
+def test_an_ini_backend_adds_the_suite_to_the_projects_own_tests(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\nstorecheck_backend = memory\n")
+    pytester.makepyfile(test_mine="def test_mine():\n    assert True\n")
+    listed = pytester.runpytest("--collect-only", "-q", *QUICK).stdout.lines
+    assert "test_mine.py::test_mine" in listed
+    assert any(line.startswith("session_history/") for line in listed)
+    result = pytester.runpytest("-k", "test_mine or savepoint", "--store-spec=session_history",
+                                *QUICK)
+    result.assert_outcomes(passed=2)
 
 
 def test_junitxml_and_xdist(pytester: pytest.Pytester) -> None:
