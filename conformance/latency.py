@@ -50,6 +50,8 @@ class Measurement:
     max_ms: float
     min_ms: float
     iqr_ms: float
+    samples_us: tuple[float, ...] = ()
+    """Every timed call in microseconds, sorted: what ``storecheck compare`` resamples."""
 
     def at(self, percentile: float) -> float:
         return {50.0: self.p50_ms, 95.0: self.p95_ms, 99.0: self.p99_ms,
@@ -78,6 +80,7 @@ def summarise(samples_ns: list[int]) -> Measurement:
         max_ms=ms(ordered[-1]),
         min_ms=ms(ordered[0]),
         iqr_ms=ms(percentile(ordered, 75) - percentile(ordered, 25)),
+        samples_us=tuple(round(value / 1e3, 3) for value in ordered),
     )
 
 

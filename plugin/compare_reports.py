@@ -6,13 +6,37 @@ import argparse
 import json
 import math
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
+from storecheck.plugin.regression import STATISTICS, ratio_lower_bound
+
+EXIT_OK = 0
 EXIT_REGRESSION = 1
 EXIT_BAD_INPUT = 2
+
+
+class BadInput(Exception):
+    """A report that is missing or not a storecheck report: exit 2, not a regression."""
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One operation's latency in one column."""
+
+    p50: float
+    p95: float
+    p99: float
+    samples_ms: tuple[float, ...]
+    """The raw samples when the report kept them (empty for reports that did not)."""
+
+    def stat(self, name: str) -> float:
+        return {"p50": self.p50, "p95": self.p95, "p99": self.p99}[name]
 
 
 @dataclass(frozen=True)
@@ -20,26 +44,41 @@ class Column:
     """One backend of one report."""
 
     label: str
-    figures: dict[tuple[str, str], tuple[float, float]]
-    """(spec, operation) -> (p50 ms, p99 ms)."""
+    figures: dict[tuple[str, str], Figures]
+    """(spec, operation) -> its figures."""
+
+
+def _figures(row: dict[str, Any]) -> Figures:
+    return Figures(float(row["p50_ms"]), float(row.get("p95_ms", row["p99_ms"])),
+                   float(row["p99_ms"]),
+                   tuple(float(value) / 1e3 for value in row.get("samples_us") or ()))
+
+
+def _report_labels(paths: Sequence[Path]) -> list[str]:
+    """File names, or enough of each path to tell reports with the same name apart."""
+    names = Counter(path.name for path in paths)
+    labels = []
+    for index, path in enumerate(paths, start=1):
+        labels.append(path.name if names[path.name] == 1 else f"{path} #{index}")
+    return labels
 
 
 def load_columns(paths: Sequence[Path]) -> list[Column]:
     columns: list[Column] = []
-    for path in paths:
+    for path, label in zip(paths, _report_labels(paths), strict=True):
         try:
             report = json.loads(path.read_text(encoding="utf-8"))
             rows = report["latency"]
+            backends = list(dict.fromkeys(row["backend"] for row in rows))  # in --store order
+            for backend in backends:
+                figures = {(row["spec"], row["operation"]): _figures(row)
+                           for row in rows if row["backend"] == backend}
+                columns.append(Column(f"{backend} ({label})", figures))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise SystemExit(f"storecheck compare: {path} is not a storecheck report: {exc}") from None
-        backends = list(dict.fromkeys(row["backend"] for row in rows))  # in --store order
-        for backend in backends:
-            figures = {(row["spec"], row["operation"]): (float(row["p50_ms"]), float(row["p99_ms"]))
-                       for row in rows if row["backend"] == backend}
-            columns.append(Column(f"{backend} ({path.name})", figures))
+            raise BadInput(f"{path} is not a storecheck report: {exc}") from None
     if not columns:
-        raise SystemExit("storecheck compare: the reports hold no latency figures "
-                         "(run with -m latency and --store-report)")
+        raise BadInput("the reports hold no latency figures (run with -m latency and "
+                       "--store-report)")
     return columns
 
 
@@ -53,10 +92,10 @@ def operations(columns: Sequence[Column]) -> list[tuple[str, str]]:
 def _cell(column: Column, key: tuple[str, str], base: Column) -> str:
     if key not in column.figures:
         return "-"
-    p50, p99 = column.figures[key]
-    text = f"{p50:.3f} / {p99:.3f}"
-    if column is not base and key in base.figures and base.figures[key][1] > 0:
-        text += f" ({p99 / base.figures[key][1]:.2f}x)"
+    figures = column.figures[key]
+    text = f"{figures.p50:.3f} / {figures.p99:.3f}"
+    if column is not base and key in base.figures and base.figures[key].p99 > 0:
+        text += f" ({figures.p99 / base.figures[key].p99:.2f}x)"
     return text
 
 
@@ -80,26 +119,36 @@ def markdown_table(rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def regressions(columns: Sequence[Column], percent: float, min_increase_ms: float = 0.0) -> list[str]:
-    """Operations whose p99 grew more than ``percent`` (and ``min_increase_ms``) against the first."""
+def regressions(columns: Sequence[Column], percent: float, min_increase_ms: float = 0.0,
+                stat: str = "p50") -> list[str]:
+    """Operations whose ``stat`` grew more than ``percent`` (and ``min_increase_ms``) against
+    the first column, beyond the noise of the two runs' samples where both kept them."""
     base = columns[0]
     found = []
     for column in columns[1:]:
-        for key, (_, p99) in column.figures.items():
+        for key, after in column.figures.items():
             before = base.figures.get(key)
-            if before is None or before[1] <= 0:
+            if before is None or before.stat(stat) <= 0:
                 continue
-            growth = (p99 - before[1]) / before[1] * 100
-            if growth > percent and p99 - before[1] > min_increase_ms:
-                found.append(f"{key[0]} / {key[1]}: p99 {before[1]:.3f} ms -> {p99:.3f} ms "
-                             f"(+{growth:.0f}%) in {column.label}")
+            old, new = before.stat(stat), after.stat(stat)
+            growth = (new - old) / old * 100
+            if growth <= percent or new - old <= min_increase_ms:
+                continue
+            evidence = ""
+            if before.samples_ms and after.samples_ms:
+                bound = ratio_lower_bound(before.samples_ms, after.samples_ms, STATISTICS[stat])
+                if (bound - 1) * 100 <= percent:
+                    continue  # within what resampling the two runs produces
+                evidence = f", at least +{(bound - 1) * 100:.0f}% in 99% of resamplings"
+            found.append(f"{key[0]} / {key[1]}: {stat} {old:.3f} ms -> {new:.3f} ms "
+                         f"(+{growth:.0f}%{evidence}) in {column.label}")
     return found
 
 
 def svg_chart(columns: Sequence[Column]) -> str:
     """Horizontal bars per operation: p50 (light) and p99 (dark) per column, log scale."""
     keys = operations(columns)
-    values = [v for c in columns for pair in c.figures.values() for v in pair if v > 0]
+    values = [v for c in columns for f in c.figures.values() for v in (f.p50, f.p99) if v > 0]
     low = math.floor(math.log10(min(values))) if values else -2
     high = math.ceil(math.log10(max(values))) if values else 2
     high = max(high, low + 1)
@@ -127,7 +176,7 @@ def svg_chart(columns: Sequence[Column]) -> str:
         for index, column in enumerate(columns):
             colour = palette[index % len(palette)]
             if (spec, operation) in column.figures:
-                p50, p99 = column.figures[(spec, operation)]
+                p50, p99 = column.figures[(spec, operation)].p50, column.figures[(spec, operation)].p99
                 parts.append(f'<rect x="{left}" y="{y}" width="{x(p50) - left:.1f}" height="{bar}" '
                              f'fill="{colour}" fill-opacity="0.45"/>')
                 parts.append(f'<rect x="{left}" y="{y + bar + 1}" width="{x(p99) - left:.1f}" '
@@ -153,15 +202,23 @@ def compare(argv: Sequence[str]) -> int:
     parser.add_argument("--out", type=Path, default=Path("storecheck-compare"),
                         help="directory for compare.md and compare.svg (default: storecheck-compare)")
     parser.add_argument("--fail-on-regression", type=float, metavar="PCT", default=None,
-                        help="exit 1 if any operation's p99 grew more than PCT percent "
-                             "against the first report")
+                        help="exit 1 if any operation's --stat grew more than PCT percent "
+                             "against the first report, beyond the noise of the two runs' "
+                             "samples (a bootstrap bound)")
+    parser.add_argument("--stat", choices=sorted(STATISTICS), default="p50",
+                        help="the statistic the regression gate compares (default: p50, the "
+                             "steadiest on a shared machine; p99 follows a handful of samples)")
     parser.add_argument("--min-increase-ms", type=float, metavar="MS", default=0.25,
-                        help="ignore p99 growth smaller than MS milliseconds, which is scheduler "
+                        help="ignore growth smaller than MS milliseconds, which is scheduler "
                              "noise on sub-millisecond operations (default: 0.25)")
     args = parser.parse_args(argv)
     if args.fail_on_regression is not None and args.fail_on_regression < 0:
         parser.error(f"--fail-on-regression={args.fail_on_regression}: must be >= 0")
-    columns = load_columns(args.reports)
+    try:
+        columns = load_columns(args.reports)
+    except BadInput as exc:
+        print(f"storecheck compare: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     rows = table_rows(columns)
     print(plain_table(rows))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -169,27 +226,46 @@ def compare(argv: Sequence[str]) -> int:
     (args.out / "compare.svg").write_text(svg_chart(columns), encoding="utf-8")
     print(f"\nwrote {args.out / 'compare.md'} and {args.out / 'compare.svg'}")
     if args.fail_on_regression is not None:
-        found = regressions(columns, args.fail_on_regression, args.min_increase_ms)
+        found = regressions(columns, args.fail_on_regression, args.min_increase_ms, args.stat)
         if found:
-            print(f"\np99 regressions over {args.fail_on_regression:g}%:")
+            print(f"\n{args.stat} regressions over {args.fail_on_regression:g}%:")
             for line in found:
                 print(f"  {line}")
             return EXIT_REGRESSION
-        print(f"\nno p99 regression over {args.fail_on_regression:g}%")
-    return 0
+        print(f"\nno {args.stat} regression over {args.fail_on_regression:g}%")
+    return EXIT_OK
+
+
+USAGE = """usage: storecheck compare REPORT.json [REPORT.json ...] [--out DIR]
+                          [--fail-on-regression PCT] [--stat p50|p95|p99]
+       storecheck --version
+
+Run 'storecheck compare --help' for details; the conformance suite itself runs
+under pytest: pytest --store=NAME.  Exit status: 0 ok, 1 a regression,
+2 a usage error or a report that cannot be read."""
+
+
+def _version() -> str:
+    try:
+        return version("storecheck")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``storecheck`` console script."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not arguments or arguments[0] in {"-h", "--help"}:
-        print("usage: storecheck compare REPORT.json [REPORT.json ...] [--out DIR] "
-              "[--fail-on-regression PCT]\n\nRun 'storecheck compare --help' for details; the "
-              "conformance suite itself runs under pytest: pytest --store=NAME")
-        return 0 if arguments else EXIT_BAD_INPUT
+        print(USAGE)
+        return EXIT_OK if arguments else EXIT_BAD_INPUT
+    if arguments[0] in {"-V", "--version"}:
+        print(f"storecheck {_version()}")
+        return EXIT_OK
     if arguments[0] != "compare":
         print(f"storecheck: unknown command {arguments[0]!r}; the only command is 'compare'",
               file=sys.stderr)
         return EXIT_BAD_INPUT
-    return compare(arguments[1:])
-
+    try:
+        return compare(arguments[1:])
+    except SystemExit as exc:  # argparse: 0 after --help, 2 on a usage error
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT

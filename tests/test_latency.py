@@ -99,7 +99,7 @@ def test_compare_passes_identical_reports(tmp_path: Path, capsys: pytest.Capture
                             "--fail-on-regression", "10"])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "no p99 regression over 10%" in printed and "(1.00x)" in printed
+    assert "no p50 regression over 10%" in printed and "(1.00x)" in printed
     assert "| session_history / get_session |" in (out / "compare.md").read_text()
     svg = (out / "compare.svg").read_text()
     assert svg.startswith("<svg") and svg.count("<rect") == 2 * 2 * 2 + 2
@@ -110,11 +110,65 @@ def test_compare_finds_an_injected_regression(tmp_path: Path,
     before = _report(tmp_path, "before.json", {"get_session": (0.05, 0.09), "scan": (6.0, 8.0)})
     after = _report(tmp_path, "after.json", {"get_session": (0.05, 0.10), "scan": (6.5, 12.0)})
     code = storecheck_main(["compare", str(before), str(after), "--out", str(tmp_path / "c"),
-                            "--fail-on-regression", "20"])
+                            "--fail-on-regression", "20", "--stat", "p99"])
     assert code == 1
     printed = capsys.readouterr().out
     assert "scan: p99 8.000 ms -> 12.000 ms (+50%)" in printed
     assert "get_session" not in printed.split("regressions over")[1]  # +11% and under 0.25 ms
+
+
+def _measured_report(tmp_path: Path, name: str, rounds: int, outliers: int = 0) -> Path:
+    """A report of one operation really timed: ``rounds`` of arithmetic per call."""
+    from dataclasses import asdict
+
+    from storecheck.conformance.latency import Budget, measure, summarise
+
+    result = measure(lambda i: _work(rounds), Budget(warmup=10, min_samples=200, seconds=30))
+    if outliers:  # a neighbour's burst: a few calls 15 times slower, the rest unchanged
+        samples = [int(v * 1e3) for v in result.samples_us]
+        samples[:outliers] = [15 * v for v in samples[:outliers]]
+        result = summarise(samples)
+    row = {"backend": "sqlite", "spec": "session_history", "operation": "scan", **asdict(result)}
+    path = tmp_path / name
+    path.write_text(json.dumps({"latency": [row]}))
+    return path
+
+
+def test_the_gate_passes_the_same_build_twice_and_fails_a_2x_slowdown(tmp_path: Path) -> None:
+    first = _measured_report(tmp_path, "first.json", 20_000)
+    again = _measured_report(tmp_path, "again.json", 20_000)
+    slower = _measured_report(tmp_path, "slower.json", 40_000)
+    burst = _measured_report(tmp_path, "burst.json", 20_000, outliers=4)
+
+    def gate(*reports: Path, stat: str = "p50") -> int:
+        return storecheck_main(["compare", *map(str, reports), "--out", str(tmp_path / "o"),
+                                "--fail-on-regression", "25", "--min-increase-ms", "0",
+                                "--stat", stat])
+
+    assert gate(first, again) == 0
+    assert gate(first, again, stat="p99") == 0
+    assert gate(first, burst, stat="p99") == 0  # p99 jumped 15x on 2% of the calls
+    assert gate(first, slower) == 1
+
+
+def test_compare_exit_codes_labels_and_version(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = ["--out", str(tmp_path / "o")]
+    assert storecheck_main(["compare", str(tmp_path / "missing.json"), *out]) == 2
+    assert "missing.json is not a storecheck report" in capsys.readouterr().err
+    (tmp_path / "broken.json").write_text("{")
+    assert storecheck_main(["compare", str(tmp_path / "broken.json"), *out]) == 2
+    assert storecheck_main(["compare", "--stat", "p42", str(tmp_path / "broken.json")]) == 2
+    capsys.readouterr()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = _report(tmp_path / "a", "report.json", {"get_session": (0.05, 0.09)})
+    second = _report(tmp_path / "b", "report.json", {"get_session": (0.05, 0.09)})
+    assert storecheck_main(["compare", str(first), str(second), *out]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert f"{first} #1" in header and f"{second} #2" in header
+    assert storecheck_main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("storecheck ")
 
 
 def test_compare_console_script_is_installed(tmp_path: Path) -> None:
