@@ -17,6 +17,7 @@ from storecheck.conformance.specs.conversations import (
     STORE_ASSIGNED_IDS,
     LearningQuery,
     NewJob,
+    tokens,
 )
 from storecheck.conformance.stateful import ComparingMachine, run_machine
 from storecheck.fixtures.conversations import (
@@ -178,6 +179,27 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                 return
             self.both("search_learnings", lambda s, _: without_scores(
                 (by_learning_id if ranked else list)(s.search_learnings(query, limit))))
+
+        @rule(data=st.data())
+        def search_what_a_learning_holds(self, data: st.DataObject) -> None:
+            """A word prefix, the category and some tags of a learning the model holds: a
+            search that finds it (and its neighbours), hits compared whole, tags included."""
+            known = self.model.search_learnings(LearningQuery(), 1000)
+            if not known:
+                return
+            learning = data.draw(st.sampled_from(known), label="learning searched for").learning
+            words = tokens(learning.content)
+            word = data.draw(st.sampled_from(words), label="word") if words else None
+            prefix = None if word is None else word[:data.draw(
+                st.integers(1, len(word)), label="prefix length")]
+            query = LearningQuery(
+                text=data.draw(st.sampled_from((prefix, prefix and prefix.upper())), label="text"),
+                category=data.draw(st.sampled_from((None, learning.category)), label="category"),
+                tags=data.draw(st.lists(st.sampled_from(learning.tags), max_size=2).map(tuple)
+                               if learning.tags else st.just(()), label="tags"))
+            ranked = bool(query.text and tokens(query.text))
+            self.both("search_learnings", lambda s, _: without_scores(
+                (by_learning_id if ranked else list)(s.search_learnings(query, 1000))))
 
         @rule(job=jobs, at=few_times)
         def enqueue(self, job: NewJob, at: Any) -> None:
