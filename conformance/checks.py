@@ -6,9 +6,11 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+import pytest
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, StoreError
 from storecheck.fixtures.values import in_offset
 
@@ -187,3 +189,17 @@ def all_pages(fetch: Callable[[Any], Any], limit: int = 10_000) -> list[Any]:
     if pages[-1].next_cursor is not None:
         raise SpecMismatch(f"pagination did not end after {limit} pages")
     return [item for page in pages for item in page.items]
+
+
+def progress(config: pytest.Config, message: str) -> None:
+    """A line about a long step (seeding a dataset, starting a server), unless -q.
+
+    Written past output capturing, which would otherwise hold it until the check ends.
+    """
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or config.get_verbosity() < 0 or hasattr(config, "workerinput"):
+        return
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
+        reporter.ensure_newline()
+        reporter.write_line(f"storecheck: {message}")

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import pytest
 from storecheck.conformance import capabilities as caps
+from storecheck.conformance.checks import progress
 from storecheck.conformance.latency import (
     Budget,
     LatencyTarget,
@@ -146,7 +147,9 @@ class LatencySuite:
 
     @classmethod
     def _loaded(cls, backend: Any, tmp_path_factory: pytest.TempPathFactory, calls: int,
-                size: int) -> Iterator[LatencyRun[Any]]:
+                size: int, config: pytest.Config) -> Iterator[LatencyRun[Any]]:
+        progress(config, f"seeding {size:,} rows of {cls.spec} on {backend.backend.name} for "
+                 "the latency and scaling checks")
         location = backend.backend.new_location(cls.spec, tmp_path_factory.mktemp("latency"))
         store = backend.backend.open(cls.spec, location)
         try:
@@ -159,22 +162,25 @@ class LatencySuite:
     @pytest.fixture(scope="class")
     @classmethod
     def dataset(cls, backend: Any, tmp_path_factory: pytest.TempPathFactory,
-                latency_budget: Budget) -> Iterator[LatencyRun[Any]]:
+                latency_budget: Budget, pytestconfig: pytest.Config) -> Iterator[LatencyRun[Any]]:
         """The seeded dataset (``LARGE`` rows), loaded once per backend.
 
         The scaling checks run on it too, before the latency checks; their
         writes use keys of their own, so neither disturbs the other.
         """
         yield from cls._loaded(backend, tmp_path_factory,
-                               latency_budget.warmup + latency_budget.min_samples, LARGE)
+                               latency_budget.warmup + latency_budget.min_samples, LARGE,
+                               pytestconfig)
 
     @pytest.fixture(scope="class")
     @classmethod
     def small_dataset(cls, backend: Any, tmp_path_factory: pytest.TempPathFactory,
-                      latency_budget: Budget) -> Iterator[LatencyRun[Any]]:
+                      latency_budget: Budget, pytestconfig: pytest.Config
+                      ) -> Iterator[LatencyRun[Any]]:
         """The same dataset with ``SMALL`` rows, for the scaling checks."""
         yield from cls._loaded(backend, tmp_path_factory,
-                               latency_budget.warmup + latency_budget.min_samples, SMALL)
+                               latency_budget.warmup + latency_budget.min_samples, SMALL,
+                               pytestconfig)
 
     def test_cost_does_not_grow_with_the_data(
         self, scaling_row: tuple[Growth, Any], small_dataset: LatencyRun[Any],

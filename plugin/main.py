@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from storecheck.conformance.capabilities import describe
+from storecheck.conformance.checks import progress
 from storecheck.conformance.latency import Budget
 from storecheck.conformance.latency_check import LatencySettings
 from storecheck.conformance.scaling import LARGE, SCALING_MODES, SMALL
@@ -131,6 +132,18 @@ def pytest_configure(config: pytest.Config) -> None:
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
     kept = list(config.args) if explicit or from_ini else []
     config.args[:] = kept + ([str(SUITES_DIR)] if str(SUITES_DIR) not in kept else [])
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    """What is about to be checked, and how hard (pytest prints it unless -q)."""
+    plan = config.stash.get(PLAN_KEY, None)
+    if plan is None:
+        return None
+    backends = ", ".join(f"{item.backend.name} ({', '.join(item.specs)})" for item in plan.selected)
+    seed = config.getoption("hypothesis_seed", None)
+    return [f"storecheck: {backends}; profile {plan.profile.name}; hypothesis seed "
+            f"{'random' if seed is None else seed}; latency {config.getoption('latency')}, "
+            f"scaling {config.getoption('scaling')}"]
 
 
 def _check_writable(path: Path) -> None:
@@ -265,6 +278,9 @@ def _unavailable(config: pytest.Config, selected: Selected) -> str | None:
     name = selected.backend.name
     if name not in known:
         probe = getattr(selected.backend, "unavailable", None)
+        if callable(probe):
+            progress(config, f"asking backend {name!r} whether it can run here (it may start "
+                     "a server)")
         known[name] = probe() if callable(probe) else None
     return known[name]
 

@@ -158,6 +158,19 @@ def test_an_ini_backend_adds_the_suite_to_the_projects_own_tests(
     result.assert_outcomes(passed=2)
 
 
+def test_the_run_says_what_it_checks_and_its_long_steps(pytester: pytest.Pytester) -> None:
+    args = ("--store=sqlite", "--store-spec=session_history", "-m", "latency", "-k",
+            "grow and get_session", *QUICK)
+    result = pytester.runpytest(*args)
+    result.stdout.fnmatch_lines([
+        "storecheck: sqlite (session_history); profile quick; hypothesis seed 0; "
+        "latency enforce, scaling enforce",
+        "storecheck: seeding 1,000 rows of session_history on sqlite*",
+    ])
+    quiet = pytester.runpytest(*args, "-q").stdout.str()
+    assert "storecheck: seeding" not in quiet and "profile quick" not in quiet
+
+
 def test_junitxml_and_xdist(pytester: pytest.Pytester) -> None:
     report = pytester.path / "report.json"
     result = pytester.runpytest_subprocess(
