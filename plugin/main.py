@@ -36,6 +36,8 @@ from storecheck.reference_impl.postgres.backend import DSN_VARIABLE
 
 SUITES_DIR = Path(importlib.import_module("storecheck.conformance").__file__ or "").parent / "suites"
 SUITES_PACKAGE = "storecheck.conformance.suites"
+ID_PREFIX = "storecheck"
+"""Every check's node id starts ``storecheck/<spec>/<module>.py::``."""
 LATENCY_MODES = ("enforce", "warn", "off")
 PLAN_KEY = pytest.StashKey[Plan]()
 UNAVAILABLE_KEY = pytest.StashKey[dict[str, str | None]]()
@@ -190,7 +192,10 @@ def _in_suites(path: Path) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Module | None:
     if PLAN_KEY in parent.config.stash and _in_suites(module_path):
-        return SuiteModule.from_parent(parent, path=module_path)
+        # The same id wherever the package is installed (a virtualenv inside the rootdir
+        # would otherwise put its path into every id, JUnit class name and CI history).
+        stable = f"{ID_PREFIX}/{module_path.parent.name}/{module_path.name}"
+        return SuiteModule.from_parent(parent, path=module_path, nodeid=stable)
     return None
 
 

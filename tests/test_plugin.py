@@ -152,7 +152,7 @@ def test_an_ini_backend_adds_the_suite_to_the_projects_own_tests(
     pytester.makepyfile(test_mine="def test_mine():\n    assert True\n")
     listed = pytester.runpytest("--collect-only", "-q", *QUICK).stdout.lines
     assert "test_mine.py::test_mine" in listed
-    assert any(line.startswith("session_history/") for line in listed)
+    assert any(line.startswith("storecheck/session_history/") for line in listed)
     result = pytester.runpytest("-k", "test_mine or savepoint", "--store-spec=session_history",
                                 *QUICK)
     result.assert_outcomes(passed=2)
@@ -187,8 +187,22 @@ def test_node_ids_name_the_spec_and_are_unique(pytester: pytest.Pytester) -> Non
     result = pytester.runpytest("--store=sqlite,memory", "--collect-only", "-q", *QUICK)
     ids = [line for line in result.stdout.lines if "::" in line]
     assert len(ids) == len(set(ids)) > 100
-    assert {line.split("/")[0] for line in ids} == {"session_history", "conversations"}
+    assert {tuple(line.split("/")[:2]) for line in ids} == {
+        ("storecheck", "session_history"), ("storecheck", "conversations")}
     narrowed = pytester.runpytest("--store=sqlite", "--store-spec=conversations",
                                   "--collect-only", "-q", *QUICK)
-    assert all(line.startswith("conversations/")
+    assert all(line.startswith("storecheck/conversations/")
                for line in narrowed.stdout.lines if "::" in line)
+
+
+def test_node_ids_do_not_depend_on_where_the_package_is_installed(
+    pytester: pytest.Pytester,
+) -> None:
+    """A rootdir that contains the installed suites (a virtualenv inside the project)."""
+    import storecheck.conformance
+
+    installed = Path(storecheck.conformance.__file__).resolve().parents[1]
+    result = pytester.runpytest("--store=sqlite", "--store-spec=session_history", "--rootdir",
+                                str(installed), "--collect-only", "-q", *QUICK)
+    ids = [line for line in result.stdout.lines if "::" in line]
+    assert ids and all(line.startswith("storecheck/session_history/test_") for line in ids), ids[:3]
