@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -87,6 +87,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="multiply every latency target by FACTOR, for slow machines (default: 1)",
     )
     group.addoption(
+        "--store-replay", action="store_true", default=False,
+        help="iterate on a known failure fast: each property first replays the failing "
+        "example hypothesis saved (in .hypothesis/ under the directory pytest runs in) and "
+        "reports it as it is, without shrinking it again",
+    )
+    group.addoption(
         "--store-skip-unavailable", action="store_true", default=False,
         help="skip, with the reason, the checks of a backend that cannot run here (a missing "
         "driver or server); by default they fail, so a CI gate never passes on checks that "
@@ -143,9 +149,11 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         return None
     backends = ", ".join(f"{item.backend.name} ({', '.join(item.specs)})" for item in plan.selected)
     seed = config.getoption("hypothesis_seed", None)
+    replay = "; replaying saved failures without shrinking" if config.getoption(
+        "store_replay") else ""
     return [f"storecheck: {backends}; profile {plan.profile.name}; hypothesis seed "
             f"{'random' if seed is None else seed}; latency {config.getoption('latency')}, "
-            f"scaling {config.getoption('scaling')}"]
+            f"scaling {config.getoption('scaling')}{replay}"]
 
 
 def _check_writable(path: Path) -> None:
@@ -275,6 +283,28 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                     f"backend {selected.backend.name!r} lacks capability {capability!r} "
                     f"({describe(capability)})"
                 )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    callspec = getattr(item, "callspec", None)
+    selected = callspec.params.get("backend") if callspec else None
+    if report.failed and report.when == "call" and isinstance(selected, Selected):
+        report.sections.append(("storecheck: rerun this check alone", rerun_command(
+            item, selected)))
+    return report
+
+
+def rerun_command(item: pytest.Item, selected: Selected) -> str:
+    """A command that runs just this check again, replaying its saved failing example."""
+    name = getattr(item, "originalname", item.name)
+    return (f"pytest --store={selected.ref} --store-spec={_spec_of(item)} "
+            f"--store-profile={item.config.getoption('store_profile')} "
+            f"-k '{name} and {selected.backend.name}' --store-replay\n"
+            "(from the directory this run started in, where hypothesis saved the example)")
 
 
 def _unavailable(config: pytest.Config, selected: Selected) -> str | None:

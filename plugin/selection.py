@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -169,5 +169,8 @@ def make_plan(config: pytest.Config) -> Plan | None:
     duplicates = {name for name in names if names.count(name) > 1}
     if duplicates:
         raise pytest.UsageError(f"--store: several backends are named {', '.join(duplicates)}")
-    return Plan(tuple(selected), PROFILES[profile_name])
+    profile = PROFILES[profile_name]
+    if config.getoption("store_replay"):
+        profile = replace(profile, shrink=False)
+    return Plan(tuple(selected), profile)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -169,6 +170,26 @@ def test_the_run_says_what_it_checks_and_its_long_steps(pytester: pytest.Pyteste
     ])
     quiet = pytester.runpytest(*args, "-q").stdout.str()
     assert "storecheck: seeding" not in quiet and "profile quick" not in quiet
+
+
+def test_a_failure_prints_a_command_that_replays_it_without_shrinking(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    mutant = "tests.mutants.session_history:pagination_skips_ties"
+    first = pytester.runpytest_subprocess(f"--store={mutant}", "-k", "random_operation",
+                                          *QUICK)
+    assert first.ret == pytest.ExitCode.TESTS_FAILED
+    command = (f"pytest --store={mutant} --store-spec=session_history --store-profile=quick "
+               "-k 'test_random_operation_sequences_match_the_model and "
+               "mutant-pagination_skips_ties' --store-replay")
+    assert command in first.stdout.str()
+    assert "@reproduce_failure" not in first.stdout.str()
+    again = pytester.runpytest_subprocess(*shlex.split(command.removeprefix("pytest ")),
+                                          "-p", "no:cacheprovider")
+    assert again.ret == pytest.ExitCode.TESTS_FAILED
+    again.stdout.fnmatch_lines(["*replaying saved failures without shrinking*",
+                                "*expected the model's result*"])
 
 
 def test_junitxml_and_xdist(pytester: pytest.Pytester) -> None:
