@@ -19,13 +19,14 @@ from storecheck.conformance.checks import progress
 from storecheck.conformance.latency import Budget
 from storecheck.conformance.latency_check import LatencySettings
 from storecheck.conformance.scaling import LARGE, SCALING_MODES, SMALL
-from storecheck.plugin import hookspecs
+from storecheck.plugin import hookspecs, known_failures
 from storecheck.plugin.profiles import PROFILES, Profile
 from storecheck.plugin.results import (
     CATEGORIES,
     PROPERTY,
     ResultBook,
     build_report,
+    known_lines,
     latency_lines,
     scaling_lines,
     terminal_lines,
@@ -42,6 +43,7 @@ LATENCY_MODES = ("enforce", "warn", "off")
 PLAN_KEY = pytest.StashKey[Plan]()
 UNAVAILABLE_KEY = pytest.StashKey[dict[str, str | None]]()
 BOOK_KEY = pytest.StashKey[ResultBook]()
+KNOWN_KEY = pytest.StashKey[tuple[known_failures.KnownFailure, ...]]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -93,6 +95,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "reports it as it is, without shrinking it again",
     )
     group.addoption(
+        "--store-known-failures", metavar="FILE", type=Path, default=None,
+        help="TOML or JSON mapping, per backend name (or \"*\"), check id patterns to the "
+        "reason each is known to fail: a listed check that fails is reported as known, one "
+        "that passes fails the run (the list cannot rot)",
+    )
+    group.addoption(
         "--store-skip-unavailable", action="store_true", default=False,
         help="skip, with the reason, the checks of a backend that cannot run here (a missing "
         "driver or server); by default they fail, so a CI gate never passes on checks that "
@@ -127,6 +135,9 @@ def pytest_configure(config: pytest.Config) -> None:
     scale = config.getoption("latency_scale")
     if not scale > 0:
         raise pytest.UsageError(f"--latency-scale={scale}: must be a positive number")
+    manifest = config.getoption("store_known_failures")
+    if manifest is not None:
+        config.stash[KNOWN_KEY] = known_failures.load(Path(manifest))
     report_path = config.getoption("store_report")
     if report_path is not None and not hasattr(config, "workerinput"):
         _check_writable(Path(report_path))
@@ -243,6 +254,7 @@ def _adjusted_targets(config: pytest.Config, spec: str, rows: Any) -> list[Any]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if PLAN_KEY not in config.stash:
         return
+    backend_of: dict[str, str] = {}
     for item in items:
         callspec = getattr(item, "callspec", None)
         selected = callspec.params.get("backend") if callspec else None
@@ -258,6 +270,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "operation": operation.args[0] if operation else getattr(item, "originalname", item.name),
         }
         item.user_properties.append((PROPERTY, labels))
+        backend_of[item.nodeid] = selected.backend.name
+    entries = config.stash.get(KNOWN_KEY, ())
+    if entries:
+        used = known_failures.mark(items, entries, backend_of)
+        book = config.stash.get(BOOK_KEY, None)
+        if book is not None:
+            book.unmatched_known = [entry for entry in entries if entry not in used]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -343,7 +362,8 @@ def pytest_terminal_summary(
     terminalreporter.section("storecheck conformance")
     for line in terminal_lines(book):
         terminalreporter.write_line(line)
-    for title, table in (("storecheck latency", latency_lines(book)),
+    for title, table in (("storecheck known failures", known_lines(book)),
+                         ("storecheck latency", latency_lines(book)),
                          ("storecheck scaling", scaling_lines(book))):
         if table:
             terminalreporter.section(title)

@@ -43,6 +43,10 @@ class ResultBook:
     failures: dict[str, Failure] = field(default_factory=dict)
     latency: list[dict[str, Any]] = field(default_factory=list)
     scaling: list[dict[str, Any]] = field(default_factory=list)
+    known: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Checks that failed as the --store-known-failures manifest says, by node id."""
+    unmatched_known: list[Any] = field(default_factory=list)
+    """Manifest entries that matched no collected check (filled where checks are collected)."""
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         labels = dict(_labels(report))
@@ -54,6 +58,11 @@ class ResultBook:
                 if name in tables and isinstance(value, dict):
                     tables[name].append({"backend": labels["backend"], "spec": labels["spec"],
                                          **value})
+        if getattr(report, "wasxfail", None) is not None and report.skipped:
+            self.known[report.nodeid] = {**labels, "nodeid": report.nodeid,
+                                         "reason": str(report.wasxfail)}
+            self.outcomes[report.nodeid] = (labels, "known")
+            return
         if report.when == "call" or report.outcome != "passed":
             previous = self.outcomes.get(report.nodeid, (labels, "passed"))[1]
             outcome = "failed" if "failed" in (previous, report.outcome) else report.outcome
@@ -99,19 +108,29 @@ def terminal_lines(book: ResultBook) -> list[str]:
     rows = sorted({(backend, spec) for backend, spec, _ in cells})
     width = max(len(f"{b} / {s}") for b, s in rows)
     lines = [f"{'backend / spec':<{width}}  " + "  ".join(f"{c:>13}" for c in CATEGORIES),
-             "cells: passed/failed/skipped"]
+             "cells: passed/failed/skipped" + (", +N known failures" if book.known else "")]
     for backend, spec in rows:
         parts = []
         for category in CATEGORIES:
             count = cells.get((backend, spec, category))
+            known = f"+{count['known']}k" if count is not None and count["known"] else ""
             parts.append(f"{'-':>13}" if count is None else
-                         f"{count['passed']}/{count['failed']}/{count['skipped']:<}".rjust(13))
+                         f"{count['passed']}/{count['failed']}/{count['skipped']}{known}".rjust(13))
         lines.append(f"{backend + ' / ' + spec:<{width}}  " + "  ".join(parts))
     for failure in book.failures.values():
         lines.append(
             f"FAILED {failure.spec} [{failure.category}] {failure.operation} on "
             f"{failure.backend}: {failure.message}"
         )
+    return lines
+
+
+def known_lines(book: ResultBook) -> list[str]:
+    lines = [f"KNOWN {row['spec']} [{row['category']}] {row['operation']} on {row['backend']}: "
+             f"{row['reason'].removeprefix('known failure: ')} ({nodeid})"
+             for nodeid, row in book.known.items()]
+    lines += [f"UNUSED [{entry.backend}] {entry.pattern!r} matched no check that ran "
+              f"({entry.reason})" for entry in book.unmatched_known]
     return lines
 
 
@@ -167,12 +186,14 @@ def build_report(book: ResultBook, plan: Plan, exit_status: int) -> dict[str, An
         ],
         "results": [
             {"backend": backend, "spec": spec, "category": category,
-             "passed": count["passed"], "failed": count["failed"], "skipped": count["skipped"]}
+             "passed": count["passed"], "failed": count["failed"], "skipped": count["skipped"],
+             "known": count["known"]}
             for (backend, spec, category), count in sorted(cells.items())
         ],
         "failures": [vars(failure) for failure in book.failures.values()],
         "latency": book.latency,
         "scaling": book.scaling,
+        "known_failures": list(book.known.values()),
     }
 
 

@@ -192,6 +192,61 @@ def test_a_failure_prints_a_command_that_replays_it_without_shrinking(
                                 "*expected the model's result*"])
 
 
+KNOWN_MUTANT = "tests.mutants.session_history:pagination_skips_ties"
+MODEL_CHECK = "storecheck/session_history/test_model.py::test_random_operation_sequences_*"
+
+
+def _known(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, manifest: str,
+           *args: str) -> pytest.RunResult:
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    pytester.path.joinpath("known.toml").write_text(manifest)
+    return pytester.runpytest_subprocess("--store-known-failures=known.toml", "-k",
+                                         "random_operation", "--store-spec=session_history",
+                                         *args, *QUICK)
+
+
+def test_a_known_failure_is_reported_with_its_reason_and_does_not_fail_the_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    manifest = (f'["mutant-pagination_skips_ties"]\n"{MODEL_CHECK}" = "ties fixed in #12"\n'
+                '["*"]\n"storecheck/nosuch/*" = "an entry that matches nothing"\n')
+    result = _known(pytester, monkeypatch, manifest, f"--store={KNOWN_MUTANT}",
+                    "--store-report=report.json")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.assert_outcomes(xfailed=1)
+    result.stdout.fnmatch_lines([
+        "*storecheck known failures*",
+        "KNOWN session_history [[]model[]] *on mutant-pagination_skips_ties: ties fixed in #12*",
+        "UNUSED [[]*[]] 'storecheck/nosuch/*' matched no check that ran*",
+    ])
+    report = json.loads(pytester.path.joinpath("report.json").read_text())
+    assert [row["reason"] for row in report["known_failures"]] == ["known failure: ties fixed in #12"]
+    assert [row["known"] for row in report["results"]] == [1]
+
+
+def test_a_known_failure_that_passes_fails_the_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    result = _known(pytester, monkeypatch, f'["sqlite"]\n"{MODEL_CHECK}" = "was broken"\n',
+                    "--store=sqlite")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*XPASS(strict)*known failure: was broken*"])
+
+
+@pytest.mark.parametrize(("manifest", "problem"), [
+    ("[sqlite\n", "not valid TOML"),
+    ('sqlite = "everything"\n', "[sqlite] must map check id patterns to reasons"),
+    ('[sqlite]\n"storecheck/*" = ""\n', "needs a reason"),
+])
+def test_a_bad_known_failures_file_is_a_usage_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, manifest: str, problem: str,
+) -> None:
+    result = _known(pytester, monkeypatch, manifest, "--store=sqlite")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--store-known-failures=known.toml" in result.stderr.str()
+    assert problem in result.stderr.str()
+
+
 def test_junitxml_and_xdist(pytester: pytest.Pytester) -> None:
     report = pytester.path / "report.json"
     result = pytester.runpytest_subprocess(
