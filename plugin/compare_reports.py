@@ -34,6 +34,7 @@ class Figures:
     p99: float
     samples_ms: tuple[float, ...]
     """The raw samples when the report kept them (empty for reports that did not)."""
+    target_ms: float | None = None
 
     def stat(self, name: str) -> float:
         return {"p50": self.p50, "p95": self.p95, "p99": self.p99}[name]
@@ -51,7 +52,8 @@ class Column:
 def _figures(row: dict[str, Any]) -> Figures:
     return Figures(float(row["p50_ms"]), float(row.get("p95_ms", row["p99_ms"])),
                    float(row["p99_ms"]),
-                   tuple(float(value) / 1e3 for value in row.get("samples_us") or ()))
+                   tuple(float(value) / 1e3 for value in row.get("samples_us") or ()),
+                   float(row["target_ms"]) if row.get("target_ms") is not None else None)
 
 
 def _report_labels(paths: Sequence[Path]) -> list[str]:
@@ -145,43 +147,61 @@ def regressions(columns: Sequence[Column], percent: float, min_increase_ms: floa
     return found
 
 
+CHAR_WIDTH = 6.6
+"""Width of one character at the chart's 11 px sans-serif, a little generous."""
+
+
 def svg_chart(columns: Sequence[Column]) -> str:
-    """Horizontal bars per operation: p50 (light) and p99 (dark) per column, log scale."""
+    """Horizontal bars per operation: p50 (light) and p99 (dark) per column, log scale, with
+    each operation's target as a dashed line."""
     keys = operations(columns)
-    values = [v for c in columns for f in c.figures.values() for v in (f.p50, f.p99) if v > 0]
+    values = [v for c in columns for f in c.figures.values()
+              for v in (f.p50, f.p99, f.target_ms or 0) if v > 0]
     low = math.floor(math.log10(min(values))) if values else -2
     high = math.ceil(math.log10(max(values))) if values else 2
     high = max(high, low + 1)
-    left, width, bar, gap = 330, 520, 9, 14
+    labels = [f"{spec} / {operation}" for spec, operation in keys]
+    left = 20 + CHAR_WIDTH * max((len(label) for label in labels), default=10)
+    width, bar, gap, top = 520, 9, 14, 56
     height_per_op = len(columns) * (2 * bar + 2) + gap
-    height = 60 + len(keys) * height_per_op + 20 * len(columns)
+    legend = 20 * len(columns)
+    height = top + len(keys) * height_per_op + legend + 10
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
     def x(value: float) -> float:
         return left + (math.log10(max(value, 10.0**low)) - low) / (high - low) * width
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 40}" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 40:.0f}" '
              f'height="{height}" font-family="sans-serif" font-size="11">',
-             '<text x="10" y="18" font-size="14">storecheck latency, ms (log scale): '
-             'light = p50, dark = p99</text>']
+             '<text x="10" y="20" font-size="14">storecheck latency, ms (log scale): '
+             'light = p50, dark = p99, dashed = target</text>']
     for exponent in range(low, high + 1):
         gx = x(10.0**exponent)
-        parts.append(f'<line x1="{gx:.1f}" y1="30" x2="{gx:.1f}" y2="{height - 20 * len(columns) - 10}" '
-                     'stroke="#ddd"/>')
-        parts.append(f'<text x="{gx:.1f}" y="28" text-anchor="middle">{10.0**exponent:g}</text>')
-    y = 40
-    for spec, operation in keys:
-        parts.append(f'<text x="{left - 8}" y="{y + height_per_op / 2 - gap / 2:.0f}" '
-                     f'text-anchor="end">{escape(spec)} / {escape(operation)}</text>')
+        parts.append(f'<line x1="{gx:.1f}" y1="{top - 8}" x2="{gx:.1f}" '
+                     f'y2="{height - legend - 10}" stroke="#ddd"/>')
+        parts.append(f'<text x="{gx:.1f}" y="{top - 12}" text-anchor="middle">'
+                     f'{10.0**exponent:g}</text>')
+    y = top
+    for label, key in zip(labels, keys, strict=True):
+        parts.append(f'<text x="{left - 8:.0f}" y="{y + height_per_op / 2 - gap / 2:.0f}" '
+                     f'text-anchor="end">{escape(label)}</text>')
+        band_top = y
+        targets = set()
         for index, column in enumerate(columns):
             colour = palette[index % len(palette)]
-            if (spec, operation) in column.figures:
-                p50, p99 = column.figures[(spec, operation)].p50, column.figures[(spec, operation)].p99
-                parts.append(f'<rect x="{left}" y="{y}" width="{x(p50) - left:.1f}" height="{bar}" '
-                             f'fill="{colour}" fill-opacity="0.45"/>')
-                parts.append(f'<rect x="{left}" y="{y + bar + 1}" width="{x(p99) - left:.1f}" '
-                             f'height="{bar}" fill="{colour}"/>')
+            if key in column.figures:
+                figures = column.figures[key]
+                parts.append(f'<rect x="{left:.0f}" y="{y}" width="{x(figures.p50) - left:.1f}" '
+                             f'height="{bar}" fill="{colour}" fill-opacity="0.45"/>')
+                parts.append(f'<rect x="{left:.0f}" y="{y + bar + 1}" '
+                             f'width="{x(figures.p99) - left:.1f}" height="{bar}" fill="{colour}"/>')
+                if figures.target_ms:
+                    targets.add(figures.target_ms)
             y += 2 * bar + 2
+        for target in sorted(targets):
+            parts.append(f'<line class="target" x1="{x(target):.1f}" y1="{band_top - 2}" '
+                         f'x2="{x(target):.1f}" y2="{y + 2}" stroke="#000" '
+                         'stroke-dasharray="3,2"/>')
         y += gap
     for index, column in enumerate(columns):
         colour = palette[index % len(palette)]

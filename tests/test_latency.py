@@ -319,3 +319,37 @@ def test_scaling_off_skips_the_scaling_checks_only(pytester: pytest.Pytester) ->
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*storecheck latency*"])
     assert "storecheck scaling" not in result.stdout.str()
+
+
+def test_the_chart_fits_its_labels_and_draws_each_target() -> None:
+    """The SVG's geometry: no label cut at the left edge, the title clear of the axis, every
+    bar inside the picture and a target line per operation that has a target."""
+    import xml.etree.ElementTree as ElementTree
+
+    from storecheck.plugin.compare_reports import CHAR_WIDTH, Column, Figures, svg_chart
+
+    long_name = "search_sessions (workspace + status + type + created range + text)"
+    columns = [Column(f"{backend} (report.json)", {
+        ("session_history", long_name): Figures(0.5 * factor, 2.0 * factor, 2.5 * factor, (),
+                                                100.0),
+        ("conversations", "get_conversation"): Figures(0.02 * factor, 0.03, 0.05, (), 100.0),
+        ("conversations", "untargeted"): Figures(0.1, 0.2, 0.3, ()),
+    }) for backend, factor in (("sqlite", 1), ("postgres", 8))]
+    root = ElementTree.fromstring(svg_chart(columns))
+    ns = "{http://www.w3.org/2000/svg}"
+    width = float(root.get("width", "0"))
+    texts = root.findall(f"{ns}text")
+    title, axis = texts[0], [t for t in texts if t.get("text-anchor") == "middle"]
+    assert axis and all(float(t.get("y", "0")) - 11 > float(title.get("y", "0")) for t in axis)
+    for text in texts:
+        left = float(text.get("x", "0"))
+        if text.get("text-anchor") == "end":
+            left -= CHAR_WIDTH * len(text.text or "")
+        assert left >= 0, text.text
+    labels = [t.text for t in texts if t.get("text-anchor") == "end"]
+    assert f"session_history / {long_name}" in labels
+    for rect in root.findall(f"{ns}rect"):
+        assert float(rect.get("x", "0")) + float(rect.get("width", "0")) <= width
+    targets = [line for line in root.findall(f"{ns}line") if line.get("class") == "target"]
+    assert len(targets) == 2  # one per operation with a target, none for "untargeted"
+    assert len({line.get("x1") for line in targets}) == 1  # both at 100 ms
