@@ -161,6 +161,24 @@ def test_backup_stays_in_its_directory(database: Database, tmp_path: Path) -> No
             backup(database, tmp_path / "backups", name)
 
 
+def test_a_store_backs_up_beside_its_file_and_reports_health(tmp_path: Path) -> None:
+    """SqliteStore.backup/health are engine features, not spec operations: no conformance
+    check reaches them, so they are pinned here."""
+    from datetime import UTC, datetime
+
+    from storecheck.reference_impl.session_history import SqliteSessionHistory
+
+    store = SqliteSessionHistory(str(tmp_path / "history.db"))
+    store.get_or_create_workspace("/w", datetime(2025, 1, 1, tzinfo=UTC))
+    target = store.backup("copy.db")
+    assert target == tmp_path / "backups" / "copy.db"
+    copy = sqlite3.connect(target)
+    assert copy.execute("SELECT workspace_path FROM workspaces").fetchall() == [("/w",)]
+    copy.close()
+    assert store.health().ok
+    store.close()
+
+
 def test_health_figures(database: Database) -> None:
     Migrator(database, _migrations()).migrate()
     figures = health(database)
