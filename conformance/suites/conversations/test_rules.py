@@ -10,6 +10,7 @@ from storecheck.conformance.checks import all_pages, expect, expect_error
 from storecheck.conformance.errors import Conflict
 from storecheck.conformance.specs.conversations import SPEC, LearningQuery, NewJob, matches
 from storecheck.fixtures.conversations import T0, ConversationFactory
+from storecheck.fixtures.values import JSON_SPELLINGS
 
 pytestmark = pytest.mark.model
 
@@ -139,6 +140,29 @@ def test_dequeue_order_lease_expiry_and_exclusive_finish(store: Any) -> None:
     ready = store.dequeue("w1", T0 + timedelta(minutes=5), 30)
     expect(ready is not None and ready.id == later.id, SPEC, "dequeue",
            "a job becomes ready at its run_after", ready)
+
+
+@pytest.mark.operation("enqueue")
+def test_a_payload_keeps_its_exact_spelling(store: Any) -> None:
+    """The spec stores the payload's text: a parse-and-serialise round trip changes it."""
+    for spelling in JSON_SPELLINGS:
+        job = store.enqueue(NewJob("spelled", payload=spelling), T0)
+        for where, seen in (("enqueue", job), ("get_job", store.get_job(job.id))):
+            expect(seen.payload == spelling, SPEC, where, "the payload's text as given",
+                   {"given": spelling, "returned": seen.payload})
+
+
+@pytest.mark.operation("dequeue")
+def test_a_lease_ends_exactly_lease_seconds_after_now(store: Any) -> None:
+    """Fractional leases to the microsecond: no rounding to whole seconds or milliseconds."""
+    for n, lease in enumerate((0.5, 1.000001, 59.999999, 0.000001, 30.25)):
+        store.enqueue(NewJob("leased", priority=100 - n), T0)
+        now = T0 + timedelta(microseconds=n)
+        claimed = store.dequeue("w", now, lease)
+        wanted = now + timedelta(seconds=lease)
+        expect(claimed is not None and claimed.lease_until == wanted, SPEC, "dequeue",
+               f"lease_until = now + {lease} s", {"wanted": wanted,
+                                                  "returned": claimed and claimed.lease_until})
 
 
 @pytest.mark.operation("fail_job")
