@@ -116,7 +116,7 @@ def check_growth(spec: str, growth: Growth, workload: Callable[[Any, Any, int], 
                  small: LatencyRun[Any], large: LatencyRun[Any], settings: LatencySettings,
                  record_property: Callable[[str, object], None]) -> None:
     result = measure_growth(lambda i: workload(small.store, small.data, i),
-                                    lambda i: workload(large.store, large.data, i))
+                            lambda i: workload(large.store, large.data, i))
     outcome = "pass"
     if grows_too_fast(growth, result):
         outcome = "fail" if settings.scaling_mode == "enforce" else "warn"
