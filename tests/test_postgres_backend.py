@@ -17,13 +17,18 @@ def _no_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
 
 
+def _fk_checks_without_a_server(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                tmp_path: Path, *flags: str) -> pytest.RunResult:
+    _no_server(monkeypatch, tmp_path)
+    monkeypatch.delenv("STORECHECK_REQUIRE_PG", raising=False)
+    return pytester.runpytest_subprocess("--store=postgres", "--store-spec=session_history",
+                                         *flags, "-m", "fk", "-p", "no:cacheprovider")
+
+
 def test_without_a_server_the_run_fails_with_the_reason(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    _no_server(monkeypatch, tmp_path)
-    monkeypatch.delenv("STORECHECK_REQUIRE_PG", raising=False)
-    result = pytester.runpytest_subprocess("--store=postgres", "--store-spec=session_history",
-                                           "-m", "fk", "-p", "no:cacheprovider")
+    result = _fk_checks_without_a_server(pytester, monkeypatch, tmp_path)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(errors=7)  # failed in setup, before the check itself
     result.stdout.fnmatch_lines(["*backend 'postgres' is unavailable: no PostgreSQL: set "
@@ -33,11 +38,8 @@ def test_without_a_server_the_run_fails_with_the_reason(
 def test_skipping_an_unavailable_backend_is_an_opt_in_with_the_reason(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    _no_server(monkeypatch, tmp_path)
-    monkeypatch.delenv("STORECHECK_REQUIRE_PG", raising=False)
-    result = pytester.runpytest_subprocess("--store=postgres", "--store-spec=session_history",
-                                           "--store-skip-unavailable", "-m", "fk", "-rs",
-                                           "-p", "no:cacheprovider")
+    result = _fk_checks_without_a_server(pytester, monkeypatch, tmp_path,
+                                         "--store-skip-unavailable", "-rs")
     result.assert_outcomes(skipped=7)
     result.stdout.fnmatch_lines(["*backend 'postgres' is unavailable: no PostgreSQL: set "
                                  "STORECHECK_PG_DSN*apt-get install postgresql*"])
