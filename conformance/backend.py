@@ -25,6 +25,7 @@ __all__ = [
     "IntegrityVerifiable",
     "Migratable",
     "SqlIntrospectable",
+    "StorageLimited",
     "Store",
     "Transactional",
     "unknown_capabilities",
@@ -96,6 +97,16 @@ class IntegrityVerifiable(Protocol):
 
     def verify_integrity(self) -> list[str]:
         """Problems found in the stored data's physical structure; empty when sound."""
+
+
+@runtime_checkable
+class StorageLimited(Protocol):
+    """Capability ``storage_limit``."""
+
+    def limit_storage(self, extra_bytes: int | None) -> None:
+        """Refuse writes that would grow the stored data by more than ``extra_bytes`` from
+        now, with ``StorageFailed(DISK_FULL)``; ``None`` lifts the limit.  The same open
+        store works again once the limit is lifted."""
 
 
 class Backend(Protocol):

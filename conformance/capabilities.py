@@ -19,6 +19,7 @@ FAULT_INJECTION: Final = "fault_injection"
 LATENCY_TARGETS: Final = "latency_targets"
 FILE_STORAGE: Final = "file_storage"
 FLOOR_BOUND: Final = "floor_bound"
+STORAGE_LIMIT: Final = "storage_limit"
 
 CAPABILITIES: Final[dict[str, str]] = {
     TRANSACTIONS: "store.atomic() groups operations into one transaction; nested calls are "
@@ -40,6 +41,9 @@ CAPABILITIES: Final[dict[str, str]] = {
     "operation may cost at most its latency row's floor_multiple times that SQL run on a bare "
     "sqlite3 connection (the reference declares it; a store with layers of its own leaves it "
     "out)",
+    STORAGE_LIMIT: "store.limit_storage(extra_bytes) makes the storage refuse to grow more "
+    "than extra_bytes, as a full disk would (None lifts it), so the checks can drive the "
+    "store into StorageFailed(DISK_FULL) and out again",
     FAULT_INJECTION: "migrate(target, fail_after_statements=N) aborts a migration step "
     "after N statements, to prove a failed step leaves the previous version intact",
 }

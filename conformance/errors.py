@@ -18,6 +18,8 @@ __all__ = [
     "ConstraintKind",
     "ConstraintViolation",
     "NotFound",
+    "StorageCause",
+    "StorageFailed",
     "StoreError",
     "ValidationError",
 ]
@@ -57,6 +59,35 @@ class Conflict(StoreError):
 
 class Busy(StoreError):
     """The store could not get its lock in time; retrying later may succeed."""
+
+
+class StorageCause(enum.Enum):
+    DISK_FULL = "disk full"
+    CORRUPT = "corrupt"
+    """The stored bytes are damaged, truncated, or not a database at all."""
+    CANNOT_OPEN = "cannot open"
+    """The location is unreachable: a directory, a missing parent, no permission, no server."""
+    READ_ONLY = "read-only"
+    IO_ERROR = "I/O error"
+    FOREIGN = "not a store of this spec"
+    """The location holds another application's data; the store refuses to touch it."""
+
+
+class StorageFailed(StoreError):
+    """The storage under the store failed; ``cause`` says how.
+
+    Nothing of the failed operation is stored.  A store that hit ``DISK_FULL``
+    works again, as the same open object, once space is available.
+    """
+
+    def __init__(
+        self, spec: str, operation: str, cause: StorageCause, detail: str, value: Any = None
+    ) -> None:
+        self.cause = cause
+        super().__init__(spec, operation, f"storage failed ({cause.value}): {detail}", value)
+
+    def same_kind_as(self, other: StoreError) -> bool:
+        return isinstance(other, StorageFailed) and other.cause is self.cause
 
 
 class ConstraintKind(enum.Enum):

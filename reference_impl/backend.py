@@ -25,6 +25,7 @@ SQLITE_CAPABILITIES = frozenset({
     caps.LATENCY_TARGETS,
     caps.FILE_STORAGE,
     caps.FLOOR_BOUND,
+    caps.STORAGE_LIMIT,
 })
 
 

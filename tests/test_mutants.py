@@ -11,13 +11,14 @@ from tests.mutants import (
     conversations,
     postgres,
     session_history,
+    storage,
     value_space_and_races,
 )
 from tests.suite_runner import run_suite
 
 CASES = [(module.__name__.rsplit(".", 1)[1], store.spec, name, category)
          for module in (session_history, conversations, value_space_and_races, complexity,
-                        postgres)
+                        storage, postgres)
          for name, (store, category) in module.MUTANTS.items()]
 
 pytestmark = pytest.mark.slow

@@ -401,7 +401,8 @@ class SqliteConversations(SqliteStore):
 
     def _scrub_files(self) -> None:
         """Move the WAL (which still holds the deleted text) into the zeroed pages."""
-        self.db.checkpoint_truncate()
+        with self._storage("right_to_delete"):
+            self.db.checkpoint_truncate()
 
     def verify_integrity(self) -> list[str]:
         problems = super().verify_integrity()
@@ -420,9 +421,10 @@ class SqliteConversations(SqliteStore):
 
     def vacuum(self) -> SpaceReport:
         before = _file_bytes(self.path)
-        self.db.checkpoint_truncate()
-        self.db.connection().execute("VACUUM")
-        self.db.checkpoint_truncate()
+        with self._storage("vacuum"):
+            self.db.checkpoint_truncate()
+            self.db.connection().execute("VACUUM")
+            self.db.checkpoint_truncate()
         return SpaceReport(before, _file_bytes(self.path))
 
 

@@ -10,7 +10,9 @@ Every connection the reference opens comes from :class:`Database`:
 * a busy timeout plus a jittered retry of ``BEGIN`` until a deadline, after
   which the caller gets the spec's :class:`Busy`, never "database is locked";
 * one connection per thread; nested :meth:`Database.atomic` calls become
-  savepoints.
+  savepoints;
+* a failure of the storage itself (disk full, a damaged file, an unreachable
+  or read-only location) comes out as the spec's :class:`StorageFailed`.
 """
 
 from __future__ import annotations
@@ -19,17 +21,25 @@ import random
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from storecheck.conformance.errors import Busy, ConstraintKind, ConstraintViolation
-from storecheck.reference_impl.engine.checkpoint import Checkpointer
+from storecheck.conformance.errors import (
+    Busy,
+    ConstraintKind,
+    ConstraintViolation,
+    StorageCause,
+    StorageFailed,
+)
+from storecheck.reference_impl.engine.checkpoint import RESTART_WAL_BYTES, Checkpointer
 from storecheck.reference_impl.engine.sql import nested_savepoint
 
 BUSY_TIMEOUT_MS = 2_000
 LOCK_DEADLINE_S = 60.0
+NO_PAGE_LIMIT = 0xFFFF_FFFE
 
 _CONSTRAINT_PREFIXES = (
     ("FOREIGN KEY constraint failed", ConstraintKind.FOREIGN_KEY),
@@ -37,6 +47,15 @@ _CONSTRAINT_PREFIXES = (
     ("CHECK constraint failed", ConstraintKind.CHECK),
     ("NOT NULL constraint failed", ConstraintKind.NOT_NULL),
 )
+_STORAGE_CAUSES = {
+    sqlite3.SQLITE_FULL: StorageCause.DISK_FULL,
+    sqlite3.SQLITE_CORRUPT: StorageCause.CORRUPT,
+    sqlite3.SQLITE_NOTADB: StorageCause.CORRUPT,
+    sqlite3.SQLITE_CANTOPEN: StorageCause.CANNOT_OPEN,
+    sqlite3.SQLITE_PERM: StorageCause.CANNOT_OPEN,
+    sqlite3.SQLITE_READONLY: StorageCause.READ_ONLY,
+    sqlite3.SQLITE_IOERR: StorageCause.IO_ERROR,
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +69,12 @@ class ConnectionRules:
     secure_delete: bool = False
     background_checkpoint: bool = True
     """Checkpoint the WAL from a background thread instead of inside commits."""
+    read_only: bool = False
+    """Open the file for reading only and change nothing in it, not even the journal mode
+    (to look at a location before deciding that it is ours)."""
+    lock_deadline_s: float = LOCK_DEADLINE_S
+    """How long a transaction keeps retrying for the write lock before the caller gets
+    :class:`Busy`."""
 
 
 def is_busy(exc: BaseException) -> bool:
@@ -70,7 +95,16 @@ def translate(exc: sqlite3.Error, spec: str, operation: str, value: Any = None) 
                 return ConstraintViolation(spec, operation, kind, message, value)
     if is_busy(exc):
         return Busy(spec, operation, message, value)
+    cause = storage_cause(exc)
+    if cause is not None:
+        return StorageFailed(spec, operation, cause, message, value)
     return exc
+
+
+def storage_cause(exc: sqlite3.Error) -> StorageCause | None:
+    """How the storage failed, if the driver error says it did."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else _STORAGE_CAUSES.get(code & 0xFF)
 
 
 class Database:
@@ -83,8 +117,10 @@ class Database:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._closed = False
+        self._max_pages: int | None = None
         self._checkpointer = (
-            Checkpointer(self._connect) if self.rules.background_checkpoint else None
+            Checkpointer(self._connect, f"{path}-wal")
+            if self.rules.background_checkpoint and not self.rules.read_only else None
         )
 
     # -- connections ---------------------------------------------------------
@@ -103,23 +139,46 @@ class Database:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
-            self.path,
+            f"file:{urllib.parse.quote(self.path)}?mode=ro" if self.rules.read_only else self.path,
             isolation_level=None,
             check_same_thread=False,
             timeout=self.rules.busy_timeout_ms / 1000,
             cached_statements=256,
+            uri=self.rules.read_only,
         )
         conn.execute(f"PRAGMA busy_timeout = {int(self.rules.busy_timeout_ms)}")
+        if self.rules.read_only:
+            return conn
         self._retry_busy(lambda: self._set_journal_mode(conn))
         conn.execute(f"PRAGMA synchronous = {_pragma_word(self.rules.synchronous)}")
         conn.execute(f"PRAGMA foreign_keys = {'ON' if self.rules.foreign_keys else 'OFF'}")
         conn.execute(f"PRAGMA secure_delete = {'ON' if self.rules.secure_delete else 'OFF'}")
+        if self._max_pages is not None:
+            conn.execute(f"PRAGMA max_page_count = {self._max_pages}")
         if self.rules.background_checkpoint:
             conn.execute("PRAGMA wal_autocheckpoint = 0")
+            # Cut a restarted WAL back to the restart size, so the file's size tells the
+            # checkpointer when the log has grown past it again.
+            conn.execute(f"PRAGMA journal_size_limit = {RESTART_WAL_BYTES}")
         return conn
 
     def _set_journal_mode(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA journal_mode = {_pragma_word(self.rules.journal_mode)}")
+
+    def limit_growth(self, extra_bytes: int | None) -> None:
+        """Refuse writes that would grow the file by more than ``extra_bytes`` from now
+        (SQLite's page-count limit, set on every connection); None lifts the limit."""
+        conn = self.connection()
+        if extra_bytes is None:
+            pages = NO_PAGE_LIMIT
+        else:
+            page_size, page_count = (conn.execute(f"PRAGMA {name}").fetchone()[0]
+                                     for name in ("page_size", "page_count"))
+            pages = int(page_count) + max(extra_bytes, 0) // int(page_size)
+        self._max_pages = None if extra_bytes is None else pages
+        with self._all_lock:
+            for each in self._all:
+                each.execute(f"PRAGMA max_page_count = {int(pages)}")
 
     def close(self) -> None:
         self._closed = True
@@ -181,14 +240,13 @@ class Database:
                     raise
                 self._retry_busy(lambda: conn.execute("COMMIT"))
             if write and self._checkpointer is not None:
-                self._checkpointer.committed()
+                self._checkpointer.committed(conn)
         finally:
             self._local.depth = 0
 
-    @staticmethod
-    def _retry_busy(step: Any) -> Any:
+    def _retry_busy(self, step: Any) -> Any:
         """Run ``step``, retrying with jittered backoff while the file is locked."""
-        deadline = time.monotonic() + LOCK_DEADLINE_S
+        deadline = time.monotonic() + self.rules.lock_deadline_s
         delay = 0.001
         while True:
             try:

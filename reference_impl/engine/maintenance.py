@@ -55,12 +55,20 @@ def backup(database: Database, directory: Path, name: str) -> Path:
 
 
 def health(database: Database) -> Health:
+    """The file's figures; a damaged file reports its damage in ``quick_check`` (and -1
+    for the figures it could not read) instead of raising."""
     conn = database.connection()
 
     def pragma(name: str) -> int:
-        return int(conn.execute(f"PRAGMA {name}").fetchone()[0])
+        try:
+            return int(conn.execute(f"PRAGMA {name}").fetchone()[0])
+        except sqlite3.DatabaseError:
+            return -1
 
-    check = conn.execute("PRAGMA quick_check").fetchone()[0]
+    try:
+        check = str(conn.execute("PRAGMA quick_check").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        check = f"unreadable: {exc}"
     wal = f"{database.path}-wal"
     return Health(
         file_bytes=os.path.getsize(database.path),
@@ -68,11 +76,14 @@ def health(database: Database) -> Health:
         page_size=pragma("page_size"),
         page_count=pragma("page_count"),
         freelist_count=pragma("freelist_count"),
-        quick_check=str(check),
+        quick_check=check,
     )
 
 
 def integrity_problems(database: Database) -> list[str]:
-    """Every line of ``PRAGMA integrity_check`` that is not ``ok``."""
-    rows = database.connection().execute("PRAGMA integrity_check").fetchall()
+    """Every line of ``PRAGMA integrity_check`` that is not ``ok``, or why it could not run."""
+    try:
+        rows = database.connection().execute("PRAGMA integrity_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return [f"integrity_check could not read the file: {exc}"]
     return [str(row[0]) for row in rows if row[0] != "ok"]

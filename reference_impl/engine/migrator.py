@@ -6,6 +6,10 @@ Each step runs with its record in ``schema_migrations`` inside one
 the lock is taken, so two processes migrating at once apply each step once.
 PRAGMAs are refused in migration files: most cannot run inside a transaction
 and connection settings belong to :mod:`.connection`.
+
+Opening an up-to-date location only reads (no write lock, so it never waits
+for another process's writer); a location holding tables without this
+spec's migration record is another application's and is refused untouched.
 """
 
 from __future__ import annotations
@@ -42,6 +46,10 @@ class ChecksumMismatch(MigrationError):
 
 class MigrationFailed(MigrationError):
     """A statement of a migration failed; the step was rolled back."""
+
+
+class NotOurDatabase(MigrationError):
+    """The location holds data that is not a store of this spec; nothing was changed."""
 
 
 class InjectedFault(MigrationError):
@@ -146,8 +154,12 @@ class Migrator:
         goal = self.versions[-1] if target is None else target
         if goal != 0 and goal not in self.versions:
             raise MigrationError(f"unknown schema version {goal}; known: {self.versions}")
+        if self.up_to(goal):
+            return
         while True:
             with self.database.atomic() as conn:
+                if not self._has_history(conn):
+                    self._refuse_foreign(conn)
                 self._prepare(conn)
                 conn.execute(_CREATE_HISTORY)
                 self._verify_checksums(conn)
@@ -166,6 +178,31 @@ class Migrator:
                     step = self.migrations[current - 1]
                     self._run(conn, step, step.down, fail_after_statements)
                     conn.execute("DELETE FROM schema_migrations WHERE version = ?", (step.version,))
+
+    def up_to(self, goal: int) -> bool:
+        """Whether the location is at ``goal`` already, found by reading only (no write lock,
+        so opening never waits for another process's writer); refuses a location that is
+        not ours or that a changed migration file no longer matches."""
+        with self.database.atomic(write=False) as conn:
+            if not self._has_history(conn):
+                self._refuse_foreign(conn)
+                return False
+            self._verify_checksums(conn)
+            return self._current(conn) == goal
+
+    def _refuse_foreign(self, conn: Connection) -> None:
+        """A location without a migration record must hold no tables at all."""
+        found = self._tables(conn)
+        if found:
+            shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+            raise NotOurDatabase(f"it holds tables ({shown}) but no schema_migrations record: "
+                                 "another application's data, left untouched")
+
+    @staticmethod
+    def _tables(conn: Connection) -> list[str]:
+        return [name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name")]
 
     def _prepare(self, conn: Connection) -> None:
         """Before a step: nothing on SQLite, whose BEGIN IMMEDIATE already excludes
@@ -204,6 +241,10 @@ class Migrator:
             "SELECT version, name, checksum FROM schema_migrations ORDER BY version"
         ):
             known = by_version.get(version)
+            if known is not None and known.name != name:
+                raise NotOurDatabase(
+                    f"its migration {version} is {name!r} where this spec's is {known.name!r}: "
+                    "a store of another spec or application, left untouched")
             if known is None:
                 raise MigrationError(f"database has migration {version} ({name}) that this "
                                      "code does not know; refusing to touch it")

@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from storecheck.reference_impl.engine.connection import ConnectionRules, Database, translate
+from storecheck.conformance.errors import StorageCause, StorageFailed
+from storecheck.reference_impl.engine.connection import (
+    ConnectionRules,
+    Database,
+    storage_cause,
+    translate,
+)
 from storecheck.reference_impl.engine.maintenance import Health, backup, health, integrity_problems
-from storecheck.reference_impl.engine.migrator import AppliedMigration, Migration, Migrator
+from storecheck.reference_impl.engine.migrator import (
+    AppliedMigration,
+    Migration,
+    Migrator,
+    NotOurDatabase,
+)
 from storecheck.reference_impl.engine.sql import Connection, spec_errors
+
+APPLICATION_ID_PREFIX = 0x5343_0000
+"""``PRAGMA application_id`` of a store's file: "SC" and 16 bits of the spec's name."""
+
+
+def application_id(spec: str) -> int:
+    """The mark a store of ``spec`` leaves in its file's header."""
+    return APPLICATION_ID_PREFIX | int.from_bytes(hashlib.sha256(spec.encode()).digest()[:2], "big")
 
 
 class SqliteStore:
@@ -35,13 +57,57 @@ class SqliteStore:
         self.path = path
         self.db = self.database_class(path, rules or self.rules)
         self.migrator = self.migrator_class(self.db, migrations or self.migrations)
-        self.migrator.migrate(schema_version)
+        try:
+            if os.path.isdir(path):
+                raise StorageFailed(self.spec, "open", StorageCause.CANNOT_OPEN,
+                                    f"{path} is a directory")
+            if os.path.exists(path):
+                self._look_before_touching()
+            self.migrator.migrate(schema_version)
+            self._mark()
+        except NotOurDatabase as exc:
+            self.db.close()
+            raise StorageFailed(self.spec, "open", StorageCause.FOREIGN, f"{path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            self.db.close()
+            cause = storage_cause(exc)
+            if cause is not None:
+                raise StorageFailed(self.spec, "open", cause, f"{path}: {exc}") from exc
+            mapped = translate(exc, self.spec, "open", path)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+        except BaseException:
+            self.db.close()
+            raise
+
+    def _look_before_touching(self) -> None:
+        """Read the existing file without changing a byte (the store's own connections
+        would switch it to WAL first) and refuse it if it is not a store of this spec."""
+        probe = self.database_class(self.path, replace(self.db.rules, read_only=True))
+        try:
+            found = probe.connection().execute("PRAGMA application_id").fetchone()[0]
+            if found not in (0, application_id(self.spec)):
+                raise NotOurDatabase(f"its application_id is {found:#010x}, not {self.spec}'s "
+                                     f"{application_id(self.spec):#010x}: another "
+                                     "application's file, left untouched")
+            self.migrator_class(probe, self.migrator.migrations).up_to(0)
+        finally:
+            probe.close()
+
+    def _mark(self) -> None:
+        conn = self.db.connection()
+        if conn.execute("PRAGMA application_id").fetchone()[0] == 0:
+            conn.execute(f"PRAGMA application_id = {application_id(self.spec)}")
+
+    def _storage(self, operation: str, value: Any = None) -> AbstractContextManager[None]:
+        """Driver errors raised inside come out as the spec's errors."""
+        return spec_errors(sqlite3.Error, translate, self.spec, operation, value)
 
     @contextmanager
     def _tx(self, operation: str, value: Any = None, *, write: bool = True) -> Iterator[Connection]:
         """A transaction whose driver errors come out as the spec's errors."""
-        with spec_errors(sqlite3.Error, translate, self.spec, operation, value), \
-                self.db.atomic(write=write) as conn:
+        with self._storage(operation, value), self.db.atomic(write=write) as conn:
             yield conn
 
     def atomic(self) -> AbstractContextManager[None]:
@@ -85,16 +151,29 @@ class SqliteStore:
     # -- capability: crash_durable, and maintenance ------------------------------
 
     def verify_integrity(self) -> list[str]:
+        """Damage found in the file, as lines; a file too damaged to check says so here
+        instead of raising."""
         problems = integrity_problems(self.db)
-        for table, rowid, parent, _ in self.db.connection().execute("PRAGMA foreign_key_check"):
-            problems.append(f"{table} row {rowid} points at a missing {parent}")
+        try:
+            for table, rowid, parent, _ in self.db.connection().execute("PRAGMA foreign_key_check"):
+                problems.append(f"{table} row {rowid} points at a missing {parent}")
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"foreign_key_check: {exc}")
         return problems
 
     def backup(self, name: str) -> Path:
-        return backup(self.db, Path(self.path).parent / "backups", name)
+        with self._storage("backup", name):
+            return backup(self.db, Path(self.path).parent / "backups", name)
 
     def health(self) -> Health:
         return health(self.db)
+
+    # -- capability: fault_injection -------------------------------------------
+
+    def limit_storage(self, extra_bytes: int | None) -> None:
+        """Let the file grow by at most ``extra_bytes`` more (None lifts the limit): a full
+        disk on demand, through SQLite's page-count limit."""
+        self.db.limit_growth(extra_bytes)
 
 
 @contextmanager

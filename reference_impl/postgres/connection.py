@@ -23,7 +23,13 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
-from storecheck.conformance.errors import Busy, ConstraintKind, ConstraintViolation
+from storecheck.conformance.errors import (
+    Busy,
+    ConstraintKind,
+    ConstraintViolation,
+    StorageCause,
+    StorageFailed,
+)
 from storecheck.conformance.sqlschema import FtsTable, to_postgres
 from storecheck.reference_impl.engine.sql import nested_savepoint
 from storecheck.reference_impl.postgres import text
@@ -37,6 +43,14 @@ _CONSTRAINT_KINDS: tuple[tuple[type[psycopg.Error], ConstraintKind], ...] = (
 # Lost races the server resolved by aborting us: the spec's Busy ("try again").
 _CONTENTION = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected,
                pg_errors.LockNotAvailable)
+_STORAGE_CAUSES: tuple[tuple[type[psycopg.Error], StorageCause], ...] = (
+    (pg_errors.DiskFull, StorageCause.DISK_FULL),
+    (pg_errors.DataCorrupted, StorageCause.CORRUPT),
+    (pg_errors.IndexCorrupted, StorageCause.CORRUPT),
+    (pg_errors.ReadOnlySqlTransaction, StorageCause.READ_ONLY),
+    (pg_errors.IoError, StorageCause.IO_ERROR),
+    (pg_errors.InvalidSchemaName, StorageCause.CANNOT_OPEN),
+)
 
 
 def translate(exc: psycopg.Error, spec: str, operation: str, value: Any = None) -> Exception:
@@ -47,6 +61,11 @@ def translate(exc: psycopg.Error, spec: str, operation: str, value: Any = None) 
             return ConstraintViolation(spec, operation, kind, message, value)
     if isinstance(exc, _CONTENTION):
         return Busy(spec, operation, message, value)
+    for error_class, cause in _STORAGE_CAUSES:
+        if isinstance(exc, error_class):
+            return StorageFailed(spec, operation, cause, message, value)
+    if isinstance(exc, psycopg.OperationalError) and (exc.sqlstate or "08").startswith("08"):
+        return StorageFailed(spec, operation, StorageCause.CANNOT_OPEN, message, value)
     return exc
 
 

@@ -26,6 +26,13 @@ class PgMigrator(Migrator):
             conn.execute_native(RUNTIME_SQL)
 
     @staticmethod
+    def _tables(conn: Connection) -> list[str]:
+        assert isinstance(conn, PgConnection)
+        return [name for (name,) in conn.execute_native(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() ORDER BY table_name")]
+
+    @staticmethod
     def _has_history(conn: Connection) -> bool:
         assert isinstance(conn, PgConnection)
         return relation_exists(conn, "schema_migrations")

@@ -13,8 +13,15 @@ from functools import cache
 from typing import Any, ClassVar, NoReturn
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from storecheck.conformance import sqlschema
-from storecheck.reference_impl.engine.migrator import Migration, Migrator, split_statements
+from storecheck.conformance.errors import StorageCause, StorageFailed
+from storecheck.reference_impl.engine.migrator import (
+    Migration,
+    Migrator,
+    NotOurDatabase,
+    split_statements,
+)
 from storecheck.reference_impl.engine.sql import Connection, spec_errors
 from storecheck.reference_impl.postgres import introspection
 from storecheck.reference_impl.postgres.connection import PgConnection, PgDatabase, translate
@@ -37,7 +44,16 @@ class PostgresStore:
         self.path = location
         self.pg = PgDatabase(location, _fts_tables(chosen))
         self.migrator: Migrator = PgMigrator(self.pg, chosen)
-        self.migrator.migrate(schema_version)
+        try:
+            with spec_errors(psycopg.Error, translate, self.spec, "open", _shown(location)):
+                self.migrator.migrate(schema_version)
+        except NotOurDatabase as exc:
+            self.pg.close()
+            raise StorageFailed(self.spec, "open", StorageCause.FOREIGN,
+                                f"{_shown(location)}: {exc}") from exc
+        except BaseException:
+            self.pg.close()
+            raise
 
     @contextmanager
     def _tx(self, operation: str, value: Any = None, *, write: bool = True) -> Iterator[Connection]:
@@ -89,6 +105,16 @@ class PostgresStore:
     def health(self) -> NoReturn:
         raise NotImplementedError("PostgreSQL reports health through its statistics views; the "
                                   "reference's health() reads SQLite PRAGMAs")
+
+
+def _shown(location: str) -> str:
+    """The location as an error may show it: without its password."""
+    try:
+        parts = conninfo_to_dict(location)
+    except psycopg.ProgrammingError:
+        return "(an unparsable connection string)"
+    parts.pop("password", None)
+    return make_conninfo("", **parts)
 
 
 @cache

@@ -14,7 +14,7 @@ from storecheck.fixtures.conversations import T0, ConversationFactory
 pytestmark = [pytest.mark.migration, pytest.mark.requires(caps.MIGRATIONS)]
 
 
-def _snapshot(store: Any) -> dict[str, Any]:
+def snapshot_all(store: Any) -> dict[str, Any]:
     conversations = all_pages(lambda cursor: store.list_conversations(100, cursor))
     return {
         "conversations": conversations,
@@ -26,7 +26,7 @@ def _snapshot(store: Any) -> dict[str, Any]:
     }
 
 
-def _write_some(store: Any, seed: int) -> None:
+def write_some(store: Any, seed: int) -> None:
     factory = ConversationFactory(seed=seed)
     for _ in range(3):
         conversation_id = factory.conversation_id()
@@ -40,22 +40,22 @@ def _write_some(store: Any, seed: int) -> None:
 
 class TestMigration(MigrationSuite):
     spec = SPEC
-    snapshot = staticmethod(_snapshot)
-    write = staticmethod(_write_some)
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)
 
 
 @pytest.mark.requires(caps.SQL_INTROSPECTION)
 @pytest.mark.operation("migrate")
 def test_migration_003_down_removes_the_audit_tables_and_keeps_the_rest(open_store: Any) -> None:
     store = open_store()
-    _write_some(store, 9)
+    write_some(store, 9)
     audited = store.query("SELECT count(*) FROM audit_log")[0][0]
     expect(audited >= 3, SPEC, "migrate", "updates written to the audit log at version 3", audited)
-    before = _snapshot(store)
+    before = snapshot_all(store)
     store.migrate(2)
     objects = {name for name in store.schema_ddl() if name.startswith(("audit", "idx_audit"))}
     expect(not objects, SPEC, "migrate", "no audit table, index or trigger at version 2",
            sorted(objects))
-    expect(_snapshot(store) == before, SPEC, "migrate", "every other row kept by 003 down")
+    expect(snapshot_all(store) == before, SPEC, "migrate", "every other row kept by 003 down")
     store.enqueue(NewJob("after-down"), T0)
     store.update_conversation(before["conversations"][0].id, T0, title="still writable")

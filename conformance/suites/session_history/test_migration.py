@@ -14,7 +14,7 @@ from storecheck.fixtures.session_history import SessionFactory
 pytestmark = [pytest.mark.migration, pytest.mark.requires(caps.MIGRATIONS)]
 
 
-def _snapshot(store: Any) -> dict[str, Any]:
+def snapshot_all(store: Any) -> dict[str, Any]:
     """Everything readable through the spec, for before/after comparisons."""
     sessions = store.search_sessions(SessionQuery(), 1000).items
     return {
@@ -25,7 +25,7 @@ def _snapshot(store: Any) -> dict[str, Any]:
     }
 
 
-def _write_some(store: Any, seed: int) -> None:
+def write_some(store: Any, seed: int) -> None:
     factory = SessionFactory(seed=seed)
     workspace = store.get_or_create_workspace(factory.workspace_path(), T0)
     for _ in range(3):
@@ -34,5 +34,5 @@ def _write_some(store: Any, seed: int) -> None:
 
 class TestMigration(MigrationSuite):
     spec = SPEC
-    snapshot = staticmethod(_snapshot)
-    write = staticmethod(_write_some)
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)
