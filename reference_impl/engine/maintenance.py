@@ -10,7 +10,7 @@ from pathlib import Path
 
 from storecheck.reference_impl.engine.connection import Database
 
-_BACKUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_BACKUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class BackupRefused(ValueError):
@@ -32,25 +32,45 @@ class Health:
         return self.quick_check == "ok"
 
 
-def backup(database: Database, directory: Path, name: str) -> Path:
-    """Copy the live database into ``directory/name`` with the online backup API.
+def backup(database: Database, directory: Path, name: str, *,
+           directory_may_be_link: bool = False) -> Path:
+    """Copy the live database into ``directory/name``, a file this call creates.
 
-    Only a bare file name is accepted, so a backup can never be written
-    outside the directory the store was configured with; the path is handed to
-    ``sqlite3.connect``, never formatted into SQL.
+    A backup can never be written outside the directory: the name must be a
+    bare file name (matched whole, so a trailing newline is refused too); the
+    directory may not be a symbolic link unless ``directory_may_be_link``; the
+    file is created with ``O_CREAT | O_EXCL | O_NOFOLLOW``, so an existing file
+    or a link planted at the name (dangling or not) is refused, and the copy is
+    written through that one descriptor (the online backup API fills an
+    in-memory copy first), so nothing can swap the path in between.
     """
-    if not _BACKUP_NAME.match(name) or name in {".", ".."}:
+    if not _BACKUP_NAME.fullmatch(name) or name in {".", ".."}:
         raise BackupRefused(f"backup name {name!r} must be a bare file name")
+    if directory.is_symlink() and not directory_may_be_link:
+        raise BackupRefused(f"backup directory {directory} is a link to "
+                            f"{os.readlink(directory)}; refusing to write through it")
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / name
-    if target.exists():
-        raise BackupRefused(f"backup {target.name!r} already exists")
-    source = database.connection()
-    destination = sqlite3.connect(target)
     try:
-        source.backup(destination)
-    finally:
-        destination.close()
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise BackupRefused(f"backup {name!r} already exists (or a link has that name)") from None
+    try:
+        copy = sqlite3.connect(":memory:")
+        try:
+            database.connection().backup(copy)
+            image = copy.serialize()
+        finally:
+            copy.close()
+        with os.fdopen(descriptor, "wb", closefd=False) as out:
+            out.write(image)
+            out.flush()
+            os.fsync(descriptor)
+    except BaseException:
+        os.close(descriptor)
+        target.unlink(missing_ok=True)
+        raise
+    os.close(descriptor)
     return target
 
 

@@ -43,6 +43,8 @@ class SqliteStore:
     migrations: ClassVar[tuple[Migration, ...]]
     rules: ClassVar[ConnectionRules] = ConnectionRules()
     sql_dialect = "sqlite"
+    backup_directory_may_be_link: ClassVar[bool] = False
+    """Set where ``backups/`` beside the file is meant to be a link to another disk."""
     database_class: type[Database] = Database
     migrator_class: type[Migrator] = Migrator
 
@@ -162,8 +164,11 @@ class SqliteStore:
         return problems
 
     def backup(self, name: str) -> Path:
+        """A copy of the store at ``backups/name`` beside its file (see
+        :func:`~.maintenance.backup` for what is refused)."""
         with self._storage("backup", name):
-            return backup(self.db, Path(self.path).parent / "backups", name)
+            return backup(self.db, Path(self.path).parent / "backups", name,
+                          directory_may_be_link=self.backup_directory_may_be_link)
 
     def health(self) -> Health:
         return health(self.db)
