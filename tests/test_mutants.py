@@ -47,7 +47,13 @@ def test_correct_backends_pass_the_whole_suite(
         request.getfixturevalue("postgres_available")
     # Timings are the benchmark's business (the latency table prints them); here the
     # latency checks must run and report, but a noisy CI machine must not fail them.
-    run = run_suite(tmp_path, backend, "--latency=warn")
+    # On PostgreSQL each store has its own server process, and on a two-core machine one
+    # store's process may run 3x faster than another's for a whole run (measured: the same
+    # get_session 0.22 ms on one store, 0.75 ms on the other, either way round), which a
+    # growth ratio between two stores cannot tell from growth.  There the scaling rows
+    # report (warn); the SQLite run enforces them and the complexity mutants are killed.
+    scaling = ["--scaling=warn"] if backend == "postgres" else []
+    run = run_suite(tmp_path, backend, "--latency=warn", *scaling)
     assert run.returncode == 0, run.output[-5000:]
     assert not run.failed_categories()
     for spec in ("session_history", "conversations"):

@@ -1,4 +1,22 @@
-"""Rules shared by every spec: timestamps, integers, text, foreign-key graphs."""
+"""Rules shared by every spec: timestamps, integers, text, foreign-key graphs, storage.
+
+Storage rules every store meets, whatever its spec (checked by
+:mod:`storecheck.conformance.storage_checks`):
+
+* A failure of the storage itself is :class:`~storecheck.conformance.errors.StorageFailed`
+  with its cause (disk full, corrupt, cannot open, read-only, I/O error), never
+  a driver's exception; the failed operation stored nothing.  After a full
+  disk, the same open store works again once space returns.
+* Opening a location that holds something other than a store of this spec
+  (another application's database, a file that is no database, a directory)
+  raises ``StorageFailed`` naming the location and the cause (``FOREIGN``,
+  ``CORRUPT``, ``CANNOT_OPEN``) and changes nothing there.
+* A damaged file is reported: ``StorageFailed(CORRUPT)`` from the call that
+  meets the damage, and problems from ``verify_integrity()``, which never raises
+  for it.
+* Under a steady write load the files beside the database file stay within
+  64 MiB or four times the database file, whichever is larger.
+"""
 
 from __future__ import annotations
 
