@@ -55,13 +55,9 @@ def measure_growth(small: Callable[[int], Any], large: Callable[[int], Any], *, 
 
     Alternating, and swapping which size goes first each round, puts both
     datasets under the same machine noise; the median of per-round ratios
-    ignores a round that a neighbour's burst spoiled.  The warm-up makes every
-    call that will be timed once first, so that the first read of a row (a
-    cache miss, PostgreSQL setting hint bits) is not counted against the larger
-    dataset, whose rows are less likely to be cached: that is the cache's size,
-    not the operation's growth.
+    ignores a round that a neighbour's burst spoiled.
     """
-    for i in range(warmup + rounds * per_round):
+    for i in range(warmup):
         small(i)
         large(i)
     clock = time.perf_counter_ns
