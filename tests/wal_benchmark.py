@@ -21,15 +21,8 @@ from multiprocessing.queues import Queue
 from typing import Any
 
 from storecheck.fixtures.session_history import SessionFactory
-from storecheck.reference_impl.engine.checkpoint import WAL_BOUND_BYTES
+from storecheck.reference_impl.engine.checkpoint import WAL_BOUND_BYTES, wal_bytes
 from storecheck.reference_impl.session_history import SqliteSessionHistory
-
-
-def _wal_bytes(path: str) -> int:
-    try:
-        return os.path.getsize(f"{path}-wal")
-    except OSError:
-        return 0
 
 
 def _writer(path: str, creates: int, seed: int, results: Queue[Any]) -> None:
@@ -42,7 +35,7 @@ def _writer(path: str, creates: int, seed: int, results: Queue[Any]) -> None:
         store.create_session(factory.session(workspace))
         latencies.append(time.perf_counter() - started)
         if n % 50 == 0:
-            peak = max(peak, _wal_bytes(path))
+            peak = max(peak, wal_bytes(path))
     store.close()
     results.put((latencies, peak))
 

@@ -36,6 +36,7 @@ from storecheck.reference_impl.conversations.rows import (
     UPLOAD_COLUMNS,
 )
 from storecheck.reference_impl.engine import ConnectionRules, load_migrations
+from storecheck.reference_impl.engine.checkpoint import wal_bytes
 from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.store import SqliteStore
 from storecheck.reference_impl.engine.timestamps import to_text
@@ -429,6 +430,5 @@ class SqliteConversations(SqliteStore):
 
 
 def _file_bytes(path: str) -> int:
-    wal = f"{path}-wal"
-    return os.path.getsize(path) + (os.path.getsize(wal) if os.path.exists(wal) else 0)
+    return os.path.getsize(path) + wal_bytes(path)
 

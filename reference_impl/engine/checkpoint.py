@@ -47,11 +47,19 @@ IDLE_SECONDS = 1.0
 RESTART_ATTEMPTS = 200
 
 
+def wal_bytes(database_path: str) -> int:
+    """The size of the database's ``-wal`` file; 0 when there is none."""
+    try:
+        return os.path.getsize(f"{database_path}-wal")
+    except OSError:
+        return 0
+
+
 class Checkpointer:
-    def __init__(self, connect: Callable[[], sqlite3.Connection], wal_path: str,
+    def __init__(self, connect: Callable[[], sqlite3.Connection], database_path: str,
                  every_commits: int = NUDGE_EVERY_COMMITS) -> None:
         self._connect = connect
-        self._wal_path = wal_path
+        self._database_path = database_path
         self._every = every_commits
         self._commits = 0
         self._dirty = False
@@ -67,11 +75,12 @@ class Checkpointer:
         writers, and the committing writer restarts the WAL itself before it goes on."""
         self._dirty = True
         self._commits += 1  # an approximate count is enough to pace checkpoints
-        wal_bytes = self._wal_file_bytes() if self._commits % SIZE_CHECK_EVERY_COMMITS == 0 else 0
-        if wal_bytes > BACKPRESSURE_WAL_BYTES:
+        log_bytes = (wal_bytes(self._database_path)
+                     if self._commits % SIZE_CHECK_EVERY_COMMITS == 0 else 0)
+        if log_bytes > BACKPRESSURE_WAL_BYTES:
             self._restart(conn)
         if self._thread is not None and self._commits < self._every and (
-                wal_bytes <= RESTART_WAL_BYTES):
+                log_bytes <= RESTART_WAL_BYTES):
             return
         self._commits = 0
         with self._lock:
@@ -82,12 +91,6 @@ class Checkpointer:
                                                 daemon=True)
                 self._thread.start()
         self._wake.set()
-
-    def _wal_file_bytes(self) -> int:
-        try:
-            return os.path.getsize(self._wal_path)
-        except OSError:
-            return 0
 
     def _run(self) -> None:
         conn = self._connect()

@@ -119,7 +119,7 @@ class Database:
         self._closed = False
         self._max_pages: int | None = None
         self._checkpointer = (
-            Checkpointer(self._connect, f"{path}-wal")
+            Checkpointer(self._connect, path)
             if self.rules.background_checkpoint and not self.rules.read_only else None
         )
 

@@ -8,6 +8,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from storecheck.reference_impl.engine.checkpoint import wal_bytes
 from storecheck.reference_impl.engine.connection import Database
 
 _BACKUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -67,10 +68,10 @@ def backup(database: Database, directory: Path, name: str, *,
             out.flush()
             os.fsync(descriptor)
     except BaseException:
-        os.close(descriptor)
         target.unlink(missing_ok=True)
         raise
-    os.close(descriptor)
+    finally:
+        os.close(descriptor)
     return target
 
 
@@ -89,10 +90,9 @@ def health(database: Database) -> Health:
         check = str(conn.execute("PRAGMA quick_check").fetchone()[0])
     except sqlite3.DatabaseError as exc:
         check = f"unreadable: {exc}"
-    wal = f"{database.path}-wal"
     return Health(
         file_bytes=os.path.getsize(database.path),
-        wal_bytes=os.path.getsize(wal) if os.path.exists(wal) else 0,
+        wal_bytes=wal_bytes(database.path),
         page_size=pragma("page_size"),
         page_count=pragma("page_count"),
         freelist_count=pragma("freelist_count"),

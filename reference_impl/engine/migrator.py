@@ -151,9 +151,7 @@ class Migrator:
 
     def migrate(self, target: int | None = None, *, fail_after_statements: int | None = None) -> None:
         """Move to ``target`` (default: newest) one step per transaction."""
-        goal = self.versions[-1] if target is None else target
-        if goal != 0 and goal not in self.versions:
-            raise MigrationError(f"unknown schema version {goal}; known: {self.versions}")
+        goal = self.goal(target)
         if self.up_to(goal):
             return
         while True:
@@ -178,6 +176,13 @@ class Migrator:
                     step = self.migrations[current - 1]
                     self._run(conn, step, step.down, fail_after_statements)
                     conn.execute("DELETE FROM schema_migrations WHERE version = ?", (step.version,))
+
+    def goal(self, target: int | None) -> int:
+        """The version ``target`` names (None: the newest), refused if unknown."""
+        goal = self.versions[-1] if target is None else target
+        if goal != 0 and goal not in self.versions:
+            raise MigrationError(f"unknown schema version {goal}; known: {self.versions}")
+        return goal
 
     def up_to(self, goal: int) -> bool:
         """Whether the location is at ``goal`` already, found by reading only (no write lock,

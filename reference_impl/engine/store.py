@@ -63,9 +63,9 @@ class SqliteStore:
             if os.path.isdir(path):
                 raise StorageFailed(self.spec, "open", StorageCause.CANNOT_OPEN,
                                     f"{path} is a directory")
-            if os.path.exists(path):
-                self._look_before_touching()
-            self.migrator.migrate(schema_version)
+            goal = self.migrator.goal(schema_version)
+            if not (os.path.exists(path) and self._look_before_touching(goal)):
+                self.migrator.migrate(goal)
             self._mark()
         except NotOurDatabase as exc:
             self.db.close()
@@ -83,9 +83,10 @@ class SqliteStore:
             self.db.close()
             raise
 
-    def _look_before_touching(self) -> None:
+    def _look_before_touching(self, goal: int) -> bool:
         """Read the existing file without changing a byte (the store's own connections
-        would switch it to WAL first) and refuse it if it is not a store of this spec."""
+        would switch it to WAL first), refuse it if it is not a store of this spec, and
+        say whether it is at ``goal`` already (then nothing needs the write lock)."""
         probe = self.database_class(self.path, replace(self.db.rules, read_only=True))
         try:
             found = probe.connection().execute("PRAGMA application_id").fetchone()[0]
@@ -93,7 +94,7 @@ class SqliteStore:
                 raise NotOurDatabase(f"its application_id is {found:#010x}, not {self.spec}'s "
                                      f"{application_id(self.spec):#010x}: another "
                                      "application's file, left untouched")
-            self.migrator_class(probe, self.migrator.migrations).up_to(0)
+            return self.migrator_class(probe, self.migrator.migrations).up_to(goal)
         finally:
             probe.close()
 
@@ -173,7 +174,7 @@ class SqliteStore:
     def health(self) -> Health:
         return health(self.db)
 
-    # -- capability: fault_injection -------------------------------------------
+    # -- capability: storage_limit ---------------------------------------------
 
     def limit_storage(self, extra_bytes: int | None) -> None:
         """Let the file grow by at most ``extra_bytes`` more (None lifts the limit): a full
