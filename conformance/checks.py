@@ -8,13 +8,29 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import pytest
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, StoreError
 from storecheck.fixtures.values import in_offset
 
 T = TypeVar("T")
+
+
+class SpecData:
+    """What a suite shared by every spec needs from the spec's suite module: ``spec``,
+    ``write(store, seed)`` (some data through the spec) and ``snapshot(store)``
+    (everything the spec can read back, for before/after comparisons)."""
+
+    spec: ClassVar[str]
+
+    @staticmethod
+    def snapshot(store: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def write(store: Any, seed: int) -> None:
+        raise NotImplementedError
 
 
 class SpecMismatch(AssertionError):

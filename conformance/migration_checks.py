@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance import sqlschema
-from storecheck.conformance.checks import expect, run_workers
+from storecheck.conformance.checks import SpecData, expect, run_workers
 from storecheck.reference_impl.engine import Database
 from storecheck.reference_impl.schemas import reference_schema
 
@@ -31,22 +31,8 @@ def migrate_concurrently(backend: Any, spec: str, location: str, start_at: float
         store.close()
 
 
-class MigrationSuite:
-    """Every spec's migration checks; a suite module subclasses it as ``TestMigration``.
-
-    The subclass sets ``spec`` and implements ``snapshot(store)`` (everything the
-    spec can read back) and ``write(store, seed)`` (some data through the spec).
-    """
-
-    spec: ClassVar[str]
-
-    @staticmethod
-    def snapshot(store: Any) -> Any:
-        raise NotImplementedError
-
-    @staticmethod
-    def write(store: Any, seed: int) -> None:
-        raise NotImplementedError
+class MigrationSuite(SpecData):
+    """Every spec's migration checks; a suite module subclasses it as ``TestMigration``."""
 
     @pytest.mark.operation("migrate")
     def test_empty_to_latest_to_empty_to_latest(self, open_store: Callable[..., Any]) -> None:

@@ -29,11 +29,11 @@ import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import expect, expect_error, outcome, progress
+from storecheck.conformance.checks import SpecData, expect, expect_error, outcome, progress
 from storecheck.conformance.errors import StorageCause, StorageFailed
 
 COMPANION_BOUND_BYTES = 64 * 1024 * 1024
@@ -42,18 +42,8 @@ COMPANIONS = ("-wal", "-shm", "-journal")
 DISK_FULL_ATTEMPTS = 400
 
 
-class StorageSuite:
+class StorageSuite(SpecData):
     """Every spec's storage checks; a suite module subclasses it as ``TestStorage``."""
-
-    spec: ClassVar[str]
-
-    @staticmethod
-    def snapshot(store: Any) -> Any:
-        raise NotImplementedError
-
-    @staticmethod
-    def write(store: Any, seed: int) -> None:
-        raise NotImplementedError
 
     @staticmethod
     def churn(store: Any, index: int, payload: str) -> None:
