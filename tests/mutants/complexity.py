@@ -16,13 +16,12 @@ from storecheck.conformance.specs.conversations import (
     LearningQuery,
 )
 from storecheck.conformance.specs.session_history import Cursor, SessionPage, SessionQuery
-from storecheck.reference_impl.backend import sqlite_backend
 from storecheck.reference_impl.conversations import SqliteConversations
 from storecheck.reference_impl.conversations.learning_search import search_statement
 from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.session_history import SqliteSessionHistory
 
-from tests.mutants import edit_migration
+from tests.mutants import edit_migration, sqlite_mutant_backends
 
 # -- session_history -----------------------------------------------------------
 
@@ -106,5 +105,4 @@ CONVERSATIONS: dict[str, tuple[type[Any], str]] = {
     "list_hydrates_each_conversation": (ListHydratesEachConversation, "latency"),
 }
 MUTANTS = {**SESSION_HISTORY, **CONVERSATIONS}
-for _name, (_store, _category) in MUTANTS.items():
-    globals()[_name] = sqlite_backend(f"mutant-{_name}", ((_store.spec, _store),))
+globals().update(sqlite_mutant_backends(MUTANTS))

@@ -22,13 +22,12 @@ from storecheck.conformance.specs.conversations import (
     SpaceReport,
     tokens,
 )
-from storecheck.reference_impl.backend import sqlite_backend
 from storecheck.reference_impl.conversations import MIGRATIONS, SqliteConversations
 from storecheck.reference_impl.conversations import rows as row_codec
 from storecheck.reference_impl.engine import ConnectionRules, Database
 from storecheck.reference_impl.engine.timestamps import to_text
 
-from tests.mutants import edit_migration
+from tests.mutants import edit_migration, sqlite_mutant_backends
 
 
 class DequeueSelectThenUpdate(SqliteConversations):
@@ -156,8 +155,7 @@ MUTANTS: dict[str, tuple[type[SqliteConversations], str]] = {
     "no_cascade_to_uploads": (NoCascadeToUploads, "fk"),
 }
 
-for _name, (_store, _category) in MUTANTS.items():
-    globals()[_name] = sqlite_backend(f"mutant-{_name}", (("conversations", _store),))
+globals().update(sqlite_mutant_backends(MUTANTS))
 
 
 class AtomicIsNotATransaction(SqliteConversations):
@@ -240,5 +238,4 @@ MORE_MUTANTS: dict[str, tuple[type[SqliteConversations], str]] = {
     "tag_filter_by_string_formatting": (TagFilterByStringFormatting, "badinput"),
 }
 MUTANTS.update(MORE_MUTANTS)
-for _name, (_store, _category) in MORE_MUTANTS.items():
-    globals()[_name] = sqlite_backend(f"mutant-{_name}", (("conversations", _store),))
+globals().update(sqlite_mutant_backends(MORE_MUTANTS))

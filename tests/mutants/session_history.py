@@ -29,7 +29,6 @@ from storecheck.conformance.specs.session_history import (
     Workspace,
     workspace_hash,
 )
-from storecheck.reference_impl.backend import sqlite_backend
 from storecheck.reference_impl.engine import (
     ConnectionRules,
     Database,
@@ -42,7 +41,7 @@ from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.session_history import MIGRATIONS, SqliteSessionHistory
 from storecheck.reference_impl.session_history import rows as row_codec
 
-from tests.mutants import edit_migration
+from tests.mutants import edit_migration, sqlite_mutant_backends
 
 
 class _WithMigrations(SqliteSessionHistory):
@@ -213,8 +212,7 @@ MUTANTS: dict[str, tuple[type[SqliteSessionHistory], str]] = {
     "slow_get_session": (SlowGetSession, "latency"),
 }
 
-for _name, (_store, _category) in MUTANTS.items():
-    globals()[_name] = sqlite_backend(f"mutant-{_name}", (("session_history", _store),))
+globals().update(sqlite_mutant_backends(MUTANTS))
 
 
 class AtomicIsNotATransaction(SqliteSessionHistory):
@@ -313,5 +311,4 @@ MORE_MUTANTS: dict[str, tuple[type[SqliteSessionHistory], str]] = {
     "legacy_import_not_idempotent": (LegacyImportNotIdempotent, "model"),
 }
 MUTANTS.update(MORE_MUTANTS)
-for _name, (_store, _category) in MORE_MUTANTS.items():
-    globals()[_name] = sqlite_backend(f"mutant-{_name}", (("session_history", _store),))
+globals().update(sqlite_mutant_backends(MORE_MUTANTS))

@@ -13,13 +13,14 @@ import sqlite3
 from typing import Any
 
 from storecheck.conformance.errors import Busy
-from storecheck.reference_impl.backend import sqlite_backend
 from storecheck.reference_impl.conversations import SqliteConversations
 from storecheck.reference_impl.engine import Database, Migrator
 from storecheck.reference_impl.engine import connection as engine_connection
 from storecheck.reference_impl.engine.checkpoint import Checkpointer
 from storecheck.reference_impl.engine.sql import Connection, spec_errors
 from storecheck.reference_impl.session_history import SqliteSessionHistory
+
+from tests.mutants import sqlite_mutant_backends
 
 
 class PassiveOnlyCheckpointer(Checkpointer):
@@ -33,7 +34,7 @@ class PassiveOnlyDatabase(Database):
     def __init__(self, path: str, rules: Any = None) -> None:
         super().__init__(path, rules)
         if self._checkpointer is not None:
-            self._checkpointer = PassiveOnlyCheckpointer(self._connect, f"{path}-wal")
+            self._checkpointer = PassiveOnlyCheckpointer(self._connect, path)
 
 
 class WalNeverRestarted(SqliteSessionHistory):
@@ -97,5 +98,4 @@ MUTANTS: dict[str, tuple[type[Any], str]] = {
     "opens_any_file": (OpensAnyFile, "badinput"),
     "integrity_check_raises": (IntegrityCheckRaises, "badinput"),
 }
-for _name, (_store, _category) in MUTANTS.items():
-    globals()[_name] = sqlite_backend(f"mutant-{_name}", ((_store.spec, _store),))
+globals().update(sqlite_mutant_backends(MUTANTS))

@@ -39,11 +39,12 @@ from storecheck.conformance.specs.session_history import (
     parse_legacy_document,
 )
 from storecheck.fixtures.session_history import legacy_document
-from storecheck.reference_impl.backend import sqlite_backend
 from storecheck.reference_impl.conversations import SqliteConversations
 from storecheck.reference_impl.engine import Database, Migrator
 from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.session_history import SqliteSessionHistory
+
+from tests.mutants import sqlite_mutant_backends
 
 # -- session_history -----------------------------------------------------------
 
@@ -294,5 +295,4 @@ CONVERSATIONS: dict[str, tuple[type[Any], str]] = {
     "complete_job_check_then_act": (CompleteJobCheckThenAct, "concurrency"),
 }
 MUTANTS = {**SESSION_HISTORY, **CONVERSATIONS}
-for _name, (_store, _category) in MUTANTS.items():
-    globals()[_name] = sqlite_backend(f"mutant-{_name}", ((_store.spec, _store),))
+globals().update(sqlite_mutant_backends(MUTANTS))
