@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -117,28 +119,38 @@ def test_compare_finds_an_injected_regression(tmp_path: Path,
     assert "get_session" not in printed.split("regressions over")[1]  # +11% and under 0.25 ms
 
 
-def _measured_report(tmp_path: Path, name: str, rounds: int, outliers: int = 0) -> Path:
-    """A report of one operation really timed: ``rounds`` of arithmetic per call."""
-    from dataclasses import asdict
+def _measured_reports(tmp_path: Path, rounds: dict[str, int]) -> dict[str, Path]:
+    """One report per build, each one operation really timed (``rounds`` of arithmetic a call).
 
-    from storecheck.conformance.latency import Budget, measure, summarise
+    The builds are timed in turn, call by call, so that a neighbour's load on the shared
+    machine falls on all of them alike instead of on whichever ran during it.
+    """
+    for work in rounds.values():
+        for _ in range(10):
+            _work(work)
+    samples: dict[str, list[int]] = {name: [] for name in rounds}
+    for _ in range(200):
+        for name, work in rounds.items():
+            start = time.perf_counter_ns()
+            _work(work)
+            samples[name].append(time.perf_counter_ns() - start)
+    return {name: _samples_report(tmp_path, name, values) for name, values in samples.items()}
 
-    result = measure(lambda i: _work(rounds), Budget(warmup=10, min_samples=200, seconds=30))
-    if outliers:  # a neighbour's burst: a few calls 15 times slower, the rest unchanged
-        samples = [int(v * 1e3) for v in result.samples_us]
-        samples[:outliers] = [15 * v for v in samples[:outliers]]
-        result = summarise(samples)
-    row = {"backend": "sqlite", "spec": "session_history", "operation": "scan", **asdict(result)}
-    path = tmp_path / name
+
+def _samples_report(tmp_path: Path, name: str, samples_ns: list[int]) -> Path:
+    row = {"backend": "sqlite", "spec": "session_history", "operation": "scan",
+           **asdict(summarise(samples_ns))}
+    path = tmp_path / f"{name}.json"
     path.write_text(json.dumps({"latency": [row]}))
     return path
 
 
 def test_the_gate_passes_the_same_build_twice_and_fails_a_2x_slowdown(tmp_path: Path) -> None:
-    first = _measured_report(tmp_path, "first.json", 20_000)
-    again = _measured_report(tmp_path, "again.json", 20_000)
-    slower = _measured_report(tmp_path, "slower.json", 40_000)
-    burst = _measured_report(tmp_path, "burst.json", 20_000, outliers=4)
+    reports = _measured_reports(tmp_path, {"first": 20_000, "again": 20_000, "slower": 40_000})
+    first, again, slower = reports["first"], reports["again"], reports["slower"]
+    # a neighbour's burst: the first run again with 4 of its 200 calls 15 times slower
+    timed = [round(us * 1e3) for us in json.loads(first.read_text())["latency"][0]["samples_us"]]
+    burst = _samples_report(tmp_path, "burst", [15 * v for v in timed[:4]] + timed[4:])
 
     def gate(*reports: Path, stat: str = "p50") -> int:
         return storecheck_main(["compare", *map(str, reports), "--out", str(tmp_path / "o"),
