@@ -9,6 +9,7 @@ import pytest
 from tests.mutants import (
     complexity,
     conversations,
+    hostile_arguments,
     postgres,
     session_history,
     storage,
@@ -18,7 +19,7 @@ from tests.suite_runner import run_suite
 
 CASES = [(module.__name__.rsplit(".", 1)[1], store.spec, name, category)
          for module in (session_history, conversations, value_space_and_races, complexity,
-                        storage, postgres)
+                        storage, hostile_arguments, postgres)
          for name, (store, category) in module.MUTANTS.items()]
 
 pytestmark = pytest.mark.slow

@@ -1,5 +1,19 @@
 """Rules shared by every spec: timestamps, integers, text, foreign-key graphs, storage.
 
+Value rules every operation meets (:class:`Validator`; swept over every argument
+and record field by :mod:`storecheck.conformance.hostile_arguments`):
+
+* A value of the wrong kind is :class:`ValidationError`, never converted: a
+  ``str``, ``bytes``, mapping or set where a list of values is expected (Python
+  would read a ``str`` letter by letter and a mapping as its keys), ``bool``
+  where an integer is, text where a number or an instant is.
+* Instants are timezone-aware and, converted to UTC, within the years 1 to
+  9999; so is every instant an operation derives from its arguments (the end of
+  a lease, a retry time, a retention cutoff): past that, ``ValidationError``.
+* Integers fit in 64 bits; a float argument is finite, and an integer given for
+  it is taken as the nearest float (one beyond the float range is refused).
+* No other exception leaves an operation, and one that raises stored nothing.
+
 Storage rules every store meets, whatever its spec (checked by
 :mod:`storecheck.conformance.storage_checks`):
 
@@ -21,12 +35,14 @@ Storage rules every store meets, whatever its spec (checked by
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from storecheck.conformance.errors import ValidationError
 
+T = TypeVar("T")
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -74,7 +90,18 @@ class Validator:
             return value
         if value.tzinfo is None or value.utcoffset() is None:
             raise self.fail(f"{name} must be timezone-aware (UTC)", value)
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise self.fail(f"{name} is outside the years 1 to 9999 in UTC", value) from None
+
+    def shifted(self, name: str, moment: datetime, seconds: float) -> datetime:
+        """``moment`` plus ``seconds`` (minus, when negative), refused if the result (or the
+        shift itself) falls outside the years 1 to 9999."""
+        try:
+            return moment + timedelta(seconds=seconds)
+        except OverflowError:
+            raise self.fail(f"{name} falls outside the years 1 to 9999", moment) from None
 
     def optional_timestamp(self, name: str, value: Any) -> datetime | None:
         return None if value is None else self.timestamp(name, value)
@@ -113,11 +140,32 @@ class Validator:
         raise self.fail(f"{name} must be a bool", value)
 
     def finite(self, name: str, value: Any) -> float:
+        """A finite float; an integer is taken as the float nearest to it."""
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(f"{name} must be a number", value)
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise self.fail(f"{name} must be finite (beyond the float range)", value) from None
+        if not math.isfinite(number):
             raise self.fail(f"{name} must be finite", value)
-        return float(value)
+        return number
+
+    def sequence(self, name: str, value: Any, item: Callable[[str, Any], T]) -> tuple[T, ...]:
+        """A list or tuple, each item checked by ``item(label, value)``.
+
+        A ``str`` (which would be read letter by letter), ``bytes``, a mapping (its
+        keys), a set (no order) or any other iterable is refused, not converted.
+        """
+        if not isinstance(value, list | tuple):
+            raise self.fail(f"{name} must be a list or tuple, not {type(value).__name__}", value)
+        return tuple(item(f"{name}[{index}]", entry) for index, entry in enumerate(value))
+
+    def pair(self, name: str, value: Any) -> tuple[Any, Any]:
+        """A two-item list or tuple (its items are checked by the caller)."""
+        if not isinstance(value, list | tuple) or len(value) != 2:
+            raise self.fail(f"{name} must be a pair", value)
+        return value[0], value[1]
 
     def limit(self, value: Any, maximum: int = 1000) -> int:
         limit = self.integer("limit", value)

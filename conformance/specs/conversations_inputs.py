@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from storecheck.conformance.specs.common import Validator
@@ -25,9 +26,7 @@ def metadata(operation: str, value: Any) -> dict[str, str]:
 
 def tags(operation: str, value: Any) -> tuple[str, ...]:
     v = check(operation)
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise v.fail("tags must be a sequence of strings", value)
-    cleaned = {v.text("tag", tag) for tag in value}
+    cleaned = set(v.sequence("tags", value, v.text))
     if "" in cleaned:
         raise v.fail("a tag must not be empty", value)
     return tuple(sorted(cleaned))
@@ -63,12 +62,29 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON (RFC 8259)")
 
 
-def lease(value: Any) -> float:
+def lease(worker: Any, now: Any, lease_seconds: Any) -> tuple[datetime, datetime]:
+    """The arguments of ``dequeue``: the instant (UTC) and the end of the lease."""
     v = check("dequeue")
-    seconds = v.finite("lease_seconds", value)
+    v.text("worker", worker)
+    moment = v.timestamp("now", now)
+    seconds = v.finite("lease_seconds", lease_seconds)
     if not 0 < seconds <= MAX_LEASE_SECONDS:
-        raise v.fail(f"lease_seconds must be in (0, {MAX_LEASE_SECONDS:g}]", value)
-    return seconds
+        raise v.fail(f"lease_seconds must be in (0, {MAX_LEASE_SECONDS:g}]", lease_seconds)
+    return moment, v.shifted("now + lease_seconds", moment, seconds)
+
+
+def retry_time(operation: str, now: datetime, backoff: float) -> datetime:
+    """When a failed job runs again (refused past the year 9999)."""
+    return check(operation).shifted("now + backoff (the retry time)", now, backoff)
+
+
+def purge_cutoff(older_than_days: Any, now: Any) -> datetime:
+    """The instant before which ``purge_conversations`` deletes (UTC)."""
+    v = check("purge_conversations")
+    days = v.integer("older_than_days", older_than_days)
+    if days < 0:
+        raise v.fail("older_than_days must be >= 0", days)
+    return v.shifted("now - older_than_days", v.timestamp("now", now), -86_400 * days)
 
 
 def new_upload(upload: Any) -> NewUpload:
@@ -105,5 +121,7 @@ __all__ = [
     "metadata",
     "new_job",
     "new_upload",
+    "purge_cutoff",
+    "retry_time",
     "tags",
 ]

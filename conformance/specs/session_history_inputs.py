@@ -72,11 +72,12 @@ def new_session(new: NewSession, operation: str = "create_session") -> NewSessio
     v.optional_text("model", new.model)
     v.optional_integer("timeout_seconds", new.timeout_seconds)
     v.flag("preserve_worktrees", new.preserve_worktrees)
-    for runtime in new.runtime_mix:
-        v.text("runtime_mix[]", runtime)
+    runtime_mix = v.sequence("runtime_mix", new.runtime_mix, v.text)
     created_at = v.timestamp("created_at", new.created_at)
-    instances = tuple(new_instance(i, operation) for i in new.instances)
-    messages = tuple(new_message(m, operation) for m in new.messages)
+    instances = v.sequence("instances", new.instances,
+                           lambda _, instance: new_instance(instance, operation))
+    messages = v.sequence("messages", new.messages,
+                          lambda _, message: new_message(message, operation))
     unchanged = (
         created_at is new.created_at
         and isinstance(new.runtime_mix, tuple)
@@ -86,7 +87,7 @@ def new_session(new: NewSession, operation: str = "create_session") -> NewSessio
     )
     if unchanged:
         return new
-    return replace(new, created_at=created_at, runtime_mix=tuple(new.runtime_mix),
+    return replace(new, created_at=created_at, runtime_mix=runtime_mix,
                    instances=instances, messages=messages)
 
 
@@ -99,12 +100,16 @@ def session_update(update: SessionUpdate) -> SessionUpdate:
     for name in ("timeout_seconds", "winner_id", "total_duration"):
         v.optional_integer(name, getattr(update, name))
     v.flag("preserve_worktrees", update.preserve_worktrees)
-    for runtime in update.runtime_mix or ():
-        v.text("runtime_mix[]", runtime)
-    for instance_id, status in update.instance_statuses:
-        v.integer("instance_statuses[].instance_id", instance_id)
-        v.text("instance_statuses[].status", status)
-    return replace(update, updated_at=v.timestamp("updated_at", update.updated_at))
+    runtime_mix = (None if update.runtime_mix is None
+                   else v.sequence("runtime_mix", update.runtime_mix, v.text))
+
+    def instance_status(label: str, value: object) -> tuple[int, str]:
+        instance_id, status = v.pair(label, value)
+        return v.integer(f"{label}.instance_id", instance_id), v.text(f"{label}.status", status)
+
+    statuses = v.sequence("instance_statuses", update.instance_statuses, instance_status)
+    return replace(update, updated_at=v.timestamp("updated_at", update.updated_at),
+                   runtime_mix=runtime_mix, instance_statuses=statuses)
 
 
 def instance_update(update: InstanceUpdate) -> InstanceUpdate:

@@ -20,6 +20,9 @@ class TextIndex:
     order: str
     match: Callable[[list[str]], str]
     """The ``:match`` parameter for the query's tokens (every token a prefix)."""
+    exact_token_characters: int
+    """Tokens up to this many characters are indexed whole; of a longer one the index
+    keeps a prefix, so its hits for a longer query token are candidates to check."""
 
 
 def _fts5_match(terms: list[str]) -> str:
@@ -32,6 +35,7 @@ FTS5_INDEX = TextIndex(
             "JOIN learnings AS l ON l.id = learnings_fts.rowid WHERE learnings_fts MATCH :match"),
     order="ORDER BY bm25(learnings_fts), l.id",
     match=_fts5_match,
+    exact_token_characters=32_768 // 4,  # FTS5 keeps a token's first 32 KiB of UTF-8
 )
 _WITHOUT_TEXT = "SELECT {columns}, 0.0 AS score FROM learnings AS l WHERE 1"
 # The hit's learning comes with it: the score is the last column.
@@ -39,6 +43,11 @@ _COLUMNS = ", ".join(f"l.{column.strip()}" for column in LEARNING_COLUMNS.split(
 # Driven from the tag index, a search costs what the tag's hits cost; a correlated
 # EXISTS would walk every learning in created order looking for a rare tag.
 _TAG = "l.id IN (SELECT t.learning_id FROM learning_tags AS t WHERE t.tag = :tag{n})"
+
+
+def needs_recheck(query: LearningQuery, index: TextIndex) -> bool:
+    """Whether a query token is longer than what ``index`` holds of a token."""
+    return any(len(term) > index.exact_token_characters for term in tokens(query.text or ""))
 
 
 def search_statement(query: LearningQuery, limit: int,

@@ -6,7 +6,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from storecheck.conformance.errors import Conflict, NotFound
 from storecheck.conformance.specs import conversations_inputs as inputs
@@ -26,9 +26,14 @@ from storecheck.conformance.specs.conversations import (
     SpaceReport,
     Upload,
     backoff_seconds,
+    matches,
 )
 from storecheck.reference_impl.conversations import queries, rows
-from storecheck.reference_impl.conversations.learning_search import FTS5_INDEX, search_statement
+from storecheck.reference_impl.conversations.learning_search import (
+    FTS5_INDEX,
+    needs_recheck,
+    search_statement,
+)
 from storecheck.reference_impl.conversations.rows import (
     CONVERSATION_COLUMNS,
     JOB_COLUMNS,
@@ -249,6 +254,14 @@ class SqliteConversations(SqliteStore):
 
     def search_learnings(self, query: LearningQuery, limit: int) -> list[LearningHit]:
         query, limit = inputs.learning_query(query, limit)
+        if not needs_recheck(query, self.text_index):
+            return self._search(query, limit)
+        # The index holds a prefix of a very long token: its hits are every learning with
+        # a token starting like the query's, and the spec's rule picks the real ones.
+        candidates = self._search(query, 2**62)
+        return [hit for hit in candidates if matches(query.text or "", hit.learning.content)][:limit]
+
+    def _search(self, query: LearningQuery, limit: int) -> list[LearningHit]:
         sql, params = search_statement(query, limit, self.text_index)
         with self._tx("search_learnings", query, write=False) as conn:
             found = conn.execute(sql, params).fetchall()
@@ -287,12 +300,8 @@ class SqliteConversations(SqliteStore):
         return self._job(conn, job_id, operation)
 
     def dequeue(self, worker: str, now: datetime, lease_seconds: float) -> Job | None:
-        v = inputs.check("dequeue")
-        v.text("worker", worker)
-        moment = v.timestamp("now", now)
-        lease = inputs.lease(lease_seconds)
-        stamp = to_text(moment)
-        until = to_text(moment + timedelta(seconds=lease))
+        moment, lease_until = inputs.lease(worker, now, lease_seconds)
+        stamp, until = to_text(moment), to_text(lease_until)
         with self._tx("dequeue", worker) as conn:
             # The write lock (BEGIN IMMEDIATE) is held from here to COMMIT, so the claim
             # below is exclusive: no other connection can pick the same row meanwhile.
@@ -317,7 +326,7 @@ class SqliteConversations(SqliteStore):
                 status, run_after = "completed", job.run_after
             elif job.attempts < job.max_attempts:
                 status = "queued"
-                run_after = moment + timedelta(seconds=backoff_seconds(job.attempts))
+                run_after = inputs.retry_time(operation, moment, backoff_seconds(job.attempts))
             else:
                 status, run_after = "dead", job.run_after
             conn.execute(
@@ -330,6 +339,7 @@ class SqliteConversations(SqliteStore):
         return self._finish(job_id, worker, now, "complete_job", None)
 
     def fail_job(self, job_id: int, worker: str, error: str, now: datetime) -> Job:
+        inputs.check("fail_job").text("error", error)
         return self._finish(job_id, worker, now, "fail_job", error)
 
     def get_job(self, job_id: int) -> Job:
@@ -375,12 +385,8 @@ class SqliteConversations(SqliteStore):
     # -- retention ---------------------------------------------------------------
 
     def purge_conversations(self, older_than_days: int, now: datetime) -> int:
-        v = inputs.check("purge_conversations")
-        days = v.integer("older_than_days", older_than_days)
-        if days < 0:
-            raise v.fail("older_than_days must be >= 0", days)
-        cutoff = to_text(v.timestamp("now", now) - timedelta(days=days))
-        with self._tx("purge_conversations", days) as conn:
+        cutoff = to_text(inputs.purge_cutoff(older_than_days, now))
+        with self._tx("purge_conversations", older_than_days) as conn:
             # One statement in one transaction: the cascades remove every child with it.
             return conn.execute("DELETE FROM conversations WHERE created_at < ?", (cutoff,)).rowcount
 

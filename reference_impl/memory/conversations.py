@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
 from storecheck.conformance.errors import Conflict, ConstraintKind, ConstraintViolation, NotFound
@@ -316,10 +316,7 @@ class MemoryConversations(MemoryStore[State]):
         return self._apply(change)
 
     def dequeue(self, worker: str, now: datetime, lease_seconds: float) -> Job | None:
-        v = inputs.check("dequeue")
-        v.text("worker", worker)
-        now = v.timestamp("now", now)
-        lease = inputs.lease(lease_seconds)
+        now, lease_until = inputs.lease(worker, now, lease_seconds)
 
         def expired(job: Job) -> bool:
             return job.status == "running" and job.lease_until is not None and job.lease_until <= now
@@ -335,7 +332,7 @@ class MemoryConversations(MemoryStore[State]):
                 return None
             chosen = min(ready, key=lambda j: (-j.priority, j.run_after, j.id))
             s.jobs[chosen.id] = replace(chosen, status="running", attempts=chosen.attempts + 1,
-                                        worker=worker, lease_until=now + timedelta(seconds=lease))
+                                        worker=worker, lease_until=lease_until)
             return s.jobs[chosen.id]
 
         return self._apply(change)
@@ -356,7 +353,8 @@ class MemoryConversations(MemoryStore[State]):
             if operation == "complete_job":
                 status, run_after = "completed", job.run_after
             elif job.attempts < job.max_attempts:
-                status, run_after = "queued", now + timedelta(seconds=backoff_seconds(job.attempts))
+                status = "queued"
+                run_after = inputs.retry_time(operation, now, backoff_seconds(job.attempts))
             else:
                 status, run_after = "dead", job.run_after
             s.jobs[job_id] = replace(job, status=status, run_after=run_after, lease_until=None,
@@ -370,6 +368,7 @@ class MemoryConversations(MemoryStore[State]):
         return self._finish(job_id, worker, now, "complete_job", None)
 
     def fail_job(self, job_id: int, worker: str, error: str, now: datetime) -> Job:
+        inputs.check("fail_job").text("error", error)
         return self._finish(job_id, worker, now, "fail_job", error)
 
     @staticmethod
@@ -436,11 +435,7 @@ class MemoryConversations(MemoryStore[State]):
     # -- retention ---------------------------------------------------------------
 
     def purge_conversations(self, older_than_days: int, now: datetime) -> int:
-        v = inputs.check("purge_conversations")
-        days = v.integer("older_than_days", older_than_days)
-        if days < 0:
-            raise v.fail("older_than_days must be >= 0", days)
-        cutoff = v.timestamp("now", now) - timedelta(days=days)
+        cutoff = inputs.purge_cutoff(older_than_days, now)
 
         def change(s: State) -> int:
             old = [c.id for c in s.conversations.values() if c.created_at < cutoff]

@@ -12,13 +12,13 @@ translated FTS5 triggers) through its GIN index.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final
 
 from psycopg import sql
 from storecheck.conformance.errors import Conflict
 from storecheck.conformance.specs.conversations import SPEC, Job, SpaceReport
-from storecheck.conformance.specs.conversations_inputs import check, lease
+from storecheck.conformance.specs.conversations_inputs import lease
 from storecheck.reference_impl.conversations import rows
 from storecheck.reference_impl.conversations.learning_search import TextIndex
 from storecheck.reference_impl.conversations.rows import JOB_COLUMNS
@@ -30,12 +30,17 @@ from storecheck.reference_impl.postgres.store import PostgresStore
 
 # fts_matches and fts_rank are runtime functions (runtime.sql); SQL functions
 # this small are inlined by the planner, so the GIN index serves the match.
+LEXEME_CHARACTERS: Final = 500
+"""The index holds each token's first 500 characters (a lexeme is at most 2,046 bytes:
+longer ones wrap around in ``array_to_tsvector`` and are refused in a tsquery)."""
+
 TSVECTOR_INDEX: Final = TextIndex(
     select=("SELECT {columns}, fts_rank(f.tokens, :match) AS score FROM learnings_fts AS f "
             "JOIN learnings AS l ON l.id = f.rowid WHERE fts_matches(f.tokens, :match)"),
     order="ORDER BY score DESC, l.id",
     # Tokens hold only letters, digits and non-ASCII characters: nothing to quote.
-    match=lambda terms: " & ".join(f"'{term}':*" for term in terms),
+    match=lambda terms: " & ".join(f"'{term[:LEXEME_CHARACTERS]}':*" for term in terms),
+    exact_token_characters=LEXEME_CHARACTERS,
 )
 
 EXPIRE_EXHAUSTED: Final = (
@@ -81,11 +86,8 @@ class PgConversations(PostgresStore, SqliteConversations):
     text_index = TSVECTOR_INDEX
 
     def dequeue(self, worker: str, now: datetime, lease_seconds: float) -> Job | None:
-        v = check("dequeue")
-        v.text("worker", worker)
-        moment = v.timestamp("now", now)
-        stamp = to_text(moment)
-        until = to_text(moment + timedelta(seconds=lease(lease_seconds)))
+        moment, lease_until = lease(worker, now, lease_seconds)
+        stamp, until = to_text(moment), to_text(lease_until)
         with self._tx("dequeue", worker) as conn:
             native = self._native(conn)
             native.execute_native(EXPIRE_EXHAUSTED, {"now": stamp})

@@ -15,12 +15,16 @@ $$;
 -- The FTS5 'ascii' tokenizer, which is the spec's token rule: runs of ASCII
 -- letters and digits and of non-ASCII characters, ASCII letters folded to lower
 -- case.  Everything else in ASCII separates tokens (the NUL escape's \x01 and
--- \x02 included).  The tokens become tsvector lexemes as they are, unstemmed.
+-- \x02 included).  The tokens become tsvector lexemes unstemmed, each cut to its
+-- first 500 characters (a lexeme holds at most 2,046 bytes; array_to_tsvector
+-- silently wraps a longer one), which the search code knows (LEXEME_CHARACTERS).
 CREATE OR REPLACE FUNCTION fts_ascii_tokens(value text) RETURNS tsvector
 LANGUAGE sql IMMUTABLE STRICT AS $$
-    SELECT array_to_tsvector(array_remove(regexp_split_to_array(
-        translate(value, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'),
-        '[\x01-\x2f\x3a-\x60\x7b-\x7f]+'), ''))
+    SELECT array_to_tsvector(ARRAY(
+        SELECT left(token, 500) FROM unnest(regexp_split_to_array(
+            translate(value, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'),
+            '[\x01-\x2f\x3a-\x60\x7b-\x7f]+')) AS token
+        WHERE token <> ''))
 $$;
 
 -- A search: every query token a prefix of some token of the text.  The query

@@ -4,6 +4,7 @@ writer would make correct, and that PostgreSQL's READ COMMITTED does not."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,11 @@ from storecheck.conformance.specs.session_history import (
 from storecheck.reference_impl.conversations import rows as job_rows
 from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.postgres.backend import PostgresBackend
-from storecheck.reference_impl.postgres.conversations import CLAIM_NEXT, PgConversations
+from storecheck.reference_impl.postgres.conversations import (
+    CLAIM_NEXT,
+    TSVECTOR_INDEX,
+    PgConversations,
+)
 from storecheck.reference_impl.postgres.session_history import PgSessionHistory
 from storecheck.reference_impl.session_history import SqliteSessionHistory
 from storecheck.reference_impl.session_history import rows as session_rows
@@ -76,6 +81,14 @@ class DequeueWithoutRowLocks(PgConversations):
         return None if row is None else job_rows.job(row)
 
 
+class LongQueryTokenUnhandled(PgConversations):
+    """Hands every query token to ``tsquery`` whole: one longer than a lexeme (2,046
+    bytes) raises the server's "word is too long" instead of searching."""
+
+    text_index = replace(TSVECTOR_INDEX, exact_token_characters=10**9,
+                         match=lambda terms: " & ".join(f"'{term}':*" for term in terms))
+
+
 class ImportWithoutLock(PgSessionHistory):
     """The SQLite reference's import as is: "does it exist?" then insert, which two imports
     of one document at READ COMMITTED both pass."""
@@ -89,6 +102,7 @@ MUTANTS: dict[str, tuple[type[Any], str]] = {
     "postgres_stats_read_modify_write": (StatsReadModifyWrite, "concurrency"),
     "postgres_get_or_create_update_then_insert": (GetOrCreateUpdateThenInsert, "concurrency"),
     "postgres_dequeue_without_row_locks": (DequeueWithoutRowLocks, "concurrency"),
+    "postgres_long_query_token_unhandled": (LongQueryTokenUnhandled, "badinput"),
 }
 for _name, (_store, _category) in MUTANTS.items():
     globals()[_name] = PostgresBackend(name=f"mutant-{_name}", specs=frozenset({_store.spec}),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -11,7 +13,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from storecheck.conformance.checks import expect, expect_error
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, ValidationError
-from storecheck.conformance.specs.conversations import SPEC, LearningQuery, NewJob, matches
+from storecheck.conformance.hostile_arguments import (
+    ValidCall,
+    check_operation,
+    operations_with_arguments,
+)
+from storecheck.conformance.specs.conversations import (
+    SPEC,
+    ConversationStore,
+    LearningQuery,
+    NewJob,
+    matches,
+)
 from storecheck.fixtures.conversations import T0, ConversationFactory
 from storecheck.fixtures.values import AWKWARD_STRINGS, INJECTION_STRINGS, hostile_text
 
@@ -97,6 +110,26 @@ def test_huge_and_awkward_text_is_stored_verbatim(store: Any) -> None:
                stored.content[:60])
 
 
+LONG_TOKEN_LENGTHS = (500, 501, 2047, 3000, 70_000)
+"""Around the limits full-text engines put on one indexed word (PostgreSQL: 2,046 bytes)."""
+
+
+@pytest.mark.operation("search_learnings")
+def test_tokens_of_any_length_are_searched_whole(store: Any) -> None:
+    """A token is the whole run, however long: found by any prefix, and only by prefixes."""
+    for length in LONG_TOKEN_LENGTHS:
+        token = "a" * (length - 1) + "b"
+        learning = store.create_learning("long", f"x {token} y", [], 0.5, T0)
+        for query, found in ((token, True), (token[:-1], True), (token[:600], True),
+                             ("a" * length, False), (token + "c", False), ("é" * length, False)):
+            hits = store.search_learnings(LearningQuery(text=query, category="long"), 10)
+            got = learning.id in {hit.learning.id for hit in hits}
+            expect(got == found, SPEC, "search_learnings",
+                   f"the learning with a {length}-character token {'found' if found else 'not found'}"
+                   f" by a {len(query)}-character query token", sorted(h.learning.id for h in hits))
+        store.delete_learning(learning.id)
+
+
 @settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=25)
 @given(text=hostile_text(min_size=1), probe=st.sampled_from(INJECTION_STRINGS + AWKWARD_STRINGS))
 @pytest.mark.operation("search_learnings")
@@ -128,3 +161,76 @@ def test_hostile_text_in_every_field_and_search(
     job = store.enqueue(NewJob(text, payload=json.dumps({"v": probe, "t": text})), T0)
     expect(store.get_job(job.id).type == text, SPEC, "enqueue", "job type verbatim")
     store.close()
+
+
+def _valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]:
+    """A call of each operation that succeeds, fresh ids from ``n``, every optional argument
+    given; and what a refused call must leave unchanged, cheap enough to read per call."""
+    factory = ConversationFactory(seed=37)
+    _seeded(store)
+    store.create_conversation("second", "t", {}, T0)
+    cursor = store.list_conversations(1).next_cursor
+    learning = store.create_learning("tips", "sqlite wal", ["t"], 0.5, T0, "base")
+    later = T0 + timedelta(seconds=1)
+    fresh = itertools.count()
+
+    def conversation(n: int) -> str:
+        return str(store.create_conversation(f"fresh-{next(fresh)}", "t", {}, T0).id)
+
+    def claimed_job(n: int) -> int:
+        store.enqueue(factory.job(), T0)
+        job = store.dequeue("w", T0, 30.0)
+        return int(job.id)
+
+    def state(store: Any) -> Any:
+        live = store.list_conversations(1000).items  # a sweep of purge may remove "base"
+        return live, _everything(store) if "base" in {c.id for c in live} else None
+
+    return {
+        "create_conversation": lambda n: {"conversation_id": f"c-{n}", "title": "t",
+                                          "metadata": {"k": "v"}, "at": T0},
+        "get_conversation": lambda n: {"conversation_id": "base"},
+        "list_conversations": lambda n: {"limit": 10, "after": cursor},
+        "update_conversation": lambda n: {"conversation_id": "base", "at": later,
+                                          "title": "t2", "metadata": {"a": "b"}},
+        "soft_delete_conversation": lambda n: {"conversation_id": conversation(n), "at": later},
+        "restore_conversation": lambda n: {
+            "conversation_id": store.soft_delete_conversation(conversation(n), later).id,
+            "at": later},
+        "delete_conversation": lambda n: {"conversation_id": conversation(n)},
+        "add_message": lambda n: {"conversation_id": "base", "role": "user", "content": "c",
+                                  "at": later},
+        "list_messages": lambda n: {"conversation_id": "base"},
+        "count_messages": lambda n: {"conversation_id": "base"},
+        "create_learning": lambda n: {"category": "tips", "content": "x", "tags": ["t"],
+                                      "confidence": 0.5, "at": T0, "conversation_id": "base"},
+        "get_learning": lambda n: {"learning_id": learning.id},
+        "update_learning": lambda n: {"learning_id": learning.id, "at": later, "content": "y",
+                                      "category": "c", "tags": ["u"], "confidence": 0.7},
+        "delete_learning": lambda n: {
+            "learning_id": store.create_learning("tips", "x", [], 0.5, T0).id},
+        "search_learnings": lambda n: {
+            "query": LearningQuery(text="sqlite", category="tips", tags=("t",),
+                                   min_confidence=0.1), "limit": 10},
+        "enqueue": lambda n: {"job": factory.job(run_after=T0), "at": T0},
+        "dequeue": lambda n: {"worker": "w", "now": T0, "lease_seconds": 30.0},
+        "complete_job": lambda n: {"job_id": claimed_job(n), "worker": "w", "now": later},
+        "fail_job": lambda n: {"job_id": claimed_job(n), "worker": "w", "error": "boom",
+                               "now": later},
+        "get_job": lambda n: {"job_id": claimed_job(0) if n == 0 else 1},
+        "create_upload": lambda n: {"conversation_id": "base", "upload": factory.upload(),
+                                    "at": T0},
+        "list_uploads": lambda n: {"conversation_id": "base"},
+        "delete_upload": lambda n: {
+            "upload_id": store.create_upload("base", factory.upload(), T0).id},
+        "purge_conversations": lambda n: {"older_than_days": 30, "now": T0},
+        "right_to_delete": lambda n: {"conversation_id": conversation(n)},
+    }, state
+
+
+@pytest.mark.parametrize("operation", [pytest.param(name, marks=pytest.mark.operation(name))
+                                       for name in operations_with_arguments(ConversationStore)])
+def test_no_raw_exception_from_any_argument(store: Any, operation: str) -> None:
+    """Each argument and record field at its extremes and of the wrong kind, one at a time."""
+    calls, state = _valid_calls(store)
+    check_operation(SPEC, store, ConversationStore, operation, calls[operation], state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
@@ -11,14 +12,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from storecheck.conformance.checks import expect, expect_error, outcome
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, ValidationError
+from storecheck.conformance.hostile_arguments import (
+    ValidCall,
+    check_operation,
+    operations_with_arguments,
+)
 from storecheck.conformance.specs.session_history import (
     SPEC,
     InstanceUpdate,
+    LegacySession,
+    NewSession,
+    SessionHistoryStore,
     SessionQuery,
     SessionUpdate,
 )
 from storecheck.conformance.suites.session_history.workers import T0
-from storecheck.fixtures.session_history import SessionFactory
+from storecheck.fixtures.session_history import SessionFactory, legacy_document
 from storecheck.fixtures.values import AWKWARD_STRINGS, INJECTION_STRINGS, hostile_text
 
 pytestmark = pytest.mark.badinput
@@ -144,3 +153,76 @@ def test_every_text_field_and_filter_takes_hostile_strings(
            "the earlier session unchanged")
     store.close()
 
+
+
+def _valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]:
+    """A call of each operation that succeeds, fresh ids from ``n``, every optional field
+    set; and what a refused call must leave unchanged (every session, the children of the
+    session the calls write to, the migration metadata), cheap enough to read per call."""
+    factory = SessionFactory(seed=23)
+    workspace = store.get_or_create_workspace("/sweep", T0)
+    session = store.create_session(factory.session(workspace.id, instances=2, messages=1))
+    store.create_session(factory.session(workspace.id, instances=0, messages=0))
+    cursor = store.search_sessions(SessionQuery(), 1).next_cursor
+    update = SessionUpdate(updated_at=T0, task="t", status="paused", model="m",
+                           timeout_seconds=60, preserve_worktrees=True, winner_id=1,
+                           total_duration=5, runtime_mix=("local",),
+                           instance_statuses=((0, "running"),))
+    instance_update = InstanceUpdate(status="done", output="o", end_time=T0, files_changed=1,
+                                     lines_added=2, lines_deleted=3)
+    query = SessionQuery(workspace_id=workspace.id, status="running", type="debate",
+                         created_from=T0, created_to=T0, text="t")
+    document = legacy_document([LegacySession("/legacy", factory.session(0), T0)])
+
+    def fresh_session(n: int) -> str:
+        return str(store.create_session(factory.session(workspace.id, instances=0,
+                                                        messages=0)).id)
+
+    def full_session(n: int) -> NewSession:
+        instance = replace(factory.instance(0), output="o", start_time=T0, end_time=T0,
+                           files_changed=1, lines_added=1, lines_deleted=1, model="m",
+                           runtime_label="r")
+        return replace(factory.session(workspace.id, instances=0, messages=1),
+                       instances=(instance,), model="m", timeout_seconds=5,
+                       preserve_worktrees=False)
+
+    def state(store: Any) -> Any:
+        return (store.search_sessions(SessionQuery(), 1000).items,
+                store.list_instances(session.id), store.list_messages(session.id),
+                store.migration_metadata())
+
+    return {
+        "get_or_create_workspace": lambda n: {"path": f"/sweep/{n}", "at": T0},
+        "get_workspace": lambda n: {"workspace_id": workspace.id},
+        "touch_workspace": lambda n: {"workspace_id": workspace.id, "at": T0},
+        "delete_workspace": lambda n: {
+            "workspace_id": store.get_or_create_workspace(f"/gone/{n}", T0).id},
+        "create_session": lambda n: {"new": full_session(n)},
+        "get_session": lambda n: {"session_id": session.id},
+        "update_session": lambda n: {"session_id": session.id, "update": update},
+        "complete_session": lambda n: {"session_id": fresh_session(n), "status": "failed",
+                                       "at": T0},
+        "record_instance_stats": lambda n: {"session_id": session.id, "files_changed": 1,
+                                            "lines_added": 2, "lines_deleted": 3},
+        "delete_session": lambda n: {"session_id": fresh_session(n)},
+        "search_sessions": lambda n: {"query": query, "limit": 10, "after": cursor},
+        "add_instance": lambda n: {"session_id": session.id,
+                                   "new": replace(factory.instance(100 + n), output="o",
+                                                  start_time=T0, files_changed=1, model="m")},
+        "update_instance": lambda n: {"session_id": session.id, "instance_id": 0,
+                                      "update": instance_update},
+        "list_instances": lambda n: {"session_id": session.id},
+        "append_message": lambda n: {"session_id": session.id,
+                                     "new": factory.message(instance_id=0)},
+        "list_messages": lambda n: {"session_id": session.id},
+        "session_summary": lambda n: {"session_id": session.id},
+        "import_legacy": lambda n: {"document": document, "backup_path": "/b", "at": T0},
+    }, state
+
+
+@pytest.mark.parametrize("operation", [pytest.param(name, marks=pytest.mark.operation(name))
+                                       for name in operations_with_arguments(SessionHistoryStore)])
+def test_no_raw_exception_from_any_argument(store: Any, operation: str) -> None:
+    """Each argument and record field at its extremes and of the wrong kind, one at a time."""
+    calls, state = _valid_calls(store)
+    check_operation(SPEC, store, SessionHistoryStore, operation, calls[operation], state)
