@@ -62,7 +62,7 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON (RFC 8259)")
 
 
-def lease(worker: Any, now: Any, lease_seconds: Any) -> tuple[datetime, datetime]:
+def dequeue_arguments(worker: Any, now: Any, lease_seconds: Any) -> tuple[datetime, datetime]:
     """The arguments of ``dequeue``: the instant (UTC) and the end of the lease."""
     v = check("dequeue")
     v.text("worker", worker)
@@ -116,8 +116,8 @@ def learning_query(query: Any, limit: Any) -> tuple[LearningQuery, int]:
 __all__ = [
     "check",
     "confidence",
+    "dequeue_arguments",
     "learning_query",
-    "lease",
     "metadata",
     "new_job",
     "new_upload",

@@ -300,7 +300,7 @@ class SqliteConversations(SqliteStore):
         return self._job(conn, job_id, operation)
 
     def dequeue(self, worker: str, now: datetime, lease_seconds: float) -> Job | None:
-        moment, lease_until = inputs.lease(worker, now, lease_seconds)
+        moment, lease_until = inputs.dequeue_arguments(worker, now, lease_seconds)
         stamp, until = to_text(moment), to_text(lease_until)
         with self._tx("dequeue", worker) as conn:
             # The write lock (BEGIN IMMEDIATE) is held from here to COMMIT, so the claim

@@ -316,7 +316,7 @@ class MemoryConversations(MemoryStore[State]):
         return self._apply(change)
 
     def dequeue(self, worker: str, now: datetime, lease_seconds: float) -> Job | None:
-        now, lease_until = inputs.lease(worker, now, lease_seconds)
+        now, lease_until = inputs.dequeue_arguments(worker, now, lease_seconds)
 
         def expired(job: Job) -> bool:
             return job.status == "running" and job.lease_until is not None and job.lease_until <= now

@@ -18,7 +18,7 @@ from typing import Final
 from psycopg import sql
 from storecheck.conformance.errors import Conflict
 from storecheck.conformance.specs.conversations import SPEC, Job, SpaceReport
-from storecheck.conformance.specs.conversations_inputs import lease
+from storecheck.conformance.specs.conversations_inputs import dequeue_arguments
 from storecheck.reference_impl.conversations import rows
 from storecheck.reference_impl.conversations.learning_search import TextIndex
 from storecheck.reference_impl.conversations.rows import JOB_COLUMNS
@@ -86,7 +86,7 @@ class PgConversations(PostgresStore, SqliteConversations):
     text_index = TSVECTOR_INDEX
 
     def dequeue(self, worker: str, now: datetime, lease_seconds: float) -> Job | None:
-        moment, lease_until = lease(worker, now, lease_seconds)
+        moment, lease_until = dequeue_arguments(worker, now, lease_seconds)
         stamp, until = to_text(moment), to_text(lease_until)
         with self._tx("dequeue", worker) as conn:
             native = self._native(conn)
