@@ -1,0 +1,9 @@
+DROP INDEX IF EXISTS idx_sessions_active;
+DROP INDEX IF EXISTS idx_blocks_session;
+DROP INDEX IF EXISTS idx_blocks_agent_language_time;
+DROP INDEX IF EXISTS idx_blocks_agent_time;
+DROP INDEX IF EXISTS idx_events_session_time;
+DROP INDEX IF EXISTS idx_events_pattern;
+DROP INDEX IF EXISTS idx_events_agent_pattern_time;
+DROP INDEX IF EXISTS idx_events_agent_type_time;
+DROP INDEX IF EXISTS idx_events_agent_time;
