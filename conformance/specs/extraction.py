@@ -59,7 +59,9 @@ wrong type, a naive timestamp, JSON text that does not parse, a negative day
 count, a limit outside 1 to 1,000, a speed outside ``[0.1, 100]``:
 :class:`ValidationError`.  When one call breaks several rules the first
 applies in this order: ValidationError, NotFound, Conflict, CHECK, UNIQUE,
-FOREIGN KEY; within a batch, the first event that breaks one.
+FOREIGN KEY.  A batch is checked whole before it is stored: the
+ValidationError of its first event with one wins over any storage error, and
+among storage errors the first event's that breaks one.
 
 Values.  Text (lines, matched values, code, paths) is stored and returned
 verbatim, mis-encoded text (mojibake such as ``\u00c3\u00b0\u00c5\u00b8``)
