@@ -11,7 +11,7 @@ CREATE TABLE extraction_events (
     matched_value TEXT,
     original_line TEXT,
     line_number INTEGER CHECK (line_number >= 1),
-    metadata_json TEXT CHECK (json_valid(metadata_json)),
+    metadata_json TEXT CHECK (metadata_json IS NULL OR json_valid(metadata_json)),
     code_block_language TEXT,
     risk_level TEXT CHECK (risk_level IN ('low', 'medium', 'high', 'critical')),
     auto_confirmable INTEGER NOT NULL DEFAULT 0 CHECK (auto_confirmable IN (0, 1))
@@ -31,7 +31,7 @@ CREATE TABLE code_blocks (
     content TEXT NOT NULL,
     line_start INTEGER CHECK (line_start >= 1),
     line_end INTEGER CHECK (line_end >= line_start),
-    context_json TEXT CHECK (json_valid(context_json)),
+    context_json TEXT CHECK (context_json IS NULL OR json_valid(context_json)),
     parseable INTEGER CHECK (parseable IN (0, 1)),
     digest TEXT NOT NULL UNIQUE CHECK (length(digest) = 64 AND digest NOT GLOB '*[^0-9a-f]*')
 ) STRICT;
@@ -67,7 +67,7 @@ CREATE TABLE process_state_changes (
     timestamp TEXT NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('started', 'running', 'paused', 'completed')),
     exit_code INTEGER,
-    metadata_json TEXT CHECK (json_valid(metadata_json))
+    metadata_json TEXT CHECK (metadata_json IS NULL OR json_valid(metadata_json))
 ) STRICT;
 
 CREATE INDEX idx_state_session ON process_state_changes(session_id, timestamp);
