@@ -131,7 +131,7 @@ class SqliteExtraction(SqliteStore):
                 "AND risk_level IS NOT NULL GROUP BY risk_level", (agent_name,)).fetchall())
             sessions, completed, succeeded = conn.execute(
                 "SELECT count(*), count(ended_at), "
-                "coalesce(sum(ended_at IS NOT NULL AND exit_code = 0), 0) "
+                "coalesce(sum(CASE WHEN ended_at IS NOT NULL AND exit_code = 0 THEN 1 ELSE 0 END), 0) "
                 "FROM process_sessions WHERE agent_name = ?", (agent_name,)).fetchone()
         return AgentStats(agent_name, sum(by_type.values()), by_type, by_risk, sessions,
                           completed, succeeded / completed if completed else None)
