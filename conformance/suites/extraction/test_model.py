@@ -8,6 +8,7 @@ sessions are created twice, completed twice and purged with their children.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -47,6 +48,7 @@ from storecheck.fixtures.extraction import (
     speeds,
     state_changes,
 )
+from storecheck.fixtures.values import OFFSETS_MINUTES, in_offset
 from storecheck.reference_impl.memory.extraction import MemoryExtraction
 
 pytestmark = pytest.mark.model
@@ -71,12 +73,14 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                     _create, new=NewProcessSession(agent, session_id, T0, "dev")))
             batch = [NewExtractionEvent("codex", "sess_abc123", T0 + step * MICRO, "error",
                                         "error_detection", risk_level="high")
-                     for step in (0, 1, 1)]
+                     for step in (0, 1, 1, 999, 1_999_999)]
             self.both("save_events", lambda s, _: s.save_events(batch))
-            self.both("save_code_block", lambda s, _: s.save_code_block(
-                NewCodeBlock("codex", "sess_abc123", T0, "print(1)", "python")))
+            for content in ("print(1)", "fmt.Println(1)"):
+                self.both("save_code_block", lambda s, _, c=content: s.save_code_block(
+                    NewCodeBlock("codex", "sess_abc123", T0, c, "python")))
+            # Completed after every instant a purge is drawn with: it keeps its rows.
             self.both("complete_session", lambda s, _: s.complete_session(
-                "sess_abc123", 0, T0 + timedelta(seconds=1)))
+                "sess_abc123", 0, T0 + timedelta(days=2)))
 
         @rule(new=events)
         def save_event(self, new: NewExtractionEvent) -> None:
@@ -115,9 +119,33 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         def timeline(self, agent: str, start: datetime, end: datetime) -> None:
             self.both("timeline", lambda s, _: s.timeline(agent, start, end))
 
+        @rule(data=st.data(), offset=st.sampled_from(OFFSETS_MINUTES))
+        def timeline_ending_on_an_event(self, data: st.DataObject, offset: int) -> None:
+            """A window that ends (or starts) exactly on a held event's instant."""
+            held = [event for session_id in SESSIONS
+                    for event in self.model.events_by_session(session_id)]
+            if not held:
+                return
+            event = data.draw(st.sampled_from(held), label="event on the edge")
+            edge = in_offset(event.timestamp, offset)
+            start, end = data.draw(st.sampled_from(((edge - timedelta(seconds=1), edge),
+                                                    (edge, edge + MICRO), (edge, edge))),
+                                   label="window")
+            self.both("timeline", lambda s, _: s.timeline(event.agent_name, start, end))
+
         @rule(new=code_blocks)
         def save_code_block(self, new: NewCodeBlock) -> None:
             self.both("save_code_block", lambda s, _: s.save_code_block(new))
+
+        @rule(data=st.data(), new=code_blocks)
+        def save_held_content_again(self, data: st.DataObject, new: NewCodeBlock) -> None:
+            """Content the store holds, saved again by another agent, session and time: the
+            stored block comes back, whichever block was saved last."""
+            held = [block for agent in AGENTS for block in self.model.code_blocks(agent, None, 1000)]
+            if held:
+                block = data.draw(st.sampled_from(held), label="held block")
+                again = replace(new, content=block.content)
+                self.both("save_code_block", lambda s, _: s.save_code_block(again))
 
         @rule(agent=agents, language=st.none() | st.sampled_from(LANGUAGES), limit=limits)
         def code_blocks(self, agent: str, language: str | None, limit: int) -> None:
@@ -155,6 +183,18 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             """``now`` a day or two after the instants, so the window's edge falls on them."""
             self.both("session_history", lambda s, _: s.session_history(
                 agent, days, now + timedelta(days=days)))
+
+        @rule(data=st.data(), days=st.sampled_from((0, 1, 30)),
+              offset=st.sampled_from(OFFSETS_MINUTES))
+        def history_from_a_session_start(self, data: st.DataObject, days: int,
+                                         offset: int) -> None:
+            """``now - days`` exactly on a held session's start: that session is in."""
+            held = [session for agent in AGENTS
+                    for session in self.model.sessions_by_agent(agent, 1000)]
+            session = data.draw(st.sampled_from(held), label="session on the edge")
+            now = in_offset(session.started_at + timedelta(days=days), offset)
+            self.both("session_history",
+                      lambda s, _: s.session_history(session.agent_name, days, now))
 
         @rule()
         def active_sessions(self) -> None:
