@@ -324,6 +324,11 @@ class LineNumberCheckDropped(SqliteExtraction):
                                 "line_number INTEGER")
 
 
+class IndexesDownLeavesOneBehind(SqliteExtraction):
+    migrations = edit_migration(MIGRATIONS, 2, "down", "DROP INDEX IF EXISTS idx_blocks_session;\n",
+                                "")
+
+
 MUTANTS: dict[str, tuple[type[SqliteExtraction], str]] = {
     "dedup_returns_the_ignored_rows_id": (DedupReturnsTheIgnoredRowsId, "model"),
     "session_and_first_state_in_two_commits": (SessionAndFirstStateInTwoCommits, "acid"),
@@ -348,5 +353,6 @@ MUTANTS: dict[str, tuple[type[SqliteExtraction], str]] = {
     "events_newest_by_id": (EventsNewestById, "model"),
     "partial_update_clears_fields": (PartialUpdateClearsFields, "model"),
     "line_number_check_dropped": (LineNumberCheckDropped, "badinput"),
+    "indexes_down_leaves_one_behind": (IndexesDownLeavesOneBehind, "migration"),
 }
 globals().update(sqlite_mutant_backends(MUTANTS))
