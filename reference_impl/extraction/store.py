@@ -53,6 +53,16 @@ INSERT_CHANGE: Final = (
     f"VALUES (?, ?, ?, ?, ?) RETURNING {CHANGE_COLUMNS}"
 )
 SESSIONS_NEWEST_FIRST: Final = "ORDER BY started_at DESC, id DESC"
+EVENTS_BY_AGENT: Final = (
+    f"SELECT {EVENT_COLUMNS} FROM extraction_events WHERE agent_name = ? {NEWEST_FIRST}")
+EVENTS_OF_SESSION: Final = (
+    f"SELECT {EVENT_COLUMNS} FROM extraction_events WHERE session_id = ? ORDER BY timestamp, id")
+SELECT_SESSION: Final = f"SELECT {SESSION_COLUMNS} FROM process_sessions WHERE session_id = ?"
+INSERT_SESSION: Final = (
+    "INSERT INTO process_sessions (agent_name, session_id, environment, started_at, "
+    "stdout_log_path, stderr_log_path, extraction_config_version, environment_config_version) "
+    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {SESSION_COLUMNS}"
+)
 UPDATABLE: Final = ("environment", "stdout_log_path", "stderr_log_path",
                     "extraction_config_version", "environment_config_version")
 
@@ -82,32 +92,32 @@ class SqliteExtraction(SqliteStore):
             return [rows.event(conn.execute(INSERT_EVENT, _event_values(new)).fetchone())
                     for new in checked]
 
-    def _events(self, operation: str, where: str, values: tuple[object, ...],
-                limit: int) -> list[ExtractionEvent]:
+    def _events(self, operation: str, statement: str,
+                values: tuple[object, ...]) -> list[ExtractionEvent]:
         with self._tx(operation, values, write=False) as conn:
-            found = conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM extraction_events WHERE {where} {NEWEST_FIRST}",
-                (*values, limit)).fetchall()
+            found = conn.execute(statement, values).fetchall()
         return [rows.event(row) for row in found]
 
     def events_by_agent(self, agent_name: str, limit: int) -> list[ExtractionEvent]:
         v = inputs.check("events_by_agent")
-        return self._events("events_by_agent", "agent_name = ?",
-                            (v.text("agent_name", agent_name),), v.limit(limit))
+        return self._events("events_by_agent", EVENTS_BY_AGENT,
+                            (v.text("agent_name", agent_name), v.limit(limit)))
 
     def events_by_type(self, agent_name: str, event_type: str,
                        limit: int) -> list[ExtractionEvent]:
         v = inputs.check("events_by_type")
-        return self._events("events_by_type", "agent_name = ? AND event_type = ?",
-                            (v.text("agent_name", agent_name), v.text("event_type", event_type)),
-                            v.limit(limit))
+        return self._events("events_by_type", f"SELECT {EVENT_COLUMNS} FROM extraction_events "
+                            f"WHERE agent_name = ? AND event_type = ? {NEWEST_FIRST}",
+                            (v.text("agent_name", agent_name), v.text("event_type", event_type),
+                             v.limit(limit)))
 
     def events_by_pattern(self, agent_name: str, pattern: str,
                           limit: int) -> list[ExtractionEvent]:
         v = inputs.check("events_by_pattern")
-        return self._events("events_by_pattern", "agent_name = ? AND pattern = ?",
-                            (v.text("agent_name", agent_name), v.text("pattern", pattern)),
-                            v.limit(limit))
+        return self._events("events_by_pattern", f"SELECT {EVENT_COLUMNS} FROM extraction_events "
+                            f"WHERE agent_name = ? AND pattern = ? {NEWEST_FIRST}",
+                            (v.text("agent_name", agent_name), v.text("pattern", pattern),
+                             v.limit(limit)))
 
     def events_by_session(self, session_id: str) -> list[ExtractionEvent]:
         inputs.check("events_by_session").text("session_id", session_id)
@@ -116,8 +126,7 @@ class SqliteExtraction(SqliteStore):
 
     @staticmethod
     def _session_events(conn: Connection, session_id: str) -> list[ExtractionEvent]:
-        found = conn.execute(f"SELECT {EVENT_COLUMNS} FROM extraction_events "
-                             "WHERE session_id = ? ORDER BY timestamp, id", (session_id,))
+        found = conn.execute(EVENTS_OF_SESSION, (session_id,))
         return [rows.event(row) for row in found]
 
     def agent_stats(self, agent_name: str) -> AgentStats:
@@ -199,8 +208,7 @@ class SqliteExtraction(SqliteStore):
 
     @staticmethod
     def _session(conn: Connection, session_id: str, operation: str) -> ProcessSession:
-        row = conn.execute(f"SELECT {SESSION_COLUMNS} FROM process_sessions WHERE session_id = ?",
-                           (session_id,)).fetchone()
+        row = conn.execute(SELECT_SESSION, (session_id,)).fetchone()
         if row is None:
             raise NotFound(SPEC, operation, "no such process session", session_id)
         return rows.session(row)
@@ -214,14 +222,10 @@ class SqliteExtraction(SqliteStore):
     def create_session(self, new: NewProcessSession) -> ProcessSession:
         new = inputs.new_session(new)
         with self._tx("create_session", new.session_id) as conn:
-            row = conn.execute(
-                "INSERT INTO process_sessions (agent_name, session_id, environment, started_at, "
-                "stdout_log_path, stderr_log_path, extraction_config_version, "
-                f"environment_config_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                f"RETURNING {SESSION_COLUMNS}",
-                (new.agent_name, new.session_id, new.environment, to_text(new.started_at),
-                 new.stdout_log_path, new.stderr_log_path, new.extraction_config_version,
-                 new.environment_config_version)).fetchone()
+            row = conn.execute(INSERT_SESSION, (
+                new.agent_name, new.session_id, new.environment, to_text(new.started_at),
+                new.stdout_log_path, new.stderr_log_path, new.extraction_config_version,
+                new.environment_config_version)).fetchone()
             # The same transaction: a session never exists without its first state.
             self._record(conn, NewStateChange(new.session_id, new.started_at, "started"))
         return rows.session(row)

@@ -9,6 +9,7 @@ category that must catch it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
@@ -273,10 +274,8 @@ class MojibakeRepaired(SqliteExtraction):
     def save_event(self, new: NewExtractionEvent) -> ExtractionEvent:
         line = new.original_line
         if isinstance(line, str):
-            try:
+            with contextlib.suppress(UnicodeError):
                 line = line.encode("cp1252").decode("utf-8")
-            except UnicodeError:
-                pass
         return super().save_event(replace(new, original_line=line))
 
 

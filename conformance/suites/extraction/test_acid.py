@@ -214,7 +214,7 @@ def test_purge_is_one_transaction(backend: Any, store: Any) -> None:
         events = len(store.events_by_session(first))
         if torn:
             return
-        if there and events != 3 or not there and events:
+        if (there and events != 3) or (not there and events):
             torn.append(f"{first}: session {'there' if there else 'gone'}, {events} events")
         elif not there and exists(second):
             torn.append(f"{first} already purged while {second} was not")
