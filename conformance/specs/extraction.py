@@ -89,8 +89,9 @@ RISK_LEVELS: Final[tuple[str, ...]] = ("low", "medium", "high", "critical")
 STATES: Final[tuple[str, ...]] = ("started", "running", "paused", "completed")
 """The seed's "state transition history (started, running, paused, completed)"."""
 SCHEMA_VERSIONS: Final[tuple[int, ...]] = (1, 2)
-"""1: the seed's tables and indexes; 2: the indexes the session-ordered reads need
-(events and code blocks by ``session_id``), which the seed's set lacks."""
+"""1: the seed's tables and indexes; 2: the indexes the time-ordered reads need (by
+agent, type, pattern and session), which the seed's set lacks, in place of the four
+seed indexes no read uses."""
 MIN_SPEED: Final = 0.1
 MAX_SPEED: Final = 100.0
 

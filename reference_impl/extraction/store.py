@@ -42,11 +42,21 @@ from storecheck.reference_impl.extraction.rows import (
 
 MIGRATIONS = load_migrations("storecheck.reference_impl.extraction.migrations")
 
-INSERT_EVENT: Final = (
+EVENT_INSERT_HEAD: Final = (
     "INSERT INTO extraction_events (agent_name, session_id, timestamp, event_type, pattern, "
     "matched_value, original_line, line_number, metadata_json, code_block_language, risk_level, "
-    f"auto_confirmable) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {EVENT_COLUMNS}"
+    "auto_confirmable) VALUES "
 )
+EVENT_ROW: Final = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_EVENT: Final = f"{EVENT_INSERT_HEAD}{EVENT_ROW} RETURNING {EVENT_COLUMNS}"
+ROWS_PER_INSERT: Final = 500
+"""A batch is inserted this many events per statement (12 parameters each: far below
+SQLite's 32,766 and PostgreSQL's 65,535 per statement)."""
+
+
+def insert_events_statement(count: int) -> str:
+    """One INSERT of ``count`` events: one round trip for a batch instead of one per event."""
+    return f"{EVENT_INSERT_HEAD}{', '.join([EVENT_ROW] * count)} RETURNING {EVENT_COLUMNS}"
 NEWEST_FIRST: Final = "ORDER BY timestamp DESC, id DESC LIMIT ?"
 INSERT_CHANGE: Final = (
     "INSERT INTO process_state_changes (session_id, timestamp, state, exit_code, metadata_json) "
@@ -67,7 +77,7 @@ UPDATABLE: Final = ("environment", "stdout_log_path", "stderr_log_path",
                     "extraction_config_version", "environment_config_version")
 
 
-def _event_values(new: NewExtractionEvent) -> tuple[object, ...]:
+def event_values(new: NewExtractionEvent) -> tuple[object, ...]:
     return (new.agent_name, new.session_id, to_text(new.timestamp), new.event_type, new.pattern,
             new.matched_value, new.original_line, new.line_number, new.metadata_json,
             new.code_block_language, new.risk_level, int(new.auto_confirmable))
@@ -84,13 +94,23 @@ class SqliteExtraction(SqliteStore):
     def save_event(self, new: NewExtractionEvent) -> ExtractionEvent:
         new = inputs.new_event(new)
         with self._tx("save_event", new.session_id) as conn:
-            return rows.event(conn.execute(INSERT_EVENT, _event_values(new)).fetchone())
+            return rows.event(conn.execute(INSERT_EVENT, event_values(new)).fetchone())
 
     def save_events(self, batch: Sequence[NewExtractionEvent]) -> list[ExtractionEvent]:
         checked = inputs.event_batch(batch)
+        stored: list[ExtractionEvent] = []
         with self._tx("save_events", len(checked)) as conn:
-            return [rows.event(conn.execute(INSERT_EVENT, _event_values(new)).fetchone())
-                    for new in checked]
+            for first in range(0, len(checked), ROWS_PER_INSERT):
+                found = self._insert_events(conn, checked[first:first + ROWS_PER_INSERT])
+                # RETURNING's row order is unspecified; the ids follow the batch's order.
+                stored += sorted((rows.event(row) for row in found), key=lambda e: e.id)
+        return stored
+
+    def _insert_events(self, conn: Connection,
+                       chunk: Sequence[NewExtractionEvent]) -> list[tuple[object, ...]]:
+        """The stored rows of ``chunk``, inserted by one statement."""
+        return conn.execute(insert_events_statement(len(chunk)), [
+            value for new in chunk for value in event_values(new)]).fetchall()
 
     def _events(self, operation: str, statement: str,
                 values: tuple[object, ...]) -> list[ExtractionEvent]:

@@ -13,9 +13,31 @@ followed by a read by digest in a new statement, which sees the winner's row.
 
 from __future__ import annotations
 
-from storecheck.reference_impl.extraction.store import SqliteExtraction
+from collections.abc import Sequence
+from typing import Any, Final
+
+from storecheck.conformance.specs.extraction import NewExtractionEvent
+from storecheck.reference_impl.extraction.rows import EVENT_COLUMNS
+from storecheck.reference_impl.extraction.store import SqliteExtraction, event_values
 from storecheck.reference_impl.postgres.store import PostgresStore
+
+INSERT_EVENTS_FROM_ARRAYS: Final = (
+    "INSERT INTO extraction_events (agent_name, session_id, timestamp, event_type, pattern, "
+    "matched_value, original_line, line_number, metadata_json, code_block_language, risk_level, "
+    "auto_confirmable) SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12 "
+    "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
+    "%s::bigint[]) WITH ORDINALITY AS batch(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, "
+    f"n) ORDER BY n RETURNING {EVENT_COLUMNS}"
+)
+"""A batch as twelve arrays, one per column: one short statement, prepared once, however
+many events (a statement of many VALUES rows is parsed anew each time, and cost more than
+the round trips it saved)."""
 
 
 class PgExtraction(PostgresStore, SqliteExtraction):
     """Implements :class:`~storecheck.conformance.specs.extraction.ExtractionStore`."""
+
+    def _insert_events(self, conn: Any, chunk: Sequence[NewExtractionEvent]) -> list[Any]:
+        columns = [list(column) for column in zip(*map(event_values, chunk), strict=True)]
+        return list(conn.execute_native(INSERT_EVENTS_FROM_ARRAYS, columns).fetchall())

@@ -1,4 +1,5 @@
-"""``migration``: 001 the seed's tables and indexes, 002 the time-ordered indexes, up and down."""
+"""``migration``: 001 the seed's tables and indexes, 002 the time-ordered indexes in place of
+the unread ones, up and down."""
 
 from __future__ import annotations
 
@@ -57,9 +58,14 @@ def test_migration_002_down_removes_its_indexes_and_keeps_every_row(open_store: 
                                                                      "idx_sessions_"))}
     expect(len(added) == 9, SPEC, "migrate", "the nine indexes of 002 at version 2",
            sorted(added))
+    unused = {"idx_agent_session", "idx_type_pattern", "idx_timestamp", "idx_risk_level"}
+    expect(not unused & set(store.schema_ddl()), SPEC, "migrate",
+           "the seed's four unread indexes dropped at version 2")
     store.migrate(1)
     left = added & set(store.schema_ddl())
     expect(not left, SPEC, "migrate", "none of 002's indexes at version 1", sorted(left))
+    expect(unused <= set(store.schema_ddl()), SPEC, "migrate",
+           "the seed's four indexes back at version 1", sorted(unused - set(store.schema_ddl())))
     expect(snapshot_all(store) == before, SPEC, "migrate", "every row kept by 002 down")
     store.save_events([ExtractionFactory(seed=4).event("codex", "after-down")])
     store.purge_sessions(T0 + timedelta(days=1))
