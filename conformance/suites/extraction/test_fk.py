@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -67,7 +68,7 @@ def test_purge_takes_every_child_of_every_purged_session_and_nothing_else(store:
            "2 sessions, 6 state changes, 6 events, 4 code blocks purged (ended_at < cutoff)",
            counts)
     for session_id in ("old-a", "old-b"):
-        expect_error(SPEC, "purge_sessions", lambda s=session_id: store.get_session(s), NotFound)
+        expect_error(SPEC, "purge_sessions", partial(store.get_session, session_id), NotFound)
         expect(store.events_by_session(session_id) == [], SPEC, "purge_sessions",
                f"no event of {session_id} left")
     blocks = {block.session_id for block in store.code_blocks("codex", None, 1000)}

@@ -76,8 +76,8 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                      for step in (0, 1, 1, 999, 1_999_999)]
             self.both("save_events", lambda s, _: s.save_events(batch))
             for content in ("print(1)", "fmt.Println(1)"):
-                self.both("save_code_block", lambda s, _, c=content: s.save_code_block(
-                    NewCodeBlock("codex", "sess_abc123", T0, c, "python")))
+                self.both("save_code_block", partial(
+                    _save_block, new=NewCodeBlock("codex", "sess_abc123", T0, content, "python")))
             # Completed after every instant a purge is drawn with: it keeps its rows.
             self.both("complete_session", lambda s, _: s.complete_session(
                 "sess_abc123", 0, T0 + timedelta(days=2)))
@@ -231,6 +231,10 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
 
 def _create(store: Any, backend_side: bool, new: NewProcessSession) -> Any:
     return store.create_session(new)
+
+
+def _save_block(store: Any, backend_side: bool, new: NewCodeBlock) -> Any:
+    return store.save_code_block(new)
 
 
 def _read_agent(store: Any, backend_side: bool, agent: str) -> Any:
