@@ -48,9 +48,10 @@ from storecheck.reference_impl.extraction.store import (
     EVENTS_BY_AGENT,
     EVENTS_OF_SESSION,
     INSERT_CHANGE,
-    INSERT_EVENT,
     INSERT_SESSION,
     SELECT_SESSION,
+    event_values,
+    insert_events_statement,
 )
 
 DATASET: Final = LARGE
@@ -128,12 +129,10 @@ def _save_events(store: Any, data: Dataset, i: int) -> Any:
 
 
 def _save_events_floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
+    batch = data.batch(i)
     conn.execute("BEGIN IMMEDIATE")
-    for new in data.batch(i):
-        conn.execute(INSERT_EVENT, (
-            new.agent_name, new.session_id, to_text(new.timestamp), new.event_type, new.pattern,
-            new.matched_value, new.original_line, new.line_number, new.metadata_json,
-            new.code_block_language, new.risk_level, int(new.auto_confirmable))).fetchone()
+    conn.execute(insert_events_statement(len(batch)),
+                 [value for new in batch for value in event_values(new)]).fetchall()
     conn.execute("COMMIT")
 
 

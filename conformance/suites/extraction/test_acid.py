@@ -168,7 +168,7 @@ def test_atomic_rolls_back_every_table(store: Any) -> None:
     expect(again.created, SPEC, "save_code_block", "the rolled-back content new again", again)
 
 
-def _old_sessions(store: Any, backend: Any, count: int, children: bool = True) -> list[str]:
+def _old_sessions(store: Any, backend: Any, count: int) -> list[str]:
     """``count`` sessions ended in the first hour, each with two state changes, three
     events and a code block; one running session and one ended later beside them."""
     factory = ExtractionFactory()
@@ -176,9 +176,8 @@ def _old_sessions(store: Any, backend: Any, count: int, children: bool = True) -
     with store.atomic() if caps.TRANSACTIONS in backend.capabilities else nullcontext():
         for session_id in old:
             store.create_session(NewProcessSession("codex", session_id, T0))
-            if children:
-                store.save_events([factory.event("codex", session_id) for _ in range(3)])
-                store.save_code_block(factory.code_block("codex", session_id))
+            store.save_events([factory.event("codex", session_id) for _ in range(3)])
+            store.save_code_block(factory.code_block("codex", session_id))
             store.complete_session(session_id, 0, T0 + timedelta(minutes=1))
         for session_id, ended in (("running", None), ("late", T0 + timedelta(days=400))):
             store.create_session(NewProcessSession("codex", session_id, T0))
