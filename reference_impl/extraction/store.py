@@ -254,13 +254,12 @@ class SqliteExtraction(SqliteStore):
         inputs.check("update_session").text("session_id", session_id)
         update = inputs.session_update(update)
         with self._tx("update_session", session_id) as conn:
-            changed = conn.execute(
+            # No row changed means no such session: the read below raises NotFound.
+            conn.execute(
                 "UPDATE process_sessions SET "
                 + ", ".join(f"{name} = coalesce(?, {name})" for name in UPDATABLE)
                 + " WHERE session_id = ?",
                 (*(getattr(update, name) for name in UPDATABLE), session_id))
-            if changed.rowcount == 0:
-                raise NotFound(SPEC, "update_session", "no such process session", session_id)
             return self._session(conn, session_id, "update_session")
 
     def record_progress(self, session_id: str, lines_processed: int, extraction_events: int,
@@ -268,14 +267,13 @@ class SqliteExtraction(SqliteStore):
         inputs.check("record_progress").text("session_id", session_id)
         values = inputs.progress(lines_processed, extraction_events, feedback_outcomes)
         with self._tx("record_progress", session_id) as conn:
-            # One UPDATE reading and writing the totals: no read-modify-write window.
-            changed = conn.execute(
+            # One UPDATE reading and writing the totals: no read-modify-write window.  No
+            # row changed means no such session: the read below raises NotFound.
+            conn.execute(
                 "UPDATE process_sessions SET total_lines_processed = total_lines_processed + ?, "
                 "total_extraction_events = total_extraction_events + ?, "
                 "total_feedback_outcomes = total_feedback_outcomes + ? WHERE session_id = ?",
                 (*values, session_id))
-            if changed.rowcount == 0:
-                raise NotFound(SPEC, "record_progress", "no such process session", session_id)
             return self._session(conn, session_id, "record_progress")
 
     def complete_session(self, session_id: str, exit_code: int, at: datetime,

@@ -328,6 +328,15 @@ class IndexesDownLeavesOneBehind(SqliteExtraction):
                                 "")
 
 
+class ReadsTakeTheWriteLock(SqliteExtraction):
+    """Every read opens its transaction as a write (``BEGIN IMMEDIATE``): it waits for any
+    writer to finish, and readers queue behind each other."""
+
+    def _tx(self, operation: str, value: Any = None, *, write: bool = True) -> Any:
+        return super()._tx(operation, value, write=True)
+
+
+
 MUTANTS: dict[str, tuple[type[SqliteExtraction], str]] = {
     "dedup_returns_the_ignored_rows_id": (DedupReturnsTheIgnoredRowsId, "model"),
     "session_and_first_state_in_two_commits": (SessionAndFirstStateInTwoCommits, "acid"),
@@ -353,5 +362,7 @@ MUTANTS: dict[str, tuple[type[SqliteExtraction], str]] = {
     "partial_update_clears_fields": (PartialUpdateClearsFields, "model"),
     "line_number_check_dropped": (LineNumberCheckDropped, "badinput"),
     "indexes_down_leaves_one_behind": (IndexesDownLeavesOneBehind, "migration"),
+    "reads_take_the_write_lock": (ReadsTakeTheWriteLock, "acid"),
 }
 globals().update(sqlite_mutant_backends(MUTANTS))
+

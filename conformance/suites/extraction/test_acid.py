@@ -7,7 +7,9 @@ import multiprocessing
 import os
 import random
 import signal
+import threading
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import timedelta
@@ -332,3 +334,65 @@ def test_concurrent_writers_do_not_corrupt_data(store: Any, store_profile: Any) 
     expect((session.total_lines_processed, session.total_extraction_events) == (total, 5 * total),
            SPEC, "record_progress", f"totals ({total}, {5 * total})", session)
 
+
+
+READS: dict[str, Callable[[Any], Any]] = {
+    "events_by_agent": lambda s: s.events_by_agent("codex", 10),
+    "events_by_type": lambda s: s.events_by_type("codex", "error", 10),
+    "events_by_pattern": lambda s: s.events_by_pattern("codex", "file_write", 10),
+    "events_by_session": lambda s: s.events_by_session("read"),
+    "agent_stats": lambda s: s.agent_stats("codex"),
+    "pattern_stats": lambda s: s.pattern_stats("file_write"),
+    "timeline": lambda s: s.timeline("codex", T0, T0 + timedelta(days=1)),
+    "code_blocks": lambda s: s.code_blocks("codex", None, 10),
+    "get_session": lambda s: s.get_session("read"),
+    "sessions_by_agent": lambda s: s.sessions_by_agent("codex", 10),
+    "session_history": lambda s: s.session_history("codex", 1, T0),
+    "active_sessions": lambda s: s.active_sessions(),
+    "state_changes": lambda s: s.state_changes("read"),
+    "replay": lambda s: s.replay("read", 1.0),
+}
+READ_DEADLINE_S = 1.0
+WRITER_HOLDS_S = 5.0
+"""How long the writer keeps its transaction open at most: a read that waits for it takes
+this long."""
+
+
+@pytest.mark.requires(caps.TRANSACTIONS, caps.MULTI_PROCESS)
+@pytest.mark.operation("reads")
+def test_reads_never_wait_for_a_writer(open_store: Any) -> None:
+    """While another connection holds a write transaction open, every read answers at once
+    with the committed data: a read that takes the write lock queues behind every writer."""
+    reader, writer = open_store(), open_store()
+    factory = ExtractionFactory()
+    reader.create_session(NewProcessSession("codex", "read", T0))
+    reader.save_events([factory.event("codex", "read") for _ in range(2)])
+    committed = {name: read(reader) for name, read in READS.items()}
+    holding, done = threading.Event(), threading.Event()
+
+    def hold_write_transaction() -> None:
+        with writer.atomic():
+            writer.save_event(factory.event("codex", "read"))
+            holding.set()
+            done.wait(WRITER_HOLDS_S)
+
+    holder = threading.Thread(target=hold_write_transaction)
+    holder.start()
+    slow: dict[str, str] = {}
+    try:
+        expect(holding.wait(30), SPEC, "reads", "the writer to open its transaction")
+        for name, read in READS.items():
+            started = time.monotonic()
+            try:
+                result = read(reader)
+            except Exception as exc:
+                slow[name] = f"{type(exc).__name__} after {time.monotonic() - started:.2f} s"
+                continue
+            took = time.monotonic() - started
+            if took > READ_DEADLINE_S or result != committed[name]:
+                slow[name] = f"{took:.2f} s, {'same' if result == committed[name] else 'other'} data"
+    finally:
+        done.set()
+        holder.join()
+    expect(not slow, SPEC, "reads", f"every read within {READ_DEADLINE_S:g} s of a held write "
+           "transaction, with the committed data only", slow)
