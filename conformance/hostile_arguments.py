@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final, Union
 
+import pytest
 from storecheck.conformance.checks import SpecMismatch
 from storecheck.conformance.errors import StoreError, ValidationError
 
@@ -43,7 +44,7 @@ EXTREMES: Final[dict[str, tuple[Any, ...]]] = {
     "int": (2**63, -(2**63) - 1, 2**64, 10**400, -1, 0, 2**63 - 1),
     "float": (10**400, -(10**400), float("inf"), float("nan"), 1e308, -0.0, 5e-324),
     "str": ("", "\ud800", "\x00", "a" * 70_000),
-    "sequence": ((), ("\ud800",), (7,), ("a",) * 500),
+    "sequence": ((), ("\ud800",), (7,), ((7,),), ("a",) * 500),
     "mapping": ({}, {"\ud800": 1}, {"k": float("nan")}),
     "bool": (),
 }
@@ -206,6 +207,12 @@ def check_operation(spec: str, store: Any, protocol: type, operation: str, valid
             f"wrong kind) or success for each hostile argument; {len(findings)} of {calls} "
             f"calls did otherwise:\n  {listed}{more}")
     return calls
+
+
+def swept_operations(protocol: type) -> list[Any]:
+    """``pytest.param`` per operation with arguments, marked with its operation for the report."""
+    return [pytest.param(name, marks=pytest.mark.operation(name))
+            for name in operations_with_arguments(protocol)]
 
 
 def operations_with_arguments(protocol: type) -> list[str]:

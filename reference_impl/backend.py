@@ -8,11 +8,13 @@ from typing import Any
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.backend import FileBackend
 from storecheck.reference_impl.conversations import SqliteConversations
+from storecheck.reference_impl.extraction import SqliteExtraction
 from storecheck.reference_impl.session_history import SqliteSessionHistory
 
 REFERENCE_STORES: tuple[tuple[str, Any], ...] = (
     ("session_history", SqliteSessionHistory),
     ("conversations", SqliteConversations),
+    ("extraction", SqliteExtraction),
 )
 
 SQLITE_CAPABILITIES = frozenset({

@@ -9,6 +9,7 @@ import pytest
 from tests.mutants import (
     complexity,
     conversations,
+    extraction,
     hostile_arguments,
     postgres,
     session_history,
@@ -18,26 +19,41 @@ from tests.mutants import (
 from tests.suite_runner import run_suite
 
 CASES = [(module.__name__.rsplit(".", 1)[1], store.spec, name, category)
-         for module in (session_history, conversations, value_space_and_races, complexity,
-                        storage, hostile_arguments, postgres)
+         for module in (session_history, conversations, extraction, value_space_and_races,
+                        complexity, storage, hostile_arguments, postgres)
          for name, (store, category) in module.MUTANTS.items()]
+GROUPS: dict[tuple[str, str], list[tuple[str, str]]] = {}
+for _module, _spec, _name, _category in CASES:
+    GROUPS.setdefault((_module, _category), []).append((_name, _spec))
+"""Mutants of one module caught by one category run as the backends of one suite run: one
+interpreter start and one collection for the group, each mutant judged on its own rows."""
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize(("module", "spec", "name", "category"), CASES,
-                         ids=[f"{spec}-{name}" for _, spec, name, _ in CASES])
-def test_mutant_is_caught_in_its_category(
-    tmp_path: Path, record_property: pytest.RecordProperty, module: str, spec: str, name: str,
-    category: str, request: pytest.FixtureRequest,
+@pytest.mark.parametrize(("module", "category"), list(GROUPS),
+                         ids=[f"{module}-{category}" for module, category in GROUPS])
+def test_each_mutant_is_caught_in_its_category(
+    tmp_path: Path, record_property: pytest.RecordProperty, module: str, category: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     if module == "postgres":
         request.getfixturevalue("postgres_available")
-    record_property("mutant", f"{spec}/{name} [{category}]")
-    run = run_suite(tmp_path, f"tests.mutants.{module}:{name}", "-m", category)
+    mutants = GROUPS[module, category]
+    record_property("mutants", ", ".join(f"{spec}/{name}" for name, spec in mutants))
+    refs = [f"tests.mutants.{module}:{name}" for name, _ in mutants]
+    run = run_suite(tmp_path, ",".join(refs), "-m", category)
     assert run.returncode == 1, run.output[-3000:]
-    assert category in run.failed_categories(), run.output[-3000:]
-    assert all(f["spec"] == spec for f in run.report["failures"])
+    names = {backend["ref"]: backend["name"] for backend in run.report.get("backends", [])}
+    escaped = []
+    for ref, (name, spec) in zip(refs, mutants, strict=True):
+        backend = names.get(ref)
+        failed = {row["category"] for row in run.report["results"]
+                  if row["backend"] == backend and row["failed"]}
+        stray = {f["spec"] for f in run.report["failures"] if f["backend"] == backend} - {spec}
+        if category not in failed or stray:
+            escaped.append(f"{spec}/{name}: failed in {sorted(failed)}, other specs {sorted(stray)}")
+    assert not escaped, "\n".join(escaped) + "\n" + run.output[-3000:]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "memory", "postgres"])
@@ -57,7 +73,7 @@ def test_correct_backends_pass_the_whole_suite(
     run = run_suite(tmp_path, backend, "--latency=warn", *scaling)
     assert run.returncode == 0, run.output[-5000:]
     assert not run.failed_categories()
-    for spec in ("session_history", "conversations"):
+    for spec in ("session_history", "conversations", "extraction"):
         ran = {row["category"] for row in run.report["results"]
                if row["passed"] and row["spec"] == spec}
         assert {"model", "acid", "fk", "badinput", "concurrency"} <= ran, (spec, ran)

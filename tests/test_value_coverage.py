@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
-from storecheck.conformance.specs import conversations, session_history
+from storecheck.conformance.specs import conversations, extraction, session_history
 from storecheck.conformance.suites.conversations import test_model as conversations_model
+from storecheck.conformance.suites.extraction import test_model as extraction_model
 from storecheck.conformance.suites.session_history import test_model as session_history_model
 from storecheck.reference_impl.memory.backend import MEMORY_BACKEND
 
@@ -178,6 +179,10 @@ MACHINES: dict[str, tuple[type, Callable[[Any, Path], Any]]] = {
     "conversations": (
         conversations.ConversationStore,
         conversations_model.build_machine,
+    ),
+    "extraction": (
+        extraction.ExtractionStore,
+        extraction_model.build_machine,
     ),
 }
 

@@ -10,10 +10,12 @@ from typing import Any
 
 from storecheck.conformance import capabilities as caps
 from storecheck.reference_impl.memory.conversations import MemoryConversations
+from storecheck.reference_impl.memory.extraction import MemoryExtraction
 from storecheck.reference_impl.memory.session_history import MemorySessionHistory
 
 MODELS: dict[str, Any] = {"session_history": MemorySessionHistory,
-                          "conversations": MemoryConversations}
+                          "conversations": MemoryConversations,
+                          "extraction": MemoryExtraction}
 
 
 @dataclass(frozen=True)

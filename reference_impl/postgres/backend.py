@@ -25,9 +25,11 @@ POSTGRES_CAPABILITIES = SQLITE_CAPABILITIES - {caps.FILE_STORAGE, caps.FLOOR_BOU
 
 def _stores() -> dict[str, Any]:
     from storecheck.reference_impl.postgres.conversations import PgConversations
+    from storecheck.reference_impl.postgres.extraction import PgExtraction
     from storecheck.reference_impl.postgres.session_history import PgSessionHistory
 
-    return {"session_history": PgSessionHistory, "conversations": PgConversations}
+    return {"session_history": PgSessionHistory, "conversations": PgConversations,
+            "extraction": PgExtraction}
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ class PostgresBackend:
     """
 
     name: str = "postgres"
-    specs: frozenset[str] = frozenset({"session_history", "conversations"})
+    specs: frozenset[str] = frozenset({"session_history", "conversations",
+                                              "extraction"})
     capabilities: frozenset[str] = POSTGRES_CAPABILITIES
     stores: tuple[tuple[str, Any], ...] = ()
 

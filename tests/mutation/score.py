@@ -43,6 +43,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     "reference_impl/conversations/rows.py": ("conversations",),
     "reference_impl/conversations/queries.py": ("conversations",),
     "reference_impl/conversations/learning_search.py": ("conversations",),
+    "reference_impl/extraction/store.py": ("extraction",),
+    "reference_impl/extraction/rows.py": ("extraction",),
     "reference_impl/engine/connection.py": ("session_history", "conversations"),
     "reference_impl/engine/migrator.py": ("session_history", "conversations"),
     "reference_impl/engine/store.py": ("session_history", "conversations"),

@@ -16,7 +16,7 @@ from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, V
 from storecheck.conformance.hostile_arguments import (
     ValidCall,
     check_operation,
-    operations_with_arguments,
+    swept_operations,
 )
 from storecheck.conformance.specs.conversations import (
     SPEC,
@@ -228,8 +228,7 @@ def _valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]
     }, state
 
 
-@pytest.mark.parametrize("operation", [pytest.param(name, marks=pytest.mark.operation(name))
-                                       for name in operations_with_arguments(ConversationStore)])
+@pytest.mark.parametrize("operation", swept_operations(ConversationStore))
 def test_no_raw_exception_from_any_argument(store: Any, operation: str) -> None:
     """Each argument and record field at its extremes and of the wrong kind, one at a time."""
     calls, state = _valid_calls(store)

@@ -15,7 +15,7 @@ from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, V
 from storecheck.conformance.hostile_arguments import (
     ValidCall,
     check_operation,
-    operations_with_arguments,
+    swept_operations,
 )
 from storecheck.conformance.specs.session_history import (
     SPEC,
@@ -220,8 +220,7 @@ def _valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]
     }, state
 
 
-@pytest.mark.parametrize("operation", [pytest.param(name, marks=pytest.mark.operation(name))
-                                       for name in operations_with_arguments(SessionHistoryStore)])
+@pytest.mark.parametrize("operation", swept_operations(SessionHistoryStore))
 def test_no_raw_exception_from_any_argument(store: Any, operation: str) -> None:
     """Each argument and record field at its extremes and of the wrong kind, one at a time."""
     calls, state = _valid_calls(store)

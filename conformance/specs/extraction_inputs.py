@@ -1,0 +1,180 @@
+"""Value rules for the inputs of ``extraction`` operations (shared by every implementation).
+
+Each function checks types and returns the input with every instant in UTC.
+What the seed's schema enforces (CHECK, UNIQUE, FOREIGN KEY) stays with the
+storage, so that a weakened schema is caught.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from storecheck.conformance.specs.common import Validator
+from storecheck.conformance.specs.extraction import (
+    MAX_SPEED,
+    MIN_SPEED,
+    SPEC,
+    NewCodeBlock,
+    NewExtractionEvent,
+    NewProcessSession,
+    NewStateChange,
+    ProcessSessionUpdate,
+    SessionTotals,
+)
+
+MAX_ADDITION = 2**31 - 1
+
+
+def check(operation: str) -> Validator:
+    return Validator(SPEC, operation)
+
+
+def _json_text(v: Validator, name: str, value: Any) -> str | None:
+    text = v.optional_text(name, value)
+    if text is not None:
+        try:
+            json.loads(text, parse_constant=_not_json)
+        except ValueError:
+            raise v.fail(f"{name} must be JSON text", text) from None
+    return text
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
+def new_event(new: Any, operation: str = "save_event") -> NewExtractionEvent:
+    v = check(operation)
+    if not isinstance(new, NewExtractionEvent):
+        raise v.fail("expected a NewExtractionEvent", new)
+    for name in ("agent_name", "session_id", "event_type", "pattern"):
+        v.text(name, getattr(new, name))
+    for name in ("matched_value", "original_line", "code_block_language", "risk_level"):
+        v.optional_text(name, getattr(new, name))
+    v.optional_integer("line_number", new.line_number)
+    _json_text(v, "metadata_json", new.metadata_json)
+    if not isinstance(new.auto_confirmable, bool):
+        raise v.fail("auto_confirmable must be a bool", new.auto_confirmable)
+    timestamp = v.timestamp("timestamp", new.timestamp)
+    return new if timestamp is new.timestamp else replace(new, timestamp=timestamp)
+
+
+def event_batch(batch: Any) -> tuple[NewExtractionEvent, ...]:
+    v = check("save_events")
+    return v.sequence("batch", batch, lambda _, event: new_event(event, "save_events"))
+
+
+def new_code_block(new: Any) -> NewCodeBlock:
+    v = check("save_code_block")
+    if not isinstance(new, NewCodeBlock):
+        raise v.fail("expected a NewCodeBlock", new)
+    for name in ("agent_name", "session_id", "content"):
+        v.text(name, getattr(new, name))
+    v.optional_text("language", new.language)
+    v.optional_integer("line_start", new.line_start)
+    v.optional_integer("line_end", new.line_end)
+    _json_text(v, "context_json", new.context_json)
+    v.flag("parseable", new.parseable)
+    timestamp = v.timestamp("timestamp", new.timestamp)
+    return new if timestamp is new.timestamp else replace(new, timestamp=timestamp)
+
+
+def new_session(new: Any) -> NewProcessSession:
+    v = check("create_session")
+    if not isinstance(new, NewProcessSession):
+        raise v.fail("expected a NewProcessSession", new)
+    v.text("agent_name", new.agent_name)
+    v.text("session_id", new.session_id)
+    for name in ("environment", "stdout_log_path", "stderr_log_path",
+                 "extraction_config_version", "environment_config_version"):
+        v.optional_text(name, getattr(new, name))
+    started_at = v.timestamp("started_at", new.started_at)
+    return new if started_at is new.started_at else replace(new, started_at=started_at)
+
+
+def session_update(update: Any) -> ProcessSessionUpdate:
+    v = check("update_session")
+    if not isinstance(update, ProcessSessionUpdate):
+        raise v.fail("expected a ProcessSessionUpdate", update)
+    for name in ("environment", "stdout_log_path", "stderr_log_path",
+                 "extraction_config_version", "environment_config_version"):
+        v.optional_text(name, getattr(update, name))
+    return update
+
+
+def progress(lines_processed: Any, extraction_events: Any,
+             feedback_outcomes: Any) -> tuple[int, int, int]:
+    v = check("record_progress")
+    values = (v.integer("lines_processed", lines_processed),
+              v.integer("extraction_events", extraction_events),
+              v.integer("feedback_outcomes", feedback_outcomes))
+    if any(not 0 <= value <= MAX_ADDITION for value in values):
+        raise v.fail(f"each addition must be between 0 and {MAX_ADDITION}", values)
+    return values
+
+
+def completion(exit_code: Any, at: Any, totals: Any) -> tuple[int, datetime,
+                                                              SessionTotals | None]:
+    v = check("complete_session")
+    code = v.integer("exit_code", exit_code)
+    moment = v.timestamp("at", at)
+    if totals is not None:
+        if not isinstance(totals, SessionTotals):
+            raise v.fail("expected a SessionTotals", totals)
+        for name in ("lines_processed", "extraction_events", "feedback_outcomes"):
+            v.integer(f"totals.{name}", getattr(totals, name))
+    return code, moment, totals
+
+
+def new_state_change(new: Any) -> NewStateChange:
+    v = check("record_state_change")
+    if not isinstance(new, NewStateChange):
+        raise v.fail("expected a NewStateChange", new)
+    v.text("session_id", new.session_id)
+    v.text("state", new.state)
+    v.optional_integer("exit_code", new.exit_code)
+    _json_text(v, "metadata_json", new.metadata_json)
+    timestamp = v.timestamp("timestamp", new.timestamp)
+    return new if timestamp is new.timestamp else replace(new, timestamp=timestamp)
+
+
+def window(agent_name: Any, start: Any, end: Any) -> tuple[str, datetime, datetime]:
+    v = check("timeline")
+    return v.text("agent_name", agent_name), v.timestamp("start", start), v.timestamp("end", end)
+
+
+def history(agent_name: Any, days: Any, now: Any) -> tuple[str, datetime]:
+    """The agent and the earliest ``started_at`` of ``session_history``."""
+    v = check("session_history")
+    count = v.integer("days", days)
+    if count < 0:
+        raise v.fail("days must be >= 0", days)
+    return v.text("agent_name", agent_name), v.shifted("now - days", v.timestamp("now", now),
+                                                       -86_400 * count)
+
+
+def speed(value: Any) -> float:
+    v = check("replay")
+    number = v.finite("speed", value)
+    if not MIN_SPEED <= number <= MAX_SPEED:
+        raise v.fail(f"speed must be in [{MIN_SPEED}, {MAX_SPEED}]", value)
+    return number
+
+
+__all__ = [
+    "check",
+    "completion",
+    "event_batch",
+    "history",
+    "new_code_block",
+    "new_event",
+    "new_session",
+    "new_state_change",
+    "progress",
+    "session_update",
+    "speed",
+    "window",
+]

@@ -1,0 +1,258 @@
+"""``model``: random operation sequences against the extraction model, every result compared.
+
+The pools are small on purpose: four agents, four session ids, four patterns, a
+few instants a microsecond apart at any offset, and a few code contents, so
+that queries have ties, windows end on events, content is saved twice, and
+sessions are created twice, completed twice and purged with their children.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import initialize, invariant, rule
+from storecheck.conformance.errors import NotFound
+from storecheck.conformance.specs.extraction import (
+    SPEC,
+    STORE_ASSIGNED_IDS,
+    NewCodeBlock,
+    NewExtractionEvent,
+    NewProcessSession,
+    NewStateChange,
+    ProcessSessionUpdate,
+    SessionTotals,
+)
+from storecheck.conformance.stateful import ComparingMachine, run_machine
+from storecheck.fixtures.extraction import (
+    AGENTS,
+    EVENT_TYPES,
+    LANGUAGES,
+    MICRO,
+    PATTERNS,
+    SESSIONS,
+    T0,
+    additions,
+    code_blocks,
+    events,
+    exit_codes,
+    few_times,
+    new_sessions,
+    session_totals,
+    session_updates,
+    speeds,
+    state_changes,
+)
+from storecheck.fixtures.values import OFFSETS_MINUTES, in_offset
+from storecheck.reference_impl.memory.extraction import MemoryExtraction
+
+pytestmark = pytest.mark.model
+agents = st.sampled_from((*AGENTS, ""))
+session_ids = st.sampled_from((*SESSIONS, "sess_nobody"))
+limits = st.integers(1, 3) | st.sampled_from((0, 1000, 1001))
+
+
+def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
+    class ExtractionMachine(ComparingMachine):
+        spec = SPEC
+        assigned = STORE_ASSIGNED_IDS
+        make_model = MemoryExtraction
+
+        @initialize()
+        def start(self) -> None:
+            """Two sessions started at one instant (ids break the tie), one completed, with
+            events a microsecond apart and a code block, so that every query, the replay and
+            retention have rows to work on in every example."""
+            for agent, session_id in (("codex", "sess_abc123"), ("codex", "sess_def456")):
+                self.both("create_session", partial(
+                    _create, new=NewProcessSession(agent, session_id, T0, "dev")))
+            batch = [NewExtractionEvent("codex", "sess_abc123", T0 + step * MICRO, "error",
+                                        "error_detection", risk_level="high")
+                     for step in (0, 1, 1, 999, 1_999_999)]
+            self.both("save_events", lambda s, _: s.save_events(batch))
+            for content in ("print(1)", "fmt.Println(1)"):
+                self.both("save_code_block", partial(
+                    _save_block, new=NewCodeBlock("codex", "sess_abc123", T0, content, "python")))
+            # Completed after every instant a purge is drawn with: it keeps its rows.
+            self.both("complete_session", lambda s, _: s.complete_session(
+                "sess_abc123", 0, T0 + timedelta(days=2)))
+
+        @rule(new=events)
+        def save_event(self, new: NewExtractionEvent) -> None:
+            self.both("save_event", lambda s, _: s.save_event(new))
+
+        @rule(batch=st.lists(events, max_size=4))
+        def save_events(self, batch: list[NewExtractionEvent]) -> None:
+            self.both("save_events", lambda s, _: s.save_events(batch))
+
+        @rule(agent=agents, limit=limits)
+        def events_by_agent(self, agent: str, limit: int) -> None:
+            self.both("events_by_agent", lambda s, _: s.events_by_agent(agent, limit))
+
+        @rule(agent=agents, event_type=st.sampled_from((*EVENT_TYPES, "")), limit=limits)
+        def events_by_type(self, agent: str, event_type: str, limit: int) -> None:
+            self.both("events_by_type", lambda s, _: s.events_by_type(agent, event_type, limit))
+
+        @rule(agent=agents, pattern=st.sampled_from((*PATTERNS, "")), limit=limits)
+        def events_by_pattern(self, agent: str, pattern: str, limit: int) -> None:
+            self.both("events_by_pattern",
+                      lambda s, _: s.events_by_pattern(agent, pattern, limit))
+
+        @rule(session_id=session_ids)
+        def events_by_session(self, session_id: str) -> None:
+            self.both("events_by_session", lambda s, _: s.events_by_session(session_id))
+
+        @rule(agent=agents)
+        def agent_stats(self, agent: str) -> None:
+            self.both("agent_stats", lambda s, _: s.agent_stats(agent))
+
+        @rule(pattern=st.sampled_from((*PATTERNS, "", "nothing")))
+        def pattern_stats(self, pattern: str) -> None:
+            self.both("pattern_stats", lambda s, _: s.pattern_stats(pattern))
+
+        @rule(agent=agents, start=few_times, end=few_times)
+        def timeline(self, agent: str, start: datetime, end: datetime) -> None:
+            self.both("timeline", lambda s, _: s.timeline(agent, start, end))
+
+        @rule(data=st.data(), offset=st.sampled_from(OFFSETS_MINUTES))
+        def timeline_ending_on_an_event(self, data: st.DataObject, offset: int) -> None:
+            """A window that ends (or starts) exactly on a held event's instant."""
+            held = [event for session_id in SESSIONS
+                    for event in self.model.events_by_session(session_id)]
+            if not held:
+                return
+            event = data.draw(st.sampled_from(held), label="event on the edge")
+            edge = in_offset(event.timestamp, offset)
+            start, end = data.draw(st.sampled_from(((edge - timedelta(seconds=1), edge),
+                                                    (edge, edge + MICRO), (edge, edge))),
+                                   label="window")
+            self.both("timeline", lambda s, _: s.timeline(event.agent_name, start, end))
+
+        @rule(new=code_blocks)
+        def save_code_block(self, new: NewCodeBlock) -> None:
+            self.both("save_code_block", lambda s, _: s.save_code_block(new))
+
+        @rule(data=st.data(), new=code_blocks)
+        def save_held_content_again(self, data: st.DataObject, new: NewCodeBlock) -> None:
+            """Content the store holds, saved again by another agent, session and time: the
+            stored block comes back, whichever block was saved last."""
+            held = [block for agent in AGENTS for block in self.model.code_blocks(agent, None, 1000)]
+            if held:
+                block = data.draw(st.sampled_from(held), label="held block")
+                again = replace(new, content=block.content)
+                self.both("save_code_block", lambda s, _: s.save_code_block(again))
+
+        @rule(agent=agents, language=st.none() | st.sampled_from(LANGUAGES), limit=limits)
+        def code_blocks(self, agent: str, language: str | None, limit: int) -> None:
+            self.both("code_blocks", lambda s, _: s.code_blocks(agent, language, limit))
+
+        @rule(new=new_sessions)
+        def create_session(self, new: NewProcessSession) -> None:
+            self.both("create_session", lambda s, _: s.create_session(new))
+
+        @rule(session_id=session_ids, update=session_updates)
+        def update_session(self, session_id: str, update: ProcessSessionUpdate) -> None:
+            self.both("update_session", lambda s, _: s.update_session(session_id, update))
+
+        @rule(session_id=session_ids, lines=additions, found=additions, feedback=additions)
+        def record_progress(self, session_id: str, lines: int, found: int, feedback: int) -> None:
+            self.both("record_progress",
+                      lambda s, _: s.record_progress(session_id, lines, found, feedback))
+
+        @rule(session_id=session_ids, exit_code=exit_codes, at=few_times, totals=session_totals)
+        def complete_session(self, session_id: str, exit_code: int, at: datetime,
+                             totals: SessionTotals | None) -> None:
+            self.both("complete_session",
+                      lambda s, _: s.complete_session(session_id, exit_code, at, totals))
+
+        @rule(session_id=session_ids)
+        def get_session(self, session_id: str) -> None:
+            self.both("get_session", lambda s, _: s.get_session(session_id))
+
+        @rule(agent=agents, limit=limits)
+        def sessions_by_agent(self, agent: str, limit: int) -> None:
+            self.both("sessions_by_agent", lambda s, _: s.sessions_by_agent(agent, limit))
+
+        @rule(agent=agents, days=st.sampled_from((0, 1, 2, -1)), now=few_times)
+        def session_history(self, agent: str, days: int, now: datetime) -> None:
+            """``now`` a day or two after the instants, so the window's edge falls on them."""
+            self.both("session_history", lambda s, _: s.session_history(
+                agent, days, now + timedelta(days=days)))
+
+        @rule(data=st.data(), days=st.sampled_from((0, 1, 30)),
+              offset=st.sampled_from(OFFSETS_MINUTES))
+        def history_from_a_session_start(self, data: st.DataObject, days: int,
+                                         offset: int) -> None:
+            """``now - days`` exactly on a held session's start: that session is in."""
+            held = [session for agent in AGENTS
+                    for session in self.model.sessions_by_agent(agent, 1000)]
+            session = data.draw(st.sampled_from(held), label="session on the edge")
+            now = in_offset(session.started_at + timedelta(days=days), offset)
+            self.both("session_history",
+                      lambda s, _: s.session_history(session.agent_name, days, now))
+
+        @rule()
+        def active_sessions(self) -> None:
+            self.both("active_sessions", lambda s, _: s.active_sessions())
+
+        @rule(new=state_changes)
+        def record_state_change(self, new: NewStateChange) -> None:
+            self.both("record_state_change", lambda s, _: s.record_state_change(new))
+
+        @rule(session_id=session_ids)
+        def state_changes(self, session_id: str) -> None:
+            self.both("state_changes", lambda s, _: s.state_changes(session_id))
+
+        @rule(session_id=session_ids, speed=speeds)
+        def replay(self, session_id: str, speed: float) -> None:
+            self.both("replay", lambda s, _: s.replay(session_id, speed))
+
+        @rule(ended_before=few_times)
+        def purge_sessions(self, ended_before: datetime) -> None:
+            self.both("purge_sessions", lambda s, _: s.purge_sessions(ended_before))
+
+        @invariant()
+        def everything_reads_back_the_same(self) -> None:
+            self.both("active_sessions", lambda s, _: s.active_sessions())
+            for agent in AGENTS[:2]:
+                self.both("read agent", partial(_read_agent, agent=agent))
+            for session_id in SESSIONS:
+                self.both("read session", partial(_read_session, session_id=session_id))
+
+    ExtractionMachine.backend = backend
+    ExtractionMachine.workdir = workdir
+    return ExtractionMachine
+
+
+def _create(store: Any, backend_side: bool, new: NewProcessSession) -> Any:
+    return store.create_session(new)
+
+
+def _save_block(store: Any, backend_side: bool, new: NewCodeBlock) -> Any:
+    return store.save_code_block(new)
+
+
+def _read_agent(store: Any, backend_side: bool, agent: str) -> Any:
+    return (store.events_by_agent(agent, 1000), store.code_blocks(agent, None, 1000),
+            store.sessions_by_agent(agent, 1000), store.agent_stats(agent))
+
+
+def _read_session(store: Any, backend_side: bool, session_id: str) -> Any:
+    """Everything stored under one session id, the process session and its history included
+    when it exists (the outcome, an error or not, is compared too)."""
+    held = store.events_by_session(session_id)
+    try:
+        return held, store.get_session(session_id), store.state_changes(session_id)
+    except NotFound:
+        return held, None, None
+
+
+@pytest.mark.operation("every operation")
+def test_random_operation_sequences_match_the_model(backend: Any, store_profile: Any,
+                                                    tmp_path: Path) -> None:
+    run_machine(build_machine(backend.backend, tmp_path), store_profile)

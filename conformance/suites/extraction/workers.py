@@ -1,0 +1,46 @@
+"""Code run inside spawned worker processes by the extraction checks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from storecheck.conformance.checks import wait_until
+from storecheck.conformance.specs.extraction import SPEC, NewProcessSession
+from storecheck.fixtures.extraction import T0
+
+
+def create_sessions_until_killed(backend: Any, location: str, started: Any, prefix: str) -> None:
+    """Create sessions one after another, signalling after the first; the parent kills
+    this process while it is creating one."""
+    store = backend.open(SPEC, location)
+    for n in range(1_000_000):
+        store.create_session(NewProcessSession("codex", f"{prefix}-{n:07d}",
+                                               T0 + timedelta(microseconds=n)))
+        if n == 0:
+            started.set()
+
+
+def purge_until_killed(backend: Any, location: str, started: Any) -> None:
+    """Signal, then purge; the parent kills this process while the purge runs."""
+    store = backend.open(SPEC, location)
+    started.set()
+    store.purge_sessions(T0 + timedelta(days=365))
+    store.close()
+
+
+def add_progress(backend: Any, location: str, worker: int, count: int,
+                 start_at: float) -> list[str]:
+    """``count`` additions of (1, 2, 3) to the shared session's totals."""
+    store = backend.open(SPEC, location)
+    wait_until(start_at)
+    errors = []
+    try:
+        for _ in range(count):
+            try:
+                store.record_progress("shared", 1, 2, 3)
+            except Exception as exc:  # reported, never swallowed: any error fails the check
+                errors.append(f"worker {worker}: {type(exc).__name__}: {exc}")
+    finally:
+        store.close()
+    return errors

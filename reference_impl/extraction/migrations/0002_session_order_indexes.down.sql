@@ -1,0 +1,13 @@
+DROP INDEX IF EXISTS idx_sessions_active;
+DROP INDEX IF EXISTS idx_blocks_session;
+DROP INDEX IF EXISTS idx_blocks_agent_language_time;
+DROP INDEX IF EXISTS idx_blocks_agent_time;
+DROP INDEX IF EXISTS idx_events_session_time;
+DROP INDEX IF EXISTS idx_events_pattern;
+DROP INDEX IF EXISTS idx_events_agent_pattern_time;
+DROP INDEX IF EXISTS idx_events_agent_type_time;
+DROP INDEX IF EXISTS idx_events_agent_time;
+CREATE INDEX IF NOT EXISTS idx_agent_session ON extraction_events(agent_name, session_id);
+CREATE INDEX IF NOT EXISTS idx_type_pattern ON extraction_events(event_type, pattern);
+CREATE INDEX IF NOT EXISTS idx_timestamp ON extraction_events(timestamp);
+CREATE INDEX IF NOT EXISTS idx_risk_level ON extraction_events(risk_level);

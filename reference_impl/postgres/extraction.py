@@ -1,0 +1,43 @@
+"""The reference ``extraction`` store on PostgreSQL.
+
+Its operations are the SQLite reference's; the concurrency checks' operations
+are race-free at READ COMMITTED as written: ``record_progress`` is one
+``UPDATE ... SET total = total + ?`` (the row lock queues concurrent additions,
+each re-reading the newest totals); ``complete_session`` tests ``ended_at IS
+NULL`` inside its UPDATE (the second of two racing completions waits for the
+first's row lock, re-checks the condition and changes nothing);
+``save_code_block`` is ``INSERT ... ON CONFLICT (digest) DO NOTHING`` (a racing
+insert of the same content waits for the first to commit, then does nothing)
+followed by a read by digest in a new statement, which sees the winner's row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from storecheck.conformance.specs.extraction import NewExtractionEvent
+from storecheck.reference_impl.extraction.rows import EVENT_COLUMNS
+from storecheck.reference_impl.extraction.store import SqliteExtraction, event_values
+from storecheck.reference_impl.postgres.store import PostgresStore
+
+INSERT_EVENTS_FROM_ARRAYS: Final = (
+    "INSERT INTO extraction_events (agent_name, session_id, timestamp, event_type, pattern, "
+    "matched_value, original_line, line_number, metadata_json, code_block_language, risk_level, "
+    "auto_confirmable) SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12 "
+    "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
+    "%s::bigint[]) WITH ORDINALITY AS batch(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, "
+    f"n) ORDER BY n RETURNING {EVENT_COLUMNS}"
+)
+"""A batch as twelve arrays, one per column: one short statement, prepared once, however
+many events (a statement of many VALUES rows is parsed anew each time, and cost more than
+the round trips it saved)."""
+
+
+class PgExtraction(PostgresStore, SqliteExtraction):
+    """Implements :class:`~storecheck.conformance.specs.extraction.ExtractionStore`."""
+
+    def _insert_events(self, conn: Any, chunk: Sequence[NewExtractionEvent]) -> list[Any]:
+        columns = [list(column) for column in zip(*map(event_values, chunk), strict=True)]
+        return list(conn.execute_native(INSERT_EVENTS_FROM_ARRAYS, columns).fetchall())

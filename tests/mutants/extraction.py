@@ -1,0 +1,368 @@
+"""Deliberately broken variants of the reference ``extraction`` store.
+
+The first ones are the defects of the real store seed 002 describes (a stale id
+for a deduplicated block, a session and its first state in two autocommits,
+foreign keys declared but never enabled); the rest are the ways the related
+seeds get the same operations wrong.  ``MUTANTS`` maps each to the conformance
+category that must catch it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from storecheck.conformance.errors import Conflict
+from storecheck.conformance.specs import extraction_inputs as inputs
+from storecheck.conformance.specs.extraction import (
+    AgentStats,
+    CodeBlock,
+    ExtractionEvent,
+    NewCodeBlock,
+    NewExtractionEvent,
+    NewProcessSession,
+    NewStateChange,
+    ProcessSession,
+    ProcessSessionUpdate,
+    PurgeCounts,
+    ReplayStep,
+    SavedCodeBlock,
+    SessionTotals,
+)
+from storecheck.reference_impl.engine import ConnectionRules
+from storecheck.reference_impl.engine.timestamps import to_text
+from storecheck.reference_impl.extraction import MIGRATIONS, SqliteExtraction
+from storecheck.reference_impl.extraction import rows as row_codec
+from storecheck.reference_impl.extraction.rows import BLOCK_COLUMNS, EVENT_COLUMNS
+
+from tests.mutants import edit_migration, sqlite_mutant_backends
+
+_PURGED = "SELECT session_id FROM process_sessions WHERE ended_at < ?"
+
+
+class DedupReturnsTheIgnoredRowsId(SqliteExtraction):
+    """The seed's store: ``INSERT OR IGNORE`` then ``LastInsertId()``, which for an ignored
+    row is the id of whatever the connection inserted last (or zero)."""
+
+    def save_code_block(self, new: NewCodeBlock) -> SavedCodeBlock:
+        saved = super().save_code_block(new)
+        if saved.created:
+            return saved
+        with self._tx("save_code_block", write=False) as conn:
+            (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM code_blocks").fetchone()
+        return SavedCodeBlock(replace(saved.block, id=last), False)
+
+
+class SessionAndFirstStateInTwoCommits(SqliteExtraction):
+    """The seed's store: two autocommit inserts; a crash between them leaves a session
+    without history."""
+
+    def create_session(self, new: NewProcessSession) -> ProcessSession:
+        new = inputs.new_session(new)
+        with self._tx("create_session", new.session_id) as conn:
+            conn.execute(
+                "INSERT INTO process_sessions (agent_name, session_id, environment, started_at, "
+                "stdout_log_path, stderr_log_path, extraction_config_version, "
+                "environment_config_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (new.agent_name, new.session_id, new.environment, to_text(new.started_at),
+                 new.stdout_log_path, new.stderr_log_path, new.extraction_config_version,
+                 new.environment_config_version))
+        with self._tx("create_session", new.session_id) as conn:
+            self._record(conn, NewStateChange(new.session_id, new.started_at, "started"))
+            return self._session(conn, new.session_id, "create_session")
+
+
+class ForeignKeysNeverEnabled(SqliteExtraction):
+    """The seed's store declares the foreign key but never runs ``PRAGMA foreign_keys``."""
+
+    rules = ConnectionRules(foreign_keys=False)
+
+
+class BatchCommitsPerRow(SqliteExtraction):
+    def save_events(self, batch: Sequence[NewExtractionEvent]) -> list[ExtractionEvent]:
+        return [self.save_event(event) for event in batch]
+
+
+class DedupByContentWithoutDigestIndex(SqliteExtraction):
+    """Looks the content up, then inserts: without the UNIQUE digest two callers both
+    find nothing and both insert."""
+
+    migrations = edit_migration(MIGRATIONS, 1, "up", "digest TEXT NOT NULL UNIQUE",
+                                "digest TEXT NOT NULL")
+
+    def save_code_block(self, new: NewCodeBlock) -> SavedCodeBlock:
+        new = inputs.new_code_block(new)
+        with self._tx("save_code_block", write=False) as conn:
+            row = conn.execute(f"SELECT {BLOCK_COLUMNS} FROM code_blocks WHERE content = ?",
+                               (new.content,)).fetchone()
+        if row is not None:
+            return SavedCodeBlock(row_codec.block(row), False)
+        digest = hashlib.sha256(new.content.encode()).hexdigest()
+        with self._tx("save_code_block") as conn:
+            row = conn.execute(
+                "INSERT INTO code_blocks (agent_name, session_id, timestamp, content, digest, "
+                "language, line_start, line_end, context_json, parseable) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {BLOCK_COLUMNS}",
+                (new.agent_name, new.session_id, to_text(new.timestamp), new.content, digest,
+                 new.language, new.line_start, new.line_end, new.context_json,
+                 None if new.parseable is None else int(new.parseable))).fetchone()
+        return SavedCodeBlock(row_codec.block(row), True)
+
+
+class StatsFromAStaleCache(SqliteExtraction):
+    """Caches each agent's stats at the first call and never invalidates them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stats: dict[str, AgentStats] = {}
+
+    def agent_stats(self, agent_name: str) -> AgentStats:
+        if agent_name not in self._stats:
+            self._stats[agent_name] = super().agent_stats(agent_name)
+        return self._stats[agent_name]
+
+
+class TimelineEndInclusive(SqliteExtraction):
+    def timeline(self, agent_name: str, start: datetime, end: datetime) -> list[ExtractionEvent]:
+        agent_name, start, end = inputs.window(agent_name, start, end)
+        with self._tx("timeline", agent_name, write=False) as conn:
+            found = conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM extraction_events WHERE agent_name = ? "
+                "AND timestamp BETWEEN ? AND ? ORDER BY timestamp, id",
+                (agent_name, to_text(start), to_text(end))).fetchall()
+        return [row_codec.event(row) for row in found]
+
+
+class PurgeParentsFirstOneStatementAtATime(SqliteExtraction):
+    """Sessions first, then each child table, each its own autocommit (no foreign key
+    complains: the children go before anyone checks)."""
+
+    rules = ConnectionRules(foreign_keys=False)
+
+    def purge_sessions(self, ended_before: datetime) -> PurgeCounts:
+        cutoff = to_text(inputs.check("purge_sessions").timestamp("ended_before", ended_before))
+        with self._tx("purge_sessions") as conn:
+            doomed = [row[0] for row in conn.execute(_PURGED, (cutoff,)).fetchall()]
+        counts = {"process_sessions": 0, "process_state_changes": 0, "extraction_events": 0,
+                  "code_blocks": 0}
+        for table in counts:
+            for session_id in doomed:
+                with self._tx("purge_sessions") as conn:
+                    counts[table] += conn.execute(f"DELETE FROM {table} WHERE session_id = ?",
+                                                  (session_id,)).rowcount
+        return PurgeCounts(*counts.values())
+
+
+class PurgeForgetsCodeBlocks(SqliteExtraction):
+    def purge_sessions(self, ended_before: datetime) -> PurgeCounts:
+        cutoff = to_text(inputs.check("purge_sessions").timestamp("ended_before", ended_before))
+        with self._tx("purge_sessions") as conn:
+            counts = [conn.execute(f"DELETE FROM {table} WHERE session_id IN ({_PURGED})",
+                                   (cutoff,)).rowcount
+                      for table in ("process_state_changes", "extraction_events")]
+            sessions = conn.execute("DELETE FROM process_sessions WHERE ended_at < ?",
+                                    (cutoff,)).rowcount
+        return PurgeCounts(sessions, *counts, 0)
+
+
+class PurgeEachTableItsOwnTransaction(SqliteExtraction):
+    def purge_sessions(self, ended_before: datetime) -> PurgeCounts:
+        cutoff = to_text(inputs.check("purge_sessions").timestamp("ended_before", ended_before))
+        counts = []
+        for table in ("process_state_changes", "extraction_events", "code_blocks"):
+            with self._tx("purge_sessions") as conn:
+                counts.append(conn.execute(
+                    f"DELETE FROM {table} WHERE session_id IN ({_PURGED})", (cutoff,)).rowcount)
+        with self._tx("purge_sessions") as conn:
+            sessions = conn.execute("DELETE FROM process_sessions WHERE ended_at < ?",
+                                    (cutoff,)).rowcount
+        return PurgeCounts(sessions, *counts)
+
+
+class ProgressReadThenWrite(SqliteExtraction):
+    """Reads the totals, adds in Python, writes them back: concurrent additions are lost."""
+
+    def record_progress(self, session_id: str, lines_processed: int, extraction_events: int,
+                        feedback_outcomes: int) -> ProcessSession:
+        session = self.get_session(session_id)
+        lines, events, feedback = inputs.progress(lines_processed, extraction_events,
+                                                  feedback_outcomes)
+        with self._tx("record_progress", session_id) as conn:
+            conn.execute(
+                "UPDATE process_sessions SET total_lines_processed = ?, "
+                "total_extraction_events = ?, total_feedback_outcomes = ? WHERE session_id = ?",
+                (session.total_lines_processed + lines, session.total_extraction_events + events,
+                 session.total_feedback_outcomes + feedback, session_id))
+            return self._session(conn, session_id, "record_progress")
+
+
+class CompletionCheckedThenSet(SqliteExtraction):
+    """Checks ``ended_at`` in one transaction and completes in another: two racing
+    completions both win."""
+
+    def complete_session(self, session_id: str, exit_code: int, at: datetime,
+                         totals: SessionTotals | None = None) -> ProcessSession:
+        if self.get_session(session_id).ended_at is not None:
+            raise Conflict("extraction", "complete_session", "already completed", session_id)
+        with self._tx("complete_session", session_id) as conn:
+            conn.execute("UPDATE process_sessions SET ended_at = NULL WHERE session_id = ?",
+                         (session_id,))
+        return super().complete_session(session_id, exit_code, at, totals)
+
+
+class CompletingTwiceAllowed(SqliteExtraction):
+    def complete_session(self, session_id: str, exit_code: int, at: datetime,
+                         totals: SessionTotals | None = None) -> ProcessSession:
+        with self._tx("complete_session", session_id) as conn:
+            conn.execute("UPDATE process_sessions SET ended_at = NULL WHERE session_id = ?",
+                         (session_id,))
+            return super().complete_session(session_id, exit_code, at, totals)
+
+
+class CompletedStateRecordedBeforeTheUpdate(SqliteExtraction):
+    """The ``completed`` change in its own commit, then the session's update in another
+    (which refused final totals then fail, leaving the change behind)."""
+
+    def complete_session(self, session_id: str, exit_code: int, at: datetime,
+                         totals: SessionTotals | None = None) -> ProcessSession:
+        code, moment, final = inputs.completion(exit_code, at, totals)
+        if self.get_session(session_id).ended_at is None:
+            with self._tx("complete_session", session_id) as conn:
+                self._record(conn, NewStateChange(session_id, moment, "completed", code))
+        with self._tx("complete_session", session_id) as conn:
+            changed = conn.execute(
+                "UPDATE process_sessions SET ended_at = ?, exit_code = ?, "
+                "total_lines_processed = coalesce(?, total_lines_processed), "
+                "total_extraction_events = coalesce(?, total_extraction_events), "
+                "total_feedback_outcomes = coalesce(?, total_feedback_outcomes) "
+                "WHERE session_id = ? AND ended_at IS NULL",
+                (to_text(moment), code, *((None,) * 3 if final is None else (
+                    final.lines_processed, final.extraction_events, final.feedback_outcomes)),
+                 session_id))
+            if changed.rowcount == 0:
+                raise Conflict("extraction", "complete_session", "already completed", session_id)
+            return self._session(conn, session_id, "complete_session")
+
+
+class DigestOfLatin1Bytes(SqliteExtraction):
+    """Hashes the content as Latin-1 with replacement: every character beyond U+00FF is
+    the same ``?``, so different texts share a digest."""
+
+    def save_code_block(self, new: NewCodeBlock) -> SavedCodeBlock:
+        new = inputs.new_code_block(new)
+        digest = hashlib.sha256(new.content.encode("latin-1", "replace")).hexdigest()
+        with self._tx("save_code_block", digest) as conn:
+            inserted = conn.execute(
+                "INSERT INTO code_blocks (agent_name, session_id, timestamp, content, digest, "
+                "language, line_start, line_end, context_json, parseable) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING",
+                (new.agent_name, new.session_id, to_text(new.timestamp), new.content, digest,
+                 new.language, new.line_start, new.line_end, new.context_json,
+                 None if new.parseable is None else int(new.parseable)))
+            row = conn.execute(f"SELECT {BLOCK_COLUMNS} FROM code_blocks WHERE digest = ?",
+                               (digest,)).fetchone()
+        return SavedCodeBlock(row_codec.block(row), inserted.rowcount == 1)
+
+
+class MojibakeRepaired(SqliteExtraction):
+    """Tries to undo mis-encoding (Latin-1 bytes read back as UTF-8) before storing."""
+
+    def save_event(self, new: NewExtractionEvent) -> ExtractionEvent:
+        line = new.original_line
+        if isinstance(line, str):
+            with contextlib.suppress(UnicodeError):
+                line = line.encode("cp1252").decode("utf-8")
+        return super().save_event(replace(new, original_line=line))
+
+
+class ReplayDelaysNotScaled(SqliteExtraction):
+    def replay(self, session_id: str, speed: float) -> list[ReplayStep]:
+        steps = super().replay(session_id, speed)
+        return [replace(step, delay=step.delay * speed) for step in steps]
+
+
+class HistoryWindowExcludesItsStart(SqliteExtraction):
+    def session_history(self, agent_name: str, days: int, now: datetime) -> list[ProcessSession]:
+        found = super().session_history(agent_name, days, now)
+        _, since = inputs.history(agent_name, days, now)
+        return [session for session in found if session.started_at > since]
+
+
+class AnyLanguageMeansNoLanguage(SqliteExtraction):
+    def code_blocks(self, agent_name: str, language: str | None, limit: int) -> list[CodeBlock]:
+        found = super().code_blocks(agent_name, language, limit)
+        return [block for block in found if language is not None or block.language is None]
+
+
+class EventsNewestById(SqliteExtraction):
+    """Orders by insertion (id) instead of by the event's own timestamp."""
+
+    def events_by_agent(self, agent_name: str, limit: int) -> list[ExtractionEvent]:
+        found = super().events_by_agent(agent_name, 1000)
+        return sorted(found, key=lambda event: event.id, reverse=True)[:limit]
+
+
+class PartialUpdateClearsFields(SqliteExtraction):
+    def update_session(self, session_id: str, update: ProcessSessionUpdate) -> ProcessSession:
+        session = super().update_session(session_id, update)
+        if update.environment is None and session.environment is not None:
+            with self._tx("update_session", session_id) as conn:
+                conn.execute("UPDATE process_sessions SET environment = NULL "
+                             "WHERE session_id = ?", (session_id,))
+            return self.get_session(session_id)
+        return session
+
+
+class LineNumberCheckDropped(SqliteExtraction):
+    migrations = edit_migration(MIGRATIONS, 1, "up",
+                                "line_number INTEGER CHECK (line_number >= 1)",
+                                "line_number INTEGER")
+
+
+class IndexesDownLeavesOneBehind(SqliteExtraction):
+    migrations = edit_migration(MIGRATIONS, 2, "down", "DROP INDEX IF EXISTS idx_blocks_session;\n",
+                                "")
+
+
+class ReadsTakeTheWriteLock(SqliteExtraction):
+    """Every read opens its transaction as a write (``BEGIN IMMEDIATE``): it waits for any
+    writer to finish, and readers queue behind each other."""
+
+    def _tx(self, operation: str, value: Any = None, *, write: bool = True) -> Any:
+        return super()._tx(operation, value, write=True)
+
+
+
+MUTANTS: dict[str, tuple[type[SqliteExtraction], str]] = {
+    "dedup_returns_the_ignored_rows_id": (DedupReturnsTheIgnoredRowsId, "model"),
+    "session_and_first_state_in_two_commits": (SessionAndFirstStateInTwoCommits, "acid"),
+    "foreign_keys_never_enabled": (ForeignKeysNeverEnabled, "fk"),
+    "batch_commits_per_row": (BatchCommitsPerRow, "acid"),
+    "dedup_by_content_without_digest_index": (DedupByContentWithoutDigestIndex, "concurrency"),
+    "stats_from_a_stale_cache": (StatsFromAStaleCache, "model"),
+    "timeline_end_inclusive": (TimelineEndInclusive, "model"),
+    "purge_parents_first_one_statement_at_a_time": (PurgeParentsFirstOneStatementAtATime, "acid"),
+    "purge_forgets_code_blocks": (PurgeForgetsCodeBlocks, "fk"),
+    "purge_each_table_its_own_transaction": (PurgeEachTableItsOwnTransaction, "acid"),
+    "progress_read_then_write": (ProgressReadThenWrite, "concurrency"),
+    "completion_checked_then_set": (CompletionCheckedThenSet, "concurrency"),
+    "completing_twice_allowed": (CompletingTwiceAllowed, "model"),
+    "completed_state_recorded_before_the_update": (CompletedStateRecordedBeforeTheUpdate,
+                                                   "acid"),
+    "digest_of_latin1_bytes": (DigestOfLatin1Bytes, "badinput"),
+    "mojibake_repaired": (MojibakeRepaired, "badinput"),
+    "replay_delays_not_scaled": (ReplayDelaysNotScaled, "model"),
+    "history_window_excludes_its_start": (HistoryWindowExcludesItsStart, "model"),
+    "any_language_means_no_language": (AnyLanguageMeansNoLanguage, "model"),
+    "events_newest_by_id": (EventsNewestById, "model"),
+    "partial_update_clears_fields": (PartialUpdateClearsFields, "model"),
+    "line_number_check_dropped": (LineNumberCheckDropped, "badinput"),
+    "indexes_down_leaves_one_behind": (IndexesDownLeavesOneBehind, "migration"),
+    "reads_take_the_write_lock": (ReadsTakeTheWriteLock, "acid"),
+}
+globals().update(sqlite_mutant_backends(MUTANTS))
+
