@@ -264,7 +264,8 @@ def test_node_ids_name_the_spec_and_are_unique(pytester: pytest.Pytester) -> Non
     ids = [line for line in result.stdout.lines if "::" in line]
     assert len(ids) == len(set(ids)) > 100
     assert {tuple(line.split("/")[:2]) for line in ids} == {
-        ("storecheck", "session_history"), ("storecheck", "conversations")}
+        ("storecheck", "session_history"), ("storecheck", "conversations"),
+        ("storecheck", "extraction")}
     narrowed = pytester.runpytest("--store=sqlite", "--store-spec=conversations",
                                   "--collect-only", "-q", *QUICK)
     assert all(line.startswith("storecheck/conversations/")
