@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -219,3 +221,24 @@ def progress(config: pytest.Config, message: str) -> None:
     with capture.global_and_fixture_disabled() if capture is not None else nullcontext():
         reporter.ensure_newline()
         reporter.write_line(f"storecheck: {message}")
+
+
+def kill_midway(spec: str, operation: str, target: Callable[..., Any], args: tuple[Any, ...],
+                *, within_s: float, torn: Callable[[], bool] = lambda: False) -> None:
+    """Run ``target(*args, started)`` in a spawned process and SIGKILL it mid-operation.
+
+    ``target`` sets the ``started`` event it is given just before (or just after the first
+    step of) the work to interrupt; the kill comes at once when ``torn()`` sees part of the
+    work (a change made in pieces), else ``within_s`` seconds after the start.
+    """
+    context = multiprocessing.get_context("spawn")
+    started = context.Event()
+    worker = context.Process(target=target, args=(*args, started))
+    worker.start()
+    expect(started.wait(60), spec, operation, "the worker process to start")
+    kill_at = time.monotonic() + within_s
+    while time.monotonic() < kill_at and not torn():
+        pass
+    assert worker.pid is not None
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.join()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import random
-import signal
 import time
 from contextlib import nullcontext
 from datetime import timedelta
@@ -14,7 +11,14 @@ from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import all_pages, expect, expect_error, read_while, run_threads
+from storecheck.conformance.checks import (
+    all_pages,
+    expect,
+    expect_error,
+    kill_midway,
+    read_while,
+    run_threads,
+)
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs.conversations import SPEC, LearningQuery
 from storecheck.conformance.suites.conversations.workers import purge_until_killed
@@ -164,21 +168,12 @@ def test_purge_killed_midway_leaves_all_or_nothing(
             for n in range(3):
                 store.add_message(conversation_id, "user", f"m{n}", T0)
     store.close()
-    context = multiprocessing.get_context("spawn")
-    started = context.Event()
-    purger = context.Process(target=purge_until_killed,
-                             args=(backend.backend, fresh_location, started))
-    purger.start()
-    expect(started.wait(60), SPEC, "purge_conversations", "the purging process to start")
     # Kill mid-purge: at once if part of it shows (a purge in pieces), else 10 ms in
     # (a one-transaction purge of this dataset takes about 30 ms here).
     watcher = open_store()
-    kill_at = time.monotonic() + 0.01
-    while time.monotonic() < kill_at and not _partly_purged(watcher, old):
-        pass
-    assert purger.pid is not None
-    os.kill(purger.pid, signal.SIGKILL)
-    purger.join()
+    kill_midway(SPEC, "purge_conversations", purge_until_killed,
+                (backend.backend, fresh_location), within_s=0.01,
+                torn=partial(_partly_purged, watcher, old))
     reopened = open_store()
     expect(not reopened.verify_integrity(), SPEC, "purge_conversations", "a sound file after SIGKILL")
     remaining = {c.id for c in _all_conversations(reopened)}

@@ -3,21 +3,19 @@ a completion is one change, and retention is one transaction, even under SIGKILL
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import random
-import signal
 import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import expect, expect_error, read_while, run_threads
+from storecheck.conformance.checks import expect, expect_error, kill_midway, read_while, run_threads
 from storecheck.conformance.errors import (
     ConstraintKind,
     ConstraintViolation,
@@ -240,17 +238,9 @@ def test_session_creation_killed_midway_leaves_no_session_without_history(
 ) -> None:
     """SIGKILL while sessions are being created, three times: every session that survived
     has its ``started`` change (the two rows are one transaction)."""
-    context = multiprocessing.get_context("spawn")
     for round_ in range(3):
-        started = context.Event()
-        creator = context.Process(target=create_sessions_until_killed,
-                                  args=(backend.backend, fresh_location, started, f"r{round_}"))
-        creator.start()
-        expect(started.wait(60), SPEC, "create_session", "the creating process to start")
-        time.sleep(0.02 + 0.01 * round_)
-        assert creator.pid is not None
-        os.kill(creator.pid, signal.SIGKILL)
-        creator.join()
+        kill_midway(SPEC, "create_session", create_sessions_until_killed,
+                    (backend.backend, fresh_location, f"r{round_}"), within_s=0.02 + 0.01 * round_)
     reopened = open_store()
     expect(not reopened.verify_integrity(), SPEC, "create_session", "a sound file after SIGKILL")
     sessions = reopened.sessions_by_agent("codex", 1000)
@@ -269,19 +259,9 @@ def test_purge_killed_midway_leaves_all_or_nothing(
     store = open_store()
     old = _old_sessions(store, backend, 1000)
     store.close()
-    context = multiprocessing.get_context("spawn")
-    started = context.Event()
-    purger = context.Process(target=purge_until_killed,
-                             args=(backend.backend, fresh_location, started))
-    purger.start()
-    expect(started.wait(60), SPEC, "purge_sessions", "the purging process to start")
     watcher = open_store()
-    kill_at = time.monotonic() + 0.01
-    while time.monotonic() < kill_at and not _partly_purged(watcher, old):
-        pass
-    assert purger.pid is not None
-    os.kill(purger.pid, signal.SIGKILL)
-    purger.join()
+    kill_midway(SPEC, "purge_sessions", purge_until_killed, (backend.backend, fresh_location),
+                within_s=0.01, torn=partial(_partly_purged, watcher, old))
     reopened = open_store()
     expect(not reopened.verify_integrity(), SPEC, "purge_sessions", "a sound file after SIGKILL")
     whole = sum(1 for session_id in old if _held(reopened, session_id) == (True, 2, 3))

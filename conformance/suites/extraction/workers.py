@@ -10,7 +10,7 @@ from storecheck.conformance.specs.extraction import SPEC, NewProcessSession
 from storecheck.fixtures.extraction import T0
 
 
-def create_sessions_until_killed(backend: Any, location: str, started: Any, prefix: str) -> None:
+def create_sessions_until_killed(backend: Any, location: str, prefix: str, started: Any) -> None:
     """Create sessions one after another, signalling after the first; the parent kills
     this process while it is creating one."""
     store = backend.open(SPEC, location)
