@@ -78,9 +78,20 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             for content in ("print(1)", "fmt.Println(1)"):
                 self.both("save_code_block", partial(
                     _save_block, new=NewCodeBlock("codex", "sess_abc123", T0, content, "python")))
+            # The older content again, from another session: the first block, not the
+            # newest, is what comes back.
+            self.both("save_code_block", partial(_save_block, new=NewCodeBlock(
+                "codex", "sess_def456", T0 + MICRO, "print(1)", "python")))
             # Completed after every instant a purge is drawn with: it keeps its rows.
             self.both("complete_session", lambda s, _: s.complete_session(
                 "sess_abc123", 0, T0 + timedelta(days=2)))
+            # Edges every example starts from, since a drawn rule may never reach them: a
+            # second completion, a replay that is not at speed 1, an update naming one field.
+            self.both("complete_session", lambda s, _: s.complete_session(
+                "sess_abc123", 1, T0 + timedelta(days=3)))
+            self.both("replay", lambda s, _: s.replay("sess_abc123", 4.0))
+            self.both("update_session", lambda s, _: s.update_session(
+                "sess_def456", ProcessSessionUpdate(extraction_config_version="v2")))
 
         @rule(new=events)
         def save_event(self, new: NewExtractionEvent) -> None:
