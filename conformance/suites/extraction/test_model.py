@@ -92,6 +92,9 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             self.both("replay", lambda s, _: s.replay("sess_abc123", 4.0))
             self.both("update_session", lambda s, _: s.update_session(
                 "sess_def456", ProcessSessionUpdate(extraction_config_version="v2")))
+            # A window that starts exactly where both sessions started: they are in.
+            self.both("session_history", lambda s, _: s.session_history(
+                "codex", 1, T0 + timedelta(days=1)))
 
         @rule(new=events)
         def save_event(self, new: NewExtractionEvent) -> None:
