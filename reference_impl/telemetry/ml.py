@@ -187,9 +187,10 @@ class SqliteTelemetryMl(SqliteStore):
         with self._tx("calculate_model_accuracy", run_id, write=False) as conn:
             self._run(conn, run_id, "calculate_model_accuracy")
             labelled, correct = conn.execute(
-                "SELECT count(actual_value), coalesce(sum(predicted_value = actual_value), 0) "
+                "SELECT count(actual_value), "
+                "coalesce(sum(CASE WHEN predicted_value = actual_value THEN 1 ELSE 0 END), 0) "
                 "FROM model_predictions WHERE run_id = ?", (run_id,)).fetchone()
-        return ratio(correct, labelled)
+        return ratio(int(correct), labelled)
 
     def get_model_performance(self, model_version: str) -> ModelPerformance:
         inputs.check("get_model_performance").text("model_version", model_version)
@@ -202,7 +203,8 @@ class SqliteTelemetryMl(SqliteStore):
         if row is None:
             raise NotFound(SPEC, operation, "no training run of this model version",
                            model_version)
-        runs, completed, predictions, labelled, correct = row
+        # int(): PostgreSQL's sum() over counts is numeric.
+        runs, completed, predictions, labelled, correct = map(int, row)
         return ModelPerformance(model_version, runs, completed, predictions, labelled, correct,
                                 ratio(correct, labelled))
 

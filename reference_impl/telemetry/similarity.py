@@ -2,8 +2,10 @@
 
 The vectors are read once into one float64 matrix (with their norms) and kept
 until the table changes; a search is then one matrix-vector product.  The
-table's row count and highest id change with every insert and delete (ids are
-never reused), so together they tell whether the kept matrix is current.
+table's row count, highest id and id total change with every insert and delete
+(ids are never reused), so together they tell whether the kept matrix is current;
+the total tells apart a delete plus a late commit of a lower id, which a server
+whose ids are handed out before commit can show with count and maximum unchanged.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ Matrix = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class VectorMatrix:
-    version: tuple[int, int | None]
+    version: tuple[int, int | None, int | None]
     query_ids: npt.NDArray[np.object_]
     query_order: npt.NDArray[np.int64]
     """Each vector's query id as its rank among the distinct ids (ties go to the lower)."""
@@ -50,7 +52,7 @@ class VectorMatrix:
         return found
 
 
-EMPTY = VectorMatrix((0, None), np.array([], dtype=object), np.array([], dtype=np.int64),
+EMPTY = VectorMatrix((0, None, None), np.array([], dtype=object), np.array([], dtype=np.int64),
                      np.zeros((0, 0)), np.zeros(0), None)
 
 
@@ -63,17 +65,18 @@ class VectorIndex:
 
     def current(self, conn: Any) -> VectorMatrix:
         """The matrix of what ``conn``'s transaction sees."""
-        count, highest = conn.execute("SELECT count(*), max(id) FROM feature_vectors").fetchone()
+        count, highest, total = conn.execute(
+            "SELECT count(*), max(id), sum(id) FROM feature_vectors").fetchone()
         with self._lock:
-            if self._matrix.version == (count, highest):
+            if self._matrix.version == (count, highest, total):
                 return self._matrix
-        matrix = load(conn, (count, highest))
+        matrix = load(conn, (count, highest, total))
         with self._lock:
             self._matrix = matrix
         return matrix
 
 
-def load(conn: Any, version: tuple[int, int | None]) -> VectorMatrix:
+def load(conn: Any, version: tuple[int, int | None, int | None]) -> VectorMatrix:
     found = conn.execute("SELECT query_id, embedding FROM feature_vectors ORDER BY id").fetchall()
     if not found:
         return EMPTY

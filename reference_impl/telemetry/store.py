@@ -49,6 +49,10 @@ MIGRATIONS = load_migrations("storecheck.reference_impl.telemetry.migrations")
 SELECT_SESSION: Final = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"
 IN_WINDOW: Final = "timestamp >= ? AND timestamp < ?"
 PERCENTILES: Final = (50, 95, 99)
+UPSERT_AGGREGATE: Final = (
+    f"INSERT INTO daily_aggregates ({AGGREGATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (date) DO UPDATE SET " + ", ".join(
+        f"{column} = excluded.{column}" for column in AGGREGATE_COLUMNS.split(", ")[1:]))
 DOOMED_QUERIES: Final = "SELECT id FROM queries WHERE session_id IN ({doomed})"
 DELETE_SESSIONS: Final = (
     # Children first (the seed's keys have no action), all in the caller's transaction;
@@ -99,8 +103,12 @@ class SqliteTelemetry(SqliteTelemetryMl):
             if session.ended_at is not None:
                 raise Conflict(SPEC, "end_session", "the session has ended", session_id)
             duration = (at - session.started_at) // timedelta(milliseconds=1)
-            conn.execute("UPDATE sessions SET ended_at = ?, duration_ms = ? WHERE id = ?",
-                         (to_text(at), duration, session_id))
+            # The condition again in the UPDATE: of two concurrent ends, one changes nothing.
+            changed = conn.execute("UPDATE sessions SET ended_at = ?, duration_ms = ? "
+                                   "WHERE id = ? AND ended_at IS NULL",
+                                   (to_text(at), duration, session_id))
+            if changed.rowcount == 0:
+                raise Conflict(SPEC, "end_session", "the session has ended", session_id)
             return self._session(conn, session_id, "end_session")
 
     def get_session(self, session_id: str) -> Session:
@@ -194,10 +202,12 @@ class SqliteTelemetry(SqliteTelemetryMl):
         by_type = dict(conn.execute(f"SELECT query_type, count(*) FROM queries "
                                     f"WHERE {IN_WINDOW} GROUP BY query_type", (start, end)))
         feedback, positive = conn.execute(
-            "SELECT count(*), coalesce(sum(feedback_type = 'thumbs_up'), 0) FROM feedback "
+            "SELECT count(*), coalesce(sum(CASE WHEN feedback_type = 'thumbs_up' THEN 1 ELSE 0 END), "
+            "0) FROM feedback "
             f"WHERE {IN_WINDOW}", (start, end)).fetchone()
-        return AggregatedMetrics(count, feedback, ratio(total or 0, count), p50, p95, p99,
-                                 ratio(errors, count), ratio(positive, feedback), by_type)
+        # int(): PostgreSQL's sum() over a bigint column is numeric.
+        return AggregatedMetrics(count, feedback, ratio(int(total or 0), count), p50, p95, p99,
+                                 ratio(errors, count), ratio(int(positive), feedback), by_type)
 
     def aggregated_metrics(self, start: datetime, end: datetime) -> AggregatedMetrics:
         start, end = inputs.window("aggregated_metrics", start, end)
@@ -212,9 +222,7 @@ class SqliteTelemetry(SqliteTelemetryMl):
                 start = inputs.day_start(day)
                 metrics = self._metrics(conn, to_text(start),
                                         to_text(start + timedelta(days=1)))
-                conn.execute(f"INSERT OR REPLACE INTO daily_aggregates ({AGGREGATE_COLUMNS}) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             (day.isoformat(), *rows.metrics_values(metrics)))
+                conn.execute(UPSERT_AGGREGATE, (day.isoformat(), *rows.metrics_values(metrics)))
                 computed.append(DailyAggregate(day, metrics))
         return computed
 

@@ -16,14 +16,14 @@ SELECT q.id AS query_id,
          WHERE f.query_id = q.id AND f.feedback_type = 'thumbs_up') AS thumbs_up,
        (SELECT count(*) FROM feedback AS f
          WHERE f.query_id = q.id AND f.feedback_type = 'thumbs_down') AS thumbs_down,
-       (SELECT sum(f.rating) * 1.0 / count(f.rating) FROM feedback AS f
+       (SELECT CAST(sum(f.rating) AS REAL) / count(f.rating) FROM feedback AS f
          WHERE f.query_id = q.id AND f.rating IS NOT NULL) AS mean_rating
   FROM queries AS q;
 
 CREATE VIEW v_model_performance AS
 SELECT r.model_version,
        count(*) AS runs,
-       sum(r.status = 'completed') AS completed_runs,
+       sum(CASE WHEN r.status = 'completed' THEN 1 ELSE 0 END) AS completed_runs,
        coalesce(sum(p.predictions), 0) AS predictions,
        coalesce(sum(p.labelled), 0) AS labelled,
        coalesce(sum(p.correct), 0) AS correct
@@ -31,7 +31,7 @@ SELECT r.model_version,
   LEFT JOIN (SELECT run_id,
                     count(*) AS predictions,
                     count(actual_value) AS labelled,
-                    sum(predicted_value = actual_value) AS correct
+                    sum(CASE WHEN predicted_value = actual_value THEN 1 ELSE 0 END) AS correct
                FROM model_predictions
               GROUP BY run_id) AS p ON p.run_id = r.id
  GROUP BY r.model_version;
