@@ -13,17 +13,23 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import astuple, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from storecheck.conformance.errors import Conflict
 from storecheck.conformance.specs import telemetry_inputs as inputs
 from storecheck.conformance.specs.telemetry import (
+    SPEC,
     ABTest,
     ABTestResults,
     AggregatedMetrics,
+    DailyAggregate,
     DeletedRows,
+    FeatureVector,
     LabeledSample,
+    NewFeatureVector,
+    Session,
     SimilarQuery,
     TrainingDataExport,
     TrainingMetrics,
@@ -31,11 +37,13 @@ from storecheck.conformance.specs.telemetry import (
     VariantResult,
     training_data,
 )
+from storecheck.conformance.specs.telemetry_inputs import to_blob
 from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.telemetry import SqliteTelemetry
 from storecheck.reference_impl.telemetry import rows as row_codec
-from storecheck.reference_impl.telemetry.rows import EXPORT_COLUMNS_SQL
+from storecheck.reference_impl.telemetry.ml import INSERT_VECTOR
+from storecheck.reference_impl.telemetry.rows import EXPORT_COLUMNS_SQL, VARIANT_COLUMNS
 from storecheck.reference_impl.telemetry.store import DELETE_SESSIONS
 
 from tests.mutants import sqlite_mutant_backends
@@ -239,6 +247,140 @@ class QueryHashNotNormalised(SqliteTelemetry):
         return replace(stored, query_hash=digest)
 
 
+class VectorBatchCommittedOneByOne(SqliteTelemetry):
+    """Each vector of a batch in its own transaction: a refused vector leaves the ones
+    before it."""
+
+    def batch_insert_feature_vectors(self, batch: Sequence[NewFeatureVector]) -> list[FeatureVector]:
+        return [self.insert_feature_vector(new) for new in batch]
+
+
+class AggregatesCommittedDayByDay(SqliteTelemetry):
+    """Each day's aggregate replaced in its own transaction."""
+
+    def batch_update_aggregates(self, days: Sequence[date]) -> list[DailyAggregate]:
+        computed: list[DailyAggregate] = []
+        for day in days:
+            computed += super().batch_update_aggregates([day])
+        return computed
+
+
+class PruneSessionBySession(SqliteTelemetry):
+    """Retention as a loop of ``delete_session``: each session its own transaction."""
+
+    def prune_old_data(self, before: datetime) -> DeletedRows:
+        with self._tx("prune_old_data", write=False) as conn:
+            doomed = [session_id for (session_id,) in conn.execute(
+                "SELECT id FROM sessions WHERE ended_at < ? ORDER BY id", (to_text(before),))]
+        totals = [0, 0, 0, 0, 0]
+        for session_id in doomed:
+            deleted = self.delete_session(session_id)
+            totals = [a + b for a, b in zip(totals, astuple(deleted), strict=True)]
+        return DeletedRows(*totals)
+
+
+class PruneChildrenCommittedApart(SqliteTelemetry):
+    """The children of the pruned sessions deleted and committed, then the sessions."""
+
+    def prune_old_data(self, before: datetime) -> DeletedRows:
+        doomed, cutoff = "SELECT id FROM sessions WHERE ended_at < ?", (to_text(before),)
+        counts: dict[str, int] = {}
+        for name, statement in DELETE_SESSIONS:
+            with self._tx("prune_old_data") as conn:
+                counts[name] = conn.execute(statement.format(doomed=doomed),
+                                            cutoff * statement.count("{doomed}")).rowcount
+        return DeletedRows(counts["sessions"], counts["queries"], counts["feedback"],
+                           counts["traces"], counts["feature_vectors"])
+
+
+class PruneTakesTheCutoffInstant(SqliteTelemetry):
+    """``ended_at <= before``: a session that ended exactly at the cutoff is pruned."""
+
+    def prune_old_data(self, before: datetime) -> DeletedRows:
+        with self._tx("prune_old_data") as conn:
+            return self._delete_sessions(conn, "SELECT id FROM sessions WHERE ended_at <= ?",
+                                         (to_text(before),))
+
+
+class DeleteCountsOwnFeedbackOnly(SqliteTelemetry):
+    """The feedback count reports the session's own rows, not those of other sessions
+    that named its queries and went with them."""
+
+    def delete_session(self, session_id: str) -> DeletedRows:
+        with self._tx("delete_session", write=False) as conn:
+            (own,) = conn.execute("SELECT count(*) FROM feedback WHERE session_id = ?",
+                                  (session_id,)).fetchone()
+        return replace(super().delete_session(session_id), feedback=own)
+
+
+class ResultCountsReadThenWritten(SqliteTelemetry):
+    """Counts read in one transaction and written back incremented in another: concurrent
+    results overwrite each other."""
+
+    def record_ab_result(self, test_id: str, variant: str, success: bool) -> VariantResult:
+        with self._tx("record_ab_result", write=False) as conn:
+            test = self._test(conn, test_id, "record_ab_result")
+            trials, successes = conn.execute(
+                "SELECT trials, successes FROM ab_variants WHERE test_id = ? AND variant = ?",
+                (test_id, variant)).fetchone()
+        if test.finalized_at is not None:
+            raise Conflict(SPEC, "record_ab_result", "the test is finalized", test_id)
+        with self._tx("record_ab_result") as conn:
+            conn.execute("UPDATE ab_variants SET trials = ?, successes = ? "
+                         "WHERE test_id = ? AND variant = ?",
+                         (trials + 1, successes + int(success), test_id, variant))
+            return row_codec.variant(conn.execute(
+                f"SELECT {VARIANT_COLUMNS} FROM ab_variants WHERE test_id = ? AND variant = ?",
+                (test_id, variant)).fetchone())
+
+
+class FinalizedCheckedApart(SqliteTelemetry):
+    """Whether the test is finalized read in its own transaction before the result is
+    added: a finalization in between is missed."""
+
+    def record_ab_result(self, test_id: str, variant: str, success: bool) -> VariantResult:
+        with self._tx("record_ab_result", write=False) as conn:
+            test = self._test(conn, test_id, "record_ab_result")
+        if test.finalized_at is not None:
+            raise Conflict(SPEC, "record_ab_result", "the test is finalized", test_id)
+        with self._tx("record_ab_result") as conn:
+            return row_codec.variant(conn.execute(
+                "UPDATE ab_variants SET trials = trials + 1, successes = successes + ? "
+                f"WHERE test_id = ? AND variant = ? RETURNING {VARIANT_COLUMNS}",
+                (int(success), test_id, variant)).fetchone())
+
+
+class EndCheckedApart(SqliteTelemetry):
+    """``end_session`` reads the session in one transaction and ends it in another,
+    unconditionally: two concurrent ends both succeed."""
+
+    def end_session(self, session_id: str, at: datetime) -> Session:
+        session = self.get_session(session_id)
+        if session.ended_at is not None:
+            raise Conflict(SPEC, "end_session", "the session has ended", session_id)
+        with self._tx("end_session") as conn:
+            conn.execute("UPDATE sessions SET ended_at = ?, duration_ms = ? WHERE id = ?",
+                         (to_text(at), (at - session.started_at) // timedelta(milliseconds=1),
+                          session_id))
+        return self.get_session(session_id)
+
+
+class DimensionReadApart(SqliteTelemetry):
+    """The store's dimension read in a read transaction before the insert's: two first
+    vectors of different dimensions both find the table empty."""
+
+    def insert_feature_vector(self, new: NewFeatureVector) -> FeatureVector:
+        new = inputs.new_vector(new)
+        with self._tx("insert_feature_vector", write=False) as conn:
+            found = conn.execute("SELECT dimension FROM feature_vectors LIMIT 1").fetchone()
+        inputs.same_dimension("insert_feature_vector", None if found is None else found[0],
+                              [new.embedding])
+        with self._tx("insert_feature_vector") as conn:
+            return row_codec.vector(conn.execute(INSERT_VECTOR, (
+                new.query_id, new.feature_set, len(new.embedding), to_blob(new.embedding),
+                to_text(new.created_at))).fetchone())
+
+
 MUTANTS: dict[str, tuple[type[SqliteTelemetry], str]] = {
     "percentiles_all_average": (PercentilesAllAverage, "model"),
     "prune_parents_first": (PruneParentsFirst, "model"),
@@ -256,5 +398,15 @@ MUTANTS: dict[str, tuple[type[SqliteTelemetry], str]] = {
     "label_from_the_first_feedback": (LabelFromTheFirstFeedback, "model"),
     "duration_rounded": (DurationRounded, "model"),
     "query_hash_not_normalised": (QueryHashNotNormalised, "model"),
+    "vector_batch_committed_one_by_one": (VectorBatchCommittedOneByOne, "acid"),
+    "aggregates_committed_day_by_day": (AggregatesCommittedDayByDay, "acid"),
+    "prune_session_by_session": (PruneSessionBySession, "acid"),
+    "prune_children_committed_apart": (PruneChildrenCommittedApart, "acid"),
+    "prune_takes_the_cutoff_instant": (PruneTakesTheCutoffInstant, "fk"),
+    "delete_counts_own_feedback_only": (DeleteCountsOwnFeedbackOnly, "fk"),
+    "result_counts_read_then_written": (ResultCountsReadThenWritten, "concurrency"),
+    "finalized_checked_apart": (FinalizedCheckedApart, "concurrency"),
+    "end_checked_apart": (EndCheckedApart, "concurrency"),
+    "dimension_read_apart": (DimensionReadApart, "concurrency"),
 }
 globals().update(sqlite_mutant_backends(MUTANTS))
