@@ -25,7 +25,8 @@ written below.  Rules beyond the records' types:
   belongs to the session or names one of its queries; the foreign keys are the
   seed's (no cascade), so children go first.
 * Aggregates (:func:`nearest_rank`): ``aggregated_metrics(start, end)`` covers
-  the queries and feedback with ``start <= timestamp < end``; latency
+  the queries and feedback with ``start <= timestamp < end`` (a window whose
+  end is not after its start is empty, not an error); latency
   percentiles are nearest-rank, the mean is the sum over the count;
   ``positive_feedback_ratio`` is thumbs-up over all feedback in the window.
   ``batch_update_aggregates(days)`` computes each UTC day's metrics and stores

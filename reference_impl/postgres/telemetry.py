@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from storecheck.conformance.specs import telemetry_inputs as inputs
 from storecheck.conformance.specs.telemetry import FeatureVector, NewFeatureVector, VariantResult
 from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.postgres.store import PostgresStore
@@ -41,9 +42,9 @@ class PgTelemetry(PostgresStore, SqliteTelemetry):
         self.vectors = VectorIndex()
 
     def record_ab_result(self, test_id: str, variant: str, success: bool) -> VariantResult:
+        test_id, variant, success = inputs.ab_result(test_id, variant, success)
         with self._tx("record_ab_result", test_id) as conn:
-            if isinstance(test_id, str):
-                self._native(conn).execute_native(_LOCK_TEST, (test_id,))
+            self._native(conn).execute_native(_LOCK_TEST, (test_id,))
             return super().record_ab_result(test_id, variant, success)
 
     def _insert_vectors(self, conn: Connection, operation: str,

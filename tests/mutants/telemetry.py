@@ -29,6 +29,8 @@ from storecheck.conformance.specs.telemetry import (
     FeatureVector,
     LabeledSample,
     NewFeatureVector,
+    NewQueryEvent,
+    QueryEvent,
     Session,
     SimilarQuery,
     TrainingDataExport,
@@ -44,9 +46,9 @@ from storecheck.reference_impl.telemetry import SqliteTelemetry
 from storecheck.reference_impl.telemetry import rows as row_codec
 from storecheck.reference_impl.telemetry.ml import INSERT_VECTOR
 from storecheck.reference_impl.telemetry.rows import EXPORT_COLUMNS_SQL, VARIANT_COLUMNS
-from storecheck.reference_impl.telemetry.store import DELETE_SESSIONS
+from storecheck.reference_impl.telemetry.store import DELETE_SESSIONS, MIGRATIONS
 
-from tests.mutants import sqlite_mutant_backends
+from tests.mutants import edit_migration, sqlite_mutant_backends
 
 
 class PercentilesAllAverage(SqliteTelemetry):
@@ -381,6 +383,32 @@ class DimensionReadApart(SqliteTelemetry):
                 to_text(new.created_at))).fetchone())
 
 
+class QueryTextKeptForDebugging(SqliteTelemetry):
+    """The hash is stored as specified, and the raw text too, in a side table "for
+    debugging": every read the spec offers is unchanged."""
+
+    def record_query(self, new: NewQueryEvent) -> QueryEvent:
+        stored = super().record_query(new)
+        with self._tx("record_query") as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS query_debug (id TEXT, text TEXT)")
+            conn.execute("INSERT INTO query_debug VALUES (?, ?)", (stored.id, new.query_text))
+        return stored
+
+
+class RatingCheckDropped(SqliteTelemetry):
+    migrations = edit_migration(MIGRATIONS, 1, "up", "rating INTEGER CHECK (rating BETWEEN 1 AND 5)",
+                                "rating INTEGER")
+
+
+class EqualVariantsAllowed(SqliteTelemetry):
+    migrations = edit_migration(MIGRATIONS, 1, "up", ",\n    UNIQUE (test_id, variant)", "")
+
+
+class ViewsDownLeavesOneBehind(SqliteTelemetry):
+    migrations = edit_migration(MIGRATIONS, 2, "down",
+                                "DROP VIEW IF EXISTS v_model_performance;\n", "")
+
+
 MUTANTS: dict[str, tuple[type[SqliteTelemetry], str]] = {
     "percentiles_all_average": (PercentilesAllAverage, "model"),
     "prune_parents_first": (PruneParentsFirst, "model"),
@@ -408,5 +436,9 @@ MUTANTS: dict[str, tuple[type[SqliteTelemetry], str]] = {
     "finalized_checked_apart": (FinalizedCheckedApart, "concurrency"),
     "end_checked_apart": (EndCheckedApart, "concurrency"),
     "dimension_read_apart": (DimensionReadApart, "concurrency"),
+    "query_text_kept_for_debugging": (QueryTextKeptForDebugging, "badinput"),
+    "rating_check_dropped": (RatingCheckDropped, "badinput"),
+    "equal_variants_allowed": (EqualVariantsAllowed, "badinput"),
+    "views_down_leaves_one_behind": (ViewsDownLeavesOneBehind, "migration"),
 }
 globals().update(sqlite_mutant_backends(MUTANTS))
