@@ -47,6 +47,10 @@ INSERT_VECTOR: Final = (
     "INSERT INTO feature_vectors (query_id, feature_set, dimension, embedding, created_at) "
     f"VALUES (?, ?, ?, ?, ?) RETURNING {VECTOR_COLUMNS}")
 SELECT_RUN: Final = f"SELECT {RUN_COLUMNS} FROM model_training_runs WHERE id = ?"
+ACCURACY: Final = (
+    "SELECT count(actual_value), "
+    "coalesce(sum(CASE WHEN predicted_value = actual_value THEN 1 ELSE 0 END), 0) "
+    "FROM model_predictions WHERE run_id = ?")
 PERFORMANCE: Final = (
     "SELECT runs, completed_runs, predictions, labelled, correct FROM v_model_performance "
     "WHERE model_version = ?")
@@ -186,10 +190,7 @@ class SqliteTelemetryMl(SqliteStore):
         inputs.check("calculate_model_accuracy").text("run_id", run_id)
         with self._tx("calculate_model_accuracy", run_id, write=False) as conn:
             self._run(conn, run_id, "calculate_model_accuracy")
-            labelled, correct = conn.execute(
-                "SELECT count(actual_value), "
-                "coalesce(sum(CASE WHEN predicted_value = actual_value THEN 1 ELSE 0 END), 0) "
-                "FROM model_predictions WHERE run_id = ?", (run_id,)).fetchone()
+            labelled, correct = conn.execute(ACCURACY, (run_id,)).fetchone()
         return ratio(int(correct), labelled)
 
     def get_model_performance(self, model_version: str) -> ModelPerformance:

@@ -49,6 +49,13 @@ MIGRATIONS = load_migrations("storecheck.reference_impl.telemetry.migrations")
 SELECT_SESSION: Final = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"
 IN_WINDOW: Final = "timestamp >= ? AND timestamp < ?"
 PERCENTILES: Final = (50, 95, 99)
+INSERT_QUERY: Final = (
+    "INSERT INTO queries (id, session_id, timestamp, query_hash, query_length, query_type, "
+    "latency_ms, tool_calls, retrieval_count, result_count, result_quality_score, "
+    "error_category, profile_used, tools_used) "
+    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {QUERY_COLUMNS}")
+EXPORT: Final = (f"SELECT {EXPORT_COLUMNS_SQL} FROM v_training_data_export "
+                 "WHERE timestamp >= ? AND timestamp <= ? ORDER BY timestamp, query_id")
 UPSERT_AGGREGATE: Final = (
     f"INSERT INTO daily_aggregates ({AGGREGATE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (date) DO UPDATE SET " + ", ".join(
@@ -65,6 +72,14 @@ DELETE_SESSIONS: Final = (
     ("queries", "DELETE FROM queries WHERE session_id IN ({doomed})"),
     ("sessions", "DELETE FROM sessions WHERE id IN ({doomed})"),
 )
+
+
+def query_values(new: NewQueryEvent) -> tuple[object, ...]:
+    """:data:`INSERT_QUERY`'s parameters: the text's hash and length, never the text."""
+    return (new.id, new.session_id, to_text(new.timestamp), query_hash(new.query_text),
+            len(new.query_text), new.query_type, new.latency_ms, new.tool_calls,
+            new.retrieval_count, new.result_count, new.result_quality_score,
+            new.error_category, new.profile_used, new.tools_used_json)
 
 
 class SqliteTelemetry(SqliteTelemetryMl):
@@ -119,15 +134,7 @@ class SqliteTelemetry(SqliteTelemetryMl):
     def record_query(self, new: NewQueryEvent) -> QueryEvent:
         new = inputs.new_query(new)
         with self._tx("record_query", new.id) as conn:
-            return rows.query(conn.execute(
-                "INSERT INTO queries (id, session_id, timestamp, query_hash, query_length, "
-                "query_type, latency_ms, tool_calls, retrieval_count, result_count, "
-                "result_quality_score, error_category, profile_used, tools_used) "
-                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {QUERY_COLUMNS}",
-                (new.id, new.session_id, to_text(new.timestamp), query_hash(new.query_text),
-                 len(new.query_text), new.query_type, new.latency_ms, new.tool_calls,
-                 new.retrieval_count, new.result_count, new.result_quality_score,
-                 new.error_category, new.profile_used, new.tools_used_json)).fetchone())
+            return rows.query(conn.execute(INSERT_QUERY, query_values(new)).fetchone())
 
     def record_feedback(self, new: NewFeedbackEvent) -> FeedbackEvent:
         new = inputs.new_feedback(new)
@@ -252,10 +259,7 @@ class SqliteTelemetry(SqliteTelemetryMl):
                              format: str) -> TrainingDataExport:
         start, end, format = inputs.export(start, end, format)
         with self._tx("export_training_data", (start, end), write=False) as conn:
-            found = conn.execute(
-                f"SELECT {EXPORT_COLUMNS_SQL} FROM v_training_data_export "
-                "WHERE timestamp >= ? AND timestamp <= ? ORDER BY timestamp, query_id",
-                (to_text(start), to_text(end))).fetchall()
+            found = conn.execute(EXPORT, (to_text(start), to_text(end))).fetchall()
         return training_data([rows.export_row(row) for row in found], format)
 
     def get_labeled_samples(self, limit: int) -> list[LabeledSample]:

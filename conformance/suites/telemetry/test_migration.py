@@ -19,6 +19,7 @@ SESSIONS = ("m-0", "m-1", "m-2")
 VIEWS = {"v_training_data_export", "v_model_performance"}
 INDEXES_002 = {"idx_runs_type_started", "idx_runs_started", "idx_runs_version",
                "idx_vectors_query", "idx_predictions_run", "idx_feedback_timestamp",
+               "idx_feedback_query_type",
                "idx_traces_query", "idx_sessions_ended"}
 
 
@@ -85,7 +86,7 @@ def test_migration_002_down_removes_its_views_and_indexes_and_keeps_every_row(
     exported = store.export_training_data(T0, T0 + timedelta(days=2), "csv")
     added = VIEWS | INDEXES_002
     expect(added <= set(store.schema_ddl()), SPEC, "migrate",
-           "002's two views and eight indexes at version 2",
+           "002's two views and nine indexes at version 2",
            sorted(added - set(store.schema_ddl())))
     store.migrate(1)
     left = added & set(store.schema_ddl())

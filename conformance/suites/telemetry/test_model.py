@@ -175,6 +175,11 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         def batch_update_aggregates(self, chosen: list[Any]) -> None:
             self.both("batch_update_aggregates", lambda s, _: s.batch_update_aggregates(chosen))
 
+        @rule(first=st.sampled_from(DAYS), last=st.sampled_from(DAYS))
+        def daily_aggregates(self, first: Any, last: Any) -> None:
+            """A range of one day, of several, and reversed (empty)."""
+            self.both("daily_aggregates", lambda s, _: s.daily_aggregates(first, last))
+
         @rule(start=few_times, end=few_times)
         def export_anonymized(self, start: Any, end: Any) -> None:
             self.both("export_anonymized", lambda s, _: s.export_anonymized(start, end))

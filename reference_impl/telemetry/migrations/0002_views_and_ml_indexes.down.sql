@@ -1,5 +1,6 @@
 DROP INDEX IF EXISTS idx_sessions_ended;
 DROP INDEX IF EXISTS idx_traces_query;
+DROP INDEX IF EXISTS idx_feedback_query_type;
 DROP INDEX IF EXISTS idx_feedback_timestamp;
 DROP INDEX IF EXISTS idx_predictions_run;
 DROP INDEX IF EXISTS idx_vectors_query;

@@ -42,5 +42,9 @@ CREATE INDEX idx_runs_version ON model_training_runs(model_version);
 CREATE INDEX idx_vectors_query ON feature_vectors(query_id);
 CREATE INDEX idx_predictions_run ON model_predictions(run_id, predicted_at, id);
 CREATE INDEX idx_feedback_timestamp ON feedback(timestamp);
+-- The export's thumbs counts look up (query_id, feedback_type): with only the seed's
+-- single-column indexes SQLite chose idx_feedback_type and read every thumbs-up of the
+-- store for each exported query (11.5 s for 10,000 queries).
+CREATE INDEX idx_feedback_query_type ON feedback(query_id, feedback_type);
 CREATE INDEX idx_traces_query ON reasoning_traces(query_id);
 CREATE INDEX idx_sessions_ended ON sessions(ended_at);
