@@ -275,7 +275,9 @@ def _valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]
         return session_id
 
     def new_run() -> str:
-        return store.insert_training_run(factory.run(id=f"fresh-run-{next(fresh)}")).id
+        run_id = f"fresh-run-{next(fresh)}"
+        store.insert_training_run(factory.run(id=run_id))
+        return run_id
 
     def new_test() -> str:
         test_id = f"fresh-test-{next(fresh)}"

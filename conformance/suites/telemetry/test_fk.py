@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -99,7 +100,7 @@ def test_prune_takes_every_child_of_every_pruned_session_and_nothing_else(store:
            "2 sessions, 4 queries, 3 feedback (one of a running session), 2 traces, 4 vectors "
            "(ended_at < cutoff)", deleted)
     for session_id in ("old-a", "old-b"):
-        expect_error(SPEC, "prune_old_data", lambda s=session_id: store.get_session(s), NotFound)
+        expect_error(SPEC, "prune_old_data", partial(store.get_session, session_id), NotFound)
     for session_id in ("at-cutoff", "running"):
         activity = store.session_activity(session_id)
         expect(len(activity.queries) == 2 and len(activity.traces) == 1
