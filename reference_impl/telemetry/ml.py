@@ -56,6 +56,12 @@ PERFORMANCE: Final = (
     "WHERE model_version = ?")
 
 
+def vector_values(new: NewFeatureVector) -> tuple[str, str, int, bytes, str]:
+    """:data:`INSERT_VECTOR`'s parameters: the embedding as float32 bytes."""
+    return (new.query_id, new.feature_set, len(new.embedding), to_blob(new.embedding),
+            to_text(new.created_at))
+
+
 class SqliteTelemetryMl(SqliteStore):
     """Training runs, feature vectors, predictions and A/B tests."""
 
@@ -121,9 +127,12 @@ class SqliteTelemetryMl(SqliteStore):
         found = conn.execute("SELECT dimension FROM feature_vectors LIMIT 1").fetchone()
         inputs.same_dimension(operation, None if found is None else found[0],
                               [new.embedding for new in batch])
-        return [rows.vector(conn.execute(INSERT_VECTOR, (
-            new.query_id, new.feature_set, len(new.embedding), to_blob(new.embedding),
-            to_text(new.created_at))).fetchone()) for new in batch]
+        return self._write_vectors(conn, batch)
+
+    def _write_vectors(self, conn: Connection,
+                       batch: Sequence[NewFeatureVector]) -> list[FeatureVector]:
+        return [rows.vector(conn.execute(INSERT_VECTOR, vector_values(new)).fetchone())
+                for new in batch]
 
     def insert_feature_vector(self, new: NewFeatureVector) -> FeatureVector:
         new = inputs.new_vector(new)

@@ -1,5 +1,5 @@
 """``latency``: each seed target timed on the seeded 10,000-query dataset (10,000 vectors
-of dimension 384, 100,000 predictions), and each read and write timed on 1,000 and
+of dimension 384, 20,000 predictions), and each read and write timed on 1,000 and
 10,000 queries, its growth bounded."""
 
 from __future__ import annotations
