@@ -409,6 +409,14 @@ class ViewsDownLeavesOneBehind(SqliteTelemetry):
                                 "DROP VIEW IF EXISTS v_model_performance;\n", "")
 
 
+class ReadsTakeTheWriteLock(SqliteTelemetry):
+    """Every read opens its transaction as a write (``BEGIN IMMEDIATE``): it waits for any
+    writer to finish."""
+
+    def _tx(self, operation: str, value: Any = None, *, write: bool = True) -> Any:
+        return super()._tx(operation, value, write=True)
+
+
 MUTANTS: dict[str, tuple[type[SqliteTelemetry], str]] = {
     "percentiles_all_average": (PercentilesAllAverage, "model"),
     "prune_parents_first": (PruneParentsFirst, "model"),
@@ -430,6 +438,7 @@ MUTANTS: dict[str, tuple[type[SqliteTelemetry], str]] = {
     "aggregates_committed_day_by_day": (AggregatesCommittedDayByDay, "acid"),
     "prune_session_by_session": (PruneSessionBySession, "acid"),
     "prune_children_committed_apart": (PruneChildrenCommittedApart, "acid"),
+    "reads_take_the_write_lock": (ReadsTakeTheWriteLock, "acid"),
     "prune_takes_the_cutoff_instant": (PruneTakesTheCutoffInstant, "fk"),
     "delete_counts_own_feedback_only": (DeleteCountsOwnFeedbackOnly, "fk"),
     "result_counts_read_then_written": (ResultCountsReadThenWritten, "concurrency"),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import replace
@@ -16,7 +15,14 @@ from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import expect, expect_error, kill_midway, read_while, run_threads
+from storecheck.conformance.checks import (
+    expect,
+    expect_error,
+    kill_midway,
+    read_while,
+    reads_beside_a_held_write,
+    run_threads,
+)
 from storecheck.conformance.errors import (
     ConstraintKind,
     ConstraintViolation,
@@ -303,10 +309,6 @@ READS: dict[str, Callable[[Any], Any]] = {
     "get_model_performance": lambda s: s.get_model_performance("v1"),
     "compare_models": lambda s: s.compare_models("v1", "v1"),
 }
-READ_DEADLINE_S = 1.0
-WRITER_HOLDS_S = 5.0
-"""How long the writer keeps its transaction open at most: a read that waits for it takes
-this long."""
 
 
 @pytest.mark.requires(caps.TRANSACTIONS, caps.MULTI_PROCESS)
@@ -324,33 +326,5 @@ def test_reads_never_wait_for_a_writer(open_store: Any) -> None:
     reader.insert_prediction(factory.prediction("read-run"))
     reader.create_ab_test(NewABTest("read-test", "colour", ("a", "b"), T0))
     reader.batch_update_aggregates([T0.date()])
-    committed = {name: read(reader) for name, read in READS.items()}
-    holding, done = threading.Event(), threading.Event()
-
-    def hold_write_transaction() -> None:
-        with writer.atomic():
-            writer.record_query(factory.query("read"))
-            writer.record_ab_result("read-test", "a", True)
-            holding.set()
-            done.wait(WRITER_HOLDS_S)
-
-    holder = threading.Thread(target=hold_write_transaction)
-    holder.start()
-    slow: dict[str, str] = {}
-    try:
-        expect(holding.wait(30), SPEC, "reads", "the writer to open its transaction")
-        for name, read in READS.items():
-            started = time.monotonic()
-            try:
-                result = read(reader)
-            except Exception as exc:
-                slow[name] = f"{type(exc).__name__} after {time.monotonic() - started:.2f} s"
-                continue
-            took = time.monotonic() - started
-            if took > READ_DEADLINE_S or result != committed[name]:
-                slow[name] = f"{took:.2f} s, {'same' if result == committed[name] else 'other'} data"
-    finally:
-        done.set()
-        holder.join()
-    expect(not slow, SPEC, "reads", f"every read within {READ_DEADLINE_S:g} s of a held write "
-           "transaction, with the committed data only", slow)
+    reads_beside_a_held_write(SPEC, reader, writer, READS, lambda w: (
+        w.record_query(factory.query("read")), w.record_ab_result("read-test", "a", True)))
