@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
@@ -242,3 +242,46 @@ def kill_midway(spec: str, operation: str, target: Callable[..., Any], args: tup
     assert worker.pid is not None
     os.kill(worker.pid, signal.SIGKILL)
     worker.join()
+
+
+READ_DEADLINE_S = 1.0
+WRITER_HOLDS_S = 5.0
+"""How long the writer keeps its transaction open at most: a read that waits for it takes
+this long."""
+
+
+def reads_beside_a_held_write(spec: str, reader: Any, writer: Any,
+                              reads: Mapping[str, Callable[[Any], Any]],
+                              write: Callable[[Any], Any]) -> None:
+    """While ``writer`` holds a write transaction open (``write(writer)`` inside
+    ``atomic()``), every read on ``reader`` answers within :data:`READ_DEADLINE_S` with
+    the committed data: a read that takes the write lock queues behind every writer."""
+    committed = {name: read(reader) for name, read in reads.items()}
+    holding, done = threading.Event(), threading.Event()
+
+    def hold_write_transaction() -> None:
+        with writer.atomic():
+            write(writer)
+            holding.set()
+            done.wait(WRITER_HOLDS_S)
+
+    holder = threading.Thread(target=hold_write_transaction)
+    holder.start()
+    slow: dict[str, str] = {}
+    try:
+        expect(holding.wait(30), spec, "reads", "the writer to open its transaction")
+        for name, read in reads.items():
+            started = time.monotonic()
+            try:
+                result = read(reader)
+            except Exception as exc:
+                slow[name] = f"{type(exc).__name__} after {time.monotonic() - started:.2f} s"
+                continue
+            took = time.monotonic() - started
+            if took > READ_DEADLINE_S or result != committed[name]:
+                slow[name] = f"{took:.2f} s, {'same' if result == committed[name] else 'other'} data"
+    finally:
+        done.set()
+        holder.join()
+    expect(not slow, spec, "reads", f"every read within {READ_DEADLINE_S:g} s of a held write "
+           "transaction, with the committed data only", slow)

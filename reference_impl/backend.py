@@ -10,11 +10,13 @@ from storecheck.conformance.backend import FileBackend
 from storecheck.reference_impl.conversations import SqliteConversations
 from storecheck.reference_impl.extraction import SqliteExtraction
 from storecheck.reference_impl.session_history import SqliteSessionHistory
+from storecheck.reference_impl.telemetry import SqliteTelemetry
 
 REFERENCE_STORES: tuple[tuple[str, Any], ...] = (
     ("session_history", SqliteSessionHistory),
     ("conversations", SqliteConversations),
     ("extraction", SqliteExtraction),
+    ("telemetry", SqliteTelemetry),
 )
 
 SQLITE_CAPABILITIES = frozenset({

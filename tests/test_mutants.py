@@ -14,12 +14,13 @@ from tests.mutants import (
     postgres,
     session_history,
     storage,
+    telemetry,
     value_space_and_races,
 )
 from tests.suite_runner import run_suite
 
 CASES = [(module.__name__.rsplit(".", 1)[1], store.spec, name, category)
-         for module in (session_history, conversations, extraction, value_space_and_races,
+         for module in (session_history, conversations, extraction, telemetry, value_space_and_races,
                         complexity, storage, hostile_arguments, postgres)
          for name, (store, category) in module.MUTANTS.items()]
 GROUPS: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -73,7 +74,7 @@ def test_correct_backends_pass_the_whole_suite(
     run = run_suite(tmp_path, backend, "--latency=warn", *scaling)
     assert run.returncode == 0, run.output[-5000:]
     assert not run.failed_categories()
-    for spec in ("session_history", "conversations", "extraction"):
+    for spec in ("session_history", "conversations", "extraction", "telemetry"):
         ran = {row["category"] for row in run.report["results"]
                if row["passed"] and row["spec"] == spec}
         assert {"model", "acid", "fk", "badinput", "concurrency"} <= ran, (spec, ran)

@@ -22,10 +22,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
-from storecheck.conformance.specs import conversations, extraction, session_history
+from storecheck.conformance.specs import conversations, extraction, session_history, telemetry
 from storecheck.conformance.suites.conversations import test_model as conversations_model
 from storecheck.conformance.suites.extraction import test_model as extraction_model
 from storecheck.conformance.suites.session_history import test_model as session_history_model
+from storecheck.conformance.suites.telemetry import test_model as telemetry_model
 from storecheck.reference_impl.memory.backend import MEMORY_BACKEND
 
 NOT_DRAWN = {
@@ -183,6 +184,10 @@ MACHINES: dict[str, tuple[type, Callable[[Any, Path], Any]]] = {
     "extraction": (
         extraction.ExtractionStore,
         extraction_model.build_machine,
+    ),
+    "telemetry": (
+        telemetry.TelemetryStore,
+        telemetry_model.build_machine,
     ),
 }
 

@@ -12,10 +12,12 @@ from storecheck.conformance import capabilities as caps
 from storecheck.reference_impl.memory.conversations import MemoryConversations
 from storecheck.reference_impl.memory.extraction import MemoryExtraction
 from storecheck.reference_impl.memory.session_history import MemorySessionHistory
+from storecheck.reference_impl.memory.telemetry import MemoryTelemetry
 
 MODELS: dict[str, Any] = {"session_history": MemorySessionHistory,
                           "conversations": MemoryConversations,
-                          "extraction": MemoryExtraction}
+                          "extraction": MemoryExtraction,
+                          "telemetry": MemoryTelemetry}
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ def _stores() -> dict[str, Any]:
     from storecheck.reference_impl.postgres.conversations import PgConversations
     from storecheck.reference_impl.postgres.extraction import PgExtraction
     from storecheck.reference_impl.postgres.session_history import PgSessionHistory
+    from storecheck.reference_impl.postgres.telemetry import PgTelemetry
 
     return {"session_history": PgSessionHistory, "conversations": PgConversations,
-            "extraction": PgExtraction}
+            "extraction": PgExtraction, "telemetry": PgTelemetry}
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class PostgresBackend:
 
     name: str = "postgres"
     specs: frozenset[str] = frozenset({"session_history", "conversations",
-                                              "extraction"})
+                                       "extraction", "telemetry"})
     capabilities: frozenset[str] = POSTGRES_CAPABILITIES
     stores: tuple[tuple[str, Any], ...] = ()
 

@@ -4,8 +4,6 @@ a completion is one change, and retention is one transaction, even under SIGKILL
 from __future__ import annotations
 
 import random
-import threading
-import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import replace
@@ -15,7 +13,14 @@ from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import expect, expect_error, kill_midway, read_while, run_threads
+from storecheck.conformance.checks import (
+    expect,
+    expect_error,
+    kill_midway,
+    read_while,
+    reads_beside_a_held_write,
+    run_threads,
+)
 from storecheck.conformance.errors import (
     ConstraintKind,
     ConstraintViolation,
@@ -332,10 +337,6 @@ READS: dict[str, Callable[[Any], Any]] = {
     "state_changes": lambda s: s.state_changes("read"),
     "replay": lambda s: s.replay("read", 1.0),
 }
-READ_DEADLINE_S = 1.0
-WRITER_HOLDS_S = 5.0
-"""How long the writer keeps its transaction open at most: a read that waits for it takes
-this long."""
 
 
 @pytest.mark.requires(caps.TRANSACTIONS, caps.MULTI_PROCESS)
@@ -347,32 +348,5 @@ def test_reads_never_wait_for_a_writer(open_store: Any) -> None:
     factory = ExtractionFactory()
     reader.create_session(NewProcessSession("codex", "read", T0))
     reader.save_events([factory.event("codex", "read") for _ in range(2)])
-    committed = {name: read(reader) for name, read in READS.items()}
-    holding, done = threading.Event(), threading.Event()
-
-    def hold_write_transaction() -> None:
-        with writer.atomic():
-            writer.save_event(factory.event("codex", "read"))
-            holding.set()
-            done.wait(WRITER_HOLDS_S)
-
-    holder = threading.Thread(target=hold_write_transaction)
-    holder.start()
-    slow: dict[str, str] = {}
-    try:
-        expect(holding.wait(30), SPEC, "reads", "the writer to open its transaction")
-        for name, read in READS.items():
-            started = time.monotonic()
-            try:
-                result = read(reader)
-            except Exception as exc:
-                slow[name] = f"{type(exc).__name__} after {time.monotonic() - started:.2f} s"
-                continue
-            took = time.monotonic() - started
-            if took > READ_DEADLINE_S or result != committed[name]:
-                slow[name] = f"{took:.2f} s, {'same' if result == committed[name] else 'other'} data"
-    finally:
-        done.set()
-        holder.join()
-    expect(not slow, SPEC, "reads", f"every read within {READ_DEADLINE_S:g} s of a held write "
-           "transaction, with the committed data only", slow)
+    reads_beside_a_held_write(SPEC, reader, writer, READS,
+                              lambda w: w.save_event(factory.event("codex", "read")))

@@ -1,0 +1,678 @@
+"""Spec ``telemetry``: the ML telemetry store of seed 000 ("RALL").
+
+A command-line reasoning tool records, per session, its query, feedback and
+reasoning-trace events (never the query text itself), aggregates them per day,
+and keeps what its learning loop needs: training runs, feature vectors with a
+similarity search, predictions scored against ground truth, and A/B tests.  The
+core tables are those of the real store's public schema; the ML tables follow
+the seed's operations (their plan document is not a seed), with each decision
+written below.  Rules beyond the records' types:
+
+* Time is always passed in, timezone-aware, and returned in UTC with
+  microseconds; instants compare as instants (never as text).  Ids of sessions,
+  events, runs, predictions and A/B tests are the caller's (the seed uses
+  UUIDs); feature vector ids are the store's, increasing in creation order.
+* Privacy: a query's text is never stored.  The store keeps
+  :func:`query_hash` of it (SHA-256 of the text lower-cased with its
+  whitespace runs collapsed to one space and trimmed) and its length in
+  characters.  :meth:`TelemetryStore.export_anonymized` drops every id, hash,
+  profile, client version, OS, tool name, error category and context hash, and
+  keeps of the time only the UTC day (:class:`AnonymizedQuery`).
+* Events: ``session_activity`` lists a session's queries, feedback and traces,
+  each oldest first (``timestamp``, then ``id``).  A feedback or trace may name
+  a query of any session.  ``delete_session`` removes, in one transaction, the
+  session, its queries, and every feedback, trace and feature vector that
+  belongs to the session or names one of its queries; the foreign keys are the
+  seed's (no cascade), so children go first.
+* Aggregates (:func:`nearest_rank`): ``aggregated_metrics(start, end)`` covers
+  the queries and feedback with ``start <= timestamp < end`` (a window whose
+  end is not after its start is empty, not an error); latency
+  percentiles are nearest-rank, the mean is the sum over the count;
+  ``positive_feedback_ratio`` is thumbs-up over all feedback in the window.
+  ``batch_update_aggregates(days)`` computes each UTC day's metrics and stores
+  them (replacing the day's row), all days in one transaction;
+  ``daily_aggregates(first, last)`` reads the stored rows, days in order.
+* Training runs start ``running``; ``update_training_run_results`` moves a
+  running run to ``completed`` or ``failed`` with its metrics; any other
+  transition is :class:`Conflict`.  ``list_training_runs`` lists
+  ``started_at`` desc, then ``id``.
+* Feature vectors: components are finite numbers stored as little-endian
+  float32; a vector has 1 to :data:`MAX_DIMENSION` components and is not all
+  zeros.  One dimension per store: once a vector is stored, every vector
+  stored or searched for must have its dimension (else :class:`ValidationError`).
+  ``batch_insert_feature_vectors`` is all or nothing.
+  ``find_similar_queries(embedding, limit)`` ranks queries by the best cosine
+  similarity (:func:`cosine_similarity`) of any of their vectors, highest
+  first, ties by query id, and returns the top ``limit``.
+* Predictions: ``update_prediction_ground_truth`` sets the actual value; a
+  prediction is correct when its predicted value equals the actual one.
+  ``calculate_model_accuracy(run)`` is correct over labelled predictions,
+  ``None`` when none is labelled.  ``predictions_for_run`` lists
+  ``predicted_at``, then ``id``.
+* A/B tests have exactly two distinct variants.  ``record_ab_result`` counts
+  one trial (and one success when it succeeded) for a variant; concurrent
+  calls never lose one; on a finalized test it is :class:`Conflict`.
+  ``ab_test_results`` gives per-variant counts and rates and the p-value of
+  :func:`two_proportion_p_value`.  ``finalize_ab_test`` names a winner among
+  the variants; finalizing twice is :class:`Conflict`.  A variant the test does
+  not have is :class:`NotFound`.
+* Exports (:func:`training_data_csv`, :func:`training_data_jsonl`): the rows of
+  the seed's ``v_training_data_export`` for ``start <= timestamp <= end`` (both
+  ends included), oldest first, byte-exact.  ``get_labeled_samples`` holds the
+  queries with thumbs feedback, labelled by their latest one.
+  ``get_model_performance`` / ``compare_models`` summarise the runs of a model
+  version (the seed's ``v_model_performance``).
+* Retention: ``prune_old_data(before)`` deletes, in one transaction, every
+  session that ended before ``before`` the way ``delete_session`` does;
+  running sessions stay; daily aggregates, runs, predictions and tests stay.
+* Figures computed with floating point other than plain ratios (similarity,
+  p-value) are rounded to :data:`DIGITS` decimal places, so that every
+  implementation agrees to the bit.
+
+Errors.  An operation addressing a missing session, run, prediction, test or
+variant raises :class:`NotFound`; a query, feedback or trace naming a missing
+session or query, a vector naming a missing query, a prediction naming a
+missing run: ``ConstraintViolation(FOREIGN_KEY)``; a duplicate id:
+``ConstraintViolation(UNIQUE)``; an empty id or name, a value outside an enum
+(:data:`QUERY_TYPES`, :data:`FEEDBACK_TYPES`, :data:`FEEDBACK_CATEGORIES`), a
+rating outside 1..5, a score or confidence outside [0, 1], a negative count or
+duration, an end before the start: ``ConstraintViolation(CHECK)``; two equal
+variants: ``ConstraintViolation(UNIQUE)``.  A wrong type, a naive instant, NaN or an
+infinity, JSON that does not parse or is not a list of strings, a bad
+dimension or zero vector, a limit outside 1 to 1,000, an unknown export format:
+:class:`ValidationError`.  When one call breaks several rules the first
+applies in this order: ValidationError, NotFound, Conflict, CHECK, UNIQUE,
+FOREIGN KEY; a batch is checked whole (its first invalid vector wins).
+
+Threads.  One store object may be shared by any number of threads; ``atomic()``
+belongs to the calling thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Final, Protocol
+
+from storecheck.conformance.specs.common import ForeignKey, Operation
+
+SPEC: Final = "telemetry"
+SEED: Final = "000_7a353deff084a6d9.txt"
+SCHEMA_VERSIONS: Final[tuple[int, ...]] = (1, 2)
+"""1: the real store's core tables with the seed's ML tables; 2: the seed's two views
+(``v_training_data_export``, ``v_model_performance``) and the indexes the ML reads need."""
+QUERY_TYPES: Final[tuple[str, ...]] = ("search", "reason", "code", "general")
+FEEDBACK_TYPES: Final[tuple[str, ...]] = ("thumbs_up", "thumbs_down", "explicit", "implicit")
+FEEDBACK_CATEGORIES: Final[tuple[str, ...]] = ("accuracy", "relevance", "speed", "format",
+                                               "other")
+RUN_STATUSES: Final[tuple[str, ...]] = ("running", "completed", "failed")
+EXPORT_FORMATS: Final[tuple[str, ...]] = ("csv", "jsonl")
+MAX_DIMENSION: Final = 4096
+DIGITS: Final = 9
+
+FOREIGN_KEYS: Final[tuple[ForeignKey, ...]] = (
+    ForeignKey("queries", "session_id", "sessions", "id", "NO ACTION"),
+    ForeignKey("feedback", "session_id", "sessions", "id", "NO ACTION"),
+    ForeignKey("feedback", "query_id", "queries", "id", "NO ACTION"),
+    ForeignKey("reasoning_traces", "session_id", "sessions", "id", "NO ACTION"),
+    ForeignKey("reasoning_traces", "query_id", "queries", "id", "NO ACTION"),
+    ForeignKey("feature_vectors", "query_id", "queries", "id", "NO ACTION"),
+    ForeignKey("model_predictions", "run_id", "model_training_runs", "id", "NO ACTION"),
+    ForeignKey("ab_variants", "test_id", "ab_tests", "id", "NO ACTION"),
+)
+"""The seed's keys carry no action: deleting a session deletes its children first."""
+
+STORE_ASSIGNED_IDS: Final[dict[tuple[str, str], str]] = {
+    ("FeatureVector", "id"): "feature_vector",
+}
+
+
+# --- the rules themselves ----------------------------------------------------
+
+
+def query_hash(text: str) -> str:
+    """SHA-256 (lowercase hex) of ``text`` lower-cased, whitespace runs made one space."""
+    normalized = " ".join(text.lower().split())
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def nearest_rank(values: Sequence[int], percent: int) -> int | None:
+    """The smallest value with at least ``percent`` % of ``values`` at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(percent * len(ordered) / 100)) - 1]
+
+
+def cosine_similarity(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine of two float32 vectors, computed in float64, rounded to :data:`DIGITS`."""
+    dot = math.fsum(x * y for x, y in zip(a, b, strict=True))
+    norms = math.sqrt(math.fsum(x * x for x in a)) * math.sqrt(math.fsum(y * y for y in b))
+    return round(dot / norms, DIGITS)
+
+
+def two_proportion_p_value(successes_a: int, trials_a: int, successes_b: int,
+                           trials_b: int) -> float | None:
+    """Two-sided p-value of the pooled two-proportion z-test, rounded to :data:`DIGITS`.
+
+    ``None`` when a side has no trial or the pooled rate is 0 or 1 (no variance).
+    """
+    if trials_a == 0 or trials_b == 0:
+        return None
+    pooled = (successes_a + successes_b) / (trials_a + trials_b)
+    variance = pooled * (1 - pooled) * (1 / trials_a + 1 / trials_b)
+    if variance <= 0:
+        return None
+    z = (successes_a / trials_a - successes_b / trials_b) / math.sqrt(variance)
+    return round(math.erfc(abs(z) / math.sqrt(2)), DIGITS)
+
+
+def ratio(part: int, whole: int) -> float | None:
+    return None if whole == 0 else part / whole
+
+
+# --- records -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewSession:
+    id: str
+    started_at: datetime
+    profile: str | None = None
+    client_version: str | None = None
+    os_family: str | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    started_at: datetime
+    ended_at: datetime | None
+    duration_ms: int | None
+    """Whole milliseconds from start to end, rounded down."""
+    profile: str | None
+    client_version: str | None
+    os_family: str | None
+
+
+@dataclass(frozen=True)
+class NewQueryEvent:
+    id: str
+    session_id: str
+    timestamp: datetime
+    query_text: str
+    """Never stored: only its :func:`query_hash` and length."""
+    query_type: str
+    latency_ms: int
+    tool_calls: int = 0
+    retrieval_count: int = 0
+    result_count: int | None = None
+    result_quality_score: float | None = None
+    error_category: str | None = None
+    """``None``: no error occurred."""
+    profile_used: str | None = None
+    tools_used_json: str = "[]"
+    """A JSON array of tool names, kept in its exact spelling."""
+
+
+@dataclass(frozen=True)
+class QueryEvent:
+    id: str
+    session_id: str
+    timestamp: datetime
+    query_hash: str
+    query_length: int
+    query_type: str
+    latency_ms: int
+    tool_calls: int
+    retrieval_count: int
+    result_count: int | None
+    result_quality_score: float | None
+    error_category: str | None
+    profile_used: str | None
+    tools_used_json: str
+
+
+@dataclass(frozen=True)
+class NewFeedbackEvent:
+    id: str
+    session_id: str
+    timestamp: datetime
+    feedback_type: str
+    query_id: str | None = None
+    rating: int | None = None
+    category: str | None = None
+    context_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedbackEvent:
+    id: str
+    session_id: str
+    timestamp: datetime
+    feedback_type: str
+    query_id: str | None
+    rating: int | None
+    category: str | None
+    context_hash: str | None
+
+
+@dataclass(frozen=True)
+class NewTraceEvent:
+    id: str
+    session_id: str
+    timestamp: datetime
+    thinktool_name: str
+    step_count: int
+    total_ms: int
+    query_id: str | None = None
+    coherence_score: float | None = None
+    depth_score: float | None = None
+    step_types_json: str = "[]"
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    id: str
+    session_id: str
+    timestamp: datetime
+    thinktool_name: str
+    step_count: int
+    total_ms: int
+    query_id: str | None
+    coherence_score: float | None
+    depth_score: float | None
+    step_types_json: str
+
+
+@dataclass(frozen=True)
+class SessionActivity:
+    queries: tuple[QueryEvent, ...]
+    feedback: tuple[FeedbackEvent, ...]
+    traces: tuple[TraceEvent, ...]
+
+
+@dataclass(frozen=True)
+class DeletedRows:
+    sessions: int
+    queries: int
+    feedback: int
+    traces: int
+    feature_vectors: int
+
+
+@dataclass(frozen=True)
+class AggregatedMetrics:
+    query_count: int
+    feedback_count: int
+    avg_latency_ms: float | None
+    p50_latency_ms: int | None
+    p95_latency_ms: int | None
+    p99_latency_ms: int | None
+    error_rate: float | None
+    """Queries with an error category over queries."""
+    positive_feedback_ratio: float | None
+    queries_by_type: Mapping[str, int]
+    """Query type -> count, only types with queries."""
+
+
+@dataclass(frozen=True)
+class DailyAggregate:
+    day: date
+    metrics: AggregatedMetrics
+
+
+@dataclass(frozen=True)
+class AnonymizedQuery:
+    day: date
+    query_type: str
+    query_length: int
+    latency_ms: int
+    tool_calls: int
+    result_quality_score: float | None
+    error_occurred: bool
+    thumbs_up: int
+    thumbs_down: int
+
+
+@dataclass(frozen=True)
+class NewTrainingRun:
+    id: str
+    model_type: str
+    model_version: str
+    started_at: datetime
+    hyperparameters_json: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainingMetrics:
+    status: str
+    """``completed`` or ``failed``."""
+    completed_at: datetime
+    accuracy: float | None = None
+    loss: float | None = None
+    f1_score: float | None = None
+    sample_count: int | None = None
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    id: str
+    model_type: str
+    model_version: str
+    status: str
+    started_at: datetime
+    completed_at: datetime | None
+    hyperparameters_json: str | None
+    accuracy: float | None
+    loss: float | None
+    f1_score: float | None
+    sample_count: int | None
+
+
+@dataclass(frozen=True)
+class NewFeatureVector:
+    query_id: str
+    feature_set: str
+    embedding: tuple[float, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FeatureVector:
+    id: int
+    """Store-assigned."""
+    query_id: str
+    feature_set: str
+    embedding: tuple[float, ...]
+    """As stored: each component rounded to float32."""
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SimilarQuery:
+    query_id: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class NewPrediction:
+    id: str
+    run_id: str
+    predicted_value: str
+    confidence: float
+    predicted_at: datetime
+    input_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    id: str
+    run_id: str
+    predicted_value: str
+    confidence: float
+    predicted_at: datetime
+    input_hash: str | None
+    actual_value: str | None
+    is_correct: bool | None
+
+
+@dataclass(frozen=True)
+class NewABTest:
+    id: str
+    name: str
+    variants: tuple[str, str]
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class ABTest:
+    id: str
+    name: str
+    variants: tuple[str, str]
+    started_at: datetime
+    winner: str | None
+    confidence: float | None
+    finalized_at: datetime | None
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    variant: str
+    trials: int
+    successes: int
+    success_rate: float | None
+
+
+@dataclass(frozen=True)
+class ABTestResults:
+    test: ABTest
+    variants: tuple[VariantResult, VariantResult]
+    p_value: float | None
+
+
+@dataclass(frozen=True)
+class TrainingDataExport:
+    format: str
+    row_count: int
+    content: bytes
+
+
+@dataclass(frozen=True)
+class LabeledSample:
+    query_id: str
+    query_type: str
+    query_length: int
+    latency_ms: int
+    result_quality_score: float | None
+    label: bool
+    """Whether the query's latest thumbs feedback (``timestamp``, then id) is thumbs up."""
+
+
+@dataclass(frozen=True)
+class ModelPerformance:
+    model_version: str
+    runs: int
+    completed_runs: int
+    predictions: int
+    labelled: int
+    correct: int
+    accuracy: float | None
+
+
+@dataclass(frozen=True)
+class ModelComparison:
+    a: ModelPerformance
+    b: ModelPerformance
+    accuracy_difference: float | None
+    """``b.accuracy - a.accuracy``; ``None`` when either is."""
+    p_value: float | None
+    """:func:`two_proportion_p_value` of the correct over the labelled predictions."""
+
+
+def model_comparison(a: ModelPerformance, b: ModelPerformance) -> ModelComparison:
+    """``compare_models`` from the two versions' performance: the rule itself."""
+    difference = (None if a.accuracy is None or b.accuracy is None
+                  else b.accuracy - a.accuracy)
+    return ModelComparison(a, b, difference,
+                           two_proportion_p_value(a.correct, a.labelled, b.correct, b.labelled))
+
+
+# --- training-data export -------------------------------------------------------
+
+EXPORT_COLUMNS: Final[tuple[str, ...]] = (
+    "query_id", "session_id", "timestamp", "query_type", "query_length", "latency_ms",
+    "tool_calls", "retrieval_count", "result_count", "result_quality_score", "error_occurred",
+    "thumbs_up", "thumbs_down", "mean_rating")
+"""The columns of ``v_training_data_export``, in order: one row per query, its feedback
+counted (``mean_rating`` over the rated feedback, ``None`` without)."""
+ExportRow = tuple[str, str, datetime, str, int, int, int, int, int | None, float | None, bool,
+                  int, int, float | None]
+
+
+def _export_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def training_data_csv(rows: Sequence[ExportRow]) -> bytes:
+    """RFC 4180 in UTF-8: a header, CRLF line ends, fields quoted only when needed, an
+    empty field for ``None``, floats in their shortest round-trip spelling, instants
+    ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, booleans 0 / 1."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for row in rows:
+        writer.writerow(["" if value is None else _export_value(value) for value in row])
+    return out.getvalue().encode("utf-8")
+
+
+def training_data_jsonl(rows: Sequence[ExportRow]) -> bytes:
+    """One compact JSON object per row (keys in :data:`EXPORT_COLUMNS` order, no spaces,
+    non-ASCII as itself), each followed by ``\\n``; values as in the CSV, ``None`` null."""
+    lines = [json.dumps(dict(zip(EXPORT_COLUMNS, map(_export_value, row), strict=True)),
+                        separators=(",", ":"), ensure_ascii=False) + "\n" for row in rows]
+    return "".join(lines).encode("utf-8")
+
+
+def training_data(rows: Sequence[ExportRow], format: str) -> TrainingDataExport:
+    content = training_data_csv(rows) if format == "csv" else training_data_jsonl(rows)
+    return TrainingDataExport(format, len(rows), content)
+
+
+# --- the Protocol ------------------------------------------------------------------
+
+
+class TelemetryStore(Protocol):
+    """What an implementation of ``telemetry`` offers."""
+
+    def create_session(self, new: NewSession) -> Session: ...
+
+    def end_session(self, session_id: str, at: datetime) -> Session:
+        """Ending an ended session is :class:`Conflict`."""
+
+    def get_session(self, session_id: str) -> Session: ...
+
+    def record_query(self, new: NewQueryEvent) -> QueryEvent: ...
+
+    def record_feedback(self, new: NewFeedbackEvent) -> FeedbackEvent: ...
+
+    def record_trace(self, new: NewTraceEvent) -> TraceEvent: ...
+
+    def session_activity(self, session_id: str) -> SessionActivity: ...
+
+    def delete_session(self, session_id: str) -> DeletedRows:
+        """The session with its queries and everything of them, in one transaction."""
+
+    def aggregated_metrics(self, start: datetime, end: datetime) -> AggregatedMetrics:
+        """``start <= timestamp < end``."""
+
+    def batch_update_aggregates(self, days: Sequence[date]) -> list[DailyAggregate]:
+        """Every day's row computed and stored, in one transaction."""
+
+    def daily_aggregates(self, first: date, last: date) -> list[DailyAggregate]: ...
+
+    def export_anonymized(self, start: datetime, end: datetime) -> list[AnonymizedQuery]:
+        """``start <= timestamp < end``, sorted by every field in order."""
+
+    def insert_training_run(self, new: NewTrainingRun) -> TrainingRun: ...
+
+    def get_training_run(self, run_id: str) -> TrainingRun: ...
+
+    def list_training_runs(self, model_type: str | None, limit: int) -> list[TrainingRun]: ...
+
+    def update_training_run_results(self, run_id: str,
+                                    metrics: TrainingMetrics) -> TrainingRun: ...
+
+    def insert_feature_vector(self, new: NewFeatureVector) -> FeatureVector: ...
+
+    def batch_insert_feature_vectors(
+            self, batch: Sequence[NewFeatureVector]) -> list[FeatureVector]:
+        """All or nothing; ids follow the batch's order."""
+
+    def feature_vectors_for_query(self, query_id: str) -> list[FeatureVector]: ...
+
+    def find_similar_queries(self, embedding: Sequence[float],
+                             limit: int) -> list[SimilarQuery]: ...
+
+    def insert_prediction(self, new: NewPrediction) -> Prediction: ...
+
+    def update_prediction_ground_truth(self, prediction_id: str,
+                                       actual_value: str) -> Prediction: ...
+
+    def predictions_for_run(self, run_id: str) -> list[Prediction]: ...
+
+    def calculate_model_accuracy(self, run_id: str) -> float | None: ...
+
+    def create_ab_test(self, new: NewABTest) -> ABTest: ...
+
+    def record_ab_result(self, test_id: str, variant: str, success: bool) -> VariantResult: ...
+
+    def ab_test_results(self, test_id: str) -> ABTestResults: ...
+
+    def finalize_ab_test(self, test_id: str, winner: str, confidence: float,
+                         at: datetime) -> ABTest: ...
+
+    def export_training_data(self, start: datetime, end: datetime,
+                             format: str) -> TrainingDataExport:
+        """``start <= timestamp <= end``; ``format`` one of :data:`EXPORT_FORMATS`."""
+
+    def get_labeled_samples(self, limit: int) -> list[LabeledSample]:
+        """Newest query first (``timestamp`` desc, then id desc)."""
+
+    def get_model_performance(self, model_version: str) -> ModelPerformance: ...
+
+    def compare_models(self, version_a: str, version_b: str) -> ModelComparison: ...
+
+    def prune_old_data(self, before: datetime) -> DeletedRows: ...
+
+    def close(self) -> None: ...
+
+
+OPERATIONS: Final[tuple[Operation, ...]] = tuple(
+    Operation(name, summary, writes) for name, summary, writes in (
+        ("create_session", "insert_session()", True),
+        ("end_session", "sessions.ended_at, duration_ms", True),
+        ("get_session", "sessions by id", False),
+        ("record_query", "insert_query_event(): no raw query text", True),
+        ("record_feedback", "insert_feedback_event()", True),
+        ("record_trace", "insert_trace_event()", True),
+        ("session_activity", "a session's query, feedback and trace events", False),
+        ("delete_session", "a session and its events (the seed's keys: children first)", True),
+        ("aggregated_metrics", "get_aggregated_metrics(): real percentiles", False),
+        ("batch_update_aggregates", "batch_update_aggregates(updates): one transaction", True),
+        ("daily_aggregates", "daily_aggregates rows", False),
+        ("export_anonymized", "export_anonymized(): privacy export", False),
+        ("insert_training_run", "insert_training_run(run)", True),
+        ("get_training_run", "get_training_run(run_id)", False),
+        ("list_training_runs", "list_training_runs(model_type, limit)", False),
+        ("update_training_run_results", "update_training_run_results(run_id, metrics)", True),
+        ("insert_feature_vector", "insert_feature_vector(vector)", True),
+        ("batch_insert_feature_vectors", "batch_insert_feature_vectors(vectors)", True),
+        ("feature_vectors_for_query", "get_feature_vectors_for_query(query_id)", False),
+        ("find_similar_queries", "find_similar_queries(embedding, limit): cosine", False),
+        ("insert_prediction", "insert_prediction(prediction)", True),
+        ("update_prediction_ground_truth", "update_prediction_ground_truth(id, actual)", True),
+        ("predictions_for_run", "get_predictions_for_run(run_id)", False),
+        ("calculate_model_accuracy", "calculate_model_accuracy(run_id): SQL aggregation",
+         False),
+        ("create_ab_test", "create_ab_test(test)", True),
+        ("record_ab_result", "record_ab_result(test_id, variant, success)", True),
+        ("ab_test_results", "get_ab_test_results(test_id): statistical analysis", False),
+        ("finalize_ab_test", "finalize_ab_test(test_id, winner, confidence)", True),
+        ("export_training_data", "export_training_data(time_range, format)", False),
+        ("get_labeled_samples", "get_labeled_samples(limit)", False),
+        ("get_model_performance", "get_model_performance(model_version)", False),
+        ("compare_models", "compare_models(version_a, version_b)", False),
+        ("prune_old_data", "retention: delete old sessions and their events", True),
+    )
+)

@@ -1,0 +1,300 @@
+"""``model``: random operation sequences against the telemetry model, every result compared.
+
+The pools are small on purpose (four sessions, four queries, three runs, two
+A/B tests, ids that differ only in case), the instants straddle midnight UTC at
+any offset, and every example starts from rows that reach the edges: a day
+that ends on a query, feedback naming a query of another session, a vector
+and its scaled copy, a labelled and an unlabelled prediction, a finalized test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import initialize, invariant, rule
+from storecheck.conformance.errors import NotFound
+from storecheck.conformance.specs.telemetry import (
+    EXPORT_FORMATS,
+    SPEC,
+    STORE_ASSIGNED_IDS,
+    NewABTest,
+    NewFeatureVector,
+    NewFeedbackEvent,
+    NewPrediction,
+    NewQueryEvent,
+    NewSession,
+    NewTraceEvent,
+    NewTrainingRun,
+    TrainingMetrics,
+)
+from storecheck.conformance.stateful import ComparingMachine, run_machine
+from storecheck.fixtures.telemetry import (
+    DAYS,
+    MICRO,
+    MODEL_TYPES,
+    MODEL_VERSIONS,
+    PREDICTIONS,
+    QUERIES,
+    RUNS,
+    SESSIONS,
+    T0,
+    TESTS,
+    VALUES,
+    VARIANTS,
+    ab_tests,
+    embeddings,
+    feedback,
+    few_times,
+    predictions,
+    queries,
+    runs,
+    sessions,
+    traces,
+    training_metrics,
+    vectors,
+)
+from storecheck.reference_impl.memory.telemetry import MemoryTelemetry
+
+pytestmark = pytest.mark.model
+session_ids = st.sampled_from((*SESSIONS, "s-nobody"))
+limits = st.integers(1, 3) | st.sampled_from((0, 1000, 1001))
+days = st.sampled_from((*DAYS, DAYS[0] - timedelta(days=1)))
+
+
+def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
+    class TelemetryMachine(ComparingMachine):
+        spec = SPEC
+        assigned = STORE_ASSIGNED_IDS
+        make_model = MemoryTelemetry
+
+        def call(self, operation: str, *args: Any) -> None:
+            self.both(operation, _op(operation, *args))
+
+        @initialize()
+        def start(self) -> None:
+            """Rows every example starts from, since a drawn rule may never reach them."""
+            call = self.call
+            call("create_session", NewSession("s-1", T0 - timedelta(hours=2), "quick", "0.4.2",
+                                              "linux"))
+            call("create_session", NewSession("s-2", T0, "deep"))
+            for query_id, session_id, moment, latency, error in (
+                    ("q-1", "s-1", T0, 120, None), ("q-2", "s-1", T0 + MICRO, 5, "timeout"),
+                    ("q-3", "s-2", T0 - MICRO, 120, None)):
+                call("record_query", NewQueryEvent(query_id, session_id, moment, "Hello  World",
+                                                   "search", latency, 1, 2, 3, 0.5, error))
+            # Feedback naming a query of another session, and two at one instant.
+            for feedback_id, session_id, query_id, kind, moment in (
+                    ("f-1", "s-2", "q-1", "thumbs_down", T0),
+                    ("f-2", "s-1", "q-1", "thumbs_up", T0),
+                    ("f-3", "s-1", "q-3", "thumbs_up", T0 + MICRO)):
+                call("record_feedback", NewFeedbackEvent(feedback_id, session_id, moment, kind,
+                                                         query_id, rating=4))
+            call("record_trace", NewTraceEvent("t-1", "s-2", T0, "GigaThink", 3, 250, "q-2",
+                                               0.75))
+            call("end_session", "s-1", T0 + timedelta(hours=1))
+            call("end_session", "s-1", T0 + timedelta(hours=2))
+            # A duration that is not a whole number of milliseconds: it is rounded down.
+            call("create_session", NewSession("s-3", T0))
+            call("end_session", "s-3", T0 + timedelta(milliseconds=5, microseconds=999))
+            for query_id, vector in (("q-1", (1.0, 0.0, 0.0)), ("q-2", (2.0, 0.0, 0.0)),
+                                     ("q-3", (0.1, 0.2, 0.3))):
+                call("insert_feature_vector",
+                     NewFeatureVector(query_id, "query_embedding", vector, T0))
+            call("find_similar_queries", (1.0, 0.1, 0.0), 2)
+            # The store's dimension is 3 now: a vector or a search of another is refused.
+            call("insert_feature_vector", NewFeatureVector("q-1", "query_embedding", (1.0, 0.0),
+                                                           T0))
+            call("find_similar_queries", (1.0, 0.1, 0.0, 0.0), 2)
+            call("insert_training_run", NewTrainingRun("run-1", "router", "v1", T0))
+            for prediction_id, value in (("p-1", "yes"), ("p-2", "no"), ("p-3", "yes")):
+                call("insert_prediction", NewPrediction(prediction_id, "run-1", value, 0.75, T0))
+            call("update_prediction_ground_truth", "p-1", "yes")
+            call("update_prediction_ground_truth", "p-2", "yes")
+            call("calculate_model_accuracy", "run-1")
+            # A second version's run, completed and then updated again: a Conflict.
+            call("insert_training_run", NewTrainingRun("run-2", "ranker", "v2", T0 - MICRO,
+                                                       '{"lr": 0.001}'))
+            for status in ("completed", "failed"):
+                call("update_training_run_results", "run-2",
+                     TrainingMetrics(status, T0 + MICRO, 0.8, 0.25, 0.5, 100))
+            call("compare_models", "v1", "v2")
+            call("create_ab_test", NewABTest("ab-1", "button colour", ("control", "treatment"),
+                                             T0))
+            for variant, success in (("control", True), ("control", False), ("control", False),
+                                     ("treatment", True), ("treatment", True)):
+                call("record_ab_result", "ab-1", variant, success)
+            call("ab_test_results", "ab-1")
+            for winner in ("Treatment", "treatment", "control"):
+                call("finalize_ab_test", "ab-1", winner, 0.9, T0 + timedelta(days=1))
+            call("record_ab_result", "ab-1", "control", True)
+            call("export_training_data", T0 - MICRO, T0, "csv")
+            call("get_labeled_samples", 10)
+            # Windows ending inside a day and on its last microsecond, percentiles with ties.
+            call("aggregated_metrics", T0 - timedelta(hours=1), T0)
+            call("aggregated_metrics", T0 - timedelta(hours=1), T0 + timedelta(days=1))
+
+        @rule(new=sessions)
+        def create_session(self, new: NewSession) -> None:
+            self.both("create_session", lambda s, _: s.create_session(new))
+
+        @rule(session_id=session_ids, at=few_times)
+        def end_session(self, session_id: str, at: Any) -> None:
+            self.both("end_session", lambda s, _: s.end_session(session_id, at))
+
+        @rule(new=queries)
+        def record_query(self, new: NewQueryEvent) -> None:
+            self.both("record_query", lambda s, _: s.record_query(new))
+
+        @rule(new=feedback)
+        def record_feedback(self, new: NewFeedbackEvent) -> None:
+            self.both("record_feedback", lambda s, _: s.record_feedback(new))
+
+        @rule(new=traces)
+        def record_trace(self, new: NewTraceEvent) -> None:
+            self.both("record_trace", lambda s, _: s.record_trace(new))
+
+        @rule(session_id=session_ids)
+        def delete_session(self, session_id: str) -> None:
+            self.both("delete_session", lambda s, _: s.delete_session(session_id))
+
+        @rule(before=few_times)
+        def prune_old_data(self, before: Any) -> None:
+            self.both("prune_old_data", lambda s, _: s.prune_old_data(before))
+
+        @rule(start=few_times, end=few_times)
+        def aggregated_metrics(self, start: Any, end: Any) -> None:
+            self.both("aggregated_metrics", lambda s, _: s.aggregated_metrics(start, end))
+
+        @rule(chosen=st.lists(days, max_size=3))
+        def batch_update_aggregates(self, chosen: list[Any]) -> None:
+            self.both("batch_update_aggregates", lambda s, _: s.batch_update_aggregates(chosen))
+
+        @rule(first=st.sampled_from(DAYS), last=st.sampled_from(DAYS))
+        def daily_aggregates(self, first: Any, last: Any) -> None:
+            """A range of one day, of several, and reversed (empty)."""
+            self.both("daily_aggregates", lambda s, _: s.daily_aggregates(first, last))
+
+        @rule(start=few_times, end=few_times)
+        def export_anonymized(self, start: Any, end: Any) -> None:
+            self.both("export_anonymized", lambda s, _: s.export_anonymized(start, end))
+
+        @rule(start=few_times, end=few_times, format=st.sampled_from((*EXPORT_FORMATS, "xml")))
+        def export_training_data(self, start: Any, end: Any, format: str) -> None:
+            self.both("export_training_data",
+                      lambda s, _: s.export_training_data(start, end, format))
+
+        @rule(limit=limits)
+        def get_labeled_samples(self, limit: int) -> None:
+            self.both("get_labeled_samples", lambda s, _: s.get_labeled_samples(limit))
+
+        @rule(new=runs)
+        def insert_training_run(self, new: NewTrainingRun) -> None:
+            self.both("insert_training_run", lambda s, _: s.insert_training_run(new))
+
+        @rule(model_type=st.none() | st.sampled_from(MODEL_TYPES), limit=limits)
+        def list_training_runs(self, model_type: str | None, limit: int) -> None:
+            self.both("list_training_runs",
+                      lambda s, _: s.list_training_runs(model_type, limit))
+
+        @rule(run_id=st.sampled_from(RUNS), metrics=training_metrics)
+        def update_training_run_results(self, run_id: str, metrics: TrainingMetrics) -> None:
+            self.both("update_training_run_results",
+                      lambda s, _: s.update_training_run_results(run_id, metrics))
+
+        @rule(new=vectors)
+        def insert_feature_vector(self, new: NewFeatureVector) -> None:
+            self.both("insert_feature_vector", lambda s, _: s.insert_feature_vector(new))
+
+        @rule(batch=st.lists(vectors, max_size=3))
+        def batch_insert_feature_vectors(self, batch: list[NewFeatureVector]) -> None:
+            self.both("batch_insert_feature_vectors",
+                      lambda s, _: s.batch_insert_feature_vectors(batch))
+
+        @rule(embedding=embeddings, limit=limits)
+        def find_similar_queries(self, embedding: tuple[float, ...], limit: int) -> None:
+            self.both("find_similar_queries",
+                      lambda s, _: s.find_similar_queries(embedding, limit))
+
+        @rule(new=predictions)
+        def insert_prediction(self, new: NewPrediction) -> None:
+            self.both("insert_prediction", lambda s, _: s.insert_prediction(new))
+
+        @rule(prediction_id=st.sampled_from(PREDICTIONS), value=st.sampled_from(VALUES))
+        def update_prediction_ground_truth(self, prediction_id: str, value: str) -> None:
+            self.both("update_prediction_ground_truth",
+                      lambda s, _: s.update_prediction_ground_truth(prediction_id, value))
+
+        @rule(version_a=st.sampled_from(MODEL_VERSIONS), version_b=st.sampled_from(MODEL_VERSIONS))
+        def compare_models(self, version_a: str, version_b: str) -> None:
+            self.both("compare_models", lambda s, _: s.compare_models(version_a, version_b))
+
+        @rule(new=ab_tests)
+        def create_ab_test(self, new: NewABTest) -> None:
+            self.both("create_ab_test", lambda s, _: s.create_ab_test(new))
+
+        @rule(test_id=st.sampled_from(TESTS), variant=st.sampled_from(VARIANTS),
+              success=st.booleans())
+        def record_ab_result(self, test_id: str, variant: str, success: bool) -> None:
+            self.both("record_ab_result",
+                      lambda s, _: s.record_ab_result(test_id, variant, success))
+
+        @rule(test_id=st.sampled_from(TESTS), winner=st.sampled_from(VARIANTS),
+              confidence=st.sampled_from((0.95, 1.0, 1.5)), at=few_times)
+        def finalize_ab_test(self, test_id: str, winner: str, confidence: float,
+                             at: Any) -> None:
+            self.both("finalize_ab_test",
+                      lambda s, _: s.finalize_ab_test(test_id, winner, confidence, at))
+
+        @invariant()
+        def everything_reads_back_the_same(self) -> None:
+            for session_id in SESSIONS:
+                self.both("read session", partial(_read_session, session_id=session_id))
+            for query_id in QUERIES:
+                self.call("feature_vectors_for_query", query_id)
+            self.both("read ML tables", lambda s, _: _read_ml(s))
+            self.both("daily_aggregates",
+                      lambda s, _: s.daily_aggregates(DAYS[0] - timedelta(days=1), DAYS[-1]))
+
+    TelemetryMachine.backend = backend
+    TelemetryMachine.workdir = workdir
+    return TelemetryMachine
+
+
+def _or_none(call: Any) -> Any:
+    try:
+        return call()
+    except NotFound:
+        return None
+
+
+def _op(operation: str, *args: Any) -> Callable[[Any, bool], Any]:
+    """The call of ``operation`` with ``args``, on the store and on the model alike."""
+    return lambda store, _: getattr(store, operation)(*args)
+
+
+def _read_session(store: Any, backend_side: bool, session_id: str) -> Any:
+    return (_or_none(lambda: store.get_session(session_id)),
+            _or_none(lambda: store.session_activity(session_id)))
+
+
+def _read_ml(store: Any) -> Any:
+    """Every run with its predictions and accuracy, every version's performance, every test."""
+    return (store.list_training_runs(None, 1000),
+            [(_or_none(lambda r=run_id: store.get_training_run(r)),
+              _or_none(lambda r=run_id: store.predictions_for_run(r)),
+              _or_none(lambda r=run_id: store.calculate_model_accuracy(r))) for run_id in RUNS],
+            [_or_none(lambda v=version: store.get_model_performance(v))
+             for version in MODEL_VERSIONS],
+            [_or_none(lambda t=test_id: store.ab_test_results(t)) for test_id in TESTS])
+
+
+@pytest.mark.operation("every operation")
+def test_random_operation_sequences_match_the_model(backend: Any, store_profile: Any,
+                                                    tmp_path: Path) -> None:
+    run_machine(build_machine(backend.backend, tmp_path), store_profile)

@@ -1,0 +1,10 @@
+DROP TABLE IF EXISTS ab_variants;
+DROP TABLE IF EXISTS ab_tests;
+DROP TABLE IF EXISTS model_predictions;
+DROP TABLE IF EXISTS feature_vectors;
+DROP TABLE IF EXISTS model_training_runs;
+DROP TABLE IF EXISTS daily_aggregates;
+DROP TABLE IF EXISTS reasoning_traces;
+DROP TABLE IF EXISTS feedback;
+DROP TABLE IF EXISTS queries;
+DROP TABLE IF EXISTS sessions;

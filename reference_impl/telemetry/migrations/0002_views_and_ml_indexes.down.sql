@@ -1,0 +1,11 @@
+DROP INDEX IF EXISTS idx_sessions_ended;
+DROP INDEX IF EXISTS idx_traces_query;
+DROP INDEX IF EXISTS idx_feedback_query_type;
+DROP INDEX IF EXISTS idx_feedback_timestamp;
+DROP INDEX IF EXISTS idx_predictions_run;
+DROP INDEX IF EXISTS idx_vectors_query;
+DROP INDEX IF EXISTS idx_runs_version;
+DROP INDEX IF EXISTS idx_runs_started;
+DROP INDEX IF EXISTS idx_runs_type_started;
+DROP VIEW IF EXISTS v_model_performance;
+DROP VIEW IF EXISTS v_training_data_export;
