@@ -32,6 +32,35 @@ interpreter start and one collection for the group, each mutant judged on its ow
 pytestmark = pytest.mark.slow
 
 
+SPECS = ("session_history", "conversations", "extraction", "telemetry")
+
+
+@pytest.mark.parametrize("spec", SPECS)
+@pytest.mark.parametrize("backend", ["postgres", "sqlite", "memory"])
+def test_correct_backends_pass_the_whole_suite(
+    tmp_path: Path, backend: str, spec: str, request: pytest.FixtureRequest
+) -> None:
+    """One spec's whole suite on one correct backend per test, so that the project's
+    parallel workers share the longest runs (a backend's four suites are ten minutes on
+    PostgreSQL)."""
+    if backend == "postgres":
+        request.getfixturevalue("postgres_available")
+    # Timings are the benchmark's business (the latency table prints them); here the
+    # latency checks must run and report, but a noisy CI machine must not fail them.
+    # On PostgreSQL each store has its own server process, and on a two-core machine one
+    # store's process may run 3x faster than another's for a whole run (measured: the same
+    # get_session 0.22 ms on one store, 0.75 ms on the other, either way round), which a
+    # growth ratio between two stores cannot tell from growth.  There the scaling rows
+    # report (warn); the SQLite run enforces them and the complexity mutants are killed.
+    scaling = ["--scaling=warn"] if backend == "postgres" else []
+    run = run_suite(tmp_path, backend, "--latency=warn", f"--store-spec={spec}", *scaling)
+    assert run.returncode == 0, run.output[-5000:]
+    assert not run.failed_categories()
+    ran = {row["category"] for row in run.report["results"]
+           if row["passed"] and row["spec"] == spec}
+    assert {"model", "acid", "fk", "badinput", "concurrency"} <= ran, (spec, ran)
+
+
 @pytest.mark.parametrize(("module", "category"), list(GROUPS),
                          ids=[f"{module}-{category}" for module, category in GROUPS])
 def test_each_mutant_is_caught_in_its_category(
@@ -55,26 +84,3 @@ def test_each_mutant_is_caught_in_its_category(
         if category not in failed or stray:
             escaped.append(f"{spec}/{name}: failed in {sorted(failed)}, other specs {sorted(stray)}")
     assert not escaped, "\n".join(escaped) + "\n" + run.output[-3000:]
-
-
-@pytest.mark.parametrize("backend", ["sqlite", "memory", "postgres"])
-def test_correct_backends_pass_the_whole_suite(
-    tmp_path: Path, backend: str, request: pytest.FixtureRequest
-) -> None:
-    if backend == "postgres":
-        request.getfixturevalue("postgres_available")
-    # Timings are the benchmark's business (the latency table prints them); here the
-    # latency checks must run and report, but a noisy CI machine must not fail them.
-    # On PostgreSQL each store has its own server process, and on a two-core machine one
-    # store's process may run 3x faster than another's for a whole run (measured: the same
-    # get_session 0.22 ms on one store, 0.75 ms on the other, either way round), which a
-    # growth ratio between two stores cannot tell from growth.  There the scaling rows
-    # report (warn); the SQLite run enforces them and the complexity mutants are killed.
-    scaling = ["--scaling=warn"] if backend == "postgres" else []
-    run = run_suite(tmp_path, backend, "--latency=warn", *scaling)
-    assert run.returncode == 0, run.output[-5000:]
-    assert not run.failed_categories()
-    for spec in ("session_history", "conversations", "extraction", "telemetry"):
-        ran = {row["category"] for row in run.report["results"]
-               if row["passed"] and row["spec"] == spec}
-        assert {"model", "acid", "fk", "badinput", "concurrency"} <= ran, (spec, ran)
