@@ -16,7 +16,7 @@ from storecheck.conformance.suites.telemetry.workers import record_results
 from storecheck.fixtures.telemetry import T0, TelemetryFactory
 
 pytestmark = pytest.mark.concurrency
-ROUNDS = 20
+ROUNDS = 60
 
 
 @pytest.mark.requires(caps.MULTI_PROCESS)
@@ -94,38 +94,47 @@ def test_first_vectors_of_two_dimensions_racing_store_one_dimension(
 ) -> None:
     """The first vector fixes the store's dimension.  Racers insert first vectors of
     dimension 3 and 4 at once: the store ends up with one dimension, the racers of the
-    other get ValidationError.  Each round on an emptied store."""
-    problems = [problem for round_ in range(ROUNDS)
-                for problem in _first_vectors_racing(store, round_, store_profile.threads * 4)]
+    other get ValidationError.  Each round on an emptied store; the same threads race
+    every round (a thread's connection is kept, so new threads would pile them up)."""
+    threads = store_profile.threads * 4
+    factory = TelemetryFactory()
+    rounds: list[list[Any]] = []
+    for round_ in range(ROUNDS):
+        store.create_session(factory.session(id=f"dims-{round_}"))
+        rounds.append([factory.vector(store.record_query(factory.query(f"dims-{round_}")).id,
+                                      3 + thread % 2) for thread in range(threads)])
+    outcomes: list[list[tuple[int, str]]] = [[] for _ in range(ROUNDS)]
+    problems: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(threads)
+
+    def race(thread: int) -> None:
+        for round_, vectors in enumerate(rounds):
+            barrier.wait()
+            try:
+                store.insert_feature_vector(vectors[thread])
+                result = "ok"
+            except ValidationError:
+                result = "refused"
+            with lock:
+                outcomes[round_].append((len(vectors[thread].embedding), result))
+            if barrier.wait() == 0:
+                problems.extend(_judge_dimensions(store, round_, vectors, outcomes[round_]))
+                store.delete_session(f"dims-{round_}")
+            barrier.wait()
+
+    with fast_switching():
+        run_threads(race, [(t,) for t in range(threads)])
     expect(not problems, SPEC, "insert_feature_vector",
            "one dimension per store, the racers of the other refused", problems[:3])
 
 
-def _first_vectors_racing(store: Any, round_: int, threads: int) -> list[str]:
-    session_id = f"dims-{round_}"
-    factory = TelemetryFactory(seed=round_)
-    store.create_session(factory.session(id=session_id))
-    query_ids = [store.record_query(factory.query(session_id)).id for _ in range(threads)]
-    vectors = [factory.vector(query_ids[thread], 3 + thread % 2) for thread in range(threads)]
-    outcomes: list[tuple[int, str]] = []
-    lock = threading.Lock()
-
-    def insert(thread: int) -> None:
-        try:
-            store.insert_feature_vector(vectors[thread])
-            result = "ok"
-        except ValidationError:
-            result = "refused"
-        with lock:
-            outcomes.append((len(vectors[thread].embedding), result))
-
-    with fast_switching():
-        run_threads(insert, [(t,) for t in range(threads)])
-    stored = {len(vector.embedding) for query_id in query_ids
-              for vector in store.feature_vectors_for_query(query_id)}
+def _judge_dimensions(store: Any, round_: int, vectors: list[Any],
+                      outcomes: list[tuple[int, str]]) -> list[str]:
+    stored = {len(vector.embedding) for new in vectors
+              for vector in store.feature_vectors_for_query(new.query_id)}
     won = {dimension for dimension, result in outcomes if result == "ok"}
     lost = {dimension for dimension, result in outcomes if result == "refused"}
-    store.delete_session(session_id)
     if len(stored) != 1 or won != stored or lost & won:
         return [f"round {round_}: stored dimensions {sorted(stored)}, accepted {sorted(won)}, "
                 f"refused {sorted(lost)}"]
