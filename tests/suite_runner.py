@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +35,9 @@ def run_suite(workdir: Path, store: str, *args: str, profile: str = "quick") -> 
     )
     data = json.loads(report.read_text()) if report.exists() else {}
     return SuiteRun(completed.returncode, completed.stdout + completed.stderr, data)
+
+
+def report_schema() -> dict[str, Any]:
+    """The JSON schema every ``--store-report`` file must follow."""
+    text = resources.files("storecheck.plugin").joinpath("report.schema.json").read_text()
+    return dict(json.loads(text))

@@ -6,7 +6,6 @@ import json
 import os
 import time
 from dataclasses import asdict
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +14,12 @@ import pytest
 from storecheck.conformance.latency import LatencyTarget, percentile, summarise, verdict
 from storecheck.plugin.compare_reports import main as storecheck_main
 
+from tests.suite_runner import report_schema
+
 pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ("--store-profile=quick", "-p", "no:cacheprovider", "-m", "latency")
-SLOW = "tests.mutants.session_history:slow_get_session"
-
-
-def _schema() -> dict[str, Any]:
-    text = resources.files("storecheck.plugin").joinpath("report.schema.json").read_text()
-    return dict(json.loads(text))
+SLOW = "tests.mutants.session_history:slow_tail_reads"
 
 
 def test_percentiles_are_exact_nearest_rank() -> None:
@@ -51,13 +47,14 @@ def on_path(monkeypatch: pytest.MonkeyPatch, pytester: pytest.Pytester) -> pytes
 
 
 def test_slow_operation_fails_under_enforce_and_passes_under_warn(on_path: pytest.Pytester) -> None:
-    enforced = on_path.runpytest_subprocess(f"--store={SLOW}", "-k", "get_session", *QUICK)
+    enforced = on_path.runpytest_subprocess(f"--store={SLOW}", "-k", "meets and get_session",
+                                            *QUICK)
     assert enforced.ret == 1
     enforced.stdout.fnmatch_lines([
         "*FAILED session_history [[]latency[]] test_operation_meets_its_target on "
-        "mutant-slow_get_session: session_history.get_session: expected p99 <= 100 ms*",
+        "mutant-slow_tail_reads: session_history.get_session: expected p99 <= 100 ms*",
     ])
-    warned = on_path.runpytest_subprocess(f"--store={SLOW}", "-k", "get_session",
+    warned = on_path.runpytest_subprocess(f"--store={SLOW}", "-k", "meets and get_session",
                                           "--latency=warn", *QUICK)
     assert warned.ret == 0
     warned.stdout.fnmatch_lines(["*LatencyWarning*get_session*", "*get_session*warn*"])
@@ -67,11 +64,14 @@ def test_slow_operation_fails_under_enforce_and_passes_under_warn(on_path: pytes
 
 def test_scale_changes_verdicts_and_report_validates(on_path: pytest.Pytester) -> None:
     report = on_path.path / "tiny.json"
-    tiny = on_path.runpytest_subprocess("--store=sqlite", "--latency-scale=0.00001",
-                                        f"--store-report={report}", *QUICK)
+    # One spec is enough to judge the scale; every spec's rows are reported by the
+    # whole-suite runs of tests/test_mutants.py.
+    tiny = on_path.runpytest_subprocess("--store=sqlite", "--store-spec=session_history",
+                                        "--latency-scale=0.00001", f"--store-report={report}",
+                                        *QUICK)
     assert tiny.ret == 1
     data = json.loads(report.read_text())
-    jsonschema.validate(data, _schema())
+    jsonschema.validate(data, report_schema())
     assert {row["verdict"] for row in data["latency"]} == {"fail"}
     assert all(row["target_ms"] == pytest.approx(row["unscaled_target_ms"] * 0.00001)
                for row in data["latency"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.mutants import (
@@ -17,7 +18,7 @@ from tests.mutants import (
     telemetry,
     value_space_and_races,
 )
-from tests.suite_runner import run_suite
+from tests.suite_runner import report_schema, run_suite
 
 CASES = [(module.__name__.rsplit(".", 1)[1], store.spec, name, category)
          for module in (session_history, conversations, extraction, telemetry, value_space_and_races,
@@ -56,6 +57,7 @@ def test_correct_backends_pass_the_whole_suite(
     run = run_suite(tmp_path, backend, "--latency=warn", f"--store-spec={spec}", *scaling)
     assert run.returncode == 0, run.output[-5000:]
     assert not run.failed_categories()
+    jsonschema.validate(run.report, report_schema())
     ran = {row["category"] for row in run.report["results"]
            if row["passed"] and row["spec"] == spec}
     assert {"model", "acid", "fk", "badinput", "concurrency"} <= ran, (spec, ran)

@@ -197,8 +197,10 @@ def test_the_stateful_machine_draws_every_parameter_and_field(spec: str, tmp_pat
     protocol, build = MACHINES[spec]
     recorder = Recorder(protocol)
     machine = build(RecordingBackend(MEMORY_BACKEND, recorder), tmp_path)
+    # Derandomized, so the draws are the same on every run: each spec's machine has varied
+    # every field by 60 examples (measured); 100 leaves room for a new rule's draws.
     run_state_machine_as_test(machine, settings=settings(
-        max_examples=250, stateful_step_count=40, derandomize=True, deadline=None,
+        max_examples=100, stateful_step_count=40, derandomize=True, deadline=None,
         suppress_health_check=list(HealthCheck), database=None))
     gaps = recorder.gaps()
     assert not gaps, f"{spec}: {len(gaps)} parameters or fields not varied:\n" + "\n".join(gaps)
