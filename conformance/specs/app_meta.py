@@ -93,7 +93,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 from storecheck.conformance.specs.common import ForeignKey, Operation
@@ -453,6 +453,14 @@ class LoadedAggregate:
     snapshot: Snapshot | None
     events: tuple[StoredEvent, ...]
     """The events after the snapshot (all of them without one), in sequence order."""
+
+
+BUNDLED_MODELS: Final[tuple[Model, ...]] = (
+    Model("sentence-transformers/all-MiniLM-L6-v2", "All MiniLM L6 v2", "embedding", "bundled",
+          '{"repo_id": "sentence-transformers/all-MiniLM-L6-v2", "version": "v2.2.2"}',
+          "available", 384, 90, datetime(2024, 1, 2, tzinfo=UTC)),
+)
+"""The model the application ships: every store holds it from schema version 2 on."""
 
 
 class AppMetaStore(Protocol):
