@@ -8,6 +8,7 @@ import jsonschema
 import pytest
 
 from tests.mutants import (
+    app_meta,
     complexity,
     conversations,
     extraction,
@@ -21,7 +22,8 @@ from tests.mutants import (
 from tests.suite_runner import report_schema, run_suite
 
 CASES = [(module.__name__.rsplit(".", 1)[1], store.spec, name, category)
-         for module in (session_history, conversations, extraction, telemetry, value_space_and_races,
+         for module in (session_history, conversations, extraction, telemetry, app_meta,
+                        value_space_and_races,
                         complexity, storage, hostile_arguments, postgres)
          for name, (store, category) in module.MUTANTS.items()]
 GROUPS: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -33,7 +35,7 @@ interpreter start and one collection for the group, each mutant judged on its ow
 pytestmark = pytest.mark.slow
 
 
-SPECS = ("session_history", "conversations", "extraction", "telemetry")
+SPECS = ("session_history", "conversations", "extraction", "telemetry", "app_meta")
 
 
 @pytest.mark.parametrize("spec", SPECS)

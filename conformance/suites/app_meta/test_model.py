@@ -238,6 +238,10 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         def record_schedule_run(self, schedule_id: str, at: Any) -> None:
             self.call("record_schedule_run", schedule_id, at)
 
+        @rule(at=few_times)
+        def due_schedules(self, at: Any) -> None:
+            self.call("due_schedules", at)
+
         @rule(new=flows)
         def create_flow(self, new: NewFlow) -> None:
             self.call("create_flow", new)
@@ -279,10 +283,12 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         @invariant()
         def everything_reads_back_the_same(self) -> None:
             self.call("list_settings")
+            self.both("get_setting", lambda s, _: [_or_none(lambda k=key: s.get_setting(k))
+                                                   for key in KEYS])
             self.both("read the knowledge", lambda s, _: _read_knowledge(s))
             self.both("read the work", lambda s, _: _read_work(s))
-            self.both("read the event store", lambda s, side: _read_events(s) + [
-                [self.as_model(s.get_checkpoint(p), side) for p in PROCESSORS]])
+            self.both("read the event store", lambda s, side: (
+                _read_events(s), [self.as_model(s.get_checkpoint(p), side) for p in PROCESSORS]))
 
     AppMetaMachine.backend = backend
     AppMetaMachine.workdir = workdir
