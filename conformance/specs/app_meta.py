@@ -78,8 +78,11 @@ id, name, ``(name, version)``, chunk id or event id:
 ``ConstraintViolation(UNIQUE)``; an empty id or name, a value outside an
 enum, a number outside its range: ``ConstraintViolation(CHECK)``.  A wrong
 type, a naive instant, NaN or an infinity, JSON that does not parse or is not
-an object where one is required, a bad cron expression, an empty or oversized
-event batch, a limit outside 1 to 1,000: :class:`ValidationError`.  When one
+an object where one is required, a bad cron expression, a run status outside
+:data:`RUN_STATUSES` asked of ``transition_run`` (it names a move, not a stored
+value), an empty or oversized event batch, a version or position below its
+minimum, a limit outside 1 to 1,000: :class:`ValidationError`.  A batch (chunks,
+events) is written item by item: the first bad item's error wins.  When one
 call breaks several rules the first applies in this order: ValidationError,
 NotFound, Conflict, CHECK, UNIQUE, FOREIGN KEY.
 
