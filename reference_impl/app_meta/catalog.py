@@ -113,7 +113,7 @@ class SqliteAppMetaCatalog(SqliteStore):
         status = inputs.optional_filter("list_knowledge_bases", "status", status)
         with self._tx("list_knowledge_bases", status, write=False) as conn:
             return [rows.knowledge_base(row) for row in conn.execute(
-                f"SELECT {KB_COLUMNS} FROM knowledge_bases WHERE ? IS NULL OR status = ? "
+                f"SELECT {KB_COLUMNS} FROM knowledge_bases WHERE CAST(? AS TEXT) IS NULL OR status = ? "
                 "ORDER BY name, version", (status, status))]
 
     def update_knowledge_base(self, kb_id: str, at: datetime, status: str | None = None,

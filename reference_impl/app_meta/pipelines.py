@@ -151,7 +151,7 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
         enabled_only = inputs.flag(inputs.check("list_tools"), "enabled_only", enabled_only)
         with self._tx("list_tools", enabled_only, write=False) as conn:
             return [rows.tool(row) for row in conn.execute(
-                f"SELECT {TOOL_COLUMNS} FROM tools WHERE enabled = 1 OR NOT ? "
+                f"SELECT {TOOL_COLUMNS} FROM tools WHERE enabled = 1 OR ? = 0 "
                 "ORDER BY name, id", (int(enabled_only),))]
 
     # -- schedules ------------------------------------------------------------------------
@@ -235,5 +235,5 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
         model_type = inputs.optional_filter("list_models", "model_type", model_type)
         with self._tx("list_models", model_type, write=False) as conn:
             return [rows.model(row) for row in conn.execute(
-                f"SELECT {MODEL_COLUMNS} FROM models WHERE ? IS NULL OR model_type = ? "
+                f"SELECT {MODEL_COLUMNS} FROM models WHERE CAST(? AS TEXT) IS NULL OR model_type = ? "
                 "ORDER BY name, id", (model_type, model_type))]
