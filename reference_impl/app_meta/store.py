@@ -10,11 +10,15 @@
   events are the record the application's tables are rebuilt from): between two
   files SQLite's WAL mode gives no atomic commit, so a crash between the two
   commits can keep a block's events without its application writes.
+
+  The two layouts have one schema: the event file's migrations follow the
+  application's (its tables exist from version 1 on, as in the MVP file), and
+  :meth:`schema_ddl` reports both files' objects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -24,6 +28,7 @@ from storecheck.reference_impl.app_meta.events import SqliteAppMetaEvents
 from storecheck.reference_impl.engine import load_migrations
 from storecheck.reference_impl.engine.connection import ConnectionRules, Database
 from storecheck.reference_impl.engine.migrator import Migration
+from storecheck.reference_impl.engine.store import schema_objects
 from storecheck.reference_impl.engine.sql import Connection
 
 APP_MIGRATIONS = load_migrations("storecheck.reference_impl.app_meta.migrations")
@@ -60,11 +65,27 @@ class SqliteAppMetaSplit(SqliteAppMetaEvents):
         super().__init__(path, **options)
         self.events_db = self.database_class(path + EVENTS_SUFFIX, self.event_rules)
         try:
-            events = self.migrator_class(self.events_db, self.event_migrations)
-            events.migrate(events.goal(None))
+            self.event_migrator = self.migrator_class(self.events_db, self.event_migrations)
+            self._follow_application()
         except BaseException:
             self.close()
             raise
+
+    def _follow_application(self) -> None:
+        # The event store exists from the application's version 1 on, as in one file.
+        goal = self.event_migrator.goal(None) if self.schema_version() >= 1 else 0
+        self.event_migrator.migrate(goal)
+
+    def migrate(self, target: int, *, fail_after_statements: int | None = None) -> None:
+        if target >= 1:
+            self.event_migrator.migrate(self.event_migrator.goal(None))
+        try:
+            super().migrate(target, fail_after_statements=fail_after_statements)
+        finally:
+            self._follow_application()  # a failed step leaves the event store where it was
+
+    def schema_ddl(self) -> Mapping[str, str]:
+        return dict(sorted({**super().schema_ddl(), **schema_objects(self.events_db)}.items()))
 
     def _events_tx(self, operation: str, value: Any = None, *,
                    write: bool = True) -> AbstractContextManager[Connection]:
