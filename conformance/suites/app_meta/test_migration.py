@@ -32,7 +32,7 @@ def snapshot_all(store: Any) -> dict[str, Any]:
     pipelines = sorted({schedule.pipeline_id for schedule in store.due_schedules(FAR)})
     feed = store.read_feed(0, 1000)
     models = ([m for m in store.list_models(None) if m not in BUNDLED_MODELS]
-              if store.schema_version() >= 2 else [])
+              if _has_models(store) else [])
     return {
         "settings": store.list_settings(),
         "kbs": kbs,
@@ -50,6 +50,12 @@ def snapshot_all(store: Any) -> dict[str, Any]:
     }
 
 
+def _has_models(store: Any) -> bool:
+    """Models exist from schema version 2; a store without migrations is at its newest."""
+    versioned = getattr(store, "schema_version", None)
+    return versioned is None or versioned() >= 2
+
+
 def write_some(store: Any, seed: int) -> None:
     """A small world under the seed's ids (settings, a knowledge base with a chunked
     document, pipelines with runs and a schedule, a tool, a flow), and two events more on
@@ -61,7 +67,7 @@ def write_some(store: Any, seed: int) -> None:
     store.append_events(aggregate, "Document", version, [
         NewEvent(f"w-{seed}-{version}-{n}", "Edited", f'{{"n": {n}}}', T0) for n in range(2)])
     store.set_checkpoint("w-indexer", store.read_feed(0, 1000)[-1].position, T0)
-    if store.schema_version() >= 2:
+    if _has_models(store):
         store.register_model(NewModel(f"w{seed}-model", "bge-small", "embedding", "huggingface",
                                       '{"repo_id": "BAAI/bge-small-en"}', "available", T0, 384))
 
