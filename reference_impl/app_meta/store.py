@@ -28,8 +28,8 @@ from storecheck.reference_impl.app_meta.events import SqliteAppMetaEvents
 from storecheck.reference_impl.engine import load_migrations
 from storecheck.reference_impl.engine.connection import ConnectionRules, Database
 from storecheck.reference_impl.engine.migrator import Migration
-from storecheck.reference_impl.engine.store import schema_objects
 from storecheck.reference_impl.engine.sql import Connection
+from storecheck.reference_impl.engine.store import schema_objects
 
 APP_MIGRATIONS = load_migrations("storecheck.reference_impl.app_meta.migrations")
 EVENT_MIGRATIONS = load_migrations("storecheck.reference_impl.app_meta.event_migrations")

@@ -39,3 +39,14 @@ def append_streams_in_process(backend: Any, location: str, worker: int, batches:
         return append_streams(store, worker, batches, batch)
     finally:
         store.close()
+
+
+def append_until_killed(backend: Any, location: str, started: Any) -> None:
+    """Append batches of 100 to the ``killed`` stream, signalling after the first; the
+    parent kills this process while it appends one."""
+    store = backend.open(SPEC, location)
+    version = 0
+    while True:
+        version = store.append_events("killed", "Stream", version,
+                                      stream_events(0, 100, version))[-1].sequence_number
+        started.set()
