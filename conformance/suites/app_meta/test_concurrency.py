@@ -10,6 +10,7 @@ one that commits after.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import Any
@@ -58,7 +59,7 @@ class Tail:
     def judge(self, operation: str, wanted: set[str]) -> None:
         positions = [event.position for event in self.seen]
         ids = [event.event_id for event in self.seen]
-        backwards = [(a, b) for a, b in zip(positions, positions[1:], strict=False) if b <= a]
+        backwards = [(a, b) for a, b in itertools.pairwise(positions) if b <= a]
         expect(not backwards, SPEC, operation,
                "the tailing processor handed positions in increasing order", backwards[:3])
         twice = len(ids) - len(set(ids))
