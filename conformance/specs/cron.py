@@ -99,7 +99,10 @@ def parse(expression: str) -> Cron:
 def next_fire(cron: Cron, after: datetime) -> datetime | None:
     """The first minute strictly after ``after`` (UTC) at which ``cron`` fires, or None
     past :data:`SEARCH_DAYS` days or the year 9999."""
-    start = after.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    try:
+        start = after.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    except OverflowError:  # ``after`` is in the last minute of the year 9999
+        return None
     day = start.date()
     for _ in range(SEARCH_DAYS):
         if cron.day_matches(day):
