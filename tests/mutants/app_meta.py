@@ -1,10 +1,10 @@
 """Deliberately broken variants of the reference ``app_meta`` store (seed 001).
 
 The ways a settings table, a re-chunking step, a run state machine, a cron
-reader and an event store are commonly got wrong.  ``MUTANTS`` maps each to
-the conformance category that must catch it.  (Work in progress: the defects
-of the real application that need the acid, fk, concurrency and backup checks
-come with those checks.)
+reader, foreign keys and a snapshot are commonly got wrong, among them the real
+application's own (foreign keys switched on for one pooled connection only).
+``MUTANTS`` maps each to the conformance category that must catch it; the event
+store's are in :mod:`tests.mutants.app_meta_events`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from storecheck.reference_impl.app_meta.catalog import INSERT_CHUNK
 from storecheck.reference_impl.app_meta.rows import DOCUMENT_COLUMNS, RUN_COLUMNS
 from storecheck.reference_impl.engine.timestamps import to_text
 
-from tests.mutants import sqlite_mutant_backends
+from tests.mutants import edit_migration, sqlite_mutant_backends
+from tests.mutants.session_history import FirstConnectionOnlyDatabase
 
 
 class SettingsLoseTheirType(SqliteAppMeta):
@@ -159,6 +160,55 @@ class CheckpointMovesBack(SqliteAppMeta):
             return position
 
 
+class ForeignKeysOnFirstConnectionOnly(SqliteAppMeta):
+    """The real application's pool: ``PRAGMA foreign_keys = ON`` on the first connection
+    only, so a document may name a missing base and a deleted base keeps its documents."""
+
+    database_class = FirstConnectionOnlyDatabase
+
+
+class PipelineDeleteCascades(SqliteAppMeta):
+    """Deleting a pipeline first deletes its runs and schedules: the run history is lost
+    where the spec refuses."""
+
+    def delete_pipeline(self, pipeline_id: str) -> None:
+        with self._tx("delete_pipeline", pipeline_id) as conn:
+            conn.execute("DELETE FROM pipeline_runs WHERE pipeline_id = ?", (pipeline_id,))
+            conn.execute("DELETE FROM schedules WHERE pipeline_id = ?", (pipeline_id,))
+            super().delete_pipeline(pipeline_id)
+
+
+class ChunksKeepTheirDocument(SqliteAppMeta):
+    """A chunk's key to its document without ``ON DELETE CASCADE``: deleting a document
+    that has chunks fails on the foreign key."""
+
+    migrations = edit_migration(
+        SqliteAppMeta.migrations, 1, "up",
+        "document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE",
+        "document_id TEXT NOT NULL REFERENCES documents(id)")
+
+
+class ReplaceChunksInTwoTransactions(SqliteAppMeta):
+    """The old chunks deleted and committed, then the new ones inserted: a refused chunk
+    leaves the document empty, and a reader sees it empty in between."""
+
+    def replace_chunks(self, document_id: str, chunks: Sequence[NewChunk],
+                       at: datetime) -> Document:
+        document_id, checked, at = inputs.chunks(document_id, chunks, at)
+        with self._tx("replace_chunks", document_id) as conn:
+            conn.execute("DELETE FROM document_chunks WHERE document_id = ?", (document_id,))
+        with self._tx("replace_chunks", document_id) as conn:
+            document = self._document(conn, document_id, "replace_chunks")
+            conn.executemany(INSERT_CHUNK, [
+                (chunk.id, document_id, document.kb_id, index, chunk.content,
+                 content_hash(chunk.content), chunk.token_count, chunk.metadata_json, to_text(at))
+                for index, chunk in enumerate(checked)])
+            return row_codec.document(conn.execute(
+                "UPDATE documents SET chunk_count = ?, updated_at = ? WHERE id = ? "
+                f"RETURNING {DOCUMENT_COLUMNS}", (len(checked), to_text(at),
+                                                   document_id)).fetchone())
+
+
 MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "settings_lose_their_type": (SettingsLoseTheirType, "model"),
     "chunk_count_not_updated": (ChunkCountNotUpdated, "model"),
@@ -167,6 +217,10 @@ MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "cron_day_fields_both_required": (CronDayFieldsBothRequired, "model"),
     "snapshot_hides_later_events": (SnapshotHidesLaterEvents, "model"),
     "checkpoint_moves_back": (CheckpointMovesBack, "model"),
+    "foreign_keys_on_first_connection_only": (ForeignKeysOnFirstConnectionOnly, "fk"),
+    "pipeline_delete_cascades": (PipelineDeleteCascades, "fk"),
+    "chunks_keep_their_document": (ChunksKeepTheirDocument, "fk"),
+    "replace_chunks_in_two_transactions": (ReplaceChunksInTwoTransactions, "acid"),
 }
 
 globals().update(sqlite_mutant_backends(MUTANTS))
