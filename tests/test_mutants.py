@@ -39,8 +39,13 @@ pytestmark = pytest.mark.slow
 SPECS = ("session_history", "conversations", "extraction", "telemetry", "app_meta")
 
 
-@pytest.mark.parametrize("spec", SPECS)
-@pytest.mark.parametrize("backend", ["postgres", "sqlite", "memory"])
+WHOLE_SUITE_RUNS = [(backend, spec) for backend in ("postgres", "sqlite", "memory")
+                    for spec in SPECS] + [("sqlite-split", "app_meta")]
+"""Every spec on every reference backend, and seed 001's production layout."""
+
+
+@pytest.mark.parametrize(("backend", "spec"), WHOLE_SUITE_RUNS,
+                         ids=[f"{backend}-{spec}" for backend, spec in WHOLE_SUITE_RUNS])
 def test_correct_backends_pass_the_whole_suite(
     tmp_path: Path, backend: str, spec: str, request: pytest.FixtureRequest
 ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from storecheck.conformance.specs import cron
 from storecheck.conformance.specs.app_meta import (
@@ -31,6 +31,7 @@ from storecheck.conformance.specs.app_meta import (
 )
 from storecheck.conformance.specs.common import Validator
 
+R = TypeVar("R")
 
 def check(operation: str) -> Validator:
     return Validator(SPEC, operation)
@@ -62,7 +63,7 @@ def flag(v: Validator, name: str, value: Any) -> bool:
     return value
 
 
-def record(v: Validator, name: str, value: Any, kind: type) -> Any:
+def record(v: Validator, name: str, value: Any, kind: type[R]) -> R:
     if not isinstance(value, kind):
         raise v.fail(f"{name} must be a {kind.__name__}", value)
     return value
@@ -83,9 +84,9 @@ def setting(key: Any, value: Any, at: Any, schema_version: Any) -> tuple[str, Se
     return key, checked, v.timestamp("at", at), v.integer("schema_version", schema_version)
 
 
-def new_knowledge_base(new: Any) -> NewKnowledgeBase:
+def new_knowledge_base(given: Any) -> NewKnowledgeBase:
     v = check("create_knowledge_base")
-    new = record(v, "new", new, NewKnowledgeBase)
+    new = record(v, "new", given, NewKnowledgeBase)
     return replace(
         new, id=v.text("id", new.id), name=v.text("name", new.name),
         embedder_model=v.text("embedder_model", new.embedder_model),
@@ -104,9 +105,9 @@ def kb_update(kb_id: Any, at: Any, status: Any, health_score: Any) -> tuple[
             None if health_score is None else v.finite("health_score", health_score))
 
 
-def new_document(new: Any) -> NewDocument:
+def new_document(given: Any) -> NewDocument:
     v = check("add_document")
-    new = record(v, "new", new, NewDocument)
+    new = record(v, "new", given, NewDocument)
     return replace(
         new, id=v.text("id", new.id), kb_id=v.text("kb_id", new.kb_id),
         title=v.text("title", new.title), source_path=v.text("source_path", new.source_path),
@@ -132,9 +133,9 @@ def chunks(document_id: Any, given: Any, at: Any) -> tuple[str, tuple[NewChunk, 
     return v.text("document_id", document_id), checked, v.timestamp("at", at)
 
 
-def new_pipeline(new: Any) -> NewPipeline:
+def new_pipeline(given: Any) -> NewPipeline:
     v = check("create_pipeline")
-    new = record(v, "new", new, NewPipeline)
+    new = record(v, "new", given, NewPipeline)
     return replace(
         new, id=v.text("id", new.id), name=v.text("name", new.name),
         config_json=json_text(v, "config_json", new.config_json, object_required=True),

@@ -9,7 +9,7 @@ expected-version test runs inside that same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Final
@@ -38,7 +38,7 @@ STREAM_HEAD: Final = ("SELECT aggregate_type, sequence_number FROM events WHERE 
                       "ORDER BY sequence_number DESC LIMIT 1")
 
 
-def verified(operation: str, found: Iterator[Any] | Sequence[Any]) -> list[StoredEvent]:
+def verified(operation: str, found: Iterable[Any]) -> list[StoredEvent]:
     """The rows as events, or StorageFailed(CORRUPT) naming the first whose fields no
     longer match its checksum."""
     events = [rows.event(row) for row in found]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from storecheck.conformance.errors import (
     Conflict,
@@ -103,7 +103,7 @@ def _found(operation: str, table: dict[str, V], key: str, what: str) -> V:
     return table[key]
 
 
-def _named(table: dict[str, V], name: str, other_than: str) -> bool:
+def _named(table: dict[str, Any], name: str, other_than: str) -> bool:
     return any(row.name == name for key, row in table.items() if key != other_than)
 
 

@@ -4,6 +4,7 @@ killed midway leaves whole batches only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -14,6 +15,7 @@ from storecheck.conformance.errors import (
     ConstraintKind,
     ConstraintViolation,
     NotFound,
+    StoreError,
     ValidationError,
 )
 from storecheck.conformance.specs.app_meta import (
@@ -49,7 +51,7 @@ def _document(store: Any) -> None:
     store.replace_chunks("other", [NewChunk("other-c0", "another document's chunk")], T0)
 
 
-CHUNK_FAULTS = {
+CHUNK_FAULTS: dict[str, tuple[Callable[[NewChunk], NewChunk], ConstraintKind]] = {
     "a chunk id another document's chunk holds (UNIQUE)": (
         lambda c: replace(c, id="other-c0"), ConstraintKind.UNIQUE),
     "a negative token count (CHECK)": (lambda c: replace(c, token_count=-1), ConstraintKind.CHECK),
@@ -73,7 +75,8 @@ def test_a_re_chunk_with_one_bad_chunk_keeps_the_old_chunks(store: Any, fault: s
            f"the old {BATCH} chunks and the count kept when chunk {BAD_AT} is refused")
 
 
-EVENT_FAULTS = {
+EVENT_FAULTS: dict[str, tuple[Callable[[NewEvent], NewEvent], type[StoreError],
+                             ConstraintKind | None]] = {
     "an event id another event holds (UNIQUE)": (
         lambda e: replace(e, event_id="w0-1"), ConstraintViolation, ConstraintKind.UNIQUE),
     "event data that is not JSON (Validation)": (

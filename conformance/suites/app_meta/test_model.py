@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         def position(self, pick: int) -> int:
             """A position the model has handed out (or 0), for reading the feed after it."""
             seen = [0, *(event.position for event in self.model.state.events)]
-            return seen[pick % len(seen)]
+            return int(seen[pick % len(seen)])
 
         def on_side(self, position: int, backend_side: bool) -> int:
             return position if position == 0 else self.backend_id(POSITION, position,
@@ -283,7 +284,7 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         @invariant()
         def everything_reads_back_the_same(self) -> None:
             self.call("list_settings")
-            self.both("get_setting", lambda s, _: [_or_none(lambda k=key: s.get_setting(k))
+            self.both("get_setting", lambda s, _: [_or_none(partial(s.get_setting, key))
                                                    for key in KEYS])
             self.both("read the knowledge", lambda s, _: _read_knowledge(s))
             self.both("read the work", lambda s, _: _read_work(s))
@@ -309,17 +310,17 @@ def _op(operation: str, *args: Any) -> Callable[[Any, bool], Any]:
 
 def _read_knowledge(store: Any) -> Any:
     return (store.list_knowledge_bases(None), store.list_knowledge_bases("active"),
-            [_or_none(lambda k=kb_id: store.list_documents(k)) for kb_id in KNOWLEDGE_BASES],
-            [(_or_none(lambda d=document_id: store.get_document(d)),
-              _or_none(lambda d=document_id: store.document_chunks(d)))
+            [_or_none(partial(store.list_documents, kb_id)) for kb_id in KNOWLEDGE_BASES],
+            [(_or_none(partial(store.get_document, document_id)),
+              _or_none(partial(store.document_chunks, document_id)))
              for document_id in DOCUMENTS],
-            [_or_none(lambda k=kb_id: store.get_knowledge_base(k)) for kb_id in KNOWLEDGE_BASES],
+            [_or_none(partial(store.get_knowledge_base, kb_id)) for kb_id in KNOWLEDGE_BASES],
             CHUNKS)
 
 
 def _read_work(store: Any) -> Any:
-    return ([(_or_none(lambda p=pipeline_id: store.get_pipeline(p)),
-              _or_none(lambda p=pipeline_id: store.list_runs(p))) for pipeline_id in PIPELINES],
+    return ([(_or_none(partial(store.get_pipeline, pipeline_id)),
+              _or_none(partial(store.list_runs, pipeline_id))) for pipeline_id in PIPELINES],
             store.list_tools(True), store.list_tools(False), store.list_flows(),
             [store.list_models(kind) for kind in (None, *MODEL_TYPES)],
             [store.due_schedules(T0 + offset) for offset in (
@@ -328,7 +329,7 @@ def _read_work(store: Any) -> Any:
 
 def _read_events(store: Any) -> list[Any]:
     return [[(store.aggregate_version(a), store.read_events(a),
-              _or_none(lambda a=a: store.load_aggregate(a))) for a in AGGREGATES],
+              _or_none(partial(store.load_aggregate, a))) for a in AGGREGATES],
             store.read_feed(0, 1000)]
 
 
