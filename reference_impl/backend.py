@@ -7,6 +7,7 @@ from typing import Any
 
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.backend import FileBackend
+from storecheck.reference_impl.app_meta import SqliteAppMeta, SqliteAppMetaSplit
 from storecheck.reference_impl.conversations import SqliteConversations
 from storecheck.reference_impl.extraction import SqliteExtraction
 from storecheck.reference_impl.session_history import SqliteSessionHistory
@@ -17,6 +18,7 @@ REFERENCE_STORES: tuple[tuple[str, Any], ...] = (
     ("conversations", SqliteConversations),
     ("extraction", SqliteExtraction),
     ("telemetry", SqliteTelemetry),
+    ("app_meta", SqliteAppMeta),
 )
 
 SQLITE_CAPABILITIES = frozenset({
@@ -65,3 +67,7 @@ def sqlite_backend(
 
 
 SQLITE_BACKEND = sqlite_backend()
+
+SQLITE_SPLIT_BACKEND = sqlite_backend("sqlite-split", (("app_meta", SqliteAppMetaSplit),))
+"""Seed 001's production layout: the application's tables in one file, the event store in a
+second written with ``synchronous=FULL`` (only ``app_meta`` has the two layouts)."""

@@ -8,6 +8,8 @@ import jsonschema
 import pytest
 
 from tests.mutants import (
+    app_meta,
+    app_meta_events,
     complexity,
     conversations,
     extraction,
@@ -21,7 +23,8 @@ from tests.mutants import (
 from tests.suite_runner import report_schema, run_suite
 
 CASES = [(module.__name__.rsplit(".", 1)[1], store.spec, name, category)
-         for module in (session_history, conversations, extraction, telemetry, value_space_and_races,
+         for module in (session_history, conversations, extraction, telemetry, app_meta,
+                        app_meta_events, value_space_and_races,
                         complexity, storage, hostile_arguments, postgres)
          for name, (store, category) in module.MUTANTS.items()]
 GROUPS: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -33,11 +36,16 @@ interpreter start and one collection for the group, each mutant judged on its ow
 pytestmark = pytest.mark.slow
 
 
-SPECS = ("session_history", "conversations", "extraction", "telemetry")
+SPECS = ("session_history", "conversations", "extraction", "telemetry", "app_meta")
 
 
-@pytest.mark.parametrize("spec", SPECS)
-@pytest.mark.parametrize("backend", ["postgres", "sqlite", "memory"])
+WHOLE_SUITE_RUNS = [(backend, spec) for backend in ("postgres", "sqlite", "memory")
+                    for spec in SPECS] + [("sqlite-split", "app_meta")]
+"""Every spec on every reference backend, and seed 001's production layout."""
+
+
+@pytest.mark.parametrize(("backend", "spec"), WHOLE_SUITE_RUNS,
+                         ids=[f"{backend}-{spec}" for backend, spec in WHOLE_SUITE_RUNS])
 def test_correct_backends_pass_the_whole_suite(
     tmp_path: Path, backend: str, spec: str, request: pytest.FixtureRequest
 ) -> None:

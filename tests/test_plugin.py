@@ -265,7 +265,7 @@ def test_node_ids_name_the_spec_and_are_unique(pytester: pytest.Pytester) -> Non
     assert len(ids) == len(set(ids)) > 100
     assert {tuple(line.split("/")[:2]) for line in ids} == {
         ("storecheck", "session_history"), ("storecheck", "conversations"),
-        ("storecheck", "extraction"), ("storecheck", "telemetry")}
+        ("storecheck", "extraction"), ("storecheck", "telemetry"), ("storecheck", "app_meta")}
     narrowed = pytester.runpytest("--store=sqlite", "--store-spec=conversations",
                                   "--collect-only", "-q", *QUICK)
     assert all(line.startswith("storecheck/conversations/")

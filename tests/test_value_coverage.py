@@ -22,7 +22,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
-from storecheck.conformance.specs import conversations, extraction, session_history, telemetry
+from storecheck.conformance.specs import (
+    app_meta,
+    conversations,
+    extraction,
+    session_history,
+    telemetry,
+)
+from storecheck.conformance.suites.app_meta import test_model as app_meta_model
 from storecheck.conformance.suites.conversations import test_model as conversations_model
 from storecheck.conformance.suites.extraction import test_model as extraction_model
 from storecheck.conformance.suites.session_history import test_model as session_history_model
@@ -188,6 +195,10 @@ MACHINES: dict[str, tuple[type, Callable[[Any, Path], Any]]] = {
     "telemetry": (
         telemetry.TelemetryStore,
         telemetry_model.build_machine,
+    ),
+    "app_meta": (
+        app_meta.AppMetaStore,
+        app_meta_model.build_machine,
     ),
 }
 

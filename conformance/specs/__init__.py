@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Final
 
-from storecheck.conformance.specs import conversations, extraction, session_history, telemetry
+from storecheck.conformance.specs import (
+    app_meta,
+    conversations,
+    extraction,
+    session_history,
+    telemetry,
+)
 from storecheck.conformance.specs.common import ForeignKey, Operation
 
 
@@ -29,7 +35,7 @@ SPECS: Final[dict[str, SpecInfo]] = {
         foreign_keys=module.FOREIGN_KEYS,
         schema_versions=module.SCHEMA_VERSIONS,
     )
-    for module in (session_history, conversations, extraction, telemetry)
+    for module in (session_history, conversations, extraction, telemetry, app_meta)
 }
 
 __all__ = ["SPECS", "ForeignKey", "Operation", "SpecInfo"]

@@ -152,6 +152,22 @@ def _implicit_rowid(tree: exp.Expr) -> exp.Expr:
     return tree
 
 
+def _rowid_alias_generated(tree: exp.Expr) -> exp.Expr:
+    """An ``INTEGER PRIMARY KEY`` is SQLite's rowid: an insert without it gets the next
+    number, with or without AUTOINCREMENT (which only forbids reusing a deleted row's)."""
+    if not (isinstance(tree, exp.Create) and tree.kind == "TABLE"):
+        return tree
+    for column in tree.find_all(exp.ColumnDef):
+        constraints = column.args.get("constraints") or []
+        if _is_rowid_alias(column) and not any(
+                isinstance(c.args.get("kind"), (exp.AutoIncrementColumnConstraint,
+                                                exp.GeneratedAsIdentityColumnConstraint))
+                for c in constraints):
+            generated = exp.GeneratedAsIdentityColumnConstraint(this=False)
+            column.set("constraints", [exp.ColumnConstraint(kind=generated), *constraints])
+    return tree
+
+
 def _is_rowid_alias(column: exp.ColumnDef) -> bool:
     kind = column.args.get("kind")
     return (isinstance(kind, exp.DataType) and kind.this in (exp.DType.INT, exp.DType.BIGINT)
@@ -313,6 +329,7 @@ REWRITES: Final[dict[str, Callable[[exp.Expr], exp.Expr]]] = {
     "integers_are_64_bit": _integers_are_64_bit,
     "text_compares_as_bytes": _text_compares_as_bytes,
     "implicit_rowid": _implicit_rowid,
+    "rowid_alias_generated": _rowid_alias_generated,
     "sqlite_now": _sqlite_now,
     "insert_or_ignore": _insert_or_ignore,
     "glob_as_regex": _glob_as_regex,

@@ -136,12 +136,7 @@ class SqliteStore:
     # -- capability: sql_introspection -----------------------------------------
 
     def schema_ddl(self) -> Mapping[str, str]:
-        with self.db.atomic(write=False) as conn:
-            found = conn.execute(
-                "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL "
-                "AND name NOT LIKE 'sqlite_%' AND tbl_name <> 'schema_migrations' ORDER BY name"
-            ).fetchall()
-        return {name: sql for name, sql in found}
+        return schema_objects(self.db)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         conn = self.db.connection()
@@ -186,3 +181,14 @@ class SqliteStore:
 def _as_none(context: AbstractContextManager[Any]) -> Iterator[None]:
     with context:
         yield
+
+
+def schema_objects(database: Database) -> dict[str, str]:
+    """Object name -> CREATE statement of a database's own objects (not SQLite's, not the
+    migration history)."""
+    with database.atomic(write=False) as conn:
+        found = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+            "AND name NOT LIKE 'sqlite_%' AND tbl_name <> 'schema_migrations' ORDER BY name"
+        ).fetchall()
+    return {name: sql for name, sql in found}

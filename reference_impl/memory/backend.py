@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from storecheck.conformance import capabilities as caps
+from storecheck.reference_impl.memory.app_meta import MemoryAppMeta
 from storecheck.reference_impl.memory.conversations import MemoryConversations
 from storecheck.reference_impl.memory.extraction import MemoryExtraction
 from storecheck.reference_impl.memory.session_history import MemorySessionHistory
@@ -17,7 +18,8 @@ from storecheck.reference_impl.memory.telemetry import MemoryTelemetry
 MODELS: dict[str, Any] = {"session_history": MemorySessionHistory,
                           "conversations": MemoryConversations,
                           "extraction": MemoryExtraction,
-                          "telemetry": MemoryTelemetry}
+                          "telemetry": MemoryTelemetry,
+                          "app_meta": MemoryAppMeta}
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,15 @@ POSTGRES_CAPABILITIES = SQLITE_CAPABILITIES - {caps.FILE_STORAGE, caps.FLOOR_BOU
 
 
 def _stores() -> dict[str, Any]:
+    from storecheck.reference_impl.postgres.app_meta import PgAppMeta
     from storecheck.reference_impl.postgres.conversations import PgConversations
     from storecheck.reference_impl.postgres.extraction import PgExtraction
     from storecheck.reference_impl.postgres.session_history import PgSessionHistory
     from storecheck.reference_impl.postgres.telemetry import PgTelemetry
 
     return {"session_history": PgSessionHistory, "conversations": PgConversations,
-            "extraction": PgExtraction, "telemetry": PgTelemetry}
+            "extraction": PgExtraction, "telemetry": PgTelemetry,
+            "app_meta": PgAppMeta}
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class PostgresBackend:
 
     name: str = "postgres"
     specs: frozenset[str] = frozenset({"session_history", "conversations",
-                                       "extraction", "telemetry"})
+                                       "extraction", "telemetry", "app_meta"})
     capabilities: frozenset[str] = POSTGRES_CAPABILITIES
     stores: tuple[tuple[str, Any], ...] = ()
 

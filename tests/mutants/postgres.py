@@ -4,10 +4,12 @@ writer would make correct, and that PostgreSQL's READ COMMITTED does not."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from storecheck.conformance.specs.app_meta import NewEvent, StoredEvent
 from storecheck.conformance.specs.conversations import Job
 from storecheck.conformance.specs.session_history import (
     ImportResult,
@@ -15,8 +17,10 @@ from storecheck.conformance.specs.session_history import (
     Workspace,
     workspace_hash,
 )
+from storecheck.reference_impl.app_meta import SqliteAppMeta
 from storecheck.reference_impl.conversations import rows as job_rows
 from storecheck.reference_impl.engine.timestamps import to_text
+from storecheck.reference_impl.postgres.app_meta import PgAppMeta
 from storecheck.reference_impl.postgres.backend import PostgresBackend
 from storecheck.reference_impl.postgres.conversations import (
     CLAIM_NEXT,
@@ -97,12 +101,24 @@ class ImportWithoutLock(PgSessionHistory):
         return SqliteSessionHistory.import_legacy(self, document, backup_path, at)
 
 
+class FeedWithoutAppendLock(PgAppMeta):
+    """Appends without the advisory lock: positions come from the identity column's
+    sequence when a row is inserted, transactions commit in any order, and a processor
+    tailing the feed skips an event that commits after a higher position was read."""
+
+    def append_events(self, aggregate_id: str, aggregate_type: str, expected_version: int,
+                      events: Sequence[NewEvent]) -> list[StoredEvent]:
+        return SqliteAppMeta.append_events(self, aggregate_id, aggregate_type,
+                                           expected_version, events)
+
+
 MUTANTS: dict[str, tuple[type[Any], str]] = {
     "postgres_import_without_lock": (ImportWithoutLock, "concurrency"),
     "postgres_stats_read_modify_write": (StatsReadModifyWrite, "concurrency"),
     "postgres_get_or_create_update_then_insert": (GetOrCreateUpdateThenInsert, "concurrency"),
     "postgres_dequeue_without_row_locks": (DequeueWithoutRowLocks, "concurrency"),
     "postgres_long_query_token_unhandled": (LongQueryTokenUnhandled, "badinput"),
+    "postgres_feed_without_append_lock": (FeedWithoutAppendLock, "concurrency"),
 }
 for _name, (_store, _category) in MUTANTS.items():
     globals()[_name] = PostgresBackend(name=f"mutant-{_name}", specs=frozenset({_store.spec}),

@@ -1,0 +1,137 @@
+"""``concurrency``: the feed's guarantee to a processor tailing it while writers append.
+
+A processor reads "events after my checkpoint" again and again; it must see every
+event exactly once, in position order, however the writers' commits interleave.
+A store whose positions are drawn before the append commits (a sequence, a
+counter table, an identity column at READ COMMITTED) lets a later position
+become visible first, and the processor, already past it, never sees the lower
+one that commits after.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from typing import Any
+
+import pytest
+from storecheck.conformance import capabilities as caps
+from storecheck.conformance.checks import (
+    expect,
+    progress,
+    run_threads,
+    run_workers,
+    start_time,
+)
+from storecheck.conformance.specs.app_meta import SPEC, StoredEvent
+from storecheck.conformance.suites.app_meta.workers import (
+    append_streams,
+    append_streams_in_process,
+)
+
+pytestmark = pytest.mark.concurrency
+PAGE = 500
+
+
+class Tail:
+    """A processor reading the feed after its checkpoint until told to stop, then once
+    more to the end; every event it was handed, in the order it was handed them."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.seen: list[StoredEvent] = []
+        self.stop = threading.Event()
+        self.reads = 0
+
+    def run(self) -> None:
+        after = 0
+        while True:
+            stopping = self.stop.is_set()
+            page = self.store.read_feed(after, PAGE)
+            self.reads += 1
+            self.seen.extend(page)
+            if page:
+                after = page[-1].position
+            elif stopping:
+                return
+
+    def judge(self, operation: str, wanted: set[str]) -> None:
+        positions = [event.position for event in self.seen]
+        ids = [event.event_id for event in self.seen]
+        backwards = [(a, b) for a, b in itertools.pairwise(positions) if b <= a]
+        expect(not backwards, SPEC, operation,
+               "the tailing processor handed positions in increasing order", backwards[:3])
+        twice = len(ids) - len(set(ids))
+        missed = sorted(wanted - set(ids))
+        expect(not missed and not twice, SPEC, operation,
+               f"the tailing processor to see all {len(wanted)} events exactly once (an event "
+               "committed after a higher position was read is skipped by a reader past it)",
+               f"{len(missed)} missed (e.g. {missed[:3]}), {twice} seen twice, "
+               f"{self.reads} reads")
+
+
+def _tail_while(store: Any, write: Any) -> Tail:
+    tail = Tail(store)
+    reader = threading.Thread(target=tail.run, name="storecheck-feed-tail")
+    reader.start()
+    try:
+        write()
+    finally:
+        tail.stop.set()
+        reader.join(timeout=120)
+    return tail
+
+
+def _wanted(writers: int, batches: int, batch: int) -> set[str]:
+    return {f"w{w}-{n}" for w in range(writers) for n in range(1, batches * batch + 1)}
+
+
+@pytest.mark.requires(caps.MULTI_PROCESS)
+@pytest.mark.operation("read_feed")
+def test_a_processor_tailing_the_feed_sees_every_event_of_writer_processes_once_in_order(
+    backend: Any, fresh_location: str, open_store: Any, store_profile: Any,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Four writer processes append small batches to their own streams while the processor
+    tails the feed from another connection."""
+    store = open_store()
+    writers, batches, batch = 4, store_profile.items * 6, 3
+    start = start_time()
+    errors: list[list[str]] = []
+    finished: list[float] = []
+
+    def write() -> None:
+        errors.extend(run_workers(append_streams_in_process, [
+            (backend.backend, fresh_location, w, batches, batch, start) for w in range(writers)]))
+        finished.append(time.time())
+
+    tail = _tail_while(store, write)
+    elapsed = finished[0] - start  # the writers start together at ``start``
+    flat = [e for batch_errors in errors for e in batch_errors]
+    expect(not flat, SPEC, "append_events", "no error to reach a writer", flat[:3])
+    tail.judge("read_feed", _wanted(writers, batches, batch))
+    appended = writers * batches * batch
+    progress(request.config, f"app_meta feed: {appended} events from {writers} writer "
+             f"processes in {elapsed:.2f} s ({appended / elapsed:.0f} events/s, at most; "
+             f"includes process start) beside a tailing reader ({tail.reads} reads)")
+
+
+@pytest.mark.operation("read_feed")
+def test_a_processor_tailing_the_feed_sees_every_event_of_writer_threads_once_in_order(
+    store: Any, store_profile: Any
+) -> None:
+    """The same with writer threads sharing the processor's store."""
+    writers, batches, batch = 4, store_profile.items * 4, 3
+    errors: list[str] = []
+
+    def write() -> None:
+        run_threads(lambda w: errors.extend(append_streams(store, w, batches, batch)),
+                    [(w,) for w in range(writers)])
+
+    tail = _tail_while(store, write)
+    expect(not errors, SPEC, "append_events", "no error to reach a writer", errors[:3])
+    tail.judge("read_feed", _wanted(writers, batches, batch))
+    versions = [store.aggregate_version(f"stream-{w}") for w in range(writers)]
+    expect(versions == [batches * batch] * writers, SPEC, "aggregate_version",
+           f"every stream at version {batches * batch}", versions)

@@ -1,0 +1,339 @@
+"""``model``: random operation sequences against the app_meta model, every result compared.
+
+The pools are small on purpose (three knowledge bases under two names, three
+documents, four chunk ids, three pipelines, three aggregates, ids that differ
+only in case), and every example starts from rows that reach the edges: a
+setting of each type, a pinned version, a re-chunked document, a run through
+every legal and an illegal move, a schedule whose both day fields are
+restricted, a stream with a snapshot and events after it, a checkpoint that
+tries to go back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import initialize, invariant, rule
+from storecheck.conformance.errors import NotFound
+from storecheck.conformance.specs.app_meta import (
+    KB_STATUSES,
+    MODEL_TYPES,
+    SPEC,
+    STORE_ASSIGNED_IDS,
+    NewChunk,
+    NewDocument,
+    NewEvent,
+    NewFlow,
+    NewKnowledgeBase,
+    NewModel,
+    NewPipeline,
+    NewRun,
+    NewSchedule,
+    NewTool,
+    replay,
+)
+from storecheck.conformance.stateful import ComparingMachine, run_machine
+from storecheck.fixtures.app_meta import (
+    AGGREGATES,
+    CHUNKS,
+    DOCUMENTS,
+    KEYS,
+    KNOWLEDGE_BASES,
+    MICRO,
+    PIPELINES,
+    PROCESSORS,
+    RUNS,
+    SCHEDULES,
+    T0,
+    TOOLS,
+    chunks,
+    documents,
+    events,
+    few_times,
+    flows,
+    knowledge_bases,
+    models,
+    pipelines,
+    run_statuses,
+    runs,
+    schedules,
+    setting_values,
+    settings_versions,
+    tools,
+)
+from storecheck.reference_impl.memory.app_meta import MemoryAppMeta
+
+pytestmark = pytest.mark.model
+POSITION: str = STORE_ASSIGNED_IDS[("StoredEvent", "position")]
+aggregate_ids = st.sampled_from((*AGGREGATES, "a-nobody", ""))
+aggregate_types = st.sampled_from(("Order", "order"))
+versions = st.sampled_from((0, 1, 2, 3, 5, -1))
+picks = st.integers(0, 50)
+"""An index into the positions seen so far (0 names position 0)."""
+
+
+def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
+    class AppMetaMachine(ComparingMachine):
+        spec = SPEC
+        assigned = STORE_ASSIGNED_IDS
+        make_model = MemoryAppMeta
+
+        def call(self, operation: str, *args: Any) -> Any:
+            return self.both(operation, _op(operation, *args))
+
+        def position(self, pick: int) -> int:
+            """A position the model has handed out (or 0), for reading the feed after it."""
+            seen = [0, *(event.position for event in self.model.state.events)]
+            return int(seen[pick % len(seen)])
+
+        def on_side(self, position: int, backend_side: bool) -> int:
+            return position if position == 0 else self.backend_id(POSITION, position,
+                                                                   backend_side)
+
+        def as_model(self, position: int, backend_side: bool) -> int:
+            if not backend_side or position == 0:
+                return position
+            return int(self.ids.forward.get((POSITION, position), position))
+
+        @initialize()
+        def start(self) -> None:
+            """Rows every example starts from, since a drawn rule may never reach them."""
+            call = self.call
+            for key, value in (("theme", True), ("Theme", 1), ("index.chunk_size", 1.0),
+                               ("index.chunk_size", "1.0")):
+                call("put_setting", key, value, T0)
+            call("put_setting", "theme", False, T0 + MICRO, 2)
+            call("put_setting", "theme", True, T0, 1)
+            call("create_knowledge_base", NewKnowledgeBase("kb-1", "docs", "mini", T0))
+            call("create_knowledge_base", NewKnowledgeBase("kb-2", "docs", "mini", T0 - MICRO,
+                                                           version=2, status="active"))
+            call("pin_version", "kb-2", 1, T0)
+            call("pin_version", "kb-2", 3, T0)
+            call("add_document", NewDocument("d-1", "kb-1", "Guide", "/g.md", "ab" * 32, 10, T0))
+            call("replace_chunks", "d-1", [NewChunk("c-1", "hello"), NewChunk("c-2", "world", 2)],
+                 T0)
+            # Re-chunked: the old chunks go, an id may come back, the count follows.
+            call("replace_chunks", "d-1", [NewChunk("c-2", "hello world", 3)], T0 + MICRO)
+            call("create_pipeline", NewPipeline("p-1", "ingest", '{"steps": []}', T0))
+            call("create_run", NewRun("r-1", "p-1", "kb-1"))
+            call("create_run", NewRun("r-2", "p-1"))
+            call("transition_run", "r-1", "running", T0)
+            call("transition_run", "r-1", "pending", T0)
+            call("transition_run", "r-1", "failed", T0 + MICRO, "out of memory", '{"docs": 3}')
+            call("transition_run", "r-2", "cancelled", T0)
+            call("delete_pipeline", "p-1")
+            call("delete_knowledge_base", "kb-1")
+            # Both day fields restricted: the 1st of the month or any Monday.
+            call("create_schedule", NewSchedule("sch-1", "nightly", "0 9 1 * 1", "p-1", T0))
+            call("due_schedules", T0 + timedelta(days=1, hours=9))
+            call("record_schedule_run", "sch-1", T0 + timedelta(days=1, hours=9))
+            call("register_tool", NewTool("t-1", "search", "http", "{}", "{}", T0, False))
+            call("create_flow", NewFlow("f-1", "answer", '{"nodes": []}', T0))
+            call("register_model", NewModel("m-1", "bge-small", "embedding", "huggingface",
+                                            '{"repo_id": "BAAI/bge-small"}', "downloading", T0))
+            call("append_events", "a-1", "Order", 0, [
+                NewEvent("e-1", "Created", '{"x": 1, "y": 1}', T0),
+                NewEvent("e-2", "Changed", '{"x": null}', T0 + MICRO)])
+            call("append_events", "a-1", "Order", 1, [NewEvent("e-3", "Changed", '{}', T0)])
+            call("append_events", "a-1", "Invoice", 2, [NewEvent("e-3", "Changed", '{}', T0)])
+            self.snapshot("a-1", 1, T0)
+            call("append_events", "a-1", "Order", 2, [NewEvent("e-3", "Changed", '{"z": 3}', T0)])
+            call("load_aggregate", "a-1")
+            call("read_events", "a-1", 3)
+            self.both("set_checkpoint", lambda s, side: self.as_model(
+                s.set_checkpoint("indexer", self.on_side(self.position(2), side), T0), side))
+            self.both("set_checkpoint", lambda s, side: self.as_model(
+                s.set_checkpoint("indexer", self.on_side(self.position(1), side), T0), side))
+
+        def snapshot(self, aggregate_id: str, version: int, at: Any) -> None:
+            """A snapshot holding the state the model replays up to ``version``."""
+            stream = self.model.read_events(aggregate_id)
+            state = json.dumps(replay({}, stream[:max(version, 0)]))
+            self.call("save_snapshot", aggregate_id, version, state, at)
+
+        @rule(key=st.sampled_from((*KEYS, "")), value=setting_values, at=few_times,
+              schema_version=settings_versions)
+        def put_setting(self, key: str, value: Any, at: Any, schema_version: int) -> None:
+            self.call("put_setting", key, value, at, schema_version)
+
+        @rule(key=st.sampled_from(KEYS))
+        def delete_setting(self, key: str) -> None:
+            self.call("delete_setting", key)
+
+        @rule(new=knowledge_bases)
+        def create_knowledge_base(self, new: NewKnowledgeBase) -> None:
+            self.call("create_knowledge_base", new)
+
+        @rule(kb_id=st.sampled_from(KNOWLEDGE_BASES), at=few_times,
+              status=st.none() | st.sampled_from((*KB_STATUSES, "Active")),
+              health_score=st.none() | st.sampled_from((0.0, 0.25, 1.0, 1, 1.5, -0.1)))
+        def update_knowledge_base(self, kb_id: str, at: Any, status: str | None,
+                                  health_score: float | None) -> None:
+            self.call("update_knowledge_base", kb_id, at, status, health_score)
+
+        @rule(kb_id=st.sampled_from(KNOWLEDGE_BASES), version=st.none() | versions,
+              at=few_times)
+        def pin_version(self, kb_id: str, version: int | None, at: Any) -> None:
+            self.call("pin_version", kb_id, version, at)
+
+        @rule(kb_id=st.sampled_from(KNOWLEDGE_BASES))
+        def delete_knowledge_base(self, kb_id: str) -> None:
+            self.call("delete_knowledge_base", kb_id)
+
+        @rule(new=documents)
+        def add_document(self, new: NewDocument) -> None:
+            self.call("add_document", new)
+
+        @rule(document_id=st.sampled_from(DOCUMENTS), given=st.lists(chunks, max_size=4),
+              at=few_times)
+        def replace_chunks(self, document_id: str, given: list[NewChunk], at: Any) -> None:
+            self.call("replace_chunks", document_id, given, at)
+
+        @rule(document_id=st.sampled_from(DOCUMENTS))
+        def delete_document(self, document_id: str) -> None:
+            self.call("delete_document", document_id)
+
+        @rule(new=pipelines)
+        def create_pipeline(self, new: NewPipeline) -> None:
+            self.call("create_pipeline", new)
+
+        @rule(pipeline_id=st.sampled_from(PIPELINES))
+        def delete_pipeline(self, pipeline_id: str) -> None:
+            self.call("delete_pipeline", pipeline_id)
+
+        @rule(new=runs)
+        def create_run(self, new: NewRun) -> None:
+            self.call("create_run", new)
+
+        @rule(run_id=st.sampled_from(RUNS), status=run_statuses, at=few_times,
+              error_message=st.none() | st.sampled_from(("timeout", "")),
+              metrics_json=st.none() | st.sampled_from(('{"docs": 1}', "{")))
+        def transition_run(self, run_id: str, status: str, at: Any, error_message: str | None,
+                           metrics_json: str | None) -> None:
+            self.call("transition_run", run_id, status, at, error_message, metrics_json)
+
+        @rule(new=tools)
+        def register_tool(self, new: NewTool) -> None:
+            self.call("register_tool", new)
+
+        @rule(tool_id=st.sampled_from(TOOLS), enabled=st.booleans(), at=few_times)
+        def set_tool_enabled(self, tool_id: str, enabled: bool, at: Any) -> None:
+            self.call("set_tool_enabled", tool_id, enabled, at)
+
+        @rule(new=schedules)
+        def create_schedule(self, new: NewSchedule) -> None:
+            self.call("create_schedule", new)
+
+        @rule(schedule_id=st.sampled_from(SCHEDULES), enabled=st.booleans(), at=few_times)
+        def set_schedule_enabled(self, schedule_id: str, enabled: bool, at: Any) -> None:
+            self.call("set_schedule_enabled", schedule_id, enabled, at)
+
+        @rule(schedule_id=st.sampled_from(SCHEDULES), at=few_times)
+        def record_schedule_run(self, schedule_id: str, at: Any) -> None:
+            self.call("record_schedule_run", schedule_id, at)
+
+        @rule(at=few_times)
+        def due_schedules(self, at: Any) -> None:
+            self.call("due_schedules", at)
+
+        @rule(new=flows)
+        def create_flow(self, new: NewFlow) -> None:
+            self.call("create_flow", new)
+
+        @rule(new=models)
+        def register_model(self, new: NewModel) -> None:
+            self.call("register_model", new)
+
+        @rule(aggregate_id=aggregate_ids, aggregate_type=aggregate_types,
+              expected_version=versions, batch=st.lists(events, min_size=0, max_size=3))
+        def append_events(self, aggregate_id: str, aggregate_type: str, expected_version: int,
+                          batch: list[NewEvent]) -> None:
+            self.call("append_events", aggregate_id, aggregate_type, expected_version, batch)
+
+        @rule(aggregate_id=aggregate_ids, version=versions, at=few_times,
+              honest=st.booleans())
+        def save_snapshot(self, aggregate_id: str, version: int, at: Any, honest: bool) -> None:
+            if honest:
+                self.snapshot(aggregate_id, version, at)
+            else:
+                self.call("save_snapshot", aggregate_id, version, '{"stale": true}', at)
+
+        @rule(aggregate_id=aggregate_ids, from_version=versions)
+        def read_events(self, aggregate_id: str, from_version: int) -> None:
+            self.call("read_events", aggregate_id, from_version)
+
+        @rule(after=picks, limit=st.sampled_from((1, 2, 1000, 0, 1001)))
+        def read_feed(self, after: int, limit: int) -> None:
+            position = self.position(after)
+            self.both("read_feed", lambda s, side: s.read_feed(self.on_side(position, side),
+                                                               limit))
+
+        @rule(processor=st.sampled_from((*PROCESSORS, "")), pick=picks, at=few_times)
+        def set_checkpoint(self, processor: str, pick: int, at: Any) -> None:
+            position = self.position(pick)
+            self.both("set_checkpoint", lambda s, side: self.as_model(
+                s.set_checkpoint(processor, self.on_side(position, side), at), side))
+
+        @invariant()
+        def everything_reads_back_the_same(self) -> None:
+            self.call("list_settings")
+            self.both("get_setting", lambda s, _: [_or_none(partial(s.get_setting, key))
+                                                   for key in KEYS])
+            self.both("read the knowledge", lambda s, _: _read_knowledge(s))
+            self.both("read the work", lambda s, _: _read_work(s))
+            self.both("read the event store", lambda s, side: (
+                _read_events(s), [self.as_model(s.get_checkpoint(p), side) for p in PROCESSORS]))
+
+    AppMetaMachine.backend = backend
+    AppMetaMachine.workdir = workdir
+    return AppMetaMachine
+
+
+def _or_none(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except NotFound:
+        return None
+
+
+def _op(operation: str, *args: Any) -> Callable[[Any, bool], Any]:
+    """The call of ``operation`` with ``args``, on the store and on the model alike."""
+    return lambda store, _: getattr(store, operation)(*args)
+
+
+def _read_knowledge(store: Any) -> Any:
+    return (store.list_knowledge_bases(None), store.list_knowledge_bases("active"),
+            [_or_none(partial(store.list_documents, kb_id)) for kb_id in KNOWLEDGE_BASES],
+            [(_or_none(partial(store.get_document, document_id)),
+              _or_none(partial(store.document_chunks, document_id)))
+             for document_id in DOCUMENTS],
+            [_or_none(partial(store.get_knowledge_base, kb_id)) for kb_id in KNOWLEDGE_BASES],
+            CHUNKS)
+
+
+def _read_work(store: Any) -> Any:
+    return ([(_or_none(partial(store.get_pipeline, pipeline_id)),
+              _or_none(partial(store.list_runs, pipeline_id))) for pipeline_id in PIPELINES],
+            store.list_tools(True), store.list_tools(False), store.list_flows(),
+            [store.list_models(kind) for kind in (None, *MODEL_TYPES)],
+            [store.due_schedules(T0 + offset) for offset in (
+                timedelta(0), timedelta(days=1, hours=9), timedelta(days=400))])
+
+
+def _read_events(store: Any) -> list[Any]:
+    return [[(store.aggregate_version(a), store.read_events(a),
+              _or_none(partial(store.load_aggregate, a))) for a in AGGREGATES],
+            store.read_feed(0, 1000)]
+
+
+@pytest.mark.operation("every operation")
+def test_random_operation_sequences_match_the_model(backend: Any, store_profile: Any,
+                                                    tmp_path: Path) -> None:
+    run_machine(build_machine(backend.backend, tmp_path), store_profile)

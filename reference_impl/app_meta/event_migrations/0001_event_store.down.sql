@@ -1,0 +1,3 @@
+DROP TABLE event_checkpoints;
+DROP TABLE aggregate_snapshots;
+DROP TABLE events;

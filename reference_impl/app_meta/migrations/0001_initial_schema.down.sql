@@ -1,0 +1,9 @@
+DROP TABLE flows;
+DROP TABLE schedules;
+DROP TABLE tools;
+DROP TABLE pipeline_runs;
+DROP TABLE pipelines;
+DROP TABLE document_chunks;
+DROP TABLE documents;
+DROP TABLE knowledge_bases;
+DROP TABLE settings;

@@ -1,0 +1,226 @@
+"""Deliberately broken variants of the reference ``app_meta`` store (seed 001).
+
+The ways a settings table, a re-chunking step, a run state machine, a cron
+reader, foreign keys and a snapshot are commonly got wrong, among them the real
+application's own (foreign keys switched on for one pooled connection only).
+``MUTANTS`` maps each to the conformance category that must catch it; the event
+store's are in :mod:`tests.mutants.app_meta_events`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from storecheck.conformance.errors import NotFound
+from storecheck.conformance.specs import app_meta_inputs as inputs
+from storecheck.conformance.specs import cron
+from storecheck.conformance.specs.app_meta import (
+    SPEC,
+    Document,
+    LoadedAggregate,
+    NewChunk,
+    PipelineRun,
+    Setting,
+    SettingValue,
+    content_hash,
+)
+from storecheck.reference_impl.app_meta import SqliteAppMeta
+from storecheck.reference_impl.app_meta import rows as row_codec
+from storecheck.reference_impl.app_meta.catalog import INSERT_CHUNK
+from storecheck.reference_impl.app_meta.rows import DOCUMENT_COLUMNS, RUN_COLUMNS
+from storecheck.reference_impl.engine.timestamps import to_text
+
+from tests.mutants import edit_migration, sqlite_mutant_backends
+from tests.mutants.session_history import FirstConnectionOnlyDatabase
+
+
+class SettingsLoseTheirType(SqliteAppMeta):
+    """Values stored with ``str()``, read back by guessing: ``True`` comes back as ``"True"``
+    or 1, ``1.0`` as ``1`` (a TEXT column and a parser that tries int, then float)."""
+
+    def put_setting(self, key: str, value: SettingValue, at: datetime,
+                    schema_version: int = 1) -> Setting:
+        stored = super().put_setting(key, value, at, schema_version)
+        return self._guess(stored)
+
+    def get_setting(self, key: str) -> Setting:
+        return self._guess(super().get_setting(key))
+
+    def list_settings(self) -> list[Setting]:
+        return [self._guess(setting) for setting in super().list_settings()]
+
+    @staticmethod
+    def _guess(setting: Setting) -> Setting:
+        text = str(setting.value)
+        value: SettingValue
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                value = text
+        return Setting(setting.key, value, setting.schema_version, setting.created_at,
+                       setting.updated_at)
+
+
+class ChunkCountNotUpdated(SqliteAppMeta):
+    """Re-chunking swaps the chunks but leaves ``chunk_count`` at the first count."""
+
+    def replace_chunks(self, document_id: str, chunks: Sequence[NewChunk],
+                       at: datetime) -> Document:
+        document_id, checked, at = inputs.chunks(document_id, chunks, at)
+        with self._tx("replace_chunks", document_id) as conn:
+            document = self._document(conn, document_id, "replace_chunks")
+            conn.execute("DELETE FROM document_chunks WHERE document_id = ?", (document_id,))
+            conn.executemany(INSERT_CHUNK, [
+                (chunk.id, document_id, document.kb_id, index, chunk.content,
+                 content_hash(chunk.content), chunk.token_count, chunk.metadata_json, to_text(at))
+                for index, chunk in enumerate(checked)])
+            count = document.chunk_count or len(checked)
+            return row_codec.document(conn.execute(
+                f"UPDATE documents SET chunk_count = ?, updated_at = ? WHERE id = ? "
+                f"RETURNING {DOCUMENT_COLUMNS}", (count, to_text(at), document_id)).fetchone())
+
+
+class RunsMoveAnywhere(SqliteAppMeta):
+    """A status column set to whatever the caller asks, with no state machine."""
+
+    def transition_run(self, run_id: str, status: str, at: datetime,
+                       error_message: str | None = None,
+                       metrics_json: str | None = None) -> PipelineRun:
+        run_id, status, at, error_message, metrics_json = inputs.transition(
+            run_id, status, at, error_message, metrics_json)
+        with self._tx("transition_run", run_id) as conn:
+            row = conn.execute(
+                "UPDATE pipeline_runs SET status = ?, started_at = CASE WHEN ? = 'running' "
+                "THEN ? ELSE started_at END, completed_at = CASE WHEN ? = 'running' THEN NULL "
+                "ELSE ? END, error_message = ?, metrics = coalesce(?, metrics) WHERE id = ? "
+                f"RETURNING {RUN_COLUMNS}",
+                (status, status, to_text(at), status, to_text(at), error_message, metrics_json,
+                 run_id)).fetchone()
+            if row is None:
+                raise NotFound(SPEC, "transition_run", "no such run", run_id)
+            return row_codec.run(row)
+
+
+class RunsOrderedByStartOnly(SqliteAppMeta):
+    """``ORDER BY started_at DESC``: SQLite puts the runs not yet started last."""
+
+    def list_runs(self, pipeline_id: str) -> list[PipelineRun]:
+        (pipeline_id,) = inputs.texts("list_runs", pipeline_id=pipeline_id)
+        with self._tx("list_runs", pipeline_id, write=False) as conn:
+            self._pipeline(conn, pipeline_id, "list_runs")
+            return [row_codec.run(row) for row in conn.execute(
+                f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE pipeline_id = ? "
+                "ORDER BY started_at DESC, id", (pipeline_id,))]
+
+
+class CronDayFieldsBothRequired(SqliteAppMeta):
+    """Day of month AND day of week, where cron means either when both are restricted."""
+
+    def create_schedule(self, new: Any) -> Any:
+        original = cron.Cron.day_matches
+
+        def both(self_: cron.Cron, day: Any) -> bool:
+            return (day.month in self_.months and day.day in self_.days
+                    and (day.isoweekday() % 7) in self_.weekdays)
+
+        cron.Cron.day_matches = both  # type: ignore[method-assign]
+        try:
+            return super().create_schedule(new)
+        finally:
+            cron.Cron.day_matches = original  # type: ignore[method-assign]
+
+
+class SnapshotHidesLaterEvents(SqliteAppMeta):
+    """Loading from a snapshot returns the snapshot alone: the events after it are lost."""
+
+    def load_aggregate(self, aggregate_id: str) -> LoadedAggregate:
+        loaded = super().load_aggregate(aggregate_id)
+        if loaded.snapshot is None:
+            return loaded
+        return LoadedAggregate(loaded.aggregate_id, loaded.aggregate_type, loaded.version,
+                               loaded.snapshot, ())
+
+
+class CheckpointMovesBack(SqliteAppMeta):
+    """A checkpoint written as given: a late, slow processor rewinds it."""
+
+    def set_checkpoint(self, processor: str, position: int, at: datetime) -> int:
+        processor, position, at = inputs.checkpoint(processor, position, at)
+        with self._tx("set_checkpoint", processor) as conn:
+            conn.execute(
+                "INSERT INTO event_checkpoints (processor_name, last_processed_sequence, "
+                "updated_at) VALUES (?, ?, ?) ON CONFLICT (processor_name) DO UPDATE SET "
+                "last_processed_sequence = excluded.last_processed_sequence",
+                (processor, position, to_text(at)))
+            return position
+
+
+class ForeignKeysOnFirstConnectionOnly(SqliteAppMeta):
+    """The real application's pool: ``PRAGMA foreign_keys = ON`` on the first connection
+    only, so a document may name a missing base and a deleted base keeps its documents."""
+
+    database_class = FirstConnectionOnlyDatabase
+
+
+class PipelineDeleteCascades(SqliteAppMeta):
+    """Deleting a pipeline first deletes its runs and schedules: the run history is lost
+    where the spec refuses."""
+
+    def delete_pipeline(self, pipeline_id: str) -> None:
+        with self._tx("delete_pipeline", pipeline_id) as conn:
+            conn.execute("DELETE FROM pipeline_runs WHERE pipeline_id = ?", (pipeline_id,))
+            conn.execute("DELETE FROM schedules WHERE pipeline_id = ?", (pipeline_id,))
+            super().delete_pipeline(pipeline_id)
+
+
+class ChunksKeepTheirDocument(SqliteAppMeta):
+    """A chunk's key to its document without ``ON DELETE CASCADE``: deleting a document
+    that has chunks fails on the foreign key."""
+
+    migrations = edit_migration(
+        SqliteAppMeta.migrations, 1, "up",
+        "document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE",
+        "document_id TEXT NOT NULL REFERENCES documents(id)")
+
+
+class ReplaceChunksInTwoTransactions(SqliteAppMeta):
+    """The old chunks deleted and committed, then the new ones inserted: a refused chunk
+    leaves the document empty, and a reader sees it empty in between."""
+
+    def replace_chunks(self, document_id: str, chunks: Sequence[NewChunk],
+                       at: datetime) -> Document:
+        document_id, checked, at = inputs.chunks(document_id, chunks, at)
+        with self._tx("replace_chunks", document_id) as conn:
+            conn.execute("DELETE FROM document_chunks WHERE document_id = ?", (document_id,))
+        with self._tx("replace_chunks", document_id) as conn:
+            document = self._document(conn, document_id, "replace_chunks")
+            conn.executemany(INSERT_CHUNK, [
+                (chunk.id, document_id, document.kb_id, index, chunk.content,
+                 content_hash(chunk.content), chunk.token_count, chunk.metadata_json, to_text(at))
+                for index, chunk in enumerate(checked)])
+            return row_codec.document(conn.execute(
+                "UPDATE documents SET chunk_count = ?, updated_at = ? WHERE id = ? "
+                f"RETURNING {DOCUMENT_COLUMNS}", (len(checked), to_text(at),
+                                                   document_id)).fetchone())
+
+
+MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
+    "settings_lose_their_type": (SettingsLoseTheirType, "model"),
+    "chunk_count_not_updated": (ChunkCountNotUpdated, "model"),
+    "runs_move_anywhere": (RunsMoveAnywhere, "model"),
+    "runs_ordered_by_start_only": (RunsOrderedByStartOnly, "model"),
+    "cron_day_fields_both_required": (CronDayFieldsBothRequired, "model"),
+    "snapshot_hides_later_events": (SnapshotHidesLaterEvents, "model"),
+    "checkpoint_moves_back": (CheckpointMovesBack, "model"),
+    "foreign_keys_on_first_connection_only": (ForeignKeysOnFirstConnectionOnly, "fk"),
+    "pipeline_delete_cascades": (PipelineDeleteCascades, "fk"),
+    "chunks_keep_their_document": (ChunksKeepTheirDocument, "fk"),
+    "replace_chunks_in_two_transactions": (ReplaceChunksInTwoTransactions, "acid"),
+}
+
+globals().update(sqlite_mutant_backends(MUTANTS))

@@ -1,0 +1,135 @@
+"""Deliberately broken event stores of the reference ``app_meta`` store (seed 001).
+
+Each is a way an append-only log with optimistic concurrency is commonly got
+wrong: a batch written event by event, the expected version read before the
+write transaction, positions drawn before the append commits (the feed then
+skips late commits), a feed that hands out events unverified, and a two-file
+``atomic()`` that leaves the event file out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from storecheck.conformance.errors import Conflict
+from storecheck.conformance.specs import app_meta_inputs as inputs
+from storecheck.conformance.specs.app_meta import SPEC, NewEvent, StoredEvent, event_checksum
+from storecheck.reference_impl.app_meta import SqliteAppMeta, SqliteAppMetaSplit
+from storecheck.reference_impl.app_meta import rows as row_codec
+from storecheck.reference_impl.app_meta.events import INSERT_EVENT
+from storecheck.reference_impl.app_meta.rows import EVENT_COLUMNS
+from storecheck.reference_impl.engine.timestamps import to_text
+
+from tests.mutants import sqlite_mutant_backends
+
+INSERT_AT_POSITION = INSERT_EVENT.replace("INSERT INTO events (", "INSERT INTO events (id, ") \
+    .replace("VALUES (", "VALUES (?, ")
+
+
+class AppendsEventByEvent(SqliteAppMeta):
+    """Each event of a batch appended in its own transaction: a refused event leaves the
+    ones before it, and readers see a batch arrive piece by piece."""
+
+    def append_events(self, aggregate_id: str, aggregate_type: str, expected_version: int,
+                      events: Sequence[NewEvent]) -> list[StoredEvent]:
+        stored: list[StoredEvent] = []
+        for offset, event in enumerate(events):
+            stored += super().append_events(aggregate_id, aggregate_type,
+                                             expected_version + offset, [event])
+        return stored
+
+
+class ExpectedVersionReadBeforeTheWrite(SqliteAppMeta):
+    """The stream's head read in one transaction and the events written in the next: two
+    writers at the same expected version both pass the test."""
+
+    def append_events(self, aggregate_id: str, aggregate_type: str, expected_version: int,
+                      events: Sequence[NewEvent]) -> list[StoredEvent]:
+        aggregate_id, aggregate_type, expected, checked = inputs.append(
+            aggregate_id, aggregate_type, expected_version, events)
+        with self._events_tx("append_events", aggregate_id, write=False) as conn:
+            _check_head(conn, aggregate_id, aggregate_type, expected)
+        with self._events_tx("append_events", aggregate_id) as conn:
+            return [_insert(conn, event, aggregate_id, aggregate_type, expected + offset, None)
+                    for offset, event in enumerate(checked, start=1)]
+
+
+class PositionsDrawnBeforeCommit(SqliteAppMeta):
+    """Positions reserved from a counter in a transaction of their own, then the events
+    written in a second one (how a sequence behaves): a writer that reserved lower
+    positions can commit after one that reserved higher, and a processor already past
+    those never sees them."""
+
+    def append_events(self, aggregate_id: str, aggregate_type: str, expected_version: int,
+                      events: Sequence[NewEvent]) -> list[StoredEvent]:
+        aggregate_id, aggregate_type, expected, checked = inputs.append(
+            aggregate_id, aggregate_type, expected_version, events)
+        with self._events_tx("append_events", aggregate_id) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS position_counter (n INTEGER NOT NULL)")
+            conn.execute("INSERT INTO position_counter SELECT coalesce(max(id), 0) FROM events "
+                         "WHERE NOT EXISTS (SELECT 1 FROM position_counter)")
+            (last,) = conn.execute("UPDATE position_counter SET n = n + ? RETURNING n",
+                                   (len(checked),)).fetchone()
+        first = last - len(checked) + 1
+        with self._events_tx("append_events", aggregate_id) as conn:
+            _check_head(conn, aggregate_id, aggregate_type, expected)
+            return [_insert(conn, event, aggregate_id, aggregate_type, expected + offset,
+                            first + offset - 1)
+                    for offset, event in enumerate(checked, start=1)]
+
+
+def _check_head(conn: Any, aggregate_id: str, aggregate_type: str, expected: int) -> None:
+    stored_type, version = SqliteAppMeta._head(conn, aggregate_id)
+    if stored_type not in (None, aggregate_type) or version != expected:
+        raise Conflict(SPEC, "append_events", "another type or a stale version", aggregate_id)
+
+
+def _insert(conn: Any, event: NewEvent, aggregate_id: str, aggregate_type: str, sequence: int,
+            position: int | None) -> StoredEvent:
+    checksum = event_checksum(event.event_id, event.event_type, aggregate_id, aggregate_type,
+                              sequence, event.data_json, event.metadata_json, event.trace_id,
+                              event.user_id, event.timestamp)
+    values = (event.event_id, event.event_type, aggregate_id, aggregate_type, sequence,
+              event.data_json, event.metadata_json, event.trace_id, event.user_id,
+              to_text(event.timestamp), checksum)
+    if position is None:
+        return row_codec.event(conn.execute(INSERT_EVENT, values).fetchone())
+    return row_codec.event(conn.execute(INSERT_AT_POSITION, (position, *values)).fetchone())
+
+
+class FeedNotVerified(SqliteAppMeta):
+    """The aggregate reads verify each event's checksum, the feed does not: a processor is
+    handed a tampered event as if it were the one appended."""
+
+    def read_feed(self, after_position: int, limit: int) -> list[StoredEvent]:
+        after_position, limit = inputs.feed(after_position, limit)
+        with self._events_tx("read_feed", after_position, write=False) as conn:
+            return [row_codec.event(row) for row in conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                (after_position, limit))]
+
+
+class SplitAtomicLeavesEventsOut(SqliteAppMetaSplit):
+    """The production layout's ``atomic()`` holds the application file only: events
+    appended in a block that rolls back stay committed in the events file."""
+
+    def atomic(self) -> AbstractContextManager[None]:
+        return self._atomic_app_only()
+
+    @contextmanager
+    def _atomic_app_only(self) -> Iterator[None]:
+        with self._tx("atomic"):
+            yield
+
+
+MUTANTS: dict[str, tuple[type[Any], str]] = {
+    "appends_event_by_event": (AppendsEventByEvent, "acid"),
+    "expected_version_read_before_the_write": (ExpectedVersionReadBeforeTheWrite, "concurrency"),
+    "positions_drawn_before_commit": (PositionsDrawnBeforeCommit, "concurrency"),
+    "feed_not_verified": (FeedNotVerified, "badinput"),
+    "split_atomic_leaves_events_out": (SplitAtomicLeavesEventsOut, "acid"),
+}
+
+globals().update(sqlite_mutant_backends(MUTANTS))
