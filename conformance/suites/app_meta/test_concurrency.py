@@ -113,8 +113,8 @@ def test_a_processor_tailing_the_feed_sees_every_event_of_writer_processes_once_
     tail.judge("read_feed", _wanted(writers, batches, batch))
     appended = writers * batches * batch
     progress(request.config, f"app_meta feed: {appended} events from {writers} writer "
-             f"processes in {elapsed:.2f} s ({appended / elapsed:.0f} events/s, at most; "
-             f"includes process start) beside a tailing reader ({tail.reads} reads)")
+             f"processes in {elapsed:.2f} s ({appended / elapsed:.0f} events/s or more: the time "
+             f"includes the worker pool's shutdown) beside a tailing reader ({tail.reads} reads)")
 
 
 @pytest.mark.operation("read_feed")
