@@ -197,14 +197,20 @@ class SqliteAppMetaCatalog(SqliteStore):
         with self._tx("replace_chunks", document_id) as conn:
             document = self._document(conn, document_id, "replace_chunks")
             conn.execute("DELETE FROM document_chunks WHERE document_id = ?", (document_id,))
-            conn.executemany(INSERT_CHUNK, [
-                (chunk.id, document_id, document.kb_id, index, chunk.content,
-                 content_hash(chunk.content), chunk.token_count, chunk.metadata_json, to_text(at))
-                for index, chunk in enumerate(checked)])
+            self._insert_chunks(conn, document, checked, at)
             return rows.document(conn.execute(
                 "UPDATE documents SET chunk_count = (SELECT count(*) FROM document_chunks "
                 "WHERE document_id = ?), updated_at = ? WHERE id = ? "
                 f"RETURNING {DOCUMENT_COLUMNS}", (document_id, to_text(at), document_id)).fetchone())
+
+    @staticmethod
+    def _insert_chunks(conn: Connection, document: Document, chunks: Sequence[NewChunk],
+                       at: datetime) -> None:
+        """The chunks in list order: ``chunk_index`` is the position, the hash is computed."""
+        conn.executemany(INSERT_CHUNK, [
+            (chunk.id, document.id, document.kb_id, index, chunk.content,
+             content_hash(chunk.content), chunk.token_count, chunk.metadata_json, to_text(at))
+            for index, chunk in enumerate(chunks)])
 
     def document_chunks(self, document_id: str) -> list[Chunk]:
         (document_id,) = inputs.texts("document_chunks", document_id=document_id)

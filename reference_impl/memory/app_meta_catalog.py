@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from storecheck.conformance.errors import (
     Conflict,
@@ -41,8 +41,12 @@ from storecheck.conformance.specs.app_meta import (
     event_checksum,
 )
 from storecheck.reference_impl.memory.base import MemoryStore
+from storecheck.reference_impl.memory.rules import Rules
 
-V = TypeVar("V")
+RULES = Rules(SPEC)
+_check = RULES.check
+_parent = RULES.parent
+_found = RULES.found
 
 
 @dataclass
@@ -75,11 +79,6 @@ class State:
         return [event for event in self.events if event.aggregate_id == aggregate_id]
 
 
-def _check(operation: str, rule: str, ok: bool, value: object) -> None:
-    if not ok:
-        raise ConstraintViolation(SPEC, operation, ConstraintKind.CHECK, rule, value)
-
-
 def _not_empty(operation: str, **values: str) -> None:
     for name, value in values.items():
         _check(operation, f"{name} <> ''", value != "", value)
@@ -89,18 +88,6 @@ def _unique(operation: str, taken: bool, what: str, value: object) -> None:
     if taken:
         raise ConstraintViolation(SPEC, operation, ConstraintKind.UNIQUE, f"duplicate {what}",
                                   value)
-
-
-def _parent(operation: str, table: dict[str, V], key: str | None, name: str) -> None:
-    if key is not None and key not in table:
-        raise ConstraintViolation(SPEC, operation, ConstraintKind.FOREIGN_KEY,
-                                  f"{name} names no row", key)
-
-
-def _found(operation: str, table: dict[str, V], key: str, what: str) -> V:
-    if key not in table:
-        raise NotFound(SPEC, operation, f"no such {what}", key)
-    return table[key]
 
 
 def _named(table: dict[str, Any], name: str, other_than: str) -> bool:

@@ -30,9 +30,14 @@ from storecheck.conformance.specs.conversations import (
     tokens,
 )
 from storecheck.reference_impl.memory.base import MemoryStore
+from storecheck.reference_impl.memory.rules import Rules
 
 T = TypeVar("T")
 HEX = frozenset("0123456789abcdef")
+
+
+RULES = Rules(SPEC)
+_check = RULES.check
 
 
 @dataclass
@@ -57,11 +62,6 @@ class State:
         for table in (self.messages, self.learnings, self.uploads):
             for key in [k for k, v in table.items() if v.conversation_id == conversation_id]:
                 del table[key]
-
-
-def _check(operation: str, rule: str, ok: bool, value: object) -> None:
-    if not ok:
-        raise ConstraintViolation(SPEC, operation, ConstraintKind.CHECK, rule, value)
 
 
 def _missing_parent(operation: str, value: object) -> ConstraintViolation:

@@ -32,6 +32,10 @@ from storecheck.conformance.specs.extraction import (
     replay_steps,
 )
 from storecheck.reference_impl.memory.base import MemoryStore
+from storecheck.reference_impl.memory.rules import Rules
+
+RULES = Rules(SPEC)
+_check = RULES.check
 
 
 @dataclass
@@ -49,11 +53,6 @@ class State:
     def next_id(self, table: str) -> int:
         self.last_ids[table] = self.last_ids.get(table, 0) + 1
         return self.last_ids[table]
-
-
-def _check(operation: str, rule: str, ok: bool, value: object) -> None:
-    if not ok:
-        raise ConstraintViolation(SPEC, operation, ConstraintKind.CHECK, rule, value)
 
 
 def _newest_first(rows: Iterable[ExtractionEvent], limit: int) -> list[ExtractionEvent]:

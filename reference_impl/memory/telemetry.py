@@ -54,6 +54,13 @@ from storecheck.conformance.specs.telemetry import (
     two_proportion_p_value,
 )
 from storecheck.reference_impl.memory.base import MemoryStore
+from storecheck.reference_impl.memory.rules import Rules
+
+RULES = Rules(SPEC)
+_check = RULES.check
+_parent = RULES.parent
+_found = RULES.found
+
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -81,11 +88,6 @@ class State:
                      dict(self.tests), dict(self.counts))
 
 
-def _check(operation: str, rule: str, ok: bool, value: object) -> None:
-    if not ok:
-        raise ConstraintViolation(SPEC, operation, ConstraintKind.CHECK, rule, value)
-
-
 def _in_range(value: float | None, low: float, high: float) -> bool:
     return value is None or low <= value <= high
 
@@ -98,18 +100,6 @@ def _non_negative(operation: str, **values: int | float | None) -> None:
 def _unique(operation: str, table: dict[K, V], key: K) -> None:
     if key in table:
         raise ConstraintViolation(SPEC, operation, ConstraintKind.UNIQUE, "duplicate id", key)
-
-
-def _parent(operation: str, table: dict[str, V], key: str | None, name: str) -> None:
-    if key is not None and key not in table:
-        raise ConstraintViolation(SPEC, operation, ConstraintKind.FOREIGN_KEY,
-                                  f"{name} names no row", key)
-
-
-def _found(operation: str, table: dict[str, V], key: str, what: str) -> V:
-    if key not in table:
-        raise NotFound(SPEC, operation, f"no such {what}", key)
-    return table[key]
 
 
 def _oldest_first(rows: Iterable[V], key: Callable[[V], tuple[object, ...]]) -> tuple[V, ...]:

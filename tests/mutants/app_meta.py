@@ -24,11 +24,9 @@ from storecheck.conformance.specs.app_meta import (
     PipelineRun,
     Setting,
     SettingValue,
-    content_hash,
 )
 from storecheck.reference_impl.app_meta import SqliteAppMeta
 from storecheck.reference_impl.app_meta import rows as row_codec
-from storecheck.reference_impl.app_meta.catalog import INSERT_CHUNK
 from storecheck.reference_impl.app_meta.rows import DOCUMENT_COLUMNS, RUN_COLUMNS
 from storecheck.reference_impl.engine.timestamps import to_text
 
@@ -75,10 +73,7 @@ class ChunkCountNotUpdated(SqliteAppMeta):
         with self._tx("replace_chunks", document_id) as conn:
             document = self._document(conn, document_id, "replace_chunks")
             conn.execute("DELETE FROM document_chunks WHERE document_id = ?", (document_id,))
-            conn.executemany(INSERT_CHUNK, [
-                (chunk.id, document_id, document.kb_id, index, chunk.content,
-                 content_hash(chunk.content), chunk.token_count, chunk.metadata_json, to_text(at))
-                for index, chunk in enumerate(checked)])
+            self._insert_chunks(conn, document, checked, at)
             count = document.chunk_count or len(checked)
             return row_codec.document(conn.execute(
                 f"UPDATE documents SET chunk_count = ?, updated_at = ? WHERE id = ? "
@@ -199,10 +194,7 @@ class ReplaceChunksInTwoTransactions(SqliteAppMeta):
             conn.execute("DELETE FROM document_chunks WHERE document_id = ?", (document_id,))
         with self._tx("replace_chunks", document_id) as conn:
             document = self._document(conn, document_id, "replace_chunks")
-            conn.executemany(INSERT_CHUNK, [
-                (chunk.id, document_id, document.kb_id, index, chunk.content,
-                 content_hash(chunk.content), chunk.token_count, chunk.metadata_json, to_text(at))
-                for index, chunk in enumerate(checked)])
+            self._insert_chunks(conn, document, checked, at)
             return row_codec.document(conn.execute(
                 "UPDATE documents SET chunk_count = ?, updated_at = ? WHERE id = ? "
                 f"RETURNING {DOCUMENT_COLUMNS}", (len(checked), to_text(at),

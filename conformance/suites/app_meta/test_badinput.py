@@ -51,11 +51,6 @@ pytestmark = pytest.mark.badinput
 LATER = T0 + timedelta(hours=1)
 
 
-def _seeded(store: Any) -> Any:
-    small_world(store, "bad")
-    return snapshot_all(store)
-
-
 BY_SCHEMA = (ConstraintViolation, ConstraintKind.CHECK)
 REFUSED: dict[str, tuple[Callable[[Any], Any], type[StoreError], ConstraintKind | None]] = {
     "cron-six-fields": (lambda s: s.create_schedule(NewSchedule(
