@@ -5,10 +5,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
 
@@ -155,10 +156,28 @@ def _reraise(where: str, raised: list[tuple[int, BaseException]]) -> None:
     ) from first
 
 
+RACE_SWITCH_INTERVAL_S = 1e-5
+
+
+@contextmanager
+def fast_switching() -> Iterator[None]:
+    """Python threads take turns every 5 ms by default, long enough for one caller to
+    finish a whole check-then-act (or a writer a whole sequence of commits) before the
+    next runs; switching often makes threads interleave inside an operation, as they
+    would on separate cores."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(RACE_SWITCH_INTERVAL_S)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+
+
 def read_while(read: Callable[[], object], action: Callable[[], T]) -> T:
     """Run ``action`` while another thread calls ``read`` over and over; return its result.
 
-    An exception in the reader fails the check once the action is done.
+    The threads switch often (:func:`fast_switching`), so reads land between the
+    action's steps.  An exception in the reader fails the check once the action is done.
     """
     done = threading.Event()
     raised: list[tuple[int, BaseException]] = []
@@ -170,13 +189,16 @@ def read_while(read: Callable[[], object], action: Callable[[], T]) -> T:
         except BaseException as exc:
             raised.append((0, exc))
 
-    reader = threading.Thread(target=loop)
-    reader.start()
     try:
-        return action()
+        with fast_switching():
+            reader = threading.Thread(target=loop)
+            reader.start()
+            try:
+                return action()
+            finally:
+                done.set()
+                reader.join()
     finally:
-        done.set()
-        reader.join()
         _reraise("reader thread", raised)
 
 

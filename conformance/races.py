@@ -11,17 +11,21 @@ processes for multi-process backends) and report each caller's outcome.
 from __future__ import annotations
 
 import multiprocessing
-import sys
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, ClassVar
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import Outcome, expect, outcome, run_threads
+from storecheck.conformance.checks import (
+    Outcome,
+    expect,
+    fast_switching,
+    outcome,
+    run_threads,
+)
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, StoreError
 
 Summary = tuple[str, "str | None", Any]
@@ -63,22 +67,6 @@ def summary(result: Outcome) -> Summary:
         return ("ok", None, result.value)
     kind = result.error.kind.value if isinstance(result.error, ConstraintViolation) else None
     return (type(result.error).__name__, kind, None)
-
-
-RACE_SWITCH_INTERVAL_S = 1e-5
-
-
-@contextmanager
-def fast_switching() -> Iterator[None]:
-    """Python threads take turns every 5 ms by default, long enough for one caller to
-    finish a whole check-then-act before the next starts; switching often makes the
-    callers interleave inside the operation, as they would on separate cores."""
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(RACE_SWITCH_INTERVAL_S)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(interval)
 
 
 def race_in_threads(store: Any, spec: str, cases: Sequence[Race], racers: int) -> None:

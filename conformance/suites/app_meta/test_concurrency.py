@@ -19,6 +19,7 @@ import pytest
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import (
     expect,
+    fast_switching,
     progress,
     run_threads,
     run_workers,
@@ -73,13 +74,14 @@ class Tail:
 
 def _tail_while(store: Any, write: Any) -> Tail:
     tail = Tail(store)
-    reader = threading.Thread(target=tail.run, name="storecheck-feed-tail")
-    reader.start()
-    try:
-        write()
-    finally:
-        tail.stop.set()
-        reader.join(timeout=120)
+    with fast_switching():
+        reader = threading.Thread(target=tail.run, name="storecheck-feed-tail")
+        reader.start()
+        try:
+            write()
+        finally:
+            tail.stop.set()
+            reader.join(timeout=120)
     return tail
 
 
@@ -96,7 +98,7 @@ def test_a_processor_tailing_the_feed_sees_every_event_of_writer_processes_once_
     """Four writer processes append small batches to their own streams while the processor
     tails the feed from another connection."""
     store = open_store()
-    writers, batches, batch = 4, store_profile.items * 6, 3
+    writers, batches, batch = 4, store_profile.items * 25, 3
     start = start_time()
     errors: list[list[str]] = []
     finished: list[float] = []
@@ -122,7 +124,7 @@ def test_a_processor_tailing_the_feed_sees_every_event_of_writer_threads_once_in
     store: Any, store_profile: Any
 ) -> None:
     """The same with writer threads sharing the processor's store."""
-    writers, batches, batch = 4, store_profile.items * 4, 3
+    writers, batches, batch = 4, store_profile.items * 12, 3
     errors: list[str] = []
 
     def write() -> None:

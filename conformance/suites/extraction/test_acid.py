@@ -196,11 +196,12 @@ def _old_sessions(store: Any, backend: Any, count: int) -> list[str]:
 def test_purge_is_one_transaction(backend: Any, store: Any) -> None:
     """A reader never sees a purge half done.
 
-    The reader looks at an old session's events, the session, its events again, then
-    at another old session.  With one transaction none of these can disagree: events
-    gone before their session (children first, committed apart), a session gone
-    before its events (parents first), or one session gone and the other not
-    (session by session).
+    The reader looks at an old session's state changes (one read: the session with
+    its changes, or NotFound), its events, the session, its events again, then at
+    another old session.  With one transaction none of these can disagree: a session
+    read back without its changes or events (children first, committed apart), a
+    session gone before its events (parents first), or one session gone and the other
+    not (session by session).
     """
     old = _old_sessions(store, backend, 300)
     torn: list[str] = []
@@ -217,12 +218,18 @@ def test_purge_is_one_transaction(backend: Any, store: Any) -> None:
         # Reads in an order that a purge of one transaction cannot fool, whenever it
         # commits between them: once a row is gone it stays gone.
         first, second = pick.sample(old, 2)
+        try:
+            changes = len(store.state_changes(first))
+        except NotFound:
+            changes = None
         events_before = len(store.events_by_session(first))
         there = exists(first)
         events_after = len(store.events_by_session(first))
         if torn:
             return
-        if events_before == 0 and there:
+        if changes == 0:
+            torn.append(f"{first}: read back without its state changes")
+        elif events_before == 0 and there:
             torn.append(f"{first}: its events gone while the session was still there")
         elif not there and events_after:
             torn.append(f"{first}: the session gone while {events_after} events were not")

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import expect, run_threads, run_workers, start_time
+from storecheck.conformance.checks import expect, fast_switching, run_threads, run_workers, start_time
 from storecheck.conformance.errors import Conflict, ValidationError
-from storecheck.conformance.races import fast_switching
 from storecheck.conformance.specs.telemetry import SPEC, NewABTest
 from storecheck.conformance.suites.telemetry.workers import record_results
 from storecheck.fixtures.telemetry import T0, TelemetryFactory
