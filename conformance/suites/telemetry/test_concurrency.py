@@ -15,7 +15,7 @@ from storecheck.conformance.suites.telemetry.workers import record_results
 from storecheck.fixtures.telemetry import T0, TelemetryFactory
 
 pytestmark = pytest.mark.concurrency
-ROUNDS = 60
+ROUNDS = 150
 
 
 @pytest.mark.requires(caps.MULTI_PROCESS)
