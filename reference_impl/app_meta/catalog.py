@@ -33,6 +33,7 @@ from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.store import SqliteStore
 from storecheck.reference_impl.engine.timestamps import to_text
 
+SELECT_SETTING: Final = f"SELECT {SETTING_COLUMNS} FROM settings WHERE key = ?"
 UPSERT_SETTING: Final = (
     "INSERT INTO settings (key, value, schema_version, created_at, updated_at) "
     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
@@ -68,8 +69,7 @@ class SqliteAppMetaCatalog(SqliteStore):
     def get_setting(self, key: str) -> Setting:
         (key,) = inputs.texts("get_setting", key=key)
         with self._tx("get_setting", key, write=False) as conn:
-            row = conn.execute(f"SELECT {SETTING_COLUMNS} FROM settings WHERE key = ?",
-                               (key,)).fetchone()
+            row = conn.execute(SELECT_SETTING, (key,)).fetchone()
             _found(row, "setting", "get_setting", key)
             return rows.setting(row)
 

@@ -34,8 +34,16 @@ INSERT_EVENT: Final = (
     "INSERT INTO events (event_id, event_type, aggregate_id, aggregate_type, sequence_number, "
     "event_data, metadata, trace_id, user_id, timestamp, checksum) "
     f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {EVENT_COLUMNS}")
-STREAM_HEAD: Final = ("SELECT aggregate_type, sequence_number FROM events WHERE aggregate_id = ? "
-                      "ORDER BY sequence_number DESC LIMIT 1")
+# max(), not ORDER BY ... DESC LIMIT 1: translated for PostgreSQL, that ORDER BY gains
+# NULLS LAST (SQLite's order), which the UNIQUE index cannot give, so PostgreSQL
+# sorted the whole stream to find its head (found by the latency table's scaling row).
+STREAM_HEAD: Final = (
+    "SELECT aggregate_type, sequence_number FROM events WHERE aggregate_id = ? AND "
+    "sequence_number = (SELECT max(sequence_number) FROM events WHERE aggregate_id = ?)")
+READ_STREAM: Final = (f"SELECT {EVENT_COLUMNS} FROM events WHERE aggregate_id = ? "
+                      "AND sequence_number >= ? ORDER BY sequence_number")
+READ_SNAPSHOT: Final = f"SELECT {SNAPSHOT_COLUMNS} FROM aggregate_snapshots WHERE aggregate_id = ?"
+READ_FEED: Final = f"SELECT {EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?"
 
 
 def verified(operation: str, found: Iterable[Any]) -> list[StoredEvent]:
@@ -63,7 +71,7 @@ class SqliteAppMetaEvents(SqliteAppMetaPipelines):
 
     @staticmethod
     def _head(conn: Connection, aggregate_id: str) -> tuple[str | None, int]:
-        row = conn.execute(STREAM_HEAD, (aggregate_id,)).fetchone()
+        row = conn.execute(STREAM_HEAD, (aggregate_id, aggregate_id)).fetchone()
         return (None, 0) if row is None else (row[0], row[1])
 
     def append_events(self, aggregate_id: str, aggregate_type: str, expected_version: int,
@@ -95,9 +103,7 @@ class SqliteAppMetaEvents(SqliteAppMetaPipelines):
         (aggregate_id,) = inputs.texts("read_events", aggregate_id=aggregate_id)
         from_version = inputs.version("read_events", "from_version", from_version, 1)
         with self._events_tx("read_events", aggregate_id, write=False) as conn:
-            return verified("read_events", conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE aggregate_id = ? "
-                "AND sequence_number >= ? ORDER BY sequence_number", (aggregate_id, from_version)))
+            return verified("read_events", conn.execute(READ_STREAM, (aggregate_id, from_version)))
 
     def aggregate_version(self, aggregate_id: str) -> int:
         (aggregate_id,) = inputs.texts("aggregate_version", aggregate_id=aggregate_id)
@@ -134,21 +140,16 @@ class SqliteAppMetaEvents(SqliteAppMetaPipelines):
             aggregate_type, version = self._head(conn, aggregate_id)
             if aggregate_type is None:
                 raise NotFound(SPEC, "load_aggregate", "no such aggregate", aggregate_id)
-            row = conn.execute(f"SELECT {SNAPSHOT_COLUMNS} FROM aggregate_snapshots "
-                               "WHERE aggregate_id = ?", (aggregate_id,)).fetchone()
+            row = conn.execute(READ_SNAPSHOT, (aggregate_id,)).fetchone()
             snapshot = None if row is None else rows.snapshot(row)
             after = 0 if snapshot is None else snapshot.version
-            events = verified("load_aggregate", conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE aggregate_id = ? "
-                "AND sequence_number > ? ORDER BY sequence_number", (aggregate_id, after)))
+            events = verified("load_aggregate", conn.execute(READ_STREAM, (aggregate_id, after + 1)))
             return LoadedAggregate(aggregate_id, aggregate_type, version, snapshot, tuple(events))
 
     def read_feed(self, after_position: int, limit: int) -> list[StoredEvent]:
         after_position, limit = inputs.feed(after_position, limit)
         with self._events_tx("read_feed", after_position, write=False) as conn:
-            return verified("read_feed", conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?",
-                (after_position, limit)))
+            return verified("read_feed", conn.execute(READ_FEED, (after_position, limit)))
 
     def set_checkpoint(self, processor: str, position: int, at: datetime) -> int:
         processor, position, at = inputs.checkpoint(processor, position, at)
