@@ -20,6 +20,7 @@ LATENCY_TARGETS: Final = "latency_targets"
 FILE_STORAGE: Final = "file_storage"
 FLOOR_BOUND: Final = "floor_bound"
 STORAGE_LIMIT: Final = "storage_limit"
+BACKUP_RESTORE: Final = "backup_restore"
 
 CAPABILITIES: Final[dict[str, str]] = {
     TRANSACTIONS: "store.atomic() groups operations into one transaction; nested calls are "
@@ -44,6 +45,9 @@ CAPABILITIES: Final[dict[str, str]] = {
     STORAGE_LIMIT: "store.limit_storage(extra_bytes) makes the storage refuse to grow more "
     "than extra_bytes, as a full disk would (None lifts it), so the checks can drive the "
     "store into StorageFailed(DISK_FULL) and out again",
+    BACKUP_RESTORE: "the store backs itself up into its own backup directory, restores a "
+    "backup after verifying it, and reports the health of its files and connection pool (the "
+    "spec's maintenance protocol, where it has one)",
     FAULT_INJECTION: "migrate(target, fail_after_statements=N) aborts a migration step "
     "after N statements, to prove a failed step leaves the previous version intact",
 }

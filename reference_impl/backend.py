@@ -32,6 +32,7 @@ SQLITE_CAPABILITIES = frozenset({
     caps.FILE_STORAGE,
     caps.FLOOR_BOUND,
     caps.STORAGE_LIMIT,
+    caps.BACKUP_RESTORE,
 })
 
 

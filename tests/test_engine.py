@@ -162,7 +162,7 @@ def test_backup_stays_in_its_directory(database: Database, tmp_path: Path) -> No
 
 
 def test_a_store_backs_up_beside_its_file_and_reports_health(tmp_path: Path) -> None:
-    """SqliteStore.backup/health are engine features, not spec operations: no conformance
+    """SqliteStore.backup_copy/file_health are engine features, not spec operations: no conformance
     check reaches them, so they are pinned here."""
     from datetime import UTC, datetime
 
@@ -170,12 +170,12 @@ def test_a_store_backs_up_beside_its_file_and_reports_health(tmp_path: Path) -> 
 
     store = SqliteSessionHistory(str(tmp_path / "history.db"))
     store.get_or_create_workspace("/w", datetime(2025, 1, 1, tzinfo=UTC))
-    target = store.backup("copy.db")
+    target = store.backup_copy("copy.db")
     assert target == tmp_path / "backups" / "copy.db"
     copy = sqlite3.connect(target)
     assert copy.execute("SELECT workspace_path FROM workspaces").fetchall() == [("/w",)]
     copy.close()
-    assert store.health().ok
+    assert store.file_health().ok
     store.close()
 
 

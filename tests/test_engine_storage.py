@@ -124,7 +124,7 @@ def test_health_reports_a_damaged_file_instead_of_raising(tmp_path: Path) -> Non
         data[number * 4096 + 16:number * 4096 + 400] = bytes(range(256)) + bytes(128)
     path.write_bytes(bytes(data))
     damaged = SqliteSessionHistory(str(path))
-    figures = damaged.health()
+    figures = damaged.file_health()
     assert not figures.ok and figures.quick_check
     assert damaged.verify_integrity()
     damaged.close()
@@ -134,7 +134,7 @@ def test_backup_names_are_matched_whole(tmp_path: Path) -> None:
     store = SqliteSessionHistory(str(tmp_path / "b.db"))
     for name in ("copy.db\n", "copy.db\nx", " copy.db"):
         with pytest.raises(BackupRefused):
-            store.backup(name)
+            store.backup_copy(name)
     store.close()
 
 
@@ -150,10 +150,10 @@ def test_a_planted_link_is_never_written_through(tmp_path: Path) -> None:
     (outside / "existing.db").write_bytes(b"kept")
     for name in ("dangling.db", "pointing.db"):
         with pytest.raises(BackupRefused):
-            store.backup(name)
+            store.backup_copy(name)
     assert sorted(os.listdir(outside)) == ["existing.db"]
     assert (outside / "existing.db").read_bytes() == b"kept"
-    copy = sqlite3.connect(store.backup("real.db"))
+    copy = sqlite3.connect(store.backup_copy("real.db"))
     assert copy.execute("SELECT workspace_path FROM workspaces").fetchall() == [("/w",)]
     copy.close()
     store.close()
@@ -167,7 +167,7 @@ def test_a_linked_backup_directory_is_refused_unless_configured(tmp_path: Path) 
     (home / "backups").symlink_to(elsewhere, target_is_directory=True)
     store = SqliteSessionHistory(str(home / "b.db"))
     with pytest.raises(BackupRefused):
-        store.backup("copy.db")
+        store.backup_copy("copy.db")
     assert not os.listdir(elsewhere)
     store.close()
 
@@ -175,5 +175,5 @@ def test_a_linked_backup_directory_is_refused_unless_configured(tmp_path: Path) 
         backup_directory_may_be_link = True
 
     linked = LinkedBackups(str(home / "b.db"))
-    assert linked.backup("copy.db").resolve() == elsewhere / "copy.db"
+    assert linked.backup_copy("copy.db").resolve() == elsewhere / "copy.db"
     linked.close()

@@ -9,6 +9,7 @@ import pytest
 
 from tests.mutants import (
     app_meta,
+    app_meta_backup,
     app_meta_events,
     complexity,
     conversations,
@@ -24,7 +25,7 @@ from tests.suite_runner import report_schema, run_suite
 
 CASES = [(module.__name__.rsplit(".", 1)[1], store.spec, name, category)
          for module in (session_history, conversations, extraction, telemetry, app_meta,
-                        app_meta_events, value_space_and_races,
+                        app_meta_events, app_meta_backup, value_space_and_races,
                         complexity, storage, hostile_arguments, postgres)
          for name, (store, category) in module.MUTANTS.items()]
 GROUPS: dict[tuple[str, str], list[tuple[str, str]]] = {}

@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from storecheck.conformance.specs.app_meta import SPEC
-from storecheck.reference_impl.app_meta.events import SqliteAppMetaEvents
+from storecheck.reference_impl.app_meta.maintenance import SqliteAppMetaMaintenance
 from storecheck.reference_impl.engine import load_migrations
 from storecheck.reference_impl.engine.connection import ConnectionRules, Database
 from storecheck.reference_impl.engine.migrator import Migration
@@ -46,14 +46,14 @@ def one_file(app: tuple[Migration, ...],
     return (joined, *app[1:])
 
 
-class SqliteAppMeta(SqliteAppMetaEvents):
+class SqliteAppMeta(SqliteAppMetaMaintenance):
     """Implements :class:`~storecheck.conformance.specs.app_meta.AppMetaStore` (MVP layout)."""
 
     spec = SPEC
     migrations = one_file(APP_MIGRATIONS, EVENT_MIGRATIONS)
 
 
-class SqliteAppMetaSplit(SqliteAppMetaEvents):
+class SqliteAppMetaSplit(SqliteAppMetaMaintenance):
     """The production layout: the event store in its own file, ``synchronous=FULL``."""
 
     spec = SPEC
@@ -103,6 +103,12 @@ class SqliteAppMetaSplit(SqliteAppMetaEvents):
             yield
 
     def atomic(self) -> AbstractContextManager[None]:
+        return self._both()
+
+    def _files(self) -> list[tuple[str, Database, str]]:
+        return [*super()._files(), ("events", self.events_db, EVENTS_SUFFIX)]
+
+    def _hold_all(self, operation: str) -> AbstractContextManager[object]:
         return self._both()
 
     def close(self) -> None:

@@ -7,9 +7,11 @@ from storecheck.reference_impl.engine.connection import (
     translate,
 )
 from storecheck.reference_impl.engine.maintenance import (
+    BackupExists,
     BackupRefused,
     Health,
     backup,
+    copy_problems,
     health,
     integrity_problems,
 )
@@ -27,6 +29,7 @@ from storecheck.reference_impl.engine.migrator import (
 
 __all__ = [
     "AppliedMigration",
+    "BackupExists",
     "BackupRefused",
     "ChecksumMismatch",
     "ConnectionRules",
@@ -38,6 +41,7 @@ __all__ = [
     "MigrationFailed",
     "Migrator",
     "backup",
+    "copy_problems",
     "health",
     "integrity_problems",
     "is_busy",

@@ -77,6 +77,13 @@ class ConnectionRules:
     :class:`Busy`."""
 
 
+@dataclass(frozen=True)
+class Pool:
+    open: int
+    in_use: int
+    waiting: int
+
+
 def is_busy(exc: BaseException) -> bool:
     if not isinstance(exc, sqlite3.OperationalError):
         return False
@@ -117,6 +124,7 @@ class Database:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._closed = False
+        self._waiting = 0
         self._max_pages: int | None = None
         self._checkpointer = (
             Checkpointer(self._connect, path)
@@ -180,6 +188,13 @@ class Database:
             for each in self._all:
                 each.execute(f"PRAGMA max_page_count = {int(pages)}")
 
+    def pool(self) -> Pool:
+        """The connections open, those inside a transaction, and the callers waiting to
+        begin one (for the write lock, mostly), now."""
+        with self._all_lock:
+            return Pool(len(self._all), sum(conn.in_transaction for conn in self._all),
+                        self._waiting)
+
     def close(self) -> None:
         self._closed = True
         if self._checkpointer is not None:
@@ -219,12 +234,17 @@ class Database:
                 yield conn
             return
         begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+        with self._all_lock:
+            self._waiting += 1
         try:
             conn.execute(begin)
         except sqlite3.OperationalError as exc:
             if not is_busy(exc):
                 raise
             self._retry_busy(lambda: conn.execute(begin))
+        finally:
+            with self._all_lock:
+                self._waiting -= 1
         self._local.depth = 1
         try:
             yield conn
@@ -234,11 +254,18 @@ class Database:
             raise
         else:
             try:
-                conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                if not is_busy(exc):
-                    raise
-                self._retry_busy(lambda: conn.execute("COMMIT"))
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.OperationalError as exc:
+                    if not is_busy(exc):
+                        raise
+                    self._retry_busy(lambda: conn.execute("COMMIT"))
+            except sqlite3.Error:
+                # A refused COMMIT (a deferred foreign key, a full disk) leaves the
+                # transaction open; the connection must not carry it into its next use.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
             if write and self._checkpointer is not None:
                 self._checkpointer.committed(conn)
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,11 @@ _BACKUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class BackupRefused(ValueError):
-    """The backup name would leave the configured backup directory."""
+    """The backup would leave its directory, overwrite a file or write through a link."""
+
+
+class BackupExists(BackupRefused):
+    """A file (or a link) already has the backup's name."""
 
 
 @dataclass(frozen=True)
@@ -38,15 +43,44 @@ def backup(database: Database, directory: Path, name: str, *,
     """Copy the live database into ``directory/name``, a file this call creates.
 
     A backup can never be written outside the directory: the name must be a
-    bare file name (matched whole, so a trailing newline is refused too); the
-    directory may not be a symbolic link unless ``directory_may_be_link``; the
-    file is created with ``O_CREAT | O_EXCL | O_NOFOLLOW``, so an existing file
-    or a link planted at the name (dangling or not) is refused, and the copy is
-    written through that one descriptor (the online backup API fills an
-    in-memory copy first), so nothing can swap the path in between.
+    bare file name (matched whole, so a trailing newline is refused too), and
+    :func:`write_new_file` refuses a linked directory, an existing file or a
+    planted link.
     """
     if not _BACKUP_NAME.fullmatch(name) or name in {".", ".."}:
         raise BackupRefused(f"backup name {name!r} must be a bare file name")
+    return write_new_file(directory, name, image(database.path),
+                          directory_may_be_link=directory_may_be_link)
+
+
+def image(path: str) -> bytes:
+    """The file's last committed state, through the online backup API, from a connection
+    of its own (the backup API cannot read through a connection inside a write
+    transaction: hold one on the store's connection to keep writers out meanwhile)."""
+    source = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True)
+    copy = sqlite3.connect(":memory:")
+    try:
+        source.backup(copy)
+        data = bytearray(copy.serialize())
+        # Header bytes 18-19 say "WAL" as the source's do; a copy at rest is a rollback-
+        # journal file (1, 1), so reading it never leaves -wal and -shm files beside it.
+        data[18:20] = b"\x01\x01"
+        return bytes(data)
+    finally:
+        copy.close()
+        source.close()
+
+
+def write_new_file(directory: Path, name: str, data: bytes, *,
+                   directory_may_be_link: bool = False) -> Path:
+    """Write ``data`` to ``directory/name``, a file this call creates and syncs.
+
+    The directory may not be a symbolic link unless ``directory_may_be_link``;
+    the file is created with ``O_CREAT | O_EXCL | O_NOFOLLOW``, so an existing
+    file or a link planted at the name (dangling or not) is refused, and the
+    bytes are written through that one descriptor, so nothing can swap the
+    path in between.
+    """
     if directory.is_symlink() and not directory_may_be_link:
         raise BackupRefused(f"backup directory {directory} is a link to "
                             f"{os.readlink(directory)}; refusing to write through it")
@@ -55,16 +89,10 @@ def backup(database: Database, directory: Path, name: str, *,
     try:
         descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
-        raise BackupRefused(f"backup {name!r} already exists (or a link has that name)") from None
+        raise BackupExists(f"backup {name!r} already exists (or a link has that name)") from None
     try:
-        copy = sqlite3.connect(":memory:")
-        try:
-            database.connection().backup(copy)
-            image = copy.serialize()
-        finally:
-            copy.close()
         with os.fdopen(descriptor, "wb", closefd=False) as out:
-            out.write(image)
+            out.write(data)
             out.flush()
             os.fsync(descriptor)
     except BaseException:
@@ -73,6 +101,27 @@ def backup(database: Database, directory: Path, name: str, *,
     finally:
         os.close(descriptor)
     return target
+
+
+def copy_problems(path: Path) -> list[str]:
+    """Why the SQLite file at ``path`` is not a whole, sound copy (empty if it is): its
+    integrity check, and its size against its page count times its page size."""
+    if path.is_symlink() or not path.is_file():
+        return [f"{path.name} is not a regular file"]
+    conn = sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?mode=ro", uri=True)
+    try:
+        page_size, page_count = (int(conn.execute(f"PRAGMA {name}").fetchone()[0])
+                                 for name in ("page_size", "page_count"))
+        problems = [str(row[0]) for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
+    except sqlite3.DatabaseError as exc:
+        return [f"{path.name} cannot be read as SQLite: {exc}"]
+    finally:
+        conn.close()
+    size = path.stat().st_size
+    if size != page_size * page_count:
+        problems.append(f"{path.name} holds {size} bytes, not its {page_count} pages of "
+                        f"{page_size}")
+    return problems
 
 
 def health(database: Database) -> Health:

@@ -44,7 +44,7 @@ class SqliteStore:
     rules: ClassVar[ConnectionRules] = ConnectionRules()
     sql_dialect = "sqlite"
     backup_directory_may_be_link: ClassVar[bool] = False
-    """Set where ``backups/`` beside the file is meant to be a link to another disk."""
+    """Set where a store's backup directory is meant to be a link to another disk."""
     database_class: type[Database] = Database
     migrator_class: type[Migrator] = Migrator
 
@@ -116,6 +116,17 @@ class SqliteStore:
     def atomic(self) -> AbstractContextManager[None]:
         return _as_none(self._tx("atomic"))
 
+    def backup_copy(self, name: str) -> Path:
+        """A copy of the store's file at ``backups/name`` beside it (see
+        :func:`~.maintenance.backup` for what is refused): an engine feature, apart from
+        any spec's backup operations."""
+        with self._storage("backup_copy", name):
+            return backup(self.db, Path(self.path).parent / "backups", name,
+                          directory_may_be_link=self.backup_directory_may_be_link)
+
+    def file_health(self) -> Health:
+        return health(self.db)
+
     def close(self) -> None:
         self.db.close()
 
@@ -159,15 +170,6 @@ class SqliteStore:
             problems.append(f"foreign_key_check: {exc}")
         return problems
 
-    def backup(self, name: str) -> Path:
-        """A copy of the store at ``backups/name`` beside its file (see
-        :func:`~.maintenance.backup` for what is refused)."""
-        with self._storage("backup", name):
-            return backup(self.db, Path(self.path).parent / "backups", name,
-                          directory_may_be_link=self.backup_directory_may_be_link)
-
-    def health(self) -> Health:
-        return health(self.db)
 
     # -- capability: storage_limit ---------------------------------------------
 

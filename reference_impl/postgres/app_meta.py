@@ -29,8 +29,8 @@ only increase, so gaps are allowed (paging the feed by OFFSET would not be).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Final
+from datetime import datetime, timedelta
+from typing import Final, NoReturn
 
 from storecheck.conformance.specs.app_meta import NewEvent, Snapshot, StoredEvent
 from storecheck.reference_impl.app_meta.store import SqliteAppMeta
@@ -42,8 +42,32 @@ _LOCK_CHECKPOINTS: Final = (
     "SELECT pg_advisory_xact_lock(hashtext('storecheck.app_meta.checkpoints'))")
 
 
+def _not_here(operation: str) -> NotImplementedError:
+    return NotImplementedError(f"app_meta.{operation}: the PostgreSQL reference does not "
+                               "declare backup_restore (use pg_dump and the statistics views)")
+
+
 class PgAppMeta(PostgresStore, SqliteAppMeta):
-    """Implements :class:`~storecheck.conformance.specs.app_meta.AppMetaStore`."""
+    """Implements :class:`~storecheck.conformance.specs.app_meta.AppMetaStore`.
+
+    Not ``backup_restore``: a schema in a shared server is backed up with the server's
+    own tools (``pg_dump``), and its health is in the statistics views.
+    """
+
+    def backup(self, at: datetime) -> NoReturn:
+        raise _not_here("backup")
+
+    def list_backups(self) -> NoReturn:
+        raise _not_here("list_backups")
+
+    def backup_due(self, at: datetime, interval: timedelta) -> NoReturn:
+        raise _not_here("backup_due")
+
+    def restore(self, name: str) -> NoReturn:
+        raise _not_here("restore")
+
+    def health(self) -> NoReturn:
+        raise _not_here("health")
 
     def append_events(self, aggregate_id: str, aggregate_type: str, expected_version: int,
                       events: Sequence[NewEvent]) -> list[StoredEvent]:

@@ -18,9 +18,10 @@ from storecheck.reference_impl.backend import SQLITE_CAPABILITIES
 DSN_VARIABLE = "STORECHECK_PG_DSN"
 REQUIRE_VARIABLE = "STORECHECK_REQUIRE_PG"
 POSTGRES_CAPABILITIES = SQLITE_CAPABILITIES - {caps.FILE_STORAGE, caps.FLOOR_BOUND,
-                                               caps.STORAGE_LIMIT}
+                                               caps.STORAGE_LIMIT, caps.BACKUP_RESTORE}
 """Not ``file_storage``: the data is in the server's files, not at the location; not
-``storage_limit``: a server has no per-schema size limit to stand in for a full disk."""
+``storage_limit``: a server has no per-schema size limit to stand in for a full disk; not
+``backup_restore``: a schema in a shared server is backed up with ``pg_dump``."""
 
 
 def _stores() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -97,14 +97,6 @@ class PostgresStore:
                 problems.append(f"{key.child_table}.{key.child_column}: {orphans} rows point at a "
                                 f"missing {key.parent_table}")
         return problems
-
-    def backup(self, name: str) -> NoReturn:
-        raise NotImplementedError("back up a PostgreSQL store with pg_dump; the reference's "
-                                  "backup() copies a SQLite file")
-
-    def health(self) -> NoReturn:
-        raise NotImplementedError("PostgreSQL reports health through its statistics views; the "
-                                  "reference's health() reads SQLite PRAGMAs")
 
 
 def _shown(location: str) -> str:

@@ -27,9 +27,8 @@ from storecheck.conformance.specs.app_meta import (
     NewPipeline,
     NewRun,
 )
-from storecheck.conformance.suites.app_meta.test_migration import snapshot_all
 from storecheck.conformance.suites.app_meta.workers import append_until_killed, stream_events
-from storecheck.fixtures.app_meta import T0, small_world
+from storecheck.fixtures.app_meta import T0, small_world, snapshot_all
 
 pytestmark = pytest.mark.acid
 BATCH = 100

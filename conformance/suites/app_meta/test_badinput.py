@@ -44,8 +44,7 @@ from storecheck.conformance.specs.app_meta import (
     NewSchedule,
     NewTool,
 )
-from storecheck.conformance.suites.app_meta.test_migration import snapshot_all
-from storecheck.fixtures.app_meta import T0, small_world
+from storecheck.fixtures.app_meta import T0, small_world, snapshot_all
 
 pytestmark = pytest.mark.badinput
 LATER = T0 + timedelta(hours=1)

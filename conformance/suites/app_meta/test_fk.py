@@ -24,8 +24,7 @@ from storecheck.conformance.specs.app_meta import (
     NewRun,
     NewSchedule,
 )
-from storecheck.conformance.suites.app_meta.test_migration import snapshot_all
-from storecheck.fixtures.app_meta import T0, small_world
+from storecheck.fixtures.app_meta import T0, small_world, snapshot_all
 from storecheck.reference_impl.schemas import reference_schema
 
 pytestmark = pytest.mark.fk

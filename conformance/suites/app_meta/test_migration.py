@@ -3,7 +3,6 @@ models table holding the bundled model, up and down."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,43 +16,9 @@ from storecheck.conformance.specs.app_meta import (
     NewEvent,
     NewModel,
 )
-from storecheck.fixtures.app_meta import T0, small_world
+from storecheck.fixtures.app_meta import T0, has_models, small_world, snapshot_all
 
 pytestmark = [pytest.mark.migration, pytest.mark.requires(caps.MIGRATIONS)]
-FAR = T0 + timedelta(days=3650)
-
-
-def snapshot_all(store: Any) -> dict[str, Any]:
-    """Everything the spec can read back.  Models only from version 2 on, and without the
-    bundled one (a migration adds it: the data written before must not change)."""
-    kbs = store.list_knowledge_bases(None)
-    documents = {kb.id: store.list_documents(kb.id) for kb in kbs}
-    # Every pipeline small_world makes has a schedule: the schedules name them all.
-    pipelines = sorted({schedule.pipeline_id for schedule in store.due_schedules(FAR)})
-    feed = store.read_feed(0, 1000)
-    models = ([m for m in store.list_models(None) if m not in BUNDLED_MODELS]
-              if _has_models(store) else [])
-    return {
-        "settings": store.list_settings(),
-        "kbs": kbs,
-        "documents": documents,
-        "chunks": {d.id: store.document_chunks(d.id) for ds in documents.values() for d in ds},
-        "pipelines": [store.get_pipeline(p) for p in pipelines],
-        "runs": {p: store.list_runs(p) for p in pipelines},
-        "tools": store.list_tools(False),
-        "schedules": store.due_schedules(FAR),
-        "flows": store.list_flows(),
-        "models": models,
-        "feed": feed,
-        "aggregates": {e.aggregate_id: store.load_aggregate(e.aggregate_id) for e in feed},
-        "checkpoints": [store.get_checkpoint(p) for p in ("w-indexer", "w-search")],
-    }
-
-
-def _has_models(store: Any) -> bool:
-    """Models exist from schema version 2; a store without migrations is at its newest."""
-    versioned = getattr(store, "schema_version", None)
-    return versioned is None or versioned() >= 2
 
 
 def write_some(store: Any, seed: int) -> None:
@@ -67,7 +32,7 @@ def write_some(store: Any, seed: int) -> None:
     store.append_events(aggregate, "Document", version, [
         NewEvent(f"w-{seed}-{version}-{n}", "Edited", f'{{"n": {n}}}', T0) for n in range(2)])
     store.set_checkpoint("w-indexer", store.read_feed(0, 1000)[-1].position, T0)
-    if _has_models(store):
+    if has_models(store):
         store.register_model(NewModel(f"w{seed}-model", "bge-small", "embedding", "huggingface",
                                       '{"repo_id": "BAAI/bge-small-en"}', "available", T0, 384))
 

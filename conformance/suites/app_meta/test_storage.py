@@ -7,8 +7,8 @@ from typing import Any
 
 from storecheck.conformance.specs.app_meta import SPEC, NewChunk, NewDocument, NewKnowledgeBase
 from storecheck.conformance.storage_checks import StorageSuite
-from storecheck.conformance.suites.app_meta.test_migration import snapshot_all, write_some
-from storecheck.fixtures.app_meta import T0
+from storecheck.conformance.suites.app_meta.test_migration import write_some
+from storecheck.fixtures.app_meta import T0, snapshot_all
 
 
 def _churn(store: Any, index: int, payload: str) -> None:

@@ -1,0 +1,212 @@
+"""Backup, restore and health of the reference ``app_meta`` store (both layouts).
+
+A backup is taken inside a write transaction on every file of the store, so it
+is one moment of all of them: writers wait for the copy (the online backup
+API, into memory), not for the file to be written.  Only the backup's name,
+made from its instant, reaches the file system, and no path reaches SQL.
+
+Restore cannot use the backup API: it refuses a destination with an open
+transaction, and without one another connection could write between the
+check and the copy.  So each file's tables are replaced in one write
+transaction from the backup file, attached read-only, after every file of the
+backup has passed its integrity and size checks and its schema version
+matched.  Between two files (the production layout) the replacement is two
+commits, events first, as ``atomic()`` commits them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+from storecheck.conformance.errors import Conflict, NotFound, StorageCause, StorageFailed
+from storecheck.conformance.specs.app_meta import SPEC
+from storecheck.conformance.specs.app_meta_inputs import check
+from storecheck.conformance.specs.app_meta_maintenance import (
+    BACKUPS_SUFFIX,
+    MAX_BACKUP_INTERVAL,
+    MIN_BACKUP_INTERVAL,
+    Backup,
+    FileHealth,
+    Health,
+    PoolStatus,
+    backup_instant,
+    backup_name,
+)
+from storecheck.reference_impl.app_meta.events import SqliteAppMetaEvents
+from storecheck.reference_impl.engine.connection import Database
+from storecheck.reference_impl.engine.maintenance import (
+    BackupExists,
+    BackupRefused,
+    copy_problems,
+    health,
+    image,
+    write_new_file,
+)
+
+BACKUP_VERSION: Final = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+USER_TABLES: Final = ("SELECT name FROM sqlite_master WHERE type = 'table' "
+                      "AND name NOT LIKE 'sqlite%' ORDER BY name")
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?mode=ro", uri=True)
+
+
+def _version_of(path: Path) -> int:
+    """The schema version recorded in a backup file; 0 if it cannot be read."""
+    try:
+        conn = _read_only(path)
+        try:
+            return int(conn.execute(BACKUP_VERSION).fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class SqliteAppMetaMaintenance(SqliteAppMetaEvents):
+    """Implements :class:`~storecheck.conformance.specs.app_meta_maintenance.AppMetaMaintenance`."""
+
+    def _files(self) -> list[tuple[str, Database, str]]:
+        """Each file of the store: its name in :class:`FileHealth`, its database, and the
+        suffix its copy takes after the backup's name."""
+        return [("app_meta", self.db, "")]
+
+    def _hold_all(self, operation: str) -> AbstractContextManager[object]:
+        """A write transaction on every file of the store."""
+        return self._tx(operation)
+
+    @property
+    def backup_directory(self) -> Path:
+        return Path(self.path + BACKUPS_SUFFIX)
+
+    def backup(self, at: datetime) -> Backup:
+        at = check("backup").timestamp("at", at)
+        name = backup_name(at)
+        with self._hold_all("backup"):
+            images = [(suffix, image(database.path))
+                      for _, database, suffix in self._files()]
+        written: list[Path] = []
+        try:
+            for suffix, data in images:
+                written.append(write_new_file(self.backup_directory, name + suffix, data,
+                                              directory_may_be_link=self.backup_directory_may_be_link))
+        except BackupExists as exc:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise Conflict(SPEC, "backup", str(exc), name) from None
+        except BackupRefused as exc:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise StorageFailed(SPEC, "backup", StorageCause.CANNOT_OPEN, str(exc), name) from None
+        except OSError as exc:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise StorageFailed(SPEC, "backup", StorageCause.IO_ERROR, str(exc), name) from exc
+        return self._described(name)
+
+    def _described(self, name: str) -> Backup:
+        taken_at = backup_instant(name)
+        assert taken_at is not None
+        paths = [self.backup_directory / (name + suffix) for _, _, suffix in self._files()]
+        return Backup(name, taken_at, _version_of(paths[0]),
+                      sum(path.stat().st_size for path in paths if path.is_file()))
+
+    def list_backups(self) -> list[Backup]:
+        if not self.backup_directory.is_dir():
+            return []
+        names = sorted(path.name for path in self.backup_directory.iterdir()
+                       if backup_instant(path.name) is not None)
+        return [self._described(name) for name in names]
+
+    def backup_due(self, at: datetime, interval: timedelta) -> bool:
+        v = check("backup_due")
+        at = v.timestamp("at", at)
+        if not isinstance(interval, timedelta) or not (
+                MIN_BACKUP_INTERVAL <= interval <= MAX_BACKUP_INTERVAL):
+            raise v.fail(f"interval must be a timedelta from {MIN_BACKUP_INTERVAL} to "
+                         f"{MAX_BACKUP_INTERVAL}", interval)
+        backups = self.list_backups()
+        return not backups or backups[-1].taken_at + interval <= at
+
+    def restore(self, name: str) -> Backup:
+        v = check("restore")
+        name = v.text("name", name)
+        if backup_instant(name) is None:
+            raise v.fail("name must be a backup's name, as list_backups gives it", name)
+        copies = [(database, self.backup_directory / (name + suffix))
+                  for _, database, suffix in self._files()]
+        if not copies[0][1].is_file():
+            raise NotFound(SPEC, "restore", "no such backup", name)
+        for _, path in copies:
+            problems = copy_problems(path)
+            if problems:
+                raise StorageFailed(SPEC, "restore", StorageCause.CORRUPT,
+                                    f"backup {path.name} failed verification: "
+                                    + "; ".join(problems[:3]), name)
+        found, current = _version_of(copies[0][1]), self.schema_version()
+        if found != current:
+            raise Conflict(SPEC, "restore", f"the backup is at schema version {found}, the "
+                           f"store at {current}: migrate one of them first", name)
+        for database, path in reversed(copies):
+            with self._storage("restore", name), self._attached(database, path):
+                self._replace_tables(database)
+        return self._described(name)
+
+    @contextmanager
+    def _attached(self, database: Database, path: Path) -> Iterator[None]:
+        """The backup file attached as ``restored``, with foreign keys off meanwhile: the
+        tables are emptied and filled in whatever order, and checked whole before the
+        commit (SQLite's deferred count of violations does not follow a child deleted
+        after its parent)."""
+        conn = database.connection()
+        conn.execute("ATTACH DATABASE ? AS restored", (str(path),))
+        conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            yield
+        finally:
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("DETACH DATABASE restored")
+
+    @staticmethod
+    def _replace_tables(database: Database) -> None:
+        with database.atomic() as conn:
+            live = [row[0] for row in conn.execute(USER_TABLES)]
+            copied = [row[0] for row in conn.execute(USER_TABLES.replace("sqlite_master",
+                                                                         "restored.sqlite_master"))]
+            if live != copied:
+                raise StorageFailed(SPEC, "restore", StorageCause.CORRUPT,
+                                    f"the backup's tables {copied} are not the store's {live}")
+            counters = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
+            for table in [*live, *(["sqlite_sequence"] if counters.fetchone() else [])]:
+                conn.execute(f"DELETE FROM main.{_quoted(table)}")
+                conn.execute(f"INSERT INTO main.{_quoted(table)} "
+                             f"SELECT * FROM restored.{_quoted(table)}")
+            orphans = conn.execute("PRAGMA main.foreign_key_check").fetchall()
+            if orphans:
+                raise StorageFailed(SPEC, "restore", StorageCause.CORRUPT,
+                                    f"the backup holds rows whose parents it lacks: {orphans[:3]}")
+
+    def health(self) -> Health:
+        files = []
+        for label, database, _ in self._files():
+            figures = health(database)
+            files.append(FileHealth(label, figures.file_bytes, figures.wal_bytes,
+                                    figures.page_size, figures.page_count,
+                                    figures.freelist_count, figures.quick_check))
+        pools = [database.pool() for _, database, _ in self._files()]
+        backups = self.list_backups()
+        return Health(tuple(files), PoolStatus(sum(p.open for p in pools),
+                                               sum(p.in_use for p in pools),
+                                               sum(p.waiting for p in pools)),
+                      backups[-1].taken_at if backups else None)
