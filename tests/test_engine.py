@@ -190,3 +190,19 @@ def test_connection_rules_are_configurable(tmp_path: Path) -> None:
     db = Database(str(tmp_path / "r.db"), ConnectionRules(secure_delete=True))
     assert db.connection().execute("PRAGMA secure_delete").fetchone() == (1,)
     db.close()
+
+
+def test_a_refused_commit_leaves_no_transaction_open(database: Database) -> None:
+    """A COMMIT that SQLite refuses (here a deferred foreign key) leaves the transaction
+    open; ``atomic()`` must roll it back, or the thread's next block would run inside it."""
+    conn = database.connection()
+    conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TABLE child (parent_id INTEGER REFERENCES parent(id) "
+                 "DEFERRABLE INITIALLY DEFERRED)")
+    with pytest.raises(sqlite3.IntegrityError), database.atomic() as inside:
+        inside.execute("INSERT INTO child VALUES (7)")
+    assert not conn.in_transaction
+    with database.atomic() as inside:
+        inside.execute("INSERT INTO parent VALUES (1)")
+    assert conn.execute("SELECT count(*) FROM parent").fetchone() == (1,)
+    assert conn.execute("SELECT count(*) FROM child").fetchone() == (0,)
