@@ -151,6 +151,18 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                 s.set_checkpoint("indexer", self.on_side(self.position(2), side), T0), side))
             self.both("set_checkpoint", lambda s, side: self.as_model(
                 s.set_checkpoint("indexer", self.on_side(self.position(1), side), T0), side))
+            # ... and forward again: a stored checkpoint moves, not only a first one.
+            self.both("set_checkpoint", lambda s, side: self.as_model(
+                s.set_checkpoint("indexer", self.on_side(self.position(3), side), T0), side))
+            self.both("get_checkpoint", lambda s, side: self.as_model(
+                s.get_checkpoint("indexer"), side))
+            # A newer snapshot replaces the stored one; an older or the same is refused.
+            self.snapshot("a-1", 3, T0)
+            self.snapshot("a-1", 2, T0)
+            self.snapshot("a-1", 3, T0)
+            call("load_aggregate", "a-1")
+            call("delete_setting", "Theme")
+            call("delete_setting", "Theme")
 
         def snapshot(self, aggregate_id: str, version: int, at: Any) -> None:
             """A snapshot holding the state the model replays up to ``version``."""
