@@ -68,6 +68,7 @@ class Backup:
     """A file name in the backup directory, from :func:`backup_name`."""
     taken_at: datetime
     schema_version: int
+    """The store's schema version in the backup; 0 if the backup cannot be read."""
     size_bytes: int
     """All of the backup's files."""
 

@@ -210,6 +210,10 @@ def test_a_damaged_backup_is_refused_and_changes_nothing(
         for original in _files_of(fresh_location, good.name):
             shutil.copyfile(original, original.with_name(copy_name + original.name[len(good.name):]))
         damage(path.with_name(copy_name + path.name[len(good.name):]))
+        if damage is _not_sqlite and n == 0:
+            listed = {b.name: b.schema_version for b in store.list_backups()}
+            expect(listed.get(copy_name) == 0, SPEC, "list_backups",
+                   "schema_version 0 for a backup that cannot be read", listed)
         error = expect_error(SPEC, "restore", partial(store.restore, copy_name), StorageFailed)
         expect(isinstance(error, StorageFailed) and error.cause is StorageCause.CORRUPT, SPEC,
                "restore", f"StorageFailed(CORRUPT) for a damaged {path.name}", error)
@@ -239,6 +243,8 @@ def test_a_backup_of_another_schema_version_is_refused(open_store: Any) -> None:
 def test_backup_names_and_intervals_are_checked(store: Any) -> None:
     small_world(store, "early")
     first = store.backup(T0)
+    expect(store.health().last_backup == T0, SPEC, "health", "last_backup: the one backup's "
+           "instant", store.health().last_backup)
     expect_error(SPEC, "backup", lambda: store.backup(T0), Conflict)
     for name in ("", "../app_meta.db", f"x/{first.name}", first.name + "\n", "app_meta.db",
                  first.name.upper(), first.name[:-3]):
