@@ -15,10 +15,16 @@ from typing import Any
 
 from storecheck.conformance.errors import Conflict
 from storecheck.conformance.specs import app_meta_inputs as inputs
-from storecheck.conformance.specs.app_meta import SPEC, NewEvent, StoredEvent, event_checksum
+from storecheck.conformance.specs.app_meta import (
+    SPEC,
+    LoadedAggregate,
+    NewEvent,
+    StoredEvent,
+    event_checksum,
+)
 from storecheck.reference_impl.app_meta import SqliteAppMeta, SqliteAppMetaSplit
 from storecheck.reference_impl.app_meta import rows as row_codec
-from storecheck.reference_impl.app_meta.events import INSERT_EVENT
+from storecheck.reference_impl.app_meta.events import INSERT_EVENT, verified
 from storecheck.reference_impl.app_meta.rows import EVENT_COLUMNS
 from storecheck.reference_impl.engine.timestamps import to_text
 
@@ -124,12 +130,46 @@ class SplitAtomicLeavesEventsOut(SqliteAppMetaSplit):
             yield
 
 
+class LoadReplaysWholeStream(SqliteAppMeta):
+    """The snapshot is loaded, and then every event of the stream is read and the ones it
+    covers dropped in the application: right events, cost of the whole stream."""
+
+    def load_aggregate(self, aggregate_id: str) -> LoadedAggregate:
+        loaded = super().load_aggregate(aggregate_id)
+        if loaded.snapshot is None:
+            return loaded
+        every = self.read_events(aggregate_id)
+        return LoadedAggregate(loaded.aggregate_id, loaded.aggregate_type, loaded.version,
+                               loaded.snapshot, tuple(event for event in every
+                                                      if event.sequence_number
+                                                      > loaded.snapshot.version))
+
+
+class FeedPagedByOffset(SqliteAppMeta):
+    """The feed's page found by counting the events up to the position (an OFFSET), not by
+    seeking to it: equal on SQLite's gapless positions, and it reads every earlier event."""
+
+    def read_feed(self, after_position: int, limit: int) -> list[StoredEvent]:
+        with self._tx("read_feed", after_position, write=False) as conn:
+            return verified("read_feed", conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id LIMIT ? OFFSET "
+                "(SELECT count(*) FROM events WHERE id <= ?)", (limit, after_position)))
+
+
+COSTS: dict[str, tuple[type[Any], str]] = {
+    "load_replays_whole_stream": (LoadReplaysWholeStream, "latency"),
+    "feed_paged_by_offset": (FeedPagedByOffset, "latency"),
+}
+"""Right rows at the wrong cost: only the scaling checks see them."""
+
+
 MUTANTS: dict[str, tuple[type[Any], str]] = {
     "appends_event_by_event": (AppendsEventByEvent, "acid"),
     "expected_version_read_before_the_write": (ExpectedVersionReadBeforeTheWrite, "concurrency"),
     "positions_drawn_before_commit": (PositionsDrawnBeforeCommit, "concurrency"),
     "feed_not_verified": (FeedNotVerified, "badinput"),
     "split_atomic_leaves_events_out": (SplitAtomicLeavesEventsOut, "acid"),
+    **COSTS,
 }
 
 globals().update(sqlite_mutant_backends(MUTANTS))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from storecheck.conformance.specs.app_meta import LoadedAggregate, StoredEvent
 from storecheck.conformance.specs.conversations import (
     ConversationCursor,
     ConversationPage,
@@ -17,9 +16,6 @@ from storecheck.conformance.specs.conversations import (
     LearningQuery,
 )
 from storecheck.conformance.specs.session_history import Cursor, SessionPage, SessionQuery
-from storecheck.reference_impl.app_meta import SqliteAppMeta
-from storecheck.reference_impl.app_meta.events import verified
-from storecheck.reference_impl.app_meta.rows import EVENT_COLUMNS
 from storecheck.reference_impl.conversations import SqliteConversations
 from storecheck.reference_impl.conversations.learning_search import search_statement
 from storecheck.reference_impl.engine.timestamps import to_text
@@ -99,39 +95,6 @@ class ListHydratesEachConversation(SqliteConversations):
                                 page.next_cursor)
 
 
-# -- app_meta ------------------------------------------------------------------
-
-
-class LoadReplaysWholeStream(SqliteAppMeta):
-    """The snapshot is loaded, and then every event of the stream is read and the ones it
-    covers dropped in the application: right events, cost of the whole stream."""
-
-    def load_aggregate(self, aggregate_id: str) -> LoadedAggregate:
-        loaded = super().load_aggregate(aggregate_id)
-        if loaded.snapshot is None:
-            return loaded
-        every = self.read_events(aggregate_id)
-        return LoadedAggregate(loaded.aggregate_id, loaded.aggregate_type, loaded.version,
-                               loaded.snapshot, tuple(event for event in every
-                                                      if event.sequence_number
-                                                      > loaded.snapshot.version))
-
-
-class FeedPagedByOffset(SqliteAppMeta):
-    """The feed's page found by counting the events up to the position (an OFFSET), not by
-    seeking to it: equal on SQLite's gapless positions, and it reads every earlier event."""
-
-    def read_feed(self, after_position: int, limit: int) -> list[StoredEvent]:
-        with self._tx("read_feed", after_position, write=False) as conn:
-            return verified("read_feed", conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id LIMIT ? OFFSET "
-                "(SELECT count(*) FROM events WHERE id <= ?)", (limit, after_position)))
-
-
-APP_META: dict[str, tuple[type[Any], str]] = {
-    "load_replays_whole_stream": (LoadReplaysWholeStream, "latency"),
-    "feed_paged_by_offset": (FeedPagedByOffset, "latency"),
-}
 SESSION_HISTORY: dict[str, tuple[type[Any], str]] = {
     "messages_index_forgotten": (MessagesIndexForgotten, "latency"),
     "cursor_found_in_python": (CursorFoundInPython, "latency"),
@@ -141,5 +104,5 @@ CONVERSATIONS: dict[str, tuple[type[Any], str]] = {
     "tag_search_walks_every_learning": (TagSearchWalksEveryLearning, "latency"),
     "list_hydrates_each_conversation": (ListHydratesEachConversation, "latency"),
 }
-MUTANTS = {**SESSION_HISTORY, **CONVERSATIONS, **APP_META}
+MUTANTS = {**SESSION_HISTORY, **CONVERSATIONS}
 globals().update(sqlite_mutant_backends(MUTANTS))

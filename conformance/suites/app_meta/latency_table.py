@@ -11,6 +11,11 @@ each (``size`` chunks) in knowledge bases of ten documents; and ``size + 1,000``
 events: one long stream of ``size`` events with a snapshot 100 events before
 its head, and one stream of 1,000 events.
 
+The 1,000-event read and the 500-event feed page are timed as targets only: each
+call returns the same rows at both sizes and costs 10 to 30 ms, so a scaling row
+would spend seconds to show what the 10-event feed page at the head and the
+snapshot load show in milliseconds.
+
 ``load_aggregate`` on the long stream is the issue's scaling check: at 1,000
 and at 10,000 events it returns the snapshot and the same 100 later events, so
 its cost must follow those 100, not the stream's length.  ``list_knowledge_bases``
@@ -239,16 +244,12 @@ def _add_document(store: Any, data: Dataset, i: int) -> Any:
 
 
 KEYED = "a lookup by key through the primary key or a unique index: log n"
-STREAM = "one aggregate's events through the unique index on (aggregate_id, sequence_number)"
 WRITES = "an insert or an update by key updates each index at log n"
 
 SCALING: Final[tuple[tuple[Growth, Workload], ...]] = (
     (Growth("append_events (1, new aggregate)", 2.5, WRITES), _append),
-    (Growth("read_events (1,000)", 2.5, STREAM), _read_thousand),
     (Growth("load_aggregate (snapshot + 100)", 2.5, "the snapshot by key and the 100 events "
             "after it through the stream's index, whatever the stream's length"), _load_long),
-    (Growth("read_feed (500)", 2.5, "a page after a position through the feed's primary key"),
-     _feed_page),
     (Growth("read_feed (10, at the head)", 2.5, "a processor that keeps up seeks to its "
             "position through the primary key, however long the feed"), _feed_head),
     (Growth("aggregate_version", 2.5, "the stream's head, the last entry of its index"),
