@@ -17,7 +17,6 @@ commits, events first, as ``atomic()`` commits them.
 from __future__ import annotations
 
 import sqlite3
-import urllib.parse
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
@@ -46,6 +45,7 @@ from storecheck.reference_impl.engine.maintenance import (
     copy_problems,
     health,
     image,
+    read_only,
     write_new_file,
 )
 
@@ -54,14 +54,10 @@ USER_TABLES: Final = ("SELECT name FROM sqlite_master WHERE type = 'table' "
                       "AND name NOT LIKE 'sqlite%' ORDER BY name")
 
 
-def _read_only(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?mode=ro", uri=True)
-
-
 def _version_of(path: Path) -> int:
     """The schema version recorded in a backup file; 0 if it cannot be read."""
     try:
-        conn = _read_only(path)
+        conn = read_only(path)
         try:
             return int(conn.execute(BACKUP_VERSION).fetchone()[0])
         finally:
@@ -101,18 +97,13 @@ class SqliteAppMetaMaintenance(SqliteAppMetaEvents):
             for suffix, data in images:
                 written.append(write_new_file(self.backup_directory, name + suffix, data,
                                               directory_may_be_link=self.backup_directory_may_be_link))
-        except BackupExists as exc:
+        except (BackupRefused, OSError) as exc:
             for path in written:
                 path.unlink(missing_ok=True)
-            raise Conflict(SPEC, "backup", str(exc), name) from None
-        except BackupRefused as exc:
-            for path in written:
-                path.unlink(missing_ok=True)
-            raise StorageFailed(SPEC, "backup", StorageCause.CANNOT_OPEN, str(exc), name) from None
-        except OSError as exc:
-            for path in written:
-                path.unlink(missing_ok=True)
-            raise StorageFailed(SPEC, "backup", StorageCause.IO_ERROR, str(exc), name) from exc
+            if isinstance(exc, BackupExists):
+                raise Conflict(SPEC, "backup", str(exc), name) from None
+            cause = StorageCause.CANNOT_OPEN if isinstance(exc, BackupRefused) else StorageCause.IO_ERROR
+            raise StorageFailed(SPEC, "backup", cause, str(exc), name) from exc
         return self._described(name)
 
     def _described(self, name: str) -> Backup:

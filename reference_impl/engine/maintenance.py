@@ -53,11 +53,17 @@ def backup(database: Database, directory: Path, name: str, *,
                           directory_may_be_link=directory_may_be_link)
 
 
+def read_only(path: str | Path) -> sqlite3.Connection:
+    """A plain connection that can only read the file (a backup, or a store's file from
+    outside the store's own connections)."""
+    return sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?mode=ro", uri=True)
+
+
 def image(path: str) -> bytes:
     """The file's last committed state, through the online backup API, from a connection
     of its own (the backup API cannot read through a connection inside a write
     transaction: hold one on the store's connection to keep writers out meanwhile)."""
-    source = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True)
+    source = read_only(path)
     copy = sqlite3.connect(":memory:")
     try:
         source.backup(copy)
@@ -108,7 +114,7 @@ def copy_problems(path: Path) -> list[str]:
     integrity check, and its size against its page count times its page size."""
     if path.is_symlink() or not path.is_file():
         return [f"{path.name} is not a regular file"]
-    conn = sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?mode=ro", uri=True)
+    conn = read_only(path)
     try:
         page_size, page_count = (int(conn.execute(f"PRAGMA {name}").fetchone()[0])
                                  for name in ("page_size", "page_count"))
