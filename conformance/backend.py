@@ -21,6 +21,7 @@ from storecheck.conformance.capabilities import CAPABILITIES
 __all__ = [
     "Backend",
     "CheckedAvailability",
+    "EngineSessions",
     "FileBackend",
     "IntegrityVerifiable",
     "Migratable",
@@ -52,6 +53,18 @@ class Transactional(Protocol):
 
         Nested calls are savepoints: an exception leaving an inner block undoes
         that block only.  Every single operation is already atomic on its own.
+
+        Isolation (checked by the ``isolation`` category): concurrent blocks, from
+        threads sharing the store or from processes with a store each, are
+        *serializable*.  Every block that commits sees, and leaves, what it would if
+        the committed blocks had run one at a time in some order; so no lost update,
+        no read skew, no write skew and no phantom.  A store may instead abort a
+        block it cannot order: the block then raises
+        :class:`~storecheck.conformance.errors.Busy` (from any operation inside it
+        or from the commit as it ends), has written nothing, and the caller may run
+        it again.  Busy is the only error concurrency alone may cause; a block
+        never fails with Conflict or a constraint violation that a serial order
+        would not also give it.
         """
 
 
@@ -89,6 +102,17 @@ class SqlIntrospectable(Protocol):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one read-only statement and return its rows."""
+
+
+@runtime_checkable
+class EngineSessions(Protocol):
+    """Optional beside ``sql_introspection``: plain sessions on the store's own engine, for
+    measuring its isolation levels (Hermitage's anomaly table)."""
+
+    def engine_session(self) -> Any:
+        """A new DB-API 2 connection to the store's database, in driver-level autocommit
+        (transactions begin only where a statement begins one), that the caller closes.
+        The harness uses it only on a scratch table of its own, ``hermitage_test``."""
 
 
 @runtime_checkable

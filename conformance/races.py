@@ -27,6 +27,7 @@ from storecheck.conformance.checks import (
     run_threads,
 )
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, StoreError
+from storecheck.conformance.isolation import retrying_busy
 
 Summary = tuple[str, "str | None", Any]
 """A picklable outcome: ("ok", None, value) or (error class name, constraint kind, None)."""
@@ -186,7 +187,9 @@ class RaceSuite:
         self, store: Any, store_profile: Any
     ) -> None:
         """Threads sharing one store each run ``atomic()`` blocks that read then write their
-        own records; odd rounds raise after writing and must leave nothing.
+        own records; odd rounds raise after writing and must leave nothing.  A block that
+        fails with Busy is run again, as the contract lets a store ask (a serializable store
+        may abort blocks that merely look dependent).
 
         A store whose transaction bookkeeping (nesting depth, the open transaction, the
         connection) is shared between threads mixes the blocks up: one thread's rollback
@@ -201,15 +204,18 @@ class RaceSuite:
         problems: list[str] = []
         lock = threading.Lock()
 
+        def block(thread: int, round_: int) -> None:
+            try:
+                with store.atomic():
+                    self.write_round(store, thread, round_)
+                    if round_ % 2:
+                        raise Abort
+            except Abort:
+                pass
+
         def run(thread: int) -> None:
             for round_ in range(self.atomic_rounds):
-                try:
-                    with store.atomic():
-                        self.write_round(store, thread, round_)
-                        if round_ % 2:
-                            raise Abort
-                except Abort:
-                    pass
+                retrying_busy(partial(block, thread, round_))
             got, wanted = self.read_back(store, thread), self.expected(thread, self.atomic_rounds)
             if got != wanted:
                 with lock:

@@ -26,6 +26,7 @@ from storecheck.plugin.results import (
     PROPERTY,
     ResultBook,
     build_report,
+    isolation_lines,
     known_lines,
     latency_lines,
     scaling_lines,
@@ -364,7 +365,9 @@ def pytest_terminal_summary(
         terminalreporter.write_line(line)
     for title, table in (("storecheck known failures", known_lines(book)),
                          ("storecheck latency", latency_lines(book)),
-                         ("storecheck scaling", scaling_lines(book))):
+                         ("storecheck scaling", scaling_lines(book)),
+                         ("storecheck isolation levels (Hermitage's anomalies)",
+                          isolation_lines(book))):
         if table:
             terminalreporter.section(title)
             for line in table:

@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from storecheck.conformance.hermitage import ANOMALIES, CASES
+from storecheck.conformance.isolation import ISOLATION_TABLE_PROPERTY
 from storecheck.conformance.latency_check import LATENCY_PROPERTY, SCALING_PROPERTY
 from storecheck.plugin.selection import Plan
 
 _EXCEPTION_NAME = re.compile(r"[A-Za-z_][\w.]*")
-CATEGORIES = ("model", "acid", "fk", "migration", "concurrency", "badinput", "latency")
+CATEGORIES = ("model", "acid", "fk", "migration", "concurrency", "isolation", "badinput",
+              "latency")
 PROPERTY = "storecheck"
 REPORT_FORMAT = 1
 
@@ -43,6 +46,9 @@ class ResultBook:
     failures: dict[str, Failure] = field(default_factory=dict)
     latency: list[dict[str, Any]] = field(default_factory=list)
     scaling: list[dict[str, Any]] = field(default_factory=list)
+    isolation: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each backend's measured anomaly table (every spec's suite measures the same engine,
+    so one per backend)."""
     known: dict[str, dict[str, str]] = field(default_factory=dict)
     """Checks that failed as the --store-known-failures manifest says, by node id."""
     unmatched_known: list[Any] = field(default_factory=list)
@@ -58,6 +64,9 @@ class ResultBook:
                 if name in tables and isinstance(value, dict):
                     tables[name].append({"backend": labels["backend"], "spec": labels["spec"],
                                          **value})
+                elif name == ISOLATION_TABLE_PROPERTY and isinstance(value, dict):
+                    self.isolation.setdefault(labels["backend"],
+                                              {"backend": labels["backend"], **value})
         if getattr(report, "wasxfail", None) is not None and report.skipped:
             self.known[report.nodeid] = {**labels, "nodeid": report.nodeid,
                                          "reason": str(report.wasxfail)}
@@ -162,6 +171,34 @@ def scaling_lines(book: ResultBook) -> list[str]:
     return lines
 
 
+_TITLES = {case.name: case.title for case in CASES}
+
+
+def isolation_lines(book: ResultBook) -> list[str]:
+    """Per backend, anomaly x isolation level of its engine: prevented (and how) or
+    exhibited, with a ``!`` where the cell differs from the published table."""
+    lines = []
+    for backend, table in sorted(book.isolation.items()):
+        levels = list(dict.fromkeys(cell["level"] for cell in table["cells"]))
+        cells = {(cell["anomaly"], cell["level"]): cell for cell in table["cells"]}
+        lines.append(f"{backend} ({table['engine']} engine; compared with {table['source']})")
+        width = max(len(f"{name} {title}") for name, title in _TITLES.items()) + 2
+        lines.append(f"{'anomaly':<{width}}" + "".join(f"{level:>30}" for level in levels))
+        for anomaly in ANOMALIES:
+            shown = []
+            for level in levels:
+                cell = cells.get((anomaly, level))
+                text = "-" if cell is None else cell["verdict"] + (
+                    f" ({', '.join(cell['how'])})" if cell["how"] and
+                    cell["verdict"] == "prevented" else "")
+                if cell is not None and cell["verdict"] != cell["published"]:
+                    text = "! " + text
+                shown.append(f"{text:>30}")
+            lines.append(f"{anomaly + ' ' + _TITLES[anomaly]:<{width}}" + "".join(shown))
+        lines.append("! = differs from the published cell")
+    return lines
+
+
 def build_report(book: ResultBook, plan: Plan, exit_status: int) -> dict[str, Any]:
     cells = book.matrix()
     return {
@@ -193,6 +230,7 @@ def build_report(book: ResultBook, plan: Plan, exit_status: int) -> dict[str, An
         "failures": [vars(failure) for failure in book.failures.values()],
         "latency": book.latency,
         "scaling": book.scaling,
+        "isolation": list(book.isolation.values()),
         "known_failures": list(book.known.values()),
     }
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from storecheck.conformance.hermitage import ANOMALIES, ENGINES
 
 from tests.mutants import (
     app_meta,
@@ -15,6 +16,7 @@ from tests.mutants import (
     conversations,
     extraction,
     hostile_arguments,
+    isolation,
     postgres,
     session_history,
     storage,
@@ -26,7 +28,7 @@ from tests.suite_runner import report_schema, run_suite
 CASES = [(module.__name__.rsplit(".", 1)[1], store.spec, name, category)
          for module in (session_history, conversations, extraction, telemetry, app_meta,
                         app_meta_events, app_meta_backup, value_space_and_races,
-                        complexity, storage, hostile_arguments, postgres)
+                        complexity, storage, hostile_arguments, isolation, postgres)
          for name, (store, category) in module.MUTANTS.items()]
 GROUPS: dict[tuple[str, str], list[tuple[str, str]]] = {}
 for _module, _spec, _name, _category in CASES:
@@ -69,7 +71,11 @@ def test_correct_backends_pass_the_whole_suite(
     jsonschema.validate(run.report, report_schema())
     ran = {row["category"] for row in run.report["results"]
            if row["passed"] and row["spec"] == spec}
-    assert {"model", "acid", "fk", "badinput", "concurrency"} <= ran, (spec, ran)
+    assert {"model", "acid", "fk", "badinput", "concurrency", "isolation"} <= ran, (spec, ran)
+    if backend in ("sqlite", "postgres"):
+        (table,) = [t for t in run.report["isolation"] if t["backend"] == backend]
+        assert len(table["cells"]) == len(ENGINES[table["engine"]].levels) * len(ANOMALIES)
+        assert all(cell["verdict"] == cell["published"] for cell in table["cells"]), table
 
 
 @pytest.mark.parametrize(("module", "category"), list(GROUPS),

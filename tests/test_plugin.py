@@ -115,7 +115,7 @@ def pytest_storecheck_modify_capabilities(backend, capabilities):
     pytester.syspathinsert()
     result = pytester.runpytest("--store=hooked,mybackends:make", "--store-spec=session_history",
                                 "-k", "savepoint or processes", "-rs", *QUICK)
-    result.assert_outcomes(passed=2, skipped=6)
+    result.assert_outcomes(passed=2, skipped=8)
     result.stdout.fnmatch_lines(["*'hooked' lacks capability 'multi_process'*"])
 
 

@@ -114,6 +114,14 @@ def storage_cause(exc: sqlite3.Error) -> StorageCause | None:
     return None if code is None else _STORAGE_CAUSES.get(code & 0xFF)
 
 
+def plain_session(path: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """A connection to the file with none of the store's rules but the busy timeout:
+    transactions only where a statement begins one, usable from any thread (for the
+    isolation measurement, which drives each session from a thread of its own)."""
+    return sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                           timeout=busy_timeout_ms / 1000)
+
+
 class Database:
     """Per-thread connections to one SQLite file under :class:`ConnectionRules`."""
 

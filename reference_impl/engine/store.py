@@ -15,6 +15,7 @@ from storecheck.conformance.errors import StorageCause, StorageFailed
 from storecheck.reference_impl.engine.connection import (
     ConnectionRules,
     Database,
+    plain_session,
     storage_cause,
     translate,
 )
@@ -148,6 +149,9 @@ class SqliteStore:
 
     def schema_ddl(self) -> Mapping[str, str]:
         return schema_objects(self.db)
+
+    def engine_session(self) -> Any:
+        return plain_session(self.path, self.db.rules.busy_timeout_ms)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         conn = self.db.connection()

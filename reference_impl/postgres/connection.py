@@ -1,9 +1,11 @@
 """The one place that owns the PostgreSQL connection rules of the reference stores.
 
-* autocommit at the driver level, transactions started explicitly; writes run
-  at READ COMMITTED, and every operation that reads a row to decide a write
-  says which PostgreSQL tool keeps it race-free (a conditional UPDATE, an
-  upsert, ``FOR UPDATE`` or ``FOR UPDATE SKIP LOCKED``);
+* autocommit at the driver level, transactions started explicitly; a single
+  operation's writes run at READ COMMITTED, and every operation that reads a
+  row to decide a write says which PostgreSQL tool keeps it race-free (a
+  conditional UPDATE, an upsert, ``FOR UPDATE`` or ``FOR UPDATE SKIP LOCKED``);
+  a caller's ``atomic()`` block, whose reads and writes nobody here can see in
+  advance, runs at SERIALIZABLE instead;
 * reads run in ``REPEATABLE READ READ ONLY`` transactions, so several SELECTs
   of one operation see one snapshot, as a deferred SQLite transaction does;
 * one connection per thread; nested :meth:`PgDatabase.atomic` calls become
@@ -43,6 +45,7 @@ _CONSTRAINT_KINDS: tuple[tuple[type[psycopg.Error], ConstraintKind], ...] = (
 # Lost races the server resolved by aborting us: the spec's Busy ("try again").
 _CONTENTION = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected,
                pg_errors.LockNotAvailable)
+_BEGIN_SERIALIZABLE = "BEGIN ISOLATION LEVEL SERIALIZABLE"
 _STORAGE_CAUSES: tuple[tuple[type[psycopg.Error], StorageCause], ...] = (
     (pg_errors.DiskFull, StorageCause.DISK_FULL),
     (pg_errors.DataCorrupted, StorageCause.CORRUPT),
@@ -136,14 +139,20 @@ class PgDatabase:
         self._local = threading.local()
 
     @contextmanager
-    def atomic(self, *, write: bool = True) -> Iterator[PgConnection]:
-        """A transaction, or a savepoint inside the thread's open transaction."""
+    def atomic(self, *, write: bool = True, serializable: bool = False) -> Iterator[PgConnection]:
+        """A transaction, or a savepoint inside the thread's open transaction.
+
+        ``serializable`` starts the transaction at SERIALIZABLE (a caller's ``atomic()``
+        block: see :meth:`.store.PostgresStore.atomic`); otherwise a write runs at READ
+        COMMITTED with the locks its operation names.
+        """
         conn = self.connection()
         if self._local.depth:
             with nested_savepoint(self._local, conn.execute_native):
                 yield conn
             return
-        conn.execute_native("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        conn.execute_native(_BEGIN_SERIALIZABLE if serializable else
+                            "BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         self._local.depth = 1
         try:
             yield conn

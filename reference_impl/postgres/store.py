@@ -56,11 +56,22 @@ class PostgresStore:
             raise
 
     @contextmanager
-    def _tx(self, operation: str, value: Any = None, *, write: bool = True) -> Iterator[Connection]:
+    def _tx(self, operation: str, value: Any = None, *, write: bool = True,
+            serializable: bool = False) -> Iterator[Connection]:
         """A transaction whose driver errors come out as the spec's errors."""
         with spec_errors(psycopg.Error, translate, self.spec, operation, value), \
-                self.pg.atomic(write=write) as conn:
+                self.pg.atomic(write=write, serializable=serializable) as conn:
             yield conn
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """The caller's block, SERIALIZABLE: the contract's guarantee (the outcome of
+        concurrent blocks is that of some serial order) is what PostgreSQL's serializable
+        snapshot isolation gives.  A block it cannot order is aborted with a serialization
+        failure, which comes out as Busy, from the operation or from the commit at the
+        block's end; the caller retries the block."""
+        with self._tx("atomic", serializable=True):
+            yield
 
     @staticmethod
     def _native(conn: Connection) -> PgConnection:
@@ -76,6 +87,10 @@ class PostgresStore:
     def schema_ddl(self) -> Mapping[str, str]:
         with self.pg.atomic(write=False) as conn:
             return introspection.schema_ddl(conn)
+
+    def engine_session(self) -> Any:
+        """A plain autocommit connection to the location's schema."""
+        return psycopg.connect(self.pg.conninfo, autocommit=True)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """``sql`` in PostgreSQL's dialect, run in a READ ONLY transaction."""

@@ -4,7 +4,8 @@ writer would make correct, and that PostgreSQL's READ COMMITTED does not."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -112,7 +113,81 @@ class FeedWithoutAppendLock(PgAppMeta):
                                            expected_version, events)
 
 
+class BlocksAtReadCommitted:
+    """The caller's ``atomic()`` block at READ COMMITTED, PostgreSQL's default and the level
+    every single operation here runs at: each statement sees what committed before it, so
+    a block that reads, then writes what it read, acts on a value that may be gone."""
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        with self._tx("atomic"):  # type: ignore[attr-defined]
+            yield
+
+
+class BlocksAtRepeatableRead:
+    """The caller's block at REPEATABLE READ, which on PostgreSQL is snapshot isolation:
+    one snapshot for the whole block and a concurrent update of a row it writes aborts
+    it, so no lost update, no read skew and no phantom; two blocks that each read two
+    rows and write different ones both commit (write skew)."""
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        with self._tx("atomic"):  # type: ignore[attr-defined]
+            self.pg.connection().execute_native(  # type: ignore[attr-defined]
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield
+
+
+class AppMetaAtRepeatableRead(BlocksAtRepeatableRead, PgAppMeta):
+    pass
+
+
+class _SnapshotForSerializable:
+    """A connection that runs SERIALIZABLE as REPEATABLE READ, as a server may that speaks
+    PostgreSQL's protocol but has snapshot isolation only."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+    def cursor(self) -> Any:
+        return _SnapshotCursor(self.raw.cursor())
+
+
+class _SnapshotCursor:
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        return self.raw.execute(sql.replace("SERIALIZABLE", "REPEATABLE READ"), *args)
+
+
+class EngineWithoutSerializable(PgSessionHistory):
+    """The store is correct; the engine under it offers SERIALIZABLE in name only."""
+
+    def engine_session(self) -> Any:
+        return _SnapshotForSerializable(super().engine_session())
+
+
+class SessionsAtReadCommitted(BlocksAtReadCommitted, PgSessionHistory):
+    pass
+
+
+class ConversationsAtReadCommitted(BlocksAtReadCommitted, PgConversations):
+    pass
+
+
 MUTANTS: dict[str, tuple[type[Any], str]] = {
+    "postgres_session_history_blocks_at_read_committed": (SessionsAtReadCommitted, "isolation"),
+    "postgres_conversations_blocks_at_read_committed": (ConversationsAtReadCommitted,
+                                                        "isolation"),
+    "postgres_app_meta_blocks_at_repeatable_read": (AppMetaAtRepeatableRead, "isolation"),
+    "postgres_engine_serializable_as_snapshot": (EngineWithoutSerializable, "isolation"),
     "postgres_import_without_lock": (ImportWithoutLock, "concurrency"),
     "postgres_stats_read_modify_write": (StatsReadModifyWrite, "concurrency"),
     "postgres_get_or_create_update_then_insert": (GetOrCreateUpdateThenInsert, "concurrency"),
