@@ -94,10 +94,11 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
 
         @initialize(seed=st.integers(0, 3))
         def start(self, seed: int) -> None:
-            """Two workspaces and sessions whose created_at (sub-second) and message timestamps
-            tie."""
+            """Workspaces whose paths differ only by case or Unicode normalisation (so every
+            run, not a lucky one, meets a store that folds them), and sessions whose
+            created_at (sub-second) and message timestamps tie."""
             factory = SessionFactory(seed=seed)
-            for path in ("/w/one", "/w/two"):
+            for path in ("/w/one", "/w/two", "/w/One", "/w/caf\u00e9", "/w/cafe\u0301"):
                 workspace = self.both("get_or_create_workspace",
                                       partial(_get_or_create, path=path))
                 self.workspaces.append(workspace.id)
