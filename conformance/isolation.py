@@ -120,6 +120,13 @@ class Scenario:
         """(block 0's observation, block 1's observation, final state) for order 0-1 and 1-0."""
         raise NotImplementedError
 
+    writer_announces_commit: ClassVar[bool] = False
+    """Block 1 signals "written" once committed, for a block 0 that reads after it."""
+
+    def after_commit(self, role: int, signals: Signals) -> None:
+        if self.writer_announces_commit and role == 1:
+            signals.signal("written")
+
 
 class LostUpdate(Scenario):
     """Both blocks read a register, meet, and write it back incremented: it must end +2
@@ -153,6 +160,7 @@ class ReadSkew(Scenario):
 
     name = "read skew"
     operation = "atomic: read two registers while another block writes both"
+    writer_announces_commit = True
 
     def prepare(self, adapter: IsolationAdapter, store: Any, tag: str) -> Round:
         x, y = adapter.registers(store, tag, [10, 20])
@@ -175,10 +183,6 @@ class ReadSkew(Scenario):
 
     def serial_outcomes(self) -> list[tuple[Any, Any, Any]]:
         return [((10, 20), None, (11, 21)), ((11, 21), None, (11, 21))]
-
-    def after_commit(self, role: int, signals: Signals) -> None:
-        if role == 1:
-            signals.signal("written")
 
 
 class WriteSkew(Scenario):
@@ -214,6 +218,7 @@ class Phantom(Scenario):
 
     name = "phantom"
     operation = "atomic: count by a filter twice while another block adds a match"
+    writer_announces_commit = True
 
     def prepare(self, adapter: IsolationAdapter, store: Any, tag: str) -> Round:
         return Round(self.name, group=adapter.group(store, tag, 1))
@@ -234,10 +239,6 @@ class Phantom(Scenario):
 
     def serial_outcomes(self) -> list[tuple[Any, Any, Any]]:
         return [((1, 1), None, 2), ((2, 2), None, 2)]
-
-    def after_commit(self, role: int, signals: Signals) -> None:
-        if role == 1:
-            signals.signal("written")
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (LostUpdate(), ReadSkew(), WriteSkew(),
@@ -278,9 +279,7 @@ def run_block(scenario: Scenario, role: int, adapter: IsolationAdapter, store: A
             current.signal("written")  # a failed writer must not keep the reader waiting
             time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))
             continue
-        hook = getattr(scenario, "after_commit", None)
-        if hook is not None:
-            hook(role, current)
+        scenario.after_commit(role, current)
         return BlockResult(seen, tuple(failures), True)
     return BlockResult(None, tuple(failures), False)
 
