@@ -254,6 +254,11 @@ class BlockResult:
     committed: bool
 
 
+def _back_off(attempt: int) -> None:
+    """A jittered pause before attempt ``attempt + 1``, longer each time."""
+    time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))
+
+
 def retrying_busy(block: Callable[[], Any]) -> Any:
     """``block()`` (which opens its own ``atomic()``), run again after Busy as the contract
     tells a caller to, up to :data:`ATTEMPTS` times in all."""
@@ -261,7 +266,7 @@ def retrying_busy(block: Callable[[], Any]) -> Any:
         try:
             return block()
         except Busy:
-            time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))
+            _back_off(attempt)
     return block()
 
 
@@ -277,7 +282,7 @@ def run_block(scenario: Scenario, role: int, adapter: IsolationAdapter, store: A
         except Busy as exc:
             failures.append(f"Busy: {exc}")
             current.signal("written")  # a failed writer must not keep the reader waiting
-            time.sleep(random.uniform(0.005, 0.03) * (attempt + 1))
+            _back_off(attempt)
             continue
         scenario.after_commit(role, current)
         return BlockResult(seen, tuple(failures), True)

@@ -105,7 +105,7 @@ class Session:
         try:
             cursor = self.connection.cursor()
             cursor.execute(sql)
-            run.rows = [tuple(row) for row in cursor.fetchall()] if cursor.description else None
+            run.rows = _rows(cursor)
         except Exception as exc:  # the engine's refusal is the observation
             run.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             self.failed = run.error
@@ -194,11 +194,17 @@ def _execute_all(connect: Callable[[], Any], statements: tuple[str, ...]) -> lis
         cursor = connection.cursor()
         for statement in statements:
             cursor.execute(statement)
-            if cursor.description:
-                rows = [tuple(row) for row in cursor.fetchall()]
+            found = _rows(cursor)
+            if found is not None:
+                rows = found
         return rows
     finally:
         connection.close()
+
+
+def _rows(cursor: Any) -> list[tuple[Any, ...]] | None:
+    """The rows a statement returned, or None for a statement that returns none."""
+    return [tuple(row) for row in cursor.fetchall()] if cursor.description else None
 
 
 def _judge(case: Case, level: str, sessions: dict[int, Session], final: list[tuple[Any, ...]],
