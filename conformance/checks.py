@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
 import pytest
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, StoreError
@@ -173,27 +173,37 @@ def fast_switching() -> Iterator[None]:
         sys.setswitchinterval(interval)
 
 
+READER_START_TIMEOUT_S: Final = 10.0
+
+
 def read_while(read: Callable[[], object], action: Callable[[], T]) -> T:
     """Run ``action`` while another thread calls ``read`` over and over; return its result.
 
     The threads switch often (:func:`fast_switching`), so reads land between the
-    action's steps.  An exception in the reader fails the check once the action is done.
+    action's steps.  The action starts only once the reader has finished a first read:
+    on a loaded machine a new thread can otherwise miss a short action altogether, and
+    the check would pass without having looked.  An exception in the reader fails the
+    check once the action is done.
     """
-    done = threading.Event()
+    done, reading = threading.Event(), threading.Event()
     raised: list[tuple[int, BaseException]] = []
 
     def loop() -> None:
         try:
             while not done.is_set():
                 read()
+                reading.set()
         except BaseException as exc:
             raised.append((0, exc))
+        finally:
+            reading.set()
 
     try:
         with fast_switching():
             reader = threading.Thread(target=loop)
             reader.start()
             try:
+                reading.wait(READER_START_TIMEOUT_S)
                 return action()
             finally:
                 done.set()
