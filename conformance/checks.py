@@ -255,6 +255,30 @@ def progress(config: pytest.Config, message: str) -> None:
         reporter.write_line(f"storecheck: {message}")
 
 
+def start_killable(target: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """Start ``target(*args)`` in a spawned process that leads a process group of its own,
+    so that :func:`sigkill` ends it together with every process it started: an ``exec:``
+    backend's implementation process is the store itself, and it must die too."""
+    worker = multiprocessing.get_context("spawn").Process(
+        target=_in_own_group, args=(target, *args))
+    worker.start()
+    return worker
+
+
+def _in_own_group(target: Callable[..., Any], *args: Any) -> None:
+    os.setpgid(0, 0)
+    target(*args)
+
+
+def sigkill(worker: Any) -> None:
+    """SIGKILL a process of :func:`start_killable` and the processes it started."""
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)
+    except ProcessLookupError:  # it had not made its group yet
+        os.kill(worker.pid, signal.SIGKILL)
+    worker.join()
+
+
 def kill_midway(spec: str, operation: str, target: Callable[..., Any], args: tuple[Any, ...],
                 *, within_s: float, torn: Callable[[], bool] = lambda: False) -> None:
     """Run ``target(*args, started)`` in a spawned process and SIGKILL it mid-operation.
@@ -263,17 +287,13 @@ def kill_midway(spec: str, operation: str, target: Callable[..., Any], args: tup
     step of) the work to interrupt; the kill comes at once when ``torn()`` sees part of the
     work (a change made in pieces), else ``within_s`` seconds after the start.
     """
-    context = multiprocessing.get_context("spawn")
-    started = context.Event()
-    worker = context.Process(target=target, args=(*args, started))
-    worker.start()
+    started = multiprocessing.get_context("spawn").Event()
+    worker = start_killable(target, (*args, started))
     expect(started.wait(60), spec, operation, "the worker process to start")
     kill_at = time.monotonic() + within_s
     while time.monotonic() < kill_at and not torn():
         pass
-    assert worker.pid is not None
-    os.kill(worker.pid, signal.SIGKILL)
-    worker.join()
+    sigkill(worker)
 
 
 READ_DEADLINE_S = 1.0

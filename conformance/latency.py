@@ -116,6 +116,13 @@ def measure(call: Callable[[int], Any], budget: Budget) -> Measurement:
     return summarise(samples)
 
 
+def net_of(result: Measurement, transport: Measurement) -> Measurement:
+    """``result`` less the transport's median: what the store itself took, when each call
+    also crossed a process boundary (an ``exec:`` backend's wire)."""
+    floor_ns = transport.p50_ms * 1e6
+    return summarise([max(0, round(sample * 1e3 - floor_ns)) for sample in result.samples_us])
+
+
 def verdict(target: LatencyTarget, result: Measurement, scale: float, mode: str) -> str:
     """``pass``, ``fail`` (mode enforce) or ``warn`` (mode warn) for one measurement."""
     if result.at(target.percentile) <= target.target_ms * scale:
@@ -129,11 +136,16 @@ def overhead(result: Measurement, floor: Measurement | None) -> float | None:
 
 
 def as_row(target: LatencyTarget, result: Measurement, scale: float, outcome: str,
-           floor: Measurement | None) -> dict[str, Any]:
+           floor: Measurement | None, transport: Measurement | None = None) -> dict[str, Any]:
     row: dict[str, Any] = {**asdict(target), **asdict(result)}
     row["target_ms"] = target.target_ms * scale
     row["unscaled_target_ms"] = target.target_ms
     row["verdict"] = outcome
     row["floor_p50_ms"] = None if floor is None else floor.p50_ms
     row["overhead"] = overhead(result, floor)
+    if transport is not None:
+        net = net_of(result, transport)
+        row["transport"] = {"p50_ms": transport.p50_ms, "p99_ms": transport.p99_ms,
+                            "net_p50_ms": net.p50_ms, "net_p95_ms": net.p95_ms,
+                            "net_p99_ms": net.p99_ms}
     return row

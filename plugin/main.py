@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shlex
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +20,7 @@ from storecheck.conformance.checks import progress
 from storecheck.conformance.latency import Budget
 from storecheck.conformance.latency_check import LatencySettings
 from storecheck.conformance.scaling import LARGE, SCALING_MODES, SMALL
+from storecheck.conformance.wire.client import DEFAULT_TIMEOUT_S
 from storecheck.plugin import hookspecs, known_failures
 from storecheck.plugin.profiles import PROFILES, Profile
 from storecheck.plugin.results import (
@@ -58,7 +60,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run the conformance suite against these backends: a name registered in the "
         "'storecheck.backends' entry-point group (sqlite = the reference, memory = the model) "
         "or module:attr naming a backend or a factory returning one (module is imported from "
-        "the directory pytest runs in, the rootdir, or the installed packages)",
+        "the directory pytest runs in, the rootdir, or the installed packages), or "
+        "exec:COMMAND, a program in any language speaking the wire protocol on stdin/stdout "
+        "(it runs to the end of the value, commas included; or name it in the "
+        "storecheck_exec ini setting)",
     )
     group.addoption(
         "--store-spec", metavar="SPEC[,SPEC...]", default=None,
@@ -114,8 +119,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "and a schema per check, and drops them afterwards. Without it a throwaway cluster is "
         "started from the installed server binaries",
     )
+    group.addoption(
+        "--store-exec-timeout", metavar="SECONDS", type=float, default=DEFAULT_TIMEOUT_S,
+        help="for exec: backends, how long one call may wait for the implementation "
+        f"process's answer before the check fails and the process is killed (default: "
+        f"{DEFAULT_TIMEOUT_S:g})",
+    )
     parser.addini("storecheck_backend", "default for --store when the option is absent",
                   default=None)
+    parser.addini("storecheck_exec", "backends implemented by programs speaking the wire "
+                  "protocol, one per line: NAME = COMMAND; then --store=NAME selects one",
+                  type="linelist", default=[])
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -321,7 +335,7 @@ def pytest_runtest_makereport(
 def rerun_command(item: pytest.Item, selected: Selected) -> str:
     """A command that runs just this check again, replaying its saved failing example."""
     name = getattr(item, "originalname", item.name)
-    return (f"pytest --store={selected.ref} --store-spec={_spec_of(item)} "
+    return (f"pytest --store={shlex.quote(selected.ref)} --store-spec={_spec_of(item)} "
             f"--store-profile={item.config.getoption('store_profile')} "
             f"-k '{name} and {selected.backend.name}' --store-replay\n"
             "(from the directory this run started in, where hypothesis saved the example)")

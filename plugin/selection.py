@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 from storecheck.conformance.backend import unknown_capabilities
 from storecheck.conformance.specs import SPECS
+from storecheck.conformance.wire.client import DEFAULT_TIMEOUT_S, exec_backend
+from storecheck.conformance.wire.faults import ProtocolFailure
 from storecheck.plugin.profiles import PROFILES, Profile
 
 ENTRY_POINT_GROUP = "storecheck.backends"
+EXEC_PREFIX = "exec:"
 _BACKEND_ATTRIBUTES = ("name", "specs", "capabilities", "new_location", "open", "discard")
 
 
@@ -60,6 +63,32 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
+def split_store_refs(value: str | None) -> list[str]:
+    """``--store``'s backends: comma-separated, except that ``exec:COMMAND`` runs to the end
+    of the value (a command may hold commas)."""
+    head, found, command = (value or "").partition(EXEC_PREFIX)
+    return _split(head) + ([EXEC_PREFIX + command.strip()] if found else [])
+
+
+@dataclass(frozen=True)
+class ExecCommand:
+    """A backend named in the ``storecheck_exec`` ini setting: ``NAME = COMMAND``."""
+
+    name: str
+    command: str
+
+
+def exec_commands(config: pytest.Config) -> dict[str, ExecCommand]:
+    found = {}
+    for line in config.getini("storecheck_exec"):
+        name, equals, command = str(line).partition("=")
+        if not equals or not name.strip() or not command.strip():
+            raise pytest.UsageError(
+                f"storecheck_exec: {line!r} is not NAME = COMMAND (one backend per line)")
+        found[name.strip()] = ExecCommand(name.strip(), command.strip())
+    return found
+
+
 def importable_from(directories: Sequence[Path]) -> None:
     """Put ``directories`` on the import path, first, as ``python -m pytest`` puts its own.
 
@@ -86,12 +115,22 @@ def _import(ref: str, module_name: str, directories: Sequence[Path]) -> Any:
         raise pytest.UsageError(f"--store={ref}: cannot import {module_name!r}: {exc}{hint}") from exc
 
 
-def load_backend(ref: str, known: dict[str, Any], directories: Sequence[Path] = ()) -> Any:
-    """A backend from a registered name or ``module:attr`` (a backend or a factory).
+def load_backend(ref: str, known: dict[str, Any], directories: Sequence[Path] = (),
+                 exec_timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
+    """A backend from a registered name, ``module:attr`` (a backend or a factory), or
+    ``exec:COMMAND`` (a program speaking the wire protocol).
 
     ``module`` is imported from ``directories`` (the invocation directory and
     the rootdir) or the installed packages.
     """
+    if ref.startswith(EXEC_PREFIX) or isinstance(known.get(ref), ExecCommand):
+        named = known.get(ref)
+        command = named.command if isinstance(named, ExecCommand) else ref[len(EXEC_PREFIX):]
+        try:
+            return exec_backend(command, name=named.name if isinstance(named, ExecCommand)
+                                else None, timeout_s=exec_timeout_s)
+        except ProtocolFailure as exc:
+            raise pytest.UsageError(f"--store={ref}: the handshake failed: {exc}") from None
     if ref in known:
         candidate = known[ref]
         if hasattr(candidate, "load") and hasattr(candidate, "group"):
@@ -126,7 +165,7 @@ def _looks_like_backend(obj: Any) -> bool:
 
 def make_plan(config: pytest.Config) -> Plan | None:
     """The run plan, or ``None`` when ``--store`` is absent (the plugin stays out of the way)."""
-    refs = _split(config.getoption("store"))
+    refs = split_store_refs(config.getoption("store"))
     if not refs:
         for flag in ("store_spec", "store_report"):
             if config.getoption(flag):
@@ -144,10 +183,11 @@ def make_plan(config: pytest.Config) -> Plan | None:
             raise pytest.UsageError(
                 f"--store-spec={spec}: unknown spec; known specs: {', '.join(sorted(SPECS))}"
             )
-    known = registered_backends(config)
+    known = {**registered_backends(config), **exec_commands(config)}
     selected = []
     for ref in dict.fromkeys(refs):
-        backend = load_backend(ref, known, (config.invocation_params.dir, config.rootpath))
+        backend = load_backend(ref, known, (config.invocation_params.dir, config.rootpath),
+                               config.getoption("store_exec_timeout"))
         bad = list(unknown_capabilities(backend))
         if bad:
             raise pytest.UsageError(

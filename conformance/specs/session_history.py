@@ -355,7 +355,8 @@ class SessionHistoryStore(Protocol):
     ) -> Session:
         """Add to the session's totals (NULL counts as 0); no update is ever lost.
 
-        Each figure is 0 to 2**31 - 1 (else :class:`ValidationError`).  Leaves
+        Each figure is 0 to 2**31 - 1 (else :class:`ValidationError`); so is a total
+        that would pass 2**63 - 1, and then nothing changes.  Leaves
         ``updated_at`` as it was: statistics are not an edit of the session.
         """
 

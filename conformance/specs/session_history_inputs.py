@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from storecheck.conformance.specs.common import Validator
+from storecheck.conformance.errors import ValidationError
+from storecheck.conformance.specs.common import INT64_MAX, Validator
 from storecheck.conformance.specs.session_history import (
     FINAL_STATUSES,
     SESSION_STATUSES,
@@ -137,6 +138,12 @@ def stats(files_changed: int, lines_added: int, lines_deleted: int) -> tuple[int
     if any(not 0 <= value <= MAX_STAT for value in values):
         raise v.fail(f"stats must be between 0 and {MAX_STAT}", values)
     return values
+
+
+def totals_overflow(values: tuple[int, int, int]) -> ValidationError:
+    """What adding ``values`` to totals that would then pass 64 bits raises."""
+    return check("record_instance_stats").fail(
+        f"the session's totals would pass {INT64_MAX} with these stats", values)
 
 
 def session_query(query: SessionQuery, limit: int) -> tuple[SessionQuery, int]:

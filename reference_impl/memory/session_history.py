@@ -19,6 +19,7 @@ from storecheck.conformance.errors import (
     NotFound,
 )
 from storecheck.conformance.specs import session_history_inputs as inputs
+from storecheck.conformance.specs.common import INT64_MAX
 from storecheck.conformance.specs.session_history import (
     FINAL_STATUSES,
     ROLES,
@@ -246,6 +247,11 @@ class MemorySessionHistory(MemoryStore[State]):
 
         def change(s: State) -> Session:
             current = self._session(s, session_id, "record_instance_stats")
+            totals = (current.total_files_changed, current.total_lines_added,
+                      current.total_lines_deleted)
+            if any((total or 0) + value > INT64_MAX
+                   for total, value in zip(totals, (files, added, deleted), strict=True)):
+                raise inputs.totals_overflow((files, added, deleted))
             s.sessions[session_id] = replace(
                 current,
                 total_files_changed=(current.total_files_changed or 0) + files,

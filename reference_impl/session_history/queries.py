@@ -32,7 +32,11 @@ ADD_STATS: Final = (
     "UPDATE sessions SET "
     "total_files_changed = COALESCE(total_files_changed, 0) + ?, "
     "total_lines_added = COALESCE(total_lines_added, 0) + ?, "
-    "total_lines_deleted = COALESCE(total_lines_deleted, 0) + ? WHERE id = ?"
+    "total_lines_deleted = COALESCE(total_lines_deleted, 0) + ? WHERE id = ? "
+    # A total past 64 bits changes nothing (the caller tells that from a missing session).
+    "AND COALESCE(total_files_changed, 0) <= 9223372036854775807 - ? "
+    "AND COALESCE(total_lines_added, 0) <= 9223372036854775807 - ? "
+    "AND COALESCE(total_lines_deleted, 0) <= 9223372036854775807 - ?"
 )
 
 @cache

@@ -203,10 +203,11 @@ class SqliteSessionHistory(SqliteStore):
         values = inputs.stats(files_changed, lines_added, lines_deleted)
         with self._tx("record_instance_stats", session_id) as conn:
             # One UPDATE reading and writing the totals: no read-modify-write window.
-            changed = conn.execute(queries.ADD_STATS, (*values, session_id))
+            changed = conn.execute(queries.ADD_STATS, (*values, session_id, *values))
+            session = self._session(conn, session_id, "record_instance_stats")
             if changed.rowcount == 0:
-                raise NotFound(SPEC, "record_instance_stats", "no such session", session_id)
-            return self._session(conn, session_id, "record_instance_stats")
+                raise inputs.totals_overflow(values)
+            return session
 
     def delete_session(self, session_id: str) -> None:
         inputs.check("delete_session").text("session_id", session_id)

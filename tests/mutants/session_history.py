@@ -222,6 +222,22 @@ MUTANTS: dict[str, tuple[type[SqliteSessionHistory], str]] = {
 globals().update(sqlite_mutant_backends(MUTANTS))
 
 
+class TotalsOverflowUnchecked(SqliteSessionHistory):
+    """Adds the stats in one UPDATE, as the reference does, without the 64-bit guard:
+    SQLite turns the overflowing sum into a REAL and the STRICT table refuses it with a
+    driver error."""
+
+    def record_instance_stats(self, session_id: str, files_changed: int, lines_added: int,
+                              lines_deleted: int) -> Session:
+        with self._tx("record_instance_stats", session_id) as conn:
+            conn.execute(
+                "UPDATE sessions SET total_files_changed = COALESCE(total_files_changed, 0) + ?,"
+                " total_lines_added = COALESCE(total_lines_added, 0) + ?, total_lines_deleted ="
+                " COALESCE(total_lines_deleted, 0) + ? WHERE id = ?",
+                (files_changed, lines_added, lines_deleted, session_id))
+        return self.get_session(session_id)
+
+
 class AtomicIsNotATransaction(SqliteSessionHistory):
     """atomic() only groups calls; every operation still commits on its own."""
 
@@ -316,6 +332,7 @@ MORE_MUTANTS: dict[str, tuple[type[SqliteSessionHistory], str]] = {
     "down_of_version_one_keeps_workspaces": (DownOfVersionOneKeepsWorkspaces, "migration"),
     "migrate_outside_the_lock": (MigrateOutsideTheLock, "migration"),
     "legacy_import_not_idempotent": (LegacyImportNotIdempotent, "model"),
+    "totals_overflow_unchecked": (TotalsOverflowUnchecked, "badinput"),
 }
 MUTANTS.update(MORE_MUTANTS)
 globals().update(sqlite_mutant_backends(MORE_MUTANTS))

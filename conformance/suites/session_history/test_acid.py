@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import signal
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -13,7 +10,14 @@ from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import all_pages, expect, expect_error, read_while
+from storecheck.conformance.checks import (
+    all_pages,
+    expect,
+    expect_error,
+    read_while,
+    sigkill,
+    start_killable,
+)
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs.session_history import (
     SPEC,
@@ -131,10 +135,7 @@ def test_sigkill_mid_transaction_leaves_no_partial_session(
 ) -> None:
     instances = 400
     open_store().close()  # create the schema before the writer starts
-    context = multiprocessing.get_context("spawn")
-    writer = context.Process(target=write_until_killed,
-                             args=(backend.backend, fresh_location, instances))
-    writer.start()
+    writer = start_killable(write_until_killed, (backend.backend, fresh_location, instances))
     store = open_store()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(store.search_sessions(_all(), 5).items) < 3:
@@ -144,9 +145,7 @@ def test_sigkill_mid_transaction_leaves_no_partial_session(
     kill_at = time.monotonic() + 0.013
     while not _half_written(store, instances) and time.monotonic() < kill_at:
         pass
-    assert writer.pid is not None
-    os.kill(writer.pid, signal.SIGKILL)
-    writer.join()
+    sigkill(writer)
     store.close()
     reopened = open_store()
     problems = reopened.verify_integrity()

@@ -85,6 +85,26 @@ def test_bad_status_update_is_refused_and_changes_nothing(store: Any) -> None:
     _unchanged(store, before, "update_session")
 
 
+@pytest.mark.operation("record_instance_stats")
+def test_stats_that_would_overflow_a_64_bit_total_are_refused_whole(store: Any) -> None:
+    """Totals imported at the edge of 64 bits: adding stats past it is a ValidationError
+    that changes none of the three totals (a driver's overflow error is not)."""
+    session = SessionFactory().session(workspace_id=0)
+    edge = 2**63 - 1 - 10
+    store.import_legacy(legacy_document([LegacySession(
+        workspace_path="/w/edge", session=session, updated_at=T0, completed_at=None,
+        totals=(None, 5, edge, None), winner_id=None)]), "/backup.json", T0)
+    before = store.get_session(session.id)
+    expect_error(SPEC, "record_instance_stats",
+                 lambda: store.record_instance_stats(session.id, 1, 11, 1), ValidationError)
+    expect(store.get_session(session.id) == before, SPEC, "record_instance_stats",
+           "no total changed by the refused stats", store.get_session(session.id))
+    after = store.record_instance_stats(session.id, 1, 10, 1)
+    expect((after.total_files_changed, after.total_lines_added, after.total_lines_deleted)
+           == (6, 2**63 - 1, 1), SPEC, "record_instance_stats",
+           "stats reaching exactly 2**63 - 1 added", after)
+
+
 @pytest.mark.parametrize(
     "call",
     [

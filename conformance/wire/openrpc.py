@@ -1,0 +1,154 @@
+"""The wire protocol of a spec as an OpenRPC document, generated from the same types the
+codec reads, so implementers can generate their own types from it."""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, Final, Literal, Union
+
+from storecheck.conformance.errors import ConstraintKind, StorageCause
+from storecheck.conformance.specs import SPECS
+from storecheck.conformance.wire import faults
+from storecheck.conformance.wire.codec import BYTES_TAG, NON_FINITE, literal_kind, record_fields
+from storecheck.conformance.wire.methods import PROTOCOL_VERSION, Method, methods_for
+
+OPENRPC_VERSION: Final = "1.3.2"
+SCHEMA_REF: Final = "#/components/schemas/"
+
+THREADS: Final = (
+    "Transport: JSON-RPC 2.0, one message per line, on the implementation process's stdin "
+    "(requests) and stdout (responses); stderr is free for logs and is shown when a check "
+    "fails. Every request carries, beside jsonrpc/id/method/params, a member \"thread\": a "
+    "small integer naming the harness thread that sent it. Requests of one thread come one "
+    "at a time; those of different threads may be in flight together, as calls on one store "
+    "from several threads are. A store.begin opens a block that belongs to its thread; "
+    "other threads' calls are not part of it. The first call is storecheck.handshake, then "
+    "storecheck.open; the process serves that one store until its stdin closes.")
+
+STORE_ERROR_DATA: Final[dict[str, Any]] = {
+    "type": "object",
+    "description": "data of a spec error (code -32000). Any other error code is reported "
+    "as the implementation failing, not as a spec error.",
+    "properties": {
+        "error": {"enum": list(faults.SPEC_ERRORS)},
+        "kind": {"enum": list(faults.CONSTRAINT_KINDS),
+                 "description": "for ConstraintViolation: " + ", ".join(
+                     f"{kind.name} ({kind.value})" for kind in ConstraintKind)},
+        "cause": {"enum": list(faults.STORAGE_CAUSES),
+                  "description": "for StorageFailed: " + ", ".join(
+                      f"{cause.name} ({cause.value})" for cause in StorageCause)},
+        "spec": {"type": "string"},
+        "operation": {"type": "string"},
+        "detail": {"type": "string"},
+    },
+    "required": ["error"],
+}
+
+
+class SchemaBuilder:
+    """JSON Schemas for declared types; records go to ``components`` once each."""
+
+    def __init__(self) -> None:
+        self.components: dict[str, Any] = {"StoreErrorData": STORE_ERROR_DATA}
+
+    def schema(self, hint: Any) -> dict[str, Any]:
+        if hint is None or hint is type(None):
+            return {"type": "null"}
+        if hint is Any:
+            return {"description": f"any JSON value; bytes as {{\"{BYTES_TAG}\": base64}}"}
+        if typing.get_origin(hint) in (Union, types.UnionType):
+            return {"anyOf": [self.schema(member) for member in typing.get_args(hint)]}
+        if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+            return self._record(hint)
+        if typing.get_origin(hint) is Literal:
+            members = ", ".join(repr(choice) for choice in typing.get_args(hint))
+            return {**self.schema(literal_kind(hint)),
+                    "description": f"one of {members}; another value is the store's to refuse "
+                    "with the error its spec names"}
+        if isinstance(hint, type) and issubclass(hint, enum.Enum):
+            return {"enum": [member.value for member in hint]}
+        scalar = SCALARS.get(hint)
+        if scalar is not None:
+            return dict(scalar)
+        return self._container(hint)
+
+    def _container(self, hint: Any) -> dict[str, Any]:
+        origin = typing.get_origin(hint)
+        found = typing.get_args(hint)
+        if origin in (Mapping, dict):
+            return {"type": "object", "additionalProperties": self.schema(found[1])}
+        if origin is tuple and found and not (len(found) == 2 and found[1] is Ellipsis):
+            return {"type": "array", "prefixItems": [self.schema(item) for item in found],
+                    "minItems": len(found), "maxItems": len(found)}
+        if origin in (list, tuple, Sequence, set, frozenset):
+            schema: dict[str, Any] = {"type": "array", "items": self.schema(found[0])}
+            if origin in (set, frozenset):
+                schema["uniqueItems"] = True
+            return schema
+        raise TypeError(f"no JSON Schema for {hint!r}")
+
+    def _record(self, record: type) -> dict[str, Any]:
+        name = record.__name__
+        if name not in self.components:
+            self.components[name] = {}  # a placeholder, for records that refer to themselves
+            fields = record_fields(record)
+            self.components[name] = {
+                "type": "object",
+                "title": name,
+                "description": inspect.getdoc(record) or name,
+                "properties": {field: self.schema(hint) for field, hint in fields},
+                "required": [field for field, _ in fields],
+                "additionalProperties": False,
+            }
+        return {"$ref": SCHEMA_REF + name}
+
+
+SCALARS: Final[dict[Any, dict[str, Any]]] = {
+    int: {"type": "integer"},
+    float: {"anyOf": [{"type": "number"}, {"enum": list(NON_FINITE)}]},
+    str: {"type": "string"},
+    bool: {"type": "boolean"},
+    datetime: {"type": "string", "format": "date-time",
+               "description": "RFC 3339 with microseconds; results in UTC (Z)"},
+    date: {"type": "string", "format": "date"},
+    timedelta: {"type": "number", "description": "seconds"},
+    bytes: {"type": "string", "contentEncoding": "base64"},
+}
+
+
+def _method(builder: SchemaBuilder, method: Method) -> dict[str, Any]:
+    described: dict[str, Any] = {
+        "name": method.name,
+        "summary": method.summary or method.name,
+        "paramStructure": "by-name",
+        "params": [{"name": param.name, "required": param.required,
+                    "schema": builder.schema(param.hint)} for param in method.params],
+        "result": {"name": "result", "schema": builder.schema(method.result)},
+        "errors": [{"code": faults.STORE_ERROR, "message": "a spec error",
+                    "data": "an object as components.schemas.StoreErrorData"}],
+    }
+    if method.capability is not None:
+        described["x-capability"] = method.capability
+    return described
+
+
+def openrpc_document(spec: str) -> dict[str, Any]:
+    """The OpenRPC document of ``spec``'s wire protocol."""
+    info = SPECS[spec]
+    builder = SchemaBuilder()
+    methods = [_method(builder, method) for method in methods_for(spec)]
+    return {
+        "openrpc": OPENRPC_VERSION,
+        "info": {
+            "title": f"storecheck {spec}",
+            "version": str(PROTOCOL_VERSION),
+            "description": f"{inspect.getdoc(info.module)}\n\n{THREADS}",
+        },
+        "methods": methods,
+        "components": {"schemas": builder.components},
+    }
