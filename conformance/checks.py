@@ -289,7 +289,12 @@ def kill_midway(spec: str, operation: str, target: Callable[..., Any], args: tup
     """
     started = multiprocessing.get_context("spawn").Event()
     worker = start_killable(target, (*args, started))
-    expect(started.wait(60), spec, operation, "the worker process to start")
+    deadline = time.monotonic() + 60
+    while not started.wait(0.05) and worker.is_alive() and time.monotonic() < deadline:
+        pass
+    expect(started.is_set(), spec, operation, "the worker process to start",
+           "it exited first (its traceback is in the captured stderr)" if not worker.is_alive()
+           else "no start signal within 60 s")
     kill_at = time.monotonic() + within_s
     while time.monotonic() < kill_at and not torn():
         pass

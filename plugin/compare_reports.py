@@ -258,7 +258,11 @@ def compare(argv: Sequence[str]) -> int:
 
 USAGE = """usage: storecheck compare REPORT.json [REPORT.json ...] [--out DIR]
                           [--fail-on-regression PCT] [--stat p50|p95|p99]
+       storecheck protocol SPEC
        storecheck --version
+
+'protocol SPEC' prints SPEC's wire protocol (for --store=exec:COMMAND backends) as an
+OpenRPC document.
 
 Run 'storecheck compare --help' for details; the conformance suite itself runs
 under pytest: pytest --store=NAME.  Exit status: 0 ok, 1 a regression,
@@ -281,9 +285,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments[0] in {"-V", "--version"}:
         print(f"storecheck {_version()}")
         return EXIT_OK
+    if arguments[0] == "protocol":
+        from storecheck.conformance.wire.cli import main as wire_main
+
+        return wire_main(arguments)
     if arguments[0] != "compare":
-        print(f"storecheck: unknown command {arguments[0]!r}; the only command is 'compare'",
-              file=sys.stderr)
+        print(f"storecheck: unknown command {arguments[0]!r}; the commands are 'compare' and "
+              "'protocol'", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         return compare(arguments[1:])

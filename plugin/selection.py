@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
@@ -12,6 +10,7 @@ from typing import Any
 
 import pytest
 from storecheck.conformance.backend import unknown_capabilities
+from storecheck.conformance.backend_refs import BackendRefError, resolve_backend
 from storecheck.conformance.specs import SPECS
 from storecheck.conformance.wire.client import DEFAULT_TIMEOUT_S, exec_backend
 from storecheck.conformance.wire.faults import ProtocolFailure
@@ -19,7 +18,6 @@ from storecheck.plugin.profiles import PROFILES, Profile
 
 ENTRY_POINT_GROUP = "storecheck.backends"
 EXEC_PREFIX = "exec:"
-_BACKEND_ATTRIBUTES = ("name", "specs", "capabilities", "new_location", "open", "discard")
 
 
 @dataclass(frozen=True)
@@ -89,40 +87,11 @@ def exec_commands(config: pytest.Config) -> dict[str, ExecCommand]:
     return found
 
 
-def importable_from(directories: Sequence[Path]) -> None:
-    """Put ``directories`` on the import path, first, as ``python -m pytest`` puts its own.
-
-    A ``module:attr`` backend then imports from the directory pytest runs in
-    whether pytest was started as ``pytest`` or as ``python -m pytest``; worker
-    processes started with spawn inherit the path.
-    """
-    for directory in reversed(list(dict.fromkeys(str(d) for d in directories))):
-        if directory not in sys.path:
-            sys.path.insert(0, directory)
-
-
-def _import(ref: str, module_name: str, directories: Sequence[Path]) -> Any:
-    importable_from(directories)
-    try:
-        return importlib.import_module(module_name)
-    except ImportError as exc:
-        searched = ", ".join(dict.fromkeys(str(d) for d in directories))
-        top = module_name.partition(".")[0]
-        hint = "" if getattr(exc, "name", None) not in (top, module_name) else (
-            f"; searched {searched} and the installed packages. Run pytest from the directory "
-            f"that holds {top!r} (or its rootdir), install the package, or add its directory "
-            "to PYTHONPATH")
-        raise pytest.UsageError(f"--store={ref}: cannot import {module_name!r}: {exc}{hint}") from exc
-
-
 def load_backend(ref: str, known: dict[str, Any], directories: Sequence[Path] = (),
                  exec_timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
     """A backend from a registered name, ``module:attr`` (a backend or a factory), or
-    ``exec:COMMAND`` (a program speaking the wire protocol).
-
-    ``module`` is imported from ``directories`` (the invocation directory and
-    the rootdir) or the installed packages.
-    """
+    ``exec:COMMAND`` (a program speaking the wire protocol); a bad one is a usage error
+    naming the flag."""
     if ref.startswith(EXEC_PREFIX) or isinstance(known.get(ref), ExecCommand):
         named = known.get(ref)
         command = named.command if isinstance(named, ExecCommand) else ref[len(EXEC_PREFIX):]
@@ -131,36 +100,10 @@ def load_backend(ref: str, known: dict[str, Any], directories: Sequence[Path] = 
                                 else None, timeout_s=exec_timeout_s)
         except ProtocolFailure as exc:
             raise pytest.UsageError(f"--store={ref}: the handshake failed: {exc}") from None
-    if ref in known:
-        candidate = known[ref]
-        if hasattr(candidate, "load") and hasattr(candidate, "group"):
-            candidate = candidate.load()
-    elif ":" in ref:
-        module_name, _, attr = ref.partition(":")
-        module = _import(ref, module_name, directories)
-        try:
-            candidate = getattr(module, attr)
-        except AttributeError:
-            raise pytest.UsageError(f"--store={ref}: {module_name!r} has no attribute {attr!r}") from None
-    else:
-        names = ", ".join(sorted(known)) or "none"
-        raise pytest.UsageError(
-            f"--store={ref}: unknown backend. Registered backends: {names}; "
-            "or name one as module:attr"
-        )
-    if not _looks_like_backend(candidate) and callable(candidate):
-        candidate = candidate()
-    if not _looks_like_backend(candidate):
-        missing = [a for a in _BACKEND_ATTRIBUTES if not hasattr(candidate, a)]
-        raise pytest.UsageError(
-            f"--store={ref}: {candidate!r} is not a backend (missing {', '.join(missing)}); "
-            "see storecheck.conformance.backend.Backend"
-        )
-    return candidate
-
-
-def _looks_like_backend(obj: Any) -> bool:
-    return all(hasattr(obj, attribute) for attribute in _BACKEND_ATTRIBUTES)
+    try:
+        return resolve_backend(ref, known, directories)
+    except BackendRefError as exc:
+        raise pytest.UsageError(f"--store={ref}: {exc}") from exc.__cause__
 
 
 def make_plan(config: pytest.Config) -> Plan | None:

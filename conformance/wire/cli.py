@@ -7,24 +7,23 @@ import json
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from storecheck.conformance.specs import SPECS
 
-USAGE = """\
-usage: python -m storecheck.conformance.wire serve BACKEND
-       python -m storecheck.conformance.wire protocol SPEC
-
-  serve BACKEND   serve a Python backend over the wire protocol on stdin/stdout:
-                  a registered name (sqlite, memory, ...) or module:attr, as --store takes
-  protocol SPEC   print SPEC's wire protocol as an OpenRPC document (JSON)"""
-
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m storecheck.conformance.wire", usage=USAGE)
+    parser = argparse.ArgumentParser(
+        prog="python -m storecheck.conformance.wire",
+        description="The wire protocol that checks a store written in any language "
+        "(pytest --store=exec:COMMAND).")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve a Python backend on stdin/stdout")
-    serve.add_argument("backend", help="a registered backend name, or module:attr")
-    protocol = commands.add_parser("protocol", help="print a spec's OpenRPC document")
+    serve = commands.add_parser(
+        "serve", help="serve a Python backend over the wire protocol on stdin/stdout")
+    serve.add_argument("backend", help="a registered backend name (sqlite, memory, ...) or "
+                       "module:attr, as --store takes")
+    protocol = commands.add_parser(
+        "protocol", help="print a spec's wire protocol as an OpenRPC document (JSON)")
     protocol.add_argument("spec", choices=sorted(SPECS))
     arguments = parser.parse_args(argv)
     if arguments.command == "protocol":
@@ -41,14 +40,13 @@ def print_protocol(spec: str) -> int:
 
 
 def serve_backend(ref: str) -> int:
-    import pytest
+    from storecheck.conformance.backend_refs import BackendRefError, resolve_backend
     from storecheck.conformance.wire.server import serve
-    from storecheck.plugin.selection import load_backend
 
     known = {entry.name: entry for entry in entry_points(group="storecheck.backends")}
     try:
-        backend = load_backend(ref, known)
-    except pytest.UsageError as exc:
-        print(f"serve: {exc}", file=sys.stderr)
+        backend = resolve_backend(ref, known, [Path.cwd()])
+    except BackendRefError as exc:
+        print(f"serve {ref}: {exc}", file=sys.stderr)
         return 2
     return serve(backend)

@@ -28,7 +28,7 @@ tuple, list, set,      array
 A value of another kind than declared (the bad-input checks send them on purpose) is
 sent as its own JSON kind, so that the implementation meets, and must refuse, a number
 where a string belongs.  Where that JSON would read as a valid value of the declared
-type (text where an instant is declared, bytes where text is), the wire cannot carry
+type (text where an instant is declared, a number where a duration is), the wire cannot carry
 the mistake: :func:`encode` raises :class:`Unrepresentable` and the caller refuses the
 call as the implementation would have.
 """
@@ -238,6 +238,8 @@ def _passes_for(value: Any, declared: list[Any]) -> bool:
     if isinstance(value, str):
         return any(hint in _STRING_SHAPED or (hint is float and value in NON_FINITE)
                    for hint in declared)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return timedelta in declared
     if isinstance(value, (set, frozenset)):
         return any(typing.get_origin(hint) in (list, tuple, Sequence) for hint in declared)
     return False

@@ -13,13 +13,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
 from storecheck.conformance.specs.telemetry import DIGITS, SimilarQuery
 
-Matrix = npt.NDArray[np.float64]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Matrix = npt.NDArray[np.float64]
+# numpy is imported where it is used: loading it costs a tenth of a second, which every
+# process that only imports the reference stores (a served backend, a worker) would pay.
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,8 @@ class VectorMatrix:
         """The ``limit`` queries with the highest best similarity, ties by query id."""
         if self.dimension is None:
             return []
+        import numpy as np
+
         target = np.asarray(probe, dtype=np.float64)
         similarity = (self.vectors @ target) / (self.norms * np.sqrt(target @ target))
         rounded = np.round(similarity, DIGITS)
@@ -52,8 +59,12 @@ class VectorMatrix:
         return found
 
 
-EMPTY = VectorMatrix((0, None, None), np.array([], dtype=object), np.array([], dtype=np.int64),
-                     np.zeros((0, 0)), np.zeros(0), None)
+@cache
+def empty() -> VectorMatrix:
+    import numpy as np
+
+    return VectorMatrix((0, None, None), np.array([], dtype=object), np.array([], dtype=np.int64),
+                        np.zeros((0, 0)), np.zeros(0), None)
 
 
 class VectorIndex:
@@ -61,14 +72,14 @@ class VectorIndex:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._matrix = EMPTY
+        self._matrix: VectorMatrix | None = None
 
     def current(self, conn: Any) -> VectorMatrix:
         """The matrix of what ``conn``'s transaction sees."""
         count, highest, total = conn.execute(
             "SELECT count(*), max(id), sum(id) FROM feature_vectors").fetchone()
         with self._lock:
-            if self._matrix.version == (count, highest, total):
+            if self._matrix is not None and self._matrix.version == (count, highest, total):
                 return self._matrix
         matrix = load(conn, (count, highest, total))
         with self._lock:
@@ -79,7 +90,9 @@ class VectorIndex:
 def load(conn: Any, version: tuple[int, int | None, int | None]) -> VectorMatrix:
     found = conn.execute("SELECT query_id, embedding FROM feature_vectors ORDER BY id").fetchall()
     if not found:
-        return EMPTY
+        return empty()
+    import numpy as np
+
     query_ids = np.array([row[0] for row in found], dtype=object)
     dimension = len(found[0][1]) // 4
     blob = b"".join(bytes(row[1]) for row in found)
