@@ -3,7 +3,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy  # noqa: F401
 import pytest
+
+# pytester's in-process runs drop the modules first imported during them, and numpy's
+# C core cannot load twice in one process: the telemetry store imports numpy lazily, so it
+# is loaded here, before any in-process run.
 
 MUTATION_RESULTS: dict[str, bool] = {}
 
