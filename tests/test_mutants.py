@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -43,12 +42,9 @@ pytestmark = pytest.mark.slow
 SPECS = ("session_history", "conversations", "extraction", "telemetry", "app_meta")
 
 
-WHOLE_SUITE_RUNS = [(backend, spec) for backend in ("postgres", "sqlite", "memory", "exec-sqlite")
+WHOLE_SUITE_RUNS = [(backend, spec) for backend in ("postgres", "sqlite", "memory")
                     for spec in SPECS] + [("sqlite-split", "app_meta")]
-"""Every spec on every reference backend, the SQLite reference served through the wire
-protocol, and seed 001's production layout."""
-
-STORE_REFS = {"exec-sqlite": f"exec:{sys.executable} -m storecheck.conformance.wire serve sqlite"}
+"""Every spec on every reference backend, and seed 001's production layout."""
 
 
 @pytest.mark.parametrize(("backend", "spec"), WHOLE_SUITE_RUNS,
@@ -68,20 +64,14 @@ def test_correct_backends_pass_the_whole_suite(
     # get_session 0.22 ms on one store, 0.75 ms on the other, either way round), which a
     # growth ratio between two stores cannot tell from growth.  There the scaling rows
     # report (warn); the SQLite run enforces them and the complexity mutants are killed.
-    # The same holds for a store behind the wire: its own process serves each call.
-    scaling = ["--scaling=warn"] if backend in ("postgres", "exec-sqlite") else []
-    run = run_suite(tmp_path, STORE_REFS.get(backend, backend), "--latency=warn",
-                    f"--store-spec={spec}", *scaling)
+    scaling = ["--scaling=warn"] if backend == "postgres" else []
+    run = run_suite(tmp_path, backend, "--latency=warn", f"--store-spec={spec}", *scaling)
     assert run.returncode == 0, run.output[-5000:]
     assert not run.failed_categories()
     jsonschema.validate(run.report, report_schema())
     ran = {row["category"] for row in run.report["results"]
            if row["passed"] and row["spec"] == spec}
     assert {"model", "acid", "fk", "badinput", "concurrency", "isolation"} <= ran, (spec, ran)
-    if backend == "exec-sqlite":
-        # Through the wire every latency row is judged net of the echo measured beside it.
-        assert run.report["latency"], "no latency row"
-        assert all(row["transport"]["p50_ms"] > 0 for row in run.report["latency"])
     if backend in ("sqlite", "postgres"):
         (table,) = [t for t in run.report["isolation"] if t["backend"] == backend]
         assert len(table["cells"]) == len(ENGINES[table["engine"]].levels) * len(ANOMALIES)
