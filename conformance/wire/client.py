@@ -191,11 +191,11 @@ class RemoteStore:
                 kwargs: dict[str, Any]) -> Any:
         bound = signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
-        hints = {param.name: param.hint for param in method.params}
         params = {}
-        for name, value in list(bound.arguments.items())[1:]:
+        # The signature lists ``self`` and then ``method.params`` in their order.
+        for param, value in zip(method.params, list(bound.arguments.values())[1:], strict=True):
             try:
-                params[name] = encode(value, hints[name], name)
+                params[param.name] = encode(value, param.hint, param.name)
             except Unrepresentable as exc:
                 raise ValidationError(self._spec, method.attribute,
                                       f"{exc} (a value the wire cannot carry)") from None

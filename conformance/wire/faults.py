@@ -54,14 +54,14 @@ class ImplementationError(Exception):
 def error_object(exc: BaseException) -> dict[str, Any]:
     """The JSON-RPC error object for an exception raised by a store operation."""
     if isinstance(exc, StoreError):
-        data: dict[str, Any] = {"error": type(exc).__name__, "spec": exc.spec,
+        # A store's own subclass of a spec error crosses as the spec error it is.
+        spec_error = next(cls for cls in type(exc).__mro__ if cls.__name__ in SPEC_ERRORS)
+        data: dict[str, Any] = {"error": spec_error.__name__, "spec": exc.spec,
                                 "operation": exc.operation, "detail": exc.detail}
         if isinstance(exc, ConstraintViolation):
             data["kind"] = exc.kind.name
         if isinstance(exc, StorageFailed):
             data["cause"] = exc.cause.name
-        spec_error = next(cls for cls in type(exc).__mro__ if cls.__name__ in SPEC_ERRORS)
-        data["error"] = spec_error.__name__
         return {"code": STORE_ERROR, "message": str(exc), "data": data}
     return {"code": INTERNAL_ERROR, "message": f"{type(exc).__name__}: {exc}",
             "data": {"exception": type(exc).__name__}}
