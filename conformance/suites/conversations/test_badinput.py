@@ -26,7 +26,12 @@ from storecheck.conformance.specs.conversations import (
     matches,
 )
 from storecheck.fixtures.conversations import T0, ConversationFactory
-from storecheck.fixtures.values import AWKWARD_STRINGS, INJECTION_STRINGS, hostile_text
+from storecheck.fixtures.values import (
+    AWKWARD_STRINGS,
+    INJECTION_STRINGS,
+    ORDER_PROBES,
+    hostile_text,
+)
 
 pytestmark = pytest.mark.badinput
 MEGABYTE = "\u65e5" * (1024 * 1024 // 3)
@@ -108,6 +113,22 @@ def test_huge_and_awkward_text_is_stored_verbatim(store: Any) -> None:
         stored = next(m for m in store.list_messages("base") if m.id == message.id)
         expect(stored.content == text, SPEC, "add_message", "the content back verbatim",
                stored.content[:60])
+
+
+@pytest.mark.operation("create_learning")
+def test_tags_are_a_set_sorted_by_code_point(store: Any) -> None:
+    """Not by locale, case folding or UTF-16 code unit (a default sort in JavaScript or
+    Java puts an emoji before U+FF21); duplicates collapse, on create and on update."""
+    expected = tuple(sorted(set(ORDER_PROBES)))
+    created = store.create_learning("order", "tags in order", [*reversed(ORDER_PROBES),
+                                                               *ORDER_PROBES[:3]], 0.5, T0)
+    for got in (created.tags, store.get_learning(created.id).tags):
+        expect(got == expected, SPEC, "create_learning", "the tags distinct, in code point order",
+               got)
+    half = ORDER_PROBES[::2]
+    updated = store.update_learning(created.id, T0, tags=half)
+    expect(updated.tags == tuple(sorted(half)), SPEC, "update_learning",
+           "the replaced tags in code point order", updated.tags)
 
 
 LONG_TOKEN_LENGTHS = (500, 501, 2047, 3000, 70_000)

@@ -28,7 +28,12 @@ from storecheck.conformance.specs.session_history import (
 )
 from storecheck.conformance.suites.session_history.workers import T0
 from storecheck.fixtures.session_history import SessionFactory, legacy_document
-from storecheck.fixtures.values import AWKWARD_STRINGS, INJECTION_STRINGS, hostile_text
+from storecheck.fixtures.values import (
+    AWKWARD_STRINGS,
+    INJECTION_STRINGS,
+    ORDER_PROBES,
+    hostile_text,
+)
 
 pytestmark = pytest.mark.badinput
 
@@ -138,6 +143,26 @@ def test_megabyte_content_and_awkward_text_are_stored_verbatim(store: Any) -> No
         stored = next(m for m in store.list_messages(session.id) if m.id == f"odd-{n}")
         expect(stored.content == text, SPEC, "append_message", "the content back verbatim",
                stored.content[:80])
+
+
+@pytest.mark.operation("create_session")
+def test_runtime_mix_is_a_set_sorted_by_code_point(store: Any) -> None:
+    """Not by locale, case folding or UTF-16 code unit (a default sort in JavaScript or
+    Java puts an emoji before U+FF21); duplicates collapse, on create and on update."""
+    factory, session, _ = _seeded(store)
+    expected = tuple(sorted(set(ORDER_PROBES)))
+    given_mix = (*reversed(ORDER_PROBES), *ORDER_PROBES[:3])
+    created = store.create_session(factory.session(session.workspace_id, runtime_mix=given_mix))
+    for got in (created.runtime_mix, store.get_session(created.id).runtime_mix):
+        expect(got == expected, SPEC, "create_session", "the runtime mix distinct, in code point "
+               "order", got)
+    half = ORDER_PROBES[::2]
+    updated = store.update_session(created.id, SessionUpdate(updated_at=T0, runtime_mix=half))
+    expect(updated.runtime_mix == tuple(sorted(half)), SPEC, "update_session",
+           "the replaced runtime mix in code point order", updated.runtime_mix)
+    page = store.search_sessions(SessionQuery(text=created.task), 10).items
+    expect([s.runtime_mix for s in page if s.id == created.id] == [tuple(sorted(half))], SPEC,
+           "search_sessions", "each session's runtime mix in code point order", page)
 
 
 @settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=25)

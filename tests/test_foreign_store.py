@@ -1,0 +1,72 @@
+"""A store written in another language, checked end to end through the wire: the
+session_history store in JavaScript (``tests/foreign/session_history_js``, Node.js with
+SQLite compiled to WebAssembly) passes the whole suite, and each of its mutants, written
+in JavaScript, is caught."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.suite_runner import run_suite
+
+pytestmark = pytest.mark.slow
+
+JS_STORE = Path(__file__).resolve().parent / "foreign" / "session_history_js"
+
+JS_MUTANTS = {
+    "millisecond-instants": "model",
+    "stats-as-numbers": "badinput",
+    "utf16-order": "badinput",
+}
+"""Each mutant of the JavaScript store (``server.js --mutant=NAME``) and the category that
+catches it."""
+
+
+@pytest.fixture(scope="module")
+def js_command() -> str:
+    """The command that starts the JavaScript store.  Where Node.js or the store's npm
+    packages are missing the tests skip, unless STORECHECK_REQUIRE_NODE=1 (CI) fails them."""
+    node = shutil.which("node")
+    problem = None
+    if node is None:
+        problem = "Node.js (node) is not installed"
+    elif not (JS_STORE / "node_modules" / "sql.js").is_dir():
+        problem = f"the JavaScript store's packages are not installed: run npm ci in {JS_STORE}"
+    if problem is not None:
+        if os.environ.get("STORECHECK_REQUIRE_NODE") == "1":
+            pytest.fail(problem)
+        pytest.skip(problem)
+    return f"{shlex.quote(str(node))} {shlex.quote(str(JS_STORE / 'server.js'))}"
+
+
+def test_the_javascript_store_passes_the_whole_session_history_suite(
+        tmp_path: Path, js_command: str) -> None:
+    run = run_suite(tmp_path, f"exec:{js_command}", "--store-spec=session_history")
+    assert run.returncode == 0, run.output[-5000:]
+    ran = {row["category"] for row in run.report["results"] if row["passed"]}
+    assert {"model", "acid", "fk", "migration", "concurrency", "isolation", "badinput"} <= ran, ran
+    (backend,) = run.report["backends"]
+    assert backend["name"] == "exec-session-history-js", backend
+
+
+def test_each_javascript_mutant_is_caught_in_its_category(tmp_path: Path, js_command: str) -> None:
+    """The mutants are named in the ini file (``storecheck_exec``), as a team would name
+    its exec backends, and run in one suite run."""
+    lines = [f"    js-{name} = {js_command} --mutant={name}" for name in JS_MUTANTS]
+    (tmp_path / "pytest.ini").write_text("[pytest]\nstorecheck_exec =\n" + "\n".join(lines) + "\n")
+    categories = sorted(set(JS_MUTANTS.values()))
+    run = run_suite(tmp_path, ",".join(f"js-{name}" for name in JS_MUTANTS),
+                    "--store-spec=session_history", "-m", " or ".join(categories))
+    assert run.returncode == 1, run.output[-3000:]
+    escaped = []
+    for name, category in JS_MUTANTS.items():
+        failed = {row["category"] for row in run.report["results"]
+                  if row["backend"] == f"js-{name}" and row["failed"]}
+        if category not in failed:
+            escaped.append(f"{name}: failed in {sorted(failed)}, not in {category}")
+    assert not escaped, "\n".join(escaped) + "\n" + run.output[-3000:]
