@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any
 
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.backend import FileBackend
-from storecheck.reference_impl.app_meta import SqliteAppMeta, SqliteAppMetaSplit
-from storecheck.reference_impl.conversations import SqliteConversations
-from storecheck.reference_impl.extraction import SqliteExtraction
-from storecheck.reference_impl.session_history import SqliteSessionHistory
-from storecheck.reference_impl.telemetry import SqliteTelemetry
+
+
+@dataclass(frozen=True)
+class StoreClass:
+    """A reference store class named by its import path and imported when first used, so
+    that a process serving one spec (``python -m storecheck.conformance.wire serve
+    sqlite``, started once per opened store) loads only that spec's store."""
+
+    path: str
+    """``module:ClassName``"""
+
+    def load(self) -> Any:
+        module, _, name = self.path.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def __call__(self, location: str, *, schema_version: int | None = None) -> Any:
+        return self.load()(location, schema_version=schema_version)
+
 
 REFERENCE_STORES: tuple[tuple[str, Any], ...] = (
-    ("session_history", SqliteSessionHistory),
-    ("conversations", SqliteConversations),
-    ("extraction", SqliteExtraction),
-    ("telemetry", SqliteTelemetry),
-    ("app_meta", SqliteAppMeta),
+    ("session_history", StoreClass("storecheck.reference_impl.session_history:SqliteSessionHistory")),
+    ("conversations", StoreClass("storecheck.reference_impl.conversations:SqliteConversations")),
+    ("extraction", StoreClass("storecheck.reference_impl.extraction:SqliteExtraction")),
+    ("telemetry", StoreClass("storecheck.reference_impl.telemetry:SqliteTelemetry")),
+    ("app_meta", StoreClass("storecheck.reference_impl.app_meta:SqliteAppMeta")),
 )
 
 SQLITE_CAPABILITIES = frozenset({
@@ -69,6 +83,7 @@ def sqlite_backend(
 
 SQLITE_BACKEND = sqlite_backend()
 
-SQLITE_SPLIT_BACKEND = sqlite_backend("sqlite-split", (("app_meta", SqliteAppMetaSplit),))
+SQLITE_SPLIT_BACKEND = sqlite_backend(
+    "sqlite-split", (("app_meta", StoreClass("storecheck.reference_impl.app_meta:SqliteAppMetaSplit")),))
 """Seed 001's production layout: the application's tables in one file, the event store in a
 second written with ``synchronous=FULL`` (only ``app_meta`` has the two layouts)."""

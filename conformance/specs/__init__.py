@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Final
 
-from storecheck.conformance.specs import (
-    app_meta,
-    conversations,
-    extraction,
-    session_history,
-    telemetry,
-)
 from storecheck.conformance.specs.common import ForeignKey, Operation
+
+SPEC_MODULES: Final[dict[str, str]] = {
+    spec: f"storecheck.conformance.specs.{spec}"
+    for spec in ("session_history", "conversations", "extraction", "telemetry", "app_meta")
+}
 
 
 @dataclass(frozen=True)
@@ -26,16 +27,37 @@ class SpecInfo:
     schema_versions: tuple[int, ...]
 
 
-SPECS: Final[dict[str, SpecInfo]] = {
-    module.SPEC: SpecInfo(
-        name=module.SPEC,
-        seed=module.SEED,
-        module=module,
-        operations=module.OPERATIONS,
-        foreign_keys=module.FOREIGN_KEYS,
-        schema_versions=module.SCHEMA_VERSIONS,
-    )
-    for module in (session_history, conversations, extraction, telemetry, app_meta)
-}
+class _Registry(Mapping[str, SpecInfo]):
+    """Every spec by name; a spec's module is imported when its entry is first read, so a
+    process that serves one spec (an implementation behind the wire) loads only that one."""
 
-__all__ = ["SPECS", "ForeignKey", "Operation", "SpecInfo"]
+    def __init__(self) -> None:
+        self._loaded: dict[str, SpecInfo] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> SpecInfo:
+        found = self._loaded.get(name)
+        if found is not None:
+            return found
+        if name not in SPEC_MODULES:
+            raise KeyError(name)
+        with self._lock:
+            module = importlib.import_module(SPEC_MODULES[name])
+            found = self._loaded.setdefault(name, SpecInfo(
+                name=module.SPEC, seed=module.SEED, module=module, operations=module.OPERATIONS,
+                foreign_keys=module.FOREIGN_KEYS, schema_versions=module.SCHEMA_VERSIONS))
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SPEC_MODULES)
+
+    def __len__(self) -> int:
+        return len(SPEC_MODULES)
+
+    def __contains__(self, name: object) -> bool:
+        return name in SPEC_MODULES
+
+
+SPECS: Final[Mapping[str, SpecInfo]] = _Registry()
+
+__all__ = ["SPECS", "SPEC_MODULES", "ForeignKey", "Operation", "SpecInfo"]

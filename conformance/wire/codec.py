@@ -11,7 +11,7 @@ record (dataclass)     object with every field, by field name
                        (``Z`` for UTC); a naive datetime goes without one, and an
                        implementation must refuse it
 ``date``               ``YYYY-MM-DD``
-``timedelta``          number of seconds (exact to the microsecond within 285 years)
+``timedelta``          number of seconds (exact to the microsecond within 2**32 s, 136 years)
 ``bytes``              base64 string
 ``float``              number; ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` for the
                        values JSON has no number for

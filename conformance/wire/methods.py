@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import typing
 from collections.abc import Mapping, Sequence
@@ -20,7 +21,7 @@ from typing import Any, Final
 
 from storecheck.conformance import backend as contract
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.specs import SPECS, app_meta_maintenance
+from storecheck.conformance.specs import SPECS
 from storecheck.conformance.wire.codec import record_fields
 
 PROTOCOL_VERSION: Final = 1
@@ -75,10 +76,10 @@ class Method:
     capability: str | None = None
 
 
-SPEC_EXTRAS: Final[dict[str, tuple[type, ...]]] = {
-    "app_meta": (app_meta_maintenance.AppMetaMaintenance,),
+SPEC_EXTRAS: Final[dict[str, tuple[str, ...]]] = {
+    "app_meta": ("storecheck.conformance.specs.app_meta_maintenance:AppMetaMaintenance",),
 }
-"""Protocols of a spec kept in a module of their own."""
+"""Protocols of a spec kept in a module of their own (imported with the spec)."""
 
 STORE_PROTOCOLS: Final[tuple[tuple[type, str | None], ...]] = (
     (contract.Store, None),
@@ -145,7 +146,9 @@ def spec_protocols(module: ModuleType) -> tuple[type, ...]:
     own = tuple(value for value in vars(module).values()
                 if inspect.isclass(value) and getattr(value, "_is_protocol", False)
                 and value.__module__ == module.__name__)
-    return own + SPEC_EXTRAS.get(module.SPEC, ())
+    extras = tuple(getattr(importlib.import_module(path.partition(":")[0]), path.partition(":")[2])
+                   for path in SPEC_EXTRAS.get(module.SPEC, ()))
+    return own + extras
 
 
 @cache

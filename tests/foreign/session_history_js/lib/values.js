@@ -109,6 +109,9 @@ function utcText(micros) {
 
 // --- the checker ---------------------------------------------------------------
 
+// String.prototype.isWellFormed arrived in Node.js 20; this runs on 18 too.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
 
 class Check {
@@ -123,7 +126,7 @@ class Check {
 
   text(name, value) {
     if (typeof value !== 'string') throw this.fail(`${name} must be a string`, value);
-    if (!value.isWellFormed()) throw this.fail(`${name} is not valid Unicode (lone surrogate)`, value);
+    if (LONE_SURROGATE.test(value)) throw this.fail(`${name} is not valid Unicode (lone surrogate)`, value);
     return value;
   }
 
