@@ -155,6 +155,12 @@ def latency_lines(book: ResultBook) -> list[str]:
         overhead = "-" if row["overhead"] is None else f"{row['overhead']:.2f}x"
         lines.append(f"{name:<62} {row['p50_ms']:>9.3f} {row['p95_ms']:>9.3f} "
                      f"{row['p99_ms']:>9.3f} {target:>12} {row['verdict']:>7} {overhead:>7}")
+        wire = row.get("transport")
+        if wire:
+            # An exec: backend's row is judged net of the echo: show what was judged.
+            label = f"  net of the wire (echo p50 {wire['p50_ms']:.3f} ms)"
+            lines.append(f"{label:<62} {wire['net_p50_ms']:>9.3f} {wire['net_p95_ms']:>9.3f} "
+                         f"{wire['net_p99_ms']:>9.3f}")
     return lines
 
 

@@ -25,6 +25,8 @@ from storecheck.conformance.wire.openrpc import openrpc_document
 from storecheck.fixtures.session_history import SessionFactory
 from storecheck.plugin.selection import split_store_refs
 
+from tests.suite_runner import report_schema, run_suite
+
 # Durations cross as seconds, a double: exact to the microsecond within 2**32 s (136 years),
 # where a double's spacing is still below a microsecond.
 st.register_type_strategy(timedelta, st.timedeltas(
@@ -171,3 +173,16 @@ def test_an_ini_setting_names_an_exec_backend(pytester: pytest.Pytester) -> None
         "-p", "no:cacheprovider", "-q")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-3000:]
     result.stdout.fnmatch_lines(["*served-reference / session_history*"])
+
+
+def test_latency_through_the_wire_is_reported_raw_and_net_of_the_echo(tmp_path: Path) -> None:
+    run = run_suite(tmp_path, f"exec:{SERVE_SQLITE}", "--latency=warn", "--store-spec=session_history",
+                    "-m", "latency", "-k", "test_operation_meets_its_target and get_session")
+    assert run.returncode == 0, run.output[-3000:]
+    (row,) = run.report["latency"]
+    transport = row["transport"]
+    assert 0 < transport["p50_ms"] <= transport["p99_ms"], row
+    assert transport["net_p50_ms"] <= row["p50_ms"], row
+    assert transport["net_p99_ms"] <= row["p99_ms"], row
+    assert "net of the wire (echo p50" in run.output, run.output[-3000:]
+    jsonschema.validate(run.report, report_schema())

@@ -164,6 +164,7 @@ def methods_for(spec: str) -> tuple[Method, ...]:
     return (*SESSION_METHODS, *operations, *store, *TRANSACTION_METHODS)
 
 
+@cache
 def method_table(spec: str) -> Mapping[str, Method]:
     return {method.name: method for method in methods_for(spec)}
 
