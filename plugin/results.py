@@ -174,6 +174,8 @@ def scaling_lines(book: ResultBook) -> list[str]:
         name = f"{row['backend']} / {row['spec']} / {row['operation']}"
         lines.append(f"{name:<62} {row['small_p50_ms']:>9.3f} {row['large_p50_ms']:>9.3f} "
                      f"{row['ratio']:>6.2f}x {row['allowed']:>7g}x {row['verdict']:>7}")
+        if row.get("transport_p50_ms") is not None:
+            lines.append(f"  growth net of the wire (echo p50 {row['transport_p50_ms']:.3f} ms)")
     return lines
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -264,6 +265,32 @@ def test_a_cost_that_grows_with_the_data_is_caught_and_a_flat_one_is_not() -> No
     # Below the slack a large ratio is timer noise, not growth.
     tiny = measure_growth(lambda i: None, lambda i: _work(20), rounds=5, per_round=5, warmup=2)
     assert not grows_too_fast(growth, tiny), tiny
+
+
+def test_growth_behind_a_wire_is_judged_net_of_its_echo() -> None:
+    """0.1 ms growing to 0.4 ms is 4x; behind a 0.9 ms round trip the raw medians say
+    1.3x.  A simulated clock makes the costs exact."""
+    from storecheck.conformance.scaling import Growth, grows_too_fast, measure_growth
+
+    now = [0]
+
+    def costing(microseconds: int) -> Callable[[int], None]:
+        def call(i: int) -> None:
+            now[0] += microseconds * 1000
+        return call
+
+    def clock() -> int:
+        return now[0]
+
+    growth = Growth("op", 2.5, "test")
+    raw = measure_growth(costing(1_000), costing(1_300), rounds=3, per_round=3, warmup=1,
+                         clock=clock)
+    net = measure_growth(costing(1_000), costing(1_300), rounds=3, per_round=3, warmup=1,
+                         transport=costing(900), clock=clock)
+    assert raw.ratio == pytest.approx(1.3) and not grows_too_fast(growth, raw), raw
+    assert net.ratio == pytest.approx(4.0) and grows_too_fast(growth, net), net
+    assert (net.small_p50_ms, net.large_p50_ms, net.transport_p50_ms) == (1.0, 1.3, 0.9), net
+    assert raw.transport_p50_ms is None
 
 
 def test_scaling_modes_fail_warn_and_record(tmp_path: Path) -> None:

@@ -176,9 +176,12 @@ def test_an_ini_setting_names_an_exec_backend(pytester: pytest.Pytester) -> None
 
 
 def test_latency_through_the_wire_is_reported_raw_and_net_of_the_echo(tmp_path: Path) -> None:
-    run = run_suite(tmp_path, f"exec:{SERVE_SQLITE}", "--latency=warn", "--store-spec=session_history",
-                    "-m", "latency", "-k", "test_operation_meets_its_target and get_session")
+    run = run_suite(tmp_path, f"exec:{SERVE_SQLITE}", "--latency=warn", "--scaling=warn",
+                    "--store-spec=session_history", "-m", "latency", "-k", "get_session")
     assert run.returncode == 0, run.output[-3000:]
+    (growth,) = run.report["scaling"]
+    assert growth["transport_p50_ms"] > 0, growth
+    assert "growth net of the wire (echo p50" in run.output, run.output[-3000:]
     (row,) = run.report["latency"]
     transport = row["transport"]
     assert 0 < transport["p50_ms"] <= transport["p99_ms"], row

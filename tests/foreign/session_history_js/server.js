@@ -16,7 +16,7 @@
 const readline = require('node:readline');
 const json = require('./lib/json');
 const { Database, MIGRATIONS, bindAll, loadSqlJs } = require('./lib/database');
-const { SessionHistory } = require('./lib/store');
+const { SessionHistory, OPERATIONS } = require('./lib/store');
 const { StoreError } = require('./lib/values');
 
 const MUTANTS = {
@@ -132,10 +132,7 @@ class Server {
     if (this.store === null) throw new RequestFailed(INVALID_REQUEST, `${method} before storecheck.open`);
     if (method.startsWith(PREFIX)) {
       const operation = method.slice(PREFIX.length);
-      if (!Object.prototype.hasOwnProperty.call(Object.getPrototypeOf(this.store), operation)
-          || operation === 'constructor') {
-        throw new RequestFailed(METHOD_NOT_FOUND, `no method ${method}`);
-      }
+      if (!OPERATIONS.has(operation)) throw new RequestFailed(METHOD_NOT_FOUND, `no method ${method}`);
       return this.store[operation](params);
     }
     return this.storeMethod(method, params, thread);

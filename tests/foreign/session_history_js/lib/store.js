@@ -7,6 +7,12 @@ const crypto = require('node:crypto');
 const { Check, INT64_MAX, conflict, notFound } = require('./values');
 const legacy = require('./legacy');
 
+/** The spec's operations: the methods `session_history.<operation>` of the wire. */
+const OPERATIONS = new Set(['get_or_create_workspace', 'get_workspace', 'touch_workspace', 'delete_workspace',
+  'create_session', 'get_session', 'update_session', 'complete_session', 'record_instance_stats',
+  'delete_session', 'search_sessions', 'add_instance', 'update_instance', 'list_instances', 'append_message',
+  'list_messages', 'session_summary', 'import_legacy', 'migration_metadata']);
+
 const SESSION_COLUMNS = 'id, workspace_id, type, task, status, created_at, updated_at, completed_at, model, '
   + 'timeout_seconds, preserve_worktrees, winner_id, total_duration, total_files_changed, '
   + 'total_lines_added, total_lines_deleted';
@@ -507,4 +513,4 @@ class SessionHistory {
   }
 }
 
-module.exports = { SessionHistory };
+module.exports = { SessionHistory, OPERATIONS };
