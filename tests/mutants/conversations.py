@@ -139,6 +139,18 @@ class NoCascadeToUploads(SqliteConversations):
         "conversation_id TEXT NOT NULL,\n    file_name")
 
 
+class TagsOrderedIgnoringCase(SqliteConversations):
+    """Lists tags in case-insensitive order, as a collation meant for people would."""
+
+    @staticmethod
+    def _learning(conn: Any, learning_id: int, operation: str) -> Any:
+        found = SqliteConversations._learning(conn, learning_id, operation)
+        tags = tuple(tag for (tag,) in conn.execute(
+            "SELECT tag FROM learning_tags WHERE learning_id = ? ORDER BY tag COLLATE NOCASE",
+            (learning_id,)))
+        return replace(found, tags=tags)
+
+
 MUTANTS: dict[str, tuple[type[SqliteConversations], str]] = {
     "dequeue_select_then_update": (DequeueSelectThenUpdate, "concurrency"),
     "lease_never_expires": (LeaseNeverExpires, "model"),
@@ -153,6 +165,7 @@ MUTANTS: dict[str, tuple[type[SqliteConversations], str]] = {
     "messages_ordered_by_id": (MessagesOrderedById, "model"),
     "search_ignores_tags": (SearchIgnoresTags, "model"),
     "no_cascade_to_uploads": (NoCascadeToUploads, "fk"),
+    "tags_ordered_ignoring_case": (TagsOrderedIgnoringCase, "badinput"),
 }
 
 globals().update(sqlite_mutant_backends(MUTANTS))

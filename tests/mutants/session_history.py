@@ -322,6 +322,16 @@ class LegacyImportNotIdempotent(SqliteSessionHistory):
         return ImportResult(result.imported + result.skipped, 0)
 
 
+class RuntimeMixInDictionaryOrder(SqliteSessionHistory):
+    """Sorts the runtime mix as people read it (case folded), not by code point."""
+
+    @staticmethod
+    def _runtime_mix(conn: Any, session_id: str) -> tuple[str, ...]:
+        found = conn.execute("SELECT runtime FROM session_runtime_mix WHERE session_id = ?",
+                             (session_id,))
+        return tuple(sorted((runtime for (runtime,) in found), key=str.casefold))
+
+
 MORE_MUTANTS: dict[str, tuple[type[SqliteSessionHistory], str]] = {
     "atomic_is_not_a_transaction": (AtomicIsNotATransaction, "acid"),
     "foreign_keys_off": (ForeignKeysOff, "fk"),
@@ -333,6 +343,7 @@ MORE_MUTANTS: dict[str, tuple[type[SqliteSessionHistory], str]] = {
     "migrate_outside_the_lock": (MigrateOutsideTheLock, "migration"),
     "legacy_import_not_idempotent": (LegacyImportNotIdempotent, "model"),
     "totals_overflow_unchecked": (TotalsOverflowUnchecked, "badinput"),
+    "runtime_mix_in_dictionary_order": (RuntimeMixInDictionaryOrder, "badinput"),
 }
 MUTANTS.update(MORE_MUTANTS)
 globals().update(sqlite_mutant_backends(MORE_MUTANTS))
