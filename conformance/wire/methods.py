@@ -77,9 +77,9 @@ class Method:
 
 
 SPEC_EXTRAS: Final[dict[str, tuple[str, ...]]] = {
-    "app_meta": ("storecheck.conformance.specs.app_meta_maintenance:AppMetaMaintenance",),
+    "app_meta": ("storecheck.conformance.specs.app_meta_maintenance",),
 }
-"""Protocols of a spec kept in a module of their own (imported with the spec)."""
+"""Modules holding more of a spec's Protocols (imported with the spec, not before)."""
 
 STORE_PROTOCOLS: Final[tuple[tuple[type, str | None], ...]] = (
     (contract.Store, None),
@@ -143,12 +143,10 @@ def _protocol_methods(protocol: type, prefix: str, capability: str | None,
 
 def spec_protocols(module: ModuleType) -> tuple[type, ...]:
     """The Protocol classes a spec module defines (and its extras)."""
-    own = tuple(value for value in vars(module).values()
-                if inspect.isclass(value) and getattr(value, "_is_protocol", False)
-                and value.__module__ == module.__name__)
-    extras = tuple(getattr(importlib.import_module(path.partition(":")[0]), path.partition(":")[2])
-                   for path in SPEC_EXTRAS.get(module.SPEC, ()))
-    return own + extras
+    modules = [module, *map(importlib.import_module, SPEC_EXTRAS.get(module.SPEC, ()))]
+    return tuple(value for source in modules for value in vars(source).values()
+                 if inspect.isclass(value) and getattr(value, "_is_protocol", False)
+                 and value.__module__ == source.__name__)
 
 
 @cache
