@@ -48,12 +48,13 @@ SERVED_SQLITE = f"exec:{sys.executable} -m storecheck.conformance.wire serve sql
 
 WHOLE_SUITE_RUNS = [(backend, spec) for backend in ("postgres", "sqlite", "memory")
                     for spec in SPECS] + [("sqlite-split", "app_meta"),
-                                          ("served-sqlite", "session_history")]
+                                          ("served-sqlite", "session_history"),
+                                          ("served-sqlite", "extraction")]
 """Every spec on every reference backend, seed 001's production layout, and the reference
 served through the wire protocol.  Served, the latency checks are left out (the in-process
-run times the store itself) and so is every spec but session_history: served, a suite
-takes two to four times as long (a process start per opened store, a round trip per
-call), and the other four, which pass served, do not fit in CI's time."""
+run times the store itself) and so are three specs: served, a suite takes two to four
+times as long (a process start per opened store, a round trip per call), and
+conversations, telemetry and app_meta, which pass served, do not fit in CI's time."""
 
 
 @pytest.mark.parametrize(("backend", "spec"), WHOLE_SUITE_RUNS,
