@@ -82,7 +82,8 @@ infinity, JSON that does not parse or is not a list of strings, a bad
 dimension or zero vector, a limit outside 1 to 1,000, an unknown export format:
 :class:`ValidationError`.  When one call breaks several rules the first
 applies in this order: ValidationError, NotFound, Conflict, CHECK, UNIQUE,
-FOREIGN KEY; a batch is checked whole (its first invalid vector wins).
+FOREIGN KEY.  A batch of vectors reports the error of its first bad vector (a
+later vector's CHECK does not come before an earlier one's FOREIGN KEY).
 
 Threads.  One store object may be shared by any number of threads; ``atomic()``
 belongs to the calling thread.

@@ -13,6 +13,10 @@ writes, READ COMMITTED needs a lock that SQLite's one writer gives for free:
   different dimensions in concurrent transactions would both see an empty
   table.  Vector inserts take one transaction-scoped advisory lock, so the
   second reads the first's dimension.
+* A batch of vectors is one statement, and one statement checks every row's CHECK
+  before any FOREIGN KEY; the spec reports the first bad vector's error.  A refused
+  batch is undone to a savepoint and written again vector by vector, which stops at
+  the first bad one.
 * ``update_training_run_results``, ``end_session`` and
   ``finalize_ab_test`` test the state inside their UPDATE, which re-checks the
   condition after waiting for a concurrent writer's row lock.
@@ -22,6 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Final
+
+import psycopg
 
 from storecheck.conformance.specs import telemetry_inputs as inputs
 from storecheck.conformance.specs.telemetry import FeatureVector, NewFeatureVector, VariantResult
@@ -68,5 +74,9 @@ class PgTelemetry(PostgresStore, SqliteTelemetry):
         if not batch:
             return []
         columns = [list(column) for column in zip(*map(vector_values, batch), strict=True)]
-        found = self._native(conn).execute_native(INSERT_VECTORS_FROM_ARRAYS, columns)
-        return [rows.vector(row) for row in found.fetchall()]
+        try:
+            with self.pg.atomic():
+                found = self._native(conn).execute_native(INSERT_VECTORS_FROM_ARRAYS, columns)
+                return [rows.vector(row) for row in found.fetchall()]
+        except psycopg.errors.IntegrityError:
+            return super()._write_vectors(conn, batch)

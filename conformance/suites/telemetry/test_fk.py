@@ -132,3 +132,25 @@ def test_orphan_scan_from_the_reference_fk_graph_finds_nothing(store: Any) -> No
         (count,) = store.query(sqlschema.orphan_scan(key, store.sql_dialect))[0]
         expect(count == 0, SPEC, "prune_old_data",
                f"no {key.child_table} row whose {key.parent_table} is gone", count)
+
+
+@pytest.mark.operation("batch_insert_feature_vectors")
+@pytest.mark.parametrize("first, later", [("FOREIGN_KEY", "CHECK"), ("CHECK", "FOREIGN_KEY")])
+def test_a_vector_batch_reports_its_first_bad_vector(store: Any, first: str, later: str) -> None:
+    """Vector 3 of 8 breaks one rule, vector 7 another: the batch reports vector 3's, in
+    either order.  A batch written as one statement gets this wrong by itself: SQL checks
+    every row's CHECK before the statement's FOREIGN KEYs."""
+    factory = TelemetryFactory()
+    (query_id, _) = populate_session(store, factory, "real")
+    before = store.feature_vectors_for_query(query_id)
+    batch = [factory.vector(query_id, DIMENSION) for _ in range(8)]
+    broken = {"FOREIGN_KEY": lambda vector: replace(vector, query_id="ghost-q"),
+              "CHECK": lambda vector: replace(vector, feature_set="")}
+    batch[2] = broken[first](batch[2])
+    batch[6] = broken[later](batch[6])
+    expect_error(SPEC, "batch_insert_feature_vectors",
+                 lambda: store.batch_insert_feature_vectors(batch),
+                 ConstraintViolation, ConstraintKind[first])
+    after = store.feature_vectors_for_query(query_id)
+    expect(after == before, SPEC, "batch_insert_feature_vectors",
+           "nothing of the refused batch stored", after)
