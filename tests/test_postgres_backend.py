@@ -68,7 +68,7 @@ def test_store_dsn_points_the_run_at_your_own_server(
     result = pytester.runpytest_subprocess(
         "--store=sqlite,postgres", f"--store-dsn={own.admin_conninfo}", "-m", "fk",
         f"--store-report={report}", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=46, skipped=2)
+    result.assert_outcomes(passed=50, skipped=2)
     backends = {row["backend"] for row in json.loads(report.read_text())["results"]}
     assert backends == {"sqlite", "postgres"}
     with psycopg.connect(own.admin_conninfo) as conn:

@@ -18,9 +18,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -36,6 +36,7 @@ from storecheck.conformance.sqlschema import FtsTable, to_postgres
 from storecheck.reference_impl.engine.sql import nested_savepoint
 from storecheck.reference_impl.postgres import text
 
+_Result = TypeVar("_Result")
 _CONSTRAINT_KINDS: tuple[tuple[type[psycopg.Error], ConstraintKind], ...] = (
     (pg_errors.ForeignKeyViolation, ConstraintKind.FOREIGN_KEY),
     (pg_errors.UniqueViolation, ConstraintKind.UNIQUE),
@@ -73,30 +74,53 @@ def translate(exc: psycopg.Error, spec: str, operation: str, value: Any = None) 
 
 
 class PgConnection:
-    """A psycopg connection that runs the reference's SQLite statements."""
+    """A psycopg connection that runs the reference's SQLite statements.
+
+    A transaction's ``BEGIN`` waits in :attr:`pending_begin` and goes to the server in
+    one pipeline with the transaction's first statement: one round trip saved per
+    transaction, a third of a one-statement read's.
+    """
 
     def __init__(self, raw: psycopg.Connection[Any], fts: frozenset[FtsTable]) -> None:
         self.raw = raw
         self.fts = fts
+        self.pending_begin: str | None = None
 
     def execute(self, sql: str, parameters: Any = None, /) -> psycopg.Cursor[Any]:
-        statements = to_postgres(sql, self.fts)
-        cursor = self.raw.cursor()
-        for statement in statements:
+        first, *rest = to_postgres(sql, self.fts)
+        cursor = self._first(lambda: self.raw.cursor().execute(first, parameters or None))
+        for statement in rest:
             cursor.execute(statement, parameters or None)
         return cursor
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> psycopg.Cursor[Any]:
         (statement,) = to_postgres(sql, self.fts)
-        cursor = self.raw.cursor()
         batch = list(parameters)
+        cursor = self.raw.cursor()
         if batch:
-            cursor.executemany(statement, batch)
+            self._first(lambda: cursor.executemany(statement, batch))
         return cursor
 
     def execute_native(self, sql: str | pg_sql.Composed, parameters: Any = None) -> psycopg.Cursor[Any]:
         """Run a statement written for PostgreSQL (the engine-specific ones)."""
-        return self.raw.execute(sql, parameters or None)
+        return self._first(lambda: self.raw.execute(sql, parameters or None))
+
+    def begin_with_first_statement(self, begin: str) -> None:
+        self.pending_begin = begin
+
+    def began(self) -> bool:
+        """Whether the transaction reached the server (a block that ran no statement has
+        nothing to end)."""
+        return self.pending_begin is None
+
+    def _first(self, run: Callable[[], _Result]) -> _Result:
+        """``run()``, after the pending ``BEGIN`` if there is one, in the same round trip."""
+        begin, self.pending_begin = self.pending_begin, None
+        if begin is None:
+            return run()
+        with self.raw.pipeline():
+            self.raw.execute(begin)
+            return run()
 
 
 def relation_exists(conn: PgConnection, name: str) -> bool:
@@ -151,18 +175,21 @@ class PgDatabase:
             with nested_savepoint(self._local, conn.execute_native):
                 yield conn
             return
-        conn.execute_native(_BEGIN_SERIALIZABLE if serializable else
-                            "BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        conn.begin_with_first_statement(
+            _BEGIN_SERIALIZABLE if serializable else "BEGIN" if write
+            else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         self._local.depth = 1
         try:
             yield conn
         except BaseException:
-            if not conn.raw.closed:
+            if conn.began() and not conn.raw.closed:
                 conn.execute_native("ROLLBACK")
             raise
         else:
-            conn.execute_native("COMMIT")
+            if conn.began():
+                conn.execute_native("COMMIT")
         finally:
+            conn.pending_begin = None
             self._local.depth = 0
 
     def read_only(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import psycopg
-
 from storecheck.conformance.specs import telemetry_inputs as inputs
 from storecheck.conformance.specs.telemetry import FeatureVector, NewFeatureVector, VariantResult
 from storecheck.reference_impl.engine.sql import Connection
