@@ -72,3 +72,36 @@ def test_each_javascript_mutant_is_caught_in_its_category(tmp_path: Path, js_com
         if category not in failed:
             escaped.append(f"{name}: failed in {sorted(failed)}, not in {category} ({check})")
     assert not escaped, "\n".join(escaped) + "\n" + run.output[-3000:]
+
+
+REFUSED_REQUESTS = [
+    ("storecheck.handshake", {"verbose": True}, -32602),
+    ("session_history.get_session", {"session_id": "s", "sessionId": "s"}, -32602),
+    ("session_history.no_such_operation", {}, -32601),
+    ("store.commit", {}, -32600),
+]
+"""What the protocol refuses with the JSON-RPC codes it names: a parameter the method does
+not have (a misspelt name must not be ignored), a method the spec does not have, and a
+commit with no block open."""
+
+
+@pytest.mark.parametrize("server", ["python", "javascript"])
+def test_both_servers_refuse_what_the_protocol_refuses_alike(
+        tmp_path: Path, js_command: str, server: str) -> None:
+    import json
+    import subprocess
+    import sys
+
+    command = (shlex.split(js_command) if server == "javascript"
+               else [sys.executable, "-m", "storecheck.conformance.wire", "serve", "sqlite"])
+    requests = [("storecheck.open", {"spec": "session_history",
+                                     "location": str(tmp_path / "store.db")}, None),
+                *REFUSED_REQUESTS, ("store.close", {}, None)]
+    lines = "".join(json.dumps({"jsonrpc": "2.0", "id": n, "method": method, "params": params,
+                                "thread": 0}) + "\n"
+                    for n, (method, params, _) in enumerate(requests, start=1))
+    done = subprocess.run(command, input=lines, capture_output=True, text=True, timeout=60,
+                          check=True)
+    responses = {answer["id"]: answer for answer in map(json.loads, done.stdout.splitlines())}
+    codes = [responses[n].get("error", {}).get("code") for n in range(1, len(requests) + 1)]
+    assert codes == [code for _, _, code in requests], (codes, done.stdout)

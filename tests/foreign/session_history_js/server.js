@@ -31,6 +31,23 @@ const PREFIX = `${SPEC}.`;
 const PARSE_ERROR = -32700;
 const INVALID_REQUEST = -32600;
 const METHOD_NOT_FOUND = -32601;
+const INVALID_PARAMS = -32602;
+/** The protocol's own methods and their named parameters. */
+const SESSION_PARAMETERS = new Map(Object.entries({
+  'storecheck.handshake': [],
+  'storecheck.open': ['spec', 'location', 'schema_version'],
+  'storecheck.echo': ['value'],
+  'store.close': [],
+  'store.schema_versions': [],
+  'store.schema_version': [],
+  'store.migrate': ['target', 'fail_after_statements'],
+  'store.migration_history': [],
+  'store.schema_ddl': [],
+  'store.query': ['sql', 'params'],
+  'store.begin': [],
+  'store.commit': [],
+  'store.rollback': [],
+}));
 const INTERNAL_ERROR = -32603;
 const STORE_ERROR = -32000;
 
@@ -119,6 +136,10 @@ class Server {
   }
 
   execute(method, params, thread) {
+    const known = SESSION_PARAMETERS.get(method)
+      || (method.startsWith(PREFIX) ? OPERATIONS.get(method.slice(PREFIX.length)) : undefined);
+    const unknown = known === undefined ? undefined : Object.keys(params).find((name) => !known.includes(name));
+    if (unknown !== undefined) throw new RequestFailed(INVALID_PARAMS, `${method} has no parameter ${unknown}`);
     switch (method) {
       case 'storecheck.handshake':
         return { protocol: 1n, name: 'session-history-js', specs: [SPEC], capabilities: CAPABILITIES };
@@ -140,7 +161,7 @@ class Server {
 
   open({ spec, location, schema_version: version = null }) {
     if (this.store !== null) throw new RequestFailed(INVALID_REQUEST, 'this process has a store open already');
-    if (spec !== SPEC) throw new RequestFailed(-32602, `no spec ${spec} here`);
+    if (spec !== SPEC) throw new RequestFailed(INVALID_PARAMS, `no spec ${spec} here`);
     const database = new Database(this.SQL, location, 'open');
     database.migrate(version === null ? MIGRATIONS[MIGRATIONS.length - 1].version : Number(version));
     this.database = database;

@@ -7,11 +7,29 @@ const crypto = require('node:crypto');
 const { Check, INT64_MAX, conflict, notFound } = require('./values');
 const legacy = require('./legacy');
 
-/** The spec's operations: the methods `session_history.<operation>` of the wire. */
-const OPERATIONS = new Set(['get_or_create_workspace', 'get_workspace', 'touch_workspace', 'delete_workspace',
-  'create_session', 'get_session', 'update_session', 'complete_session', 'record_instance_stats',
-  'delete_session', 'search_sessions', 'add_instance', 'update_instance', 'list_instances', 'append_message',
-  'list_messages', 'session_summary', 'import_legacy', 'migration_metadata']);
+/** The spec's operations, the methods `session_history.<operation>` of the wire, and
+ * their named parameters. */
+const OPERATIONS = new Map(Object.entries({
+  get_or_create_workspace: ['path', 'at'],
+  get_workspace: ['workspace_id'],
+  touch_workspace: ['workspace_id', 'at'],
+  delete_workspace: ['workspace_id'],
+  create_session: ['new'],
+  get_session: ['session_id'],
+  update_session: ['session_id', 'update'],
+  complete_session: ['session_id', 'status', 'at'],
+  record_instance_stats: ['session_id', 'files_changed', 'lines_added', 'lines_deleted'],
+  delete_session: ['session_id'],
+  search_sessions: ['query', 'limit', 'after'],
+  add_instance: ['session_id', 'new'],
+  update_instance: ['session_id', 'instance_id', 'update'],
+  list_instances: ['session_id'],
+  append_message: ['session_id', 'new'],
+  list_messages: ['session_id'],
+  session_summary: ['session_id'],
+  import_legacy: ['document', 'backup_path', 'at'],
+  migration_metadata: [],
+}));
 
 const SESSION_COLUMNS = 'id, workspace_id, type, task, status, created_at, updated_at, completed_at, model, '
   + 'timeout_seconds, preserve_worktrees, winner_id, total_duration, total_files_changed, '
