@@ -56,11 +56,16 @@ def _results_while_finalizing(store: Any, test_id: str, threads: int) -> list[st
     recorded = [0] * threads
     at_finalize: list[Any] = []
     finalized = threading.Event()
+    recording = threading.Event()
     problems: list[str] = []
 
     def record(thread: int) -> None:
         if thread == 0:
             store.record_ab_result(test_id, "a", True)
+            # Finalize only once every recorder is in its loop: released together, the
+            # finalizer alone could finish before the others got the interpreter, and a
+            # result whose finalized-check and count are apart would never be caught.
+            recording.wait(timeout=30)
             store.finalize_ab_test(test_id, "a", 0.9, T0)
             at_finalize.append(store.ab_test_results(test_id).variants)
             finalized.set()
@@ -74,6 +79,8 @@ def _results_while_finalizing(store: Any, test_id: str, threads: int) -> list[st
             except Conflict:
                 return
             recorded[thread] += 1
+            if all(count >= 2 for count in recorded[1:]):
+                recording.set()
             if after_finalization:
                 problems.append(f"{test_id}: a result recorded after the finalization returned")
                 return
