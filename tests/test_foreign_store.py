@@ -5,14 +5,18 @@ in JavaScript, is caught."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+from storecheck.conformance.wire import faults
 
 from tests.suite_runner import run_suite
+from tests.test_mutants import SERVED_SQLITE
 
 pytestmark = pytest.mark.slow
 
@@ -75,10 +79,10 @@ def test_each_javascript_mutant_is_caught_in_its_category(tmp_path: Path, js_com
 
 
 REFUSED_REQUESTS = [
-    ("storecheck.handshake", {"verbose": True}, -32602),
-    ("session_history.get_session", {"session_id": "s", "sessionId": "s"}, -32602),
-    ("session_history.no_such_operation", {}, -32601),
-    ("store.commit", {}, -32600),
+    ("storecheck.handshake", {"verbose": True}, faults.INVALID_PARAMS),
+    ("session_history.get_session", {"session_id": "s", "sessionId": "s"}, faults.INVALID_PARAMS),
+    ("session_history.no_such_operation", {}, faults.METHOD_NOT_FOUND),
+    ("store.commit", {}, faults.INVALID_REQUEST),
 ]
 """What the protocol refuses with the JSON-RPC codes it names: a parameter the method does
 not have (a misspelt name must not be ignored), a method the spec does not have, and a
@@ -88,12 +92,8 @@ commit with no block open."""
 @pytest.mark.parametrize("server", ["python", "javascript"])
 def test_both_servers_refuse_what_the_protocol_refuses_alike(
         tmp_path: Path, js_command: str, server: str) -> None:
-    import json
-    import subprocess
-    import sys
-
-    command = (shlex.split(js_command) if server == "javascript"
-               else [sys.executable, "-m", "storecheck.conformance.wire", "serve", "sqlite"])
+    command = shlex.split(js_command if server == "javascript"
+                          else SERVED_SQLITE.removeprefix("exec:"))
     requests = [("storecheck.open", {"spec": "session_history",
                                      "location": str(tmp_path / "store.db")}, None),
                 *REFUSED_REQUESTS, ("store.close", {}, None)]

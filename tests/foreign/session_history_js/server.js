@@ -32,6 +32,9 @@ const PARSE_ERROR = -32700;
 const INVALID_REQUEST = -32600;
 const METHOD_NOT_FOUND = -32601;
 const INVALID_PARAMS = -32602;
+const INTERNAL_ERROR = -32603;
+const STORE_ERROR = -32000;
+
 /** The protocol's own methods and their named parameters. */
 const SESSION_PARAMETERS = new Map(Object.entries({
   'storecheck.handshake': [],
@@ -48,8 +51,6 @@ const SESSION_PARAMETERS = new Map(Object.entries({
   'store.commit': [],
   'store.rollback': [],
 }));
-const INTERNAL_ERROR = -32603;
-const STORE_ERROR = -32000;
 
 class RequestFailed extends Error {
   constructor(code, message) {
