@@ -6,6 +6,8 @@ from typing import Any
 import numpy  # noqa: F401
 import pytest
 
+from tests.installed import Installed, installed
+
 # pytester's in-process runs drop the modules first imported during them, and numpy's
 # C core cannot load twice in one process: the telemetry store imports numpy lazily, so it
 # is loaded here, before any in-process run.
@@ -71,3 +73,11 @@ def pg_scratch(postgres_available: None) -> Iterator[Any]:
         conn.execute(RUNTIME_SQL)
         yield conn
     database.drop_schema(schema)
+
+
+@pytest.fixture(scope="session")
+def installed_storecheck(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Installed:
+    """storecheck built into an sdist and a wheel and the wheel installed in a fresh venv,
+    once for the whole run (pytest-xdist's workers share the base temp's parent)."""
+    base = tmp_path_factory.getbasetemp()
+    return installed((base if worker_id == "master" else base.parent) / "installed-storecheck")

@@ -11,6 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tests.installed import Installed
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,11 +26,18 @@ class SuiteRun:
         return {row["category"] for row in self.report.get("results", []) if row["failed"]}
 
 
-def run_suite(workdir: Path, store: str, *args: str, profile: str = "quick") -> SuiteRun:
+def run_suite(workdir: Path, store: str, *args: str, profile: str = "quick",
+              installed: Installed | None = None) -> SuiteRun:
+    """The suite in a subprocess in ``workdir``: by the installed wheel's interpreter when
+    ``installed`` is given (nothing of this tree on its path), else by this interpreter with
+    the tree on ``PYTHONPATH`` (so ``tests.mutants`` can be named as backends)."""
     report = workdir / "report.json"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if installed is None:
+        python, env = sys.executable, dict(os.environ, PYTHONPATH=str(ROOT))
+    else:
+        python, env = str(installed.python), installed.environment()
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", f"--store={store}", f"--store-profile={profile}",
+        [python, "-m", "pytest", f"--store={store}", f"--store-profile={profile}",
          f"--store-report={report}", "-p", "no:cacheprovider", "-q", "--hypothesis-seed=0",
          *args],
         cwd=workdir, env=env, capture_output=True, text=True, timeout=600, check=False,

@@ -10,13 +10,14 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from storecheck.conformance.wire import faults
 
 from tests.suite_runner import run_suite
-from tests.test_mutants import SERVED_SQLITE
+from tests.test_mutants import served_sqlite
 
 pytestmark = pytest.mark.slow
 
@@ -93,7 +94,7 @@ commit with no block open."""
 def test_both_servers_refuse_what_the_protocol_refuses_alike(
         tmp_path: Path, js_command: str, server: str) -> None:
     command = shlex.split(js_command if server == "javascript"
-                          else SERVED_SQLITE.removeprefix("exec:"))
+                          else served_sqlite(sys.executable).removeprefix("exec:"))
     requests = [("storecheck.open", {"spec": "session_history",
                                      "location": str(tmp_path / "store.db")}, None),
                 *REFUSED_REQUESTS, ("store.close", {}, None)]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 from storecheck.conformance.hermitage import ANOMALIES, ENGINES
 
+from tests.installed import Installed
 from tests.mutants import (
     app_meta,
     app_meta_backup,
@@ -43,8 +43,9 @@ pytestmark = pytest.mark.slow
 SPECS = ("session_history", "conversations", "extraction", "telemetry", "app_meta")
 
 
-SERVED_SQLITE = f"exec:{sys.executable} -m storecheck.conformance.wire serve sqlite"
-"""The reference served through the wire protocol, one implementation process per store."""
+def served_sqlite(python: Path | str) -> str:
+    """The reference served through the wire protocol, one implementation process per store."""
+    return f"exec:{python} -m storecheck.conformance.wire serve sqlite"
 
 WHOLE_SUITE_RUNS = [(backend, spec) for backend in ("postgres", "sqlite", "memory", "served-sqlite")
                     for spec in SPECS] + [("sqlite-split", "app_meta")]
@@ -60,11 +61,13 @@ run's."""
 @pytest.mark.parametrize(("backend", "spec"), WHOLE_SUITE_RUNS,
                          ids=[f"{backend}-{spec}" for backend, spec in WHOLE_SUITE_RUNS])
 def test_correct_backends_pass_the_whole_suite(
-    tmp_path: Path, backend: str, spec: str, request: pytest.FixtureRequest
+    tmp_path: Path, backend: str, spec: str, request: pytest.FixtureRequest,
+    installed_storecheck: Installed,
 ) -> None:
     """One spec's whole suite on one correct backend per test, so that the project's
     parallel workers share the longest runs (a backend's four suites are ten minutes on
-    PostgreSQL)."""
+    PostgreSQL).  Each runs from the installed wheel in an empty directory, as a user's
+    run would: a module the wheel lacks fails here, whatever the editable install has."""
     if backend == "postgres":
         request.getfixturevalue("postgres_available")
     # Timings are the benchmark's business (the latency table prints them); here the
@@ -76,10 +79,11 @@ def test_correct_backends_pass_the_whole_suite(
     # report (warn); the SQLite run enforces them and the complexity mutants are killed.
     scaling = ["--scaling=warn"] if backend == "postgres" else []
     if backend == "served-sqlite":
-        run = run_suite(tmp_path, SERVED_SQLITE, f"--store-spec={spec}", "-m", "not latency",
-                        "--store-profile=quick")
+        run = run_suite(tmp_path, served_sqlite(installed_storecheck.python), f"--store-spec={spec}",
+                        "-m", "not latency", "--store-profile=quick", installed=installed_storecheck)
     else:
-        run = run_suite(tmp_path, backend, "--latency=warn", f"--store-spec={spec}", *scaling)
+        run = run_suite(tmp_path, backend, "--latency=warn", f"--store-spec={spec}", *scaling,
+                        installed=installed_storecheck)
     assert run.returncode == 0, run.output[-5000:]
     assert not run.failed_categories()
     jsonschema.validate(run.report, report_schema())
