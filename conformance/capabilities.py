@@ -21,6 +21,7 @@ FILE_STORAGE: Final = "file_storage"
 FLOOR_BOUND: Final = "floor_bound"
 STORAGE_LIMIT: Final = "storage_limit"
 BACKUP_RESTORE: Final = "backup_restore"
+IN_PROCESS: Final = "in_process"
 
 CAPABILITIES: Final[dict[str, str]] = {
     TRANSACTIONS: "store.atomic() groups operations into one transaction; nested calls are "
@@ -48,6 +49,10 @@ CAPABILITIES: Final[dict[str, str]] = {
     BACKUP_RESTORE: "the store backs itself up into its own backup directory, restores a "
     "backup after verifying it, and reports the health of its files and connection pool (the "
     "spec's maintenance protocol, where it has one)",
+    IN_PROCESS: "the store does its work in the calling thread (an embedded engine), so a "
+    "timed call's time off the CPU that is not spent waiting for one is the store's own (I/O, "
+    "a lock, a sleep) and the machine's load cannot excuse it; without it such time is taken "
+    "to be another process slowed by the load as much as the calling thread was",
     FAULT_INJECTION: "migrate(target, fail_after_statements=N) aborts a migration step "
     "after N statements, to prove a failed step leaves the previous version intact",
 }

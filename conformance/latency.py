@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import gc
-import math
+import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final
+
+from storecheck.conformance.timing import (
+    MachineLoad,
+    Sample,
+    ThreadSampler,
+    load_free,
+    lower_bound,
+    nearest_rank,
+    samples_needed,
+)
 
 PROJECT_TARGET: Final = "project target"
 
@@ -63,8 +73,7 @@ def percentile(ordered: list[int], p: float) -> int:
     """Nearest-rank percentile of sorted samples: no interpolation, a value that was seen."""
     if not ordered:
         raise ValueError("no samples")
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
+    return ordered[nearest_rank(len(ordered), p) - 1]
 
 
 def summarise(samples_ns: list[int]) -> Measurement:
@@ -85,35 +94,87 @@ def summarise(samples_ns: list[int]) -> Measurement:
     )
 
 
-def measure(call: Callable[[int], Any], budget: Budget) -> Measurement:
-    """Time ``call(i)`` for i = 0, 1, 2, ... after ``budget.warmup`` untimed calls.
+PER_ROUND: Final = 20
+"""Calls of each series in one round of an interleaved measurement."""
+REMEASURES: Final = 2
+"""Fresh measurements taken when a miss is not yet certain, before it is inconclusive."""
+HARD_STOP: Final = 4
+"""A measurement that has not reached the samples its percentile needs stops at this many
+times its time budget, and is judged on what it has."""
 
-    The cyclic garbage collector is off while the samples are taken, as ``timeit`` does:
-    a full collection walks every object the harness holds (the seeded dataset's
-    records), which is the harness's cost, not the store's, and lands in the tail.
-    """
-    for i in range(budget.warmup):
-        call(i)
-    samples: list[int] = []
-    clock = time.perf_counter_ns
-    deadline = clock() + int(budget.seconds * 1e9)
-    i = budget.warmup
-    collecting = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
-        while len(samples) < budget.min_samples:
-            start = clock()
-            call(i)
-            end = clock()
-            samples.append(end - start)
-            i += 1
-            if end > deadline and len(samples) >= 5:
-                break
-    finally:
-        if collecting:
-            gc.enable()
-    return summarise(samples)
+
+@dataclass
+class Interleaved:
+    """Several series (the store, its floor, a wire's echo) timed in alternating rounds, so
+    that a neighbour's burst falls on all of them alike; each series counts its own call
+    index from 0, so a workload's writes keep the keys they were given."""
+
+    series: dict[str, Callable[[int], Any]]
+    rounds: dict[str, list[list[Sample]]] = field(default_factory=dict)
+    next_index: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in self.series:
+            self.rounds.setdefault(name, [])
+            self.next_index.setdefault(name, 0)
+
+    def warm(self, calls: int) -> None:
+        for name, call in self.series.items():
+            for _ in range(calls):
+                call(self.next_index[name])
+                self.next_index[name] += 1
+
+    def measure(self, budget: Budget, needed: int) -> None:
+        """One measurement: rounds until ``budget.min_samples`` calls of each series, or the
+        time budget is spent with at least ``needed`` calls (``HARD_STOP`` times the budget
+        with fewer).  The cyclic garbage collector is off meanwhile, as ``timeit`` does: a
+        full collection walks every object the harness holds, which is the harness's cost,
+        not the store's."""
+        clock = time.perf_counter_ns
+        began = clock()
+        taken = 0
+        collecting = gc.isenabled()
+        gc.collect()
+        gc.disable()
+        try:
+            with ThreadSampler() as sampler:
+                while taken < budget.min_samples:
+                    order = list(self.series.items())
+                    if len(self.rounds[order[0][0]]) % 2:
+                        order.reverse()
+                    calls = min(PER_ROUND, budget.min_samples - taken)
+                    for name, call in order:
+                        index = self.next_index[name]
+                        self.rounds[name].append([
+                            sampler(call, index + k) for k in range(calls)])
+                        self.next_index[name] = index + calls
+                    taken += calls
+                    spent = (clock() - began) / 1e9
+                    if (spent > budget.seconds and taken >= min(needed, budget.min_samples)) or (
+                            spent > budget.seconds * HARD_STOP and taken >= 5):
+                        break
+        finally:
+            if collecting:
+                gc.enable()
+
+    def samples(self, name: str) -> list[Sample]:
+        return [sample for round_ in self.rounds[name] for sample in round_]
+
+    def round_ratios(self, numerator: str, denominator: str, in_process: bool) -> list[float]:
+        """Per round, the median load-free time of one series over another's."""
+        return [statistics.median(load_free(top, in_process))
+                / max(1, statistics.median(load_free(bottom, True)))
+                for top, bottom in zip(self.rounds[numerator], self.rounds[denominator],
+                                       strict=True)]
+
+
+def measure(call: Callable[[int], Any], budget: Budget) -> Measurement:
+    """Wall-time percentiles of ``call(i)`` for i = 0, 1, 2, ... after ``budget.warmup``
+    untimed calls."""
+    timed = Interleaved({"call": call})
+    timed.warm(budget.warmup)
+    timed.measure(budget, budget.min_samples)
+    return summarise([sample.wall_ns for sample in timed.samples("call")])
 
 
 def net_of(result: Measurement, transport: Measurement) -> Measurement:
@@ -123,26 +184,51 @@ def net_of(result: Measurement, transport: Measurement) -> Measurement:
     return summarise([max(0, round(sample * 1e3 - floor_ns)) for sample in result.samples_us])
 
 
-def verdict(target: LatencyTarget, result: Measurement, scale: float, mode: str) -> str:
-    """``pass``, ``fail`` (mode enforce) or ``warn`` (mode warn) for one measurement."""
-    if result.at(target.percentile) <= target.target_ms * scale:
-        return "pass"
-    return "fail" if mode == "enforce" else "warn"
+@dataclass(frozen=True)
+class Judged:
+    """One percentile held to its target, on wall time and on load-free time."""
+
+    outcome: str
+    """``pass``, ``fail`` (the load-free percentile misses with confidence) or ``unsure``
+    (the wall time misses, but load or too few samples may explain it)."""
+    samples: int
+    wall_ms: float
+    load_free_ms: float
+    lower_ms: float
+    """The load-free percentile's lower confidence bound (``timing.CONFIDENCE``)."""
+    needed: int
 
 
-def overhead(result: Measurement, floor: Measurement | None) -> float | None:
-    """The median's multiple of the floor's median, when there is a floor."""
-    return None if floor is None or floor.p50_ms <= 0 else result.p50_ms / floor.p50_ms
+def judge(target: LatencyTarget, walls_ns: list[int], load_free_ns: list[int],
+          scale: float) -> Judged:
+    """Pass when the wall-time percentile meets the target; fail only when the load-free
+    percentile's lower confidence bound misses it, so neither the machine's load nor a
+    few stray samples fail a store; anything between is unsure."""
+    limit_ms = target.target_ms * scale
+    walls, free = sorted(walls_ns), sorted(load_free_ns)
+    rank = nearest_rank(len(walls), target.percentile)
+    wall_ms, free_ms = walls[rank - 1] / 1e6, free[rank - 1] / 1e6
+    lower_ms = lower_bound(free, target.percentile) / 1e6
+    outcome = "pass" if wall_ms <= limit_ms else "fail" if lower_ms > limit_ms else "unsure"
+    return Judged(outcome, len(walls), wall_ms, free_ms, lower_ms,
+                  samples_needed(target.percentile))
 
 
 def as_row(target: LatencyTarget, result: Measurement, scale: float, outcome: str,
-           floor: Measurement | None, transport: Measurement | None = None) -> dict[str, Any]:
+           floor: Measurement | None, transport: Measurement | None = None, *,
+           multiple: float | None = None, judged: Judged | None = None,
+           load: MachineLoad | None = None) -> dict[str, Any]:
+    """A report row; ``multiple`` is the floor multiple (the median of per-round ratios)."""
     row: dict[str, Any] = {**asdict(target), **asdict(result)}
     row["target_ms"] = target.target_ms * scale
     row["unscaled_target_ms"] = target.target_ms
     row["verdict"] = outcome
     row["floor_p50_ms"] = None if floor is None else floor.p50_ms
-    row["overhead"] = overhead(result, floor)
+    row["overhead"] = multiple
+    if judged is not None:
+        row["judged"] = {key: value for key, value in asdict(judged).items() if key != "outcome"}
+    if load is not None:
+        row["machine"] = asdict(load)
     if transport is not None:
         net = net_of(result, transport)
         row["transport"] = {"p50_ms": transport.p50_ms, "p99_ms": transport.p99_ms,

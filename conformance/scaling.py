@@ -12,10 +12,11 @@ these checks stay enforced where absolute targets are only warned about.
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Final
+
+from storecheck.conformance.timing import Sampler, ThreadSampler, load_free
 
 SMALL: Final = 1_000
 """Rows of the main table in the small dataset."""
@@ -44,28 +45,35 @@ class GrowthMeasurement:
     samples: int
     """Timed calls per dataset."""
     small_p50_ms: float
+    """Median load-free cost on SMALL rows (with pooled measurements, their mean)."""
     large_p50_ms: float
     ratio: float
     """Median over rounds of the per-round ratio of medians (large / small); for a store
     behind a wire, of the medians net of the wire's echo timed in the same round."""
     transport_p50_ms: float | None = None
     """The echo's median, for a store behind a wire (an ``exec:`` backend)."""
+    ratios: tuple[float, ...] = ()
+    """Each round's ratio."""
+    next_index: int = 0
+    """The call index a further measurement starts from (workloads write with it)."""
 
 
 def measure_growth(small: Callable[[int], Any], large: Callable[[int], Any], *, rounds: int = 9,
                    per_round: int = 21, warmup: int = 10,
                    transport: Callable[[int], Any] | None = None,
-                   clock: Callable[[], int] = time.perf_counter_ns) -> GrowthMeasurement:
-    """Time ``small(i)`` and ``large(i)`` in alternating rounds.
+                   sampler: Sampler | None = None, in_process: bool = False,
+                   first_index: int = 0) -> GrowthMeasurement:
+    """Time ``small(i)`` and ``large(i)`` in alternating rounds, ``i`` from ``first_index``.
 
     Alternating, and swapping which size goes first each round, puts both
-    datasets under the same machine noise; the median of per-round ratios
-    ignores a round that a neighbour's burst spoiled.  For a store behind a wire,
-    ``transport`` (an empty round trip) is timed in each round too and its median
-    taken off both sizes': the wire's fixed cost would otherwise hide the growth
-    (0.1 ms growing to 0.4 ms is 4x; behind a 0.9 ms wire, 1.3x).
+    datasets under the same machine noise; each round's ratio is taken of load-free
+    medians (``timing.load_free``: wall time less what waiting for a CPU cost), and the
+    median of per-round ratios ignores a round that a neighbour's burst spoiled.  For a
+    store behind a wire, ``transport`` (an empty round trip) is timed in each round too
+    and its median taken off both sizes': the wire's fixed cost would otherwise hide the
+    growth (0.1 ms growing to 0.4 ms is 4x; behind a 0.9 ms wire, 1.3x).
     """
-    for i in range(warmup):
+    for i in range(first_index, first_index + warmup):
         small(i)
         large(i)
     series = {"small": small, "large": large}
@@ -73,25 +81,38 @@ def measure_growth(small: Callable[[int], Any], large: Callable[[int], Any], *, 
         series["transport"] = transport
     everything: dict[str, list[int]] = {name: [] for name in series}
     ratios: list[float] = []
-    i = warmup
-    for round_ in range(rounds):
-        timed: dict[str, list[int]] = {name: [] for name in series}
-        order = list(series.items())
-        for name, call in order if round_ % 2 == 0 else order[::-1]:
-            for k in range(per_round):
-                start = clock()
-                call(i + k)
-                timed[name].append(clock() - start)
-        i += per_round
-        wire = statistics.median(timed["transport"]) if transport is not None else 0
-        ratios.append(max(0, statistics.median(timed["large"]) - wire)
-                      / max(1, statistics.median(timed["small"]) - wire))
-        for name, samples in timed.items():
-            everything[name] += samples
+    i = first_index + warmup
+    with ThreadSampler() as thread_sampler:
+        time_call = sampler or thread_sampler
+        for round_ in range(rounds):
+            timed: dict[str, list[int]] = {}
+            order = list(series.items())
+            for name, call in order if round_ % 2 == 0 else order[::-1]:
+                samples = [time_call(call, i + k) for k in range(per_round)]
+                timed[name] = load_free(samples, in_process)
+            i += per_round
+            wire = statistics.median(timed["transport"]) if transport is not None else 0
+            ratios.append(max(0, statistics.median(timed["large"]) - wire)
+                          / max(1, statistics.median(timed["small"]) - wire))
+            for name, values in timed.items():
+                everything[name] += values
     return GrowthMeasurement(
         rounds, len(everything["small"]), statistics.median(everything["small"]) / 1e6,
         statistics.median(everything["large"]) / 1e6, statistics.median(ratios),
-        statistics.median(everything["transport"]) / 1e6 if transport is not None else None)
+        statistics.median(everything["transport"]) / 1e6 if transport is not None else None,
+        ratios=tuple(ratios), next_index=i)
+
+
+def pooled(first: GrowthMeasurement, then: GrowthMeasurement) -> GrowthMeasurement:
+    """Two measurements of one growth as one: the median of all their rounds' ratios."""
+    ratios = first.ratios + then.ratios
+    total = first.samples + then.samples
+    return GrowthMeasurement(
+        first.rounds + then.rounds, total,
+        (first.small_p50_ms * first.samples + then.small_p50_ms * then.samples) / total,
+        (first.large_p50_ms * first.samples + then.large_p50_ms * then.samples) / total,
+        statistics.median(ratios), then.transport_p50_ms, ratios=ratios,
+        next_index=then.next_index)
 
 
 def grows_too_fast(growth: Growth, result: GrowthMeasurement) -> bool:
@@ -99,8 +120,11 @@ def grows_too_fast(growth: Growth, result: GrowthMeasurement) -> bool:
 
 
 def growth_row(growth: Growth, result: GrowthMeasurement, outcome: str) -> dict[str, Any]:
-    return {**asdict(growth), **asdict(result), "small_rows": SMALL, "large_rows": LARGE,
-            "verdict": outcome}
+    row = {**asdict(growth), **asdict(result), "small_rows": SMALL, "large_rows": LARGE,
+           "verdict": outcome}
+    row["ratios"] = list(result.ratios)
+    del row["next_index"]
+    return row
 
 
 def describe_growth(spec: str, growth: Growth, result: GrowthMeasurement) -> str:
@@ -108,7 +132,8 @@ def describe_growth(spec: str, growth: Growth, result: GrowthMeasurement) -> str
             f", less the wire's {result.transport_p50_ms:.3f} ms echo")
     return (
         f"{spec}.{growth.operation}: cost grew {result.ratio:.1f}x from {SMALL:,} to {LARGE:,} "
-        f"rows (median {result.small_p50_ms:.3f} ms -> {result.large_p50_ms:.3f} ms over "
+        f"rows (the median of {result.rounds} interleaved rounds' ratios, net of the machine's "
+        f"load: {result.small_p50_ms:.3f} ms -> {result.large_p50_ms:.3f} ms over "
         f"{result.samples} calls each{wire}); at most {growth.allowed:g}x is allowed because "
         f"{growth.reason}"
     )

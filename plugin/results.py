@@ -147,14 +147,15 @@ def latency_lines(book: ResultBook) -> list[str]:
     if not book.latency:
         return []
     header = (f"{'backend / spec / operation':<62} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} "
-              f"{'target':>12} {'verdict':>7} {'vs raw':>7}")
+              f"{'samples':>7} {'target':>12} {'verdict':>12} {'vs raw':>7}")
     lines = [header]
     for row in book.latency:
         name = f"{row['backend']} / {row['spec']} / {row['operation']}"
         target = f"p{row['percentile']:g}<{row['target_ms']:g}"
         overhead = "-" if row["overhead"] is None else f"{row['overhead']:.2f}x"
         lines.append(f"{name:<62} {row['p50_ms']:>9.3f} {row['p95_ms']:>9.3f} "
-                     f"{row['p99_ms']:>9.3f} {target:>12} {row['verdict']:>7} {overhead:>7}")
+                     f"{row['p99_ms']:>9.3f} {row['samples']:>7} {target:>12} "
+                     f"{row['verdict']:>12} {overhead:>7}")
         wire = row.get("transport")
         if wire:
             # An exec: backend's row is judged net of the echo: show what was judged.

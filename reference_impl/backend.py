@@ -47,6 +47,7 @@ SQLITE_CAPABILITIES = frozenset({
     caps.FLOOR_BOUND,
     caps.STORAGE_LIMIT,
     caps.BACKUP_RESTORE,
+    caps.IN_PROCESS,
 })
 
 

@@ -60,7 +60,7 @@ def test_marker_selection_and_report(pytester: pytest.Pytester) -> None:
     assert data["profile"] == "quick" and data["exit_status"] == 0
     assert {row["category"] for row in data["results"]} == {"acid", "fk"}
     memory = next(b for b in data["backends"] if b["name"] == "memory")
-    assert memory["capabilities"] == ["transactions"]
+    assert memory["capabilities"] == ["in_process", "transactions"]
     skipped = [row for row in data["results"] if row["backend"] == "memory" and row["skipped"]]
     assert skipped, "memory lacks crash_durable: its SIGKILL check must be skipped, not passed"
 

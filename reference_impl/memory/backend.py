@@ -28,7 +28,7 @@ class MemoryBackend:
 
     name: str = "memory"
     specs: frozenset[str] = frozenset(MODELS)
-    capabilities: frozenset[str] = frozenset({caps.TRANSACTIONS})
+    capabilities: frozenset[str] = frozenset({caps.TRANSACTIONS, caps.IN_PROCESS})
     _stores: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
     _counter: Any = field(default_factory=itertools.count, compare=False, repr=False)

@@ -181,7 +181,7 @@ def _record_stats(store: Any, data: Dataset, i: int) -> Any:
 def _record_stats_floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
     session_id = data.session(i)
     conn.execute("BEGIN IMMEDIATE")
-    conn.execute(queries.ADD_STATS, (1, 2, 3, session_id))
+    conn.execute(queries.ADD_STATS, (1, 2, 3, session_id, 1, 2, 3))
     _read_session(conn, session_id)
     conn.execute("COMMIT")
 
