@@ -131,3 +131,22 @@ def test_each_mutant_is_caught_in_its_category(
         if category not in failed or stray:
             escaped.append(f"{spec}/{name}: failed in {sorted(failed)}, other specs {sorted(stray)}")
     assert not escaped, "\n".join(escaped) + "\n" + run.output[-3000:]
+
+
+FEED_CHECKS = ("test_a_processor_tailing_the_feed_sees_every_event_of_writer_processes_once_in_order",
+               "test_a_processor_tailing_the_feed_sees_every_event_of_writer_threads_once_in_order",
+               "test_a_backup_beside_writers_is_one_moment")
+
+
+def test_a_feed_that_repeats_its_after_item_fails_each_feed_check_instead_of_hanging(
+    tmp_path: Path,
+) -> None:
+    """Each check that pages through the feed ends with a verdict naming the feed's fault,
+    where it used to read the same page until the run was killed."""
+    run = run_suite(tmp_path, "tests.mutants.app_meta_events:feed_after_inclusive",
+                    "--store-spec=app_meta", "-k", " or ".join(FEED_CHECKS))
+    assert run.returncode == 1, run.output[-3000:]
+    failed = {failure["nodeid"].split("::")[-1].split("[")[0]: failure["message"]
+              for failure in run.report["failures"]}
+    assert set(failed) == set(FEED_CHECKS), run.output[-3000:]
+    assert all("to hand only positions past" in message for message in failed.values()), failed

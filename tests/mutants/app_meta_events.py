@@ -156,6 +156,17 @@ class FeedPagedByOffset(SqliteAppMeta):
                 "(SELECT count(*) FROM events WHERE id <= ?)", (limit, after_position)))
 
 
+class FeedAfterInclusive(SqliteAppMeta):
+    """``after`` read as "from": the feed hands back the event the processor is at, so a
+    processor paging by its last position reads the same page forever."""
+
+    def read_feed(self, after_position: int, limit: int) -> list[StoredEvent]:
+        with self._tx("read_feed", after_position, write=False) as conn:
+            return verified("read_feed", conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE id >= ? ORDER BY id LIMIT ?",
+                (after_position, limit)))
+
+
 COSTS: dict[str, tuple[type[Any], str]] = {
     "load_replays_whole_stream": (LoadReplaysWholeStream, "latency"),
     "feed_paged_by_offset": (FeedPagedByOffset, "latency"),
@@ -168,6 +179,7 @@ MUTANTS: dict[str, tuple[type[Any], str]] = {
     "expected_version_read_before_the_write": (ExpectedVersionReadBeforeTheWrite, "concurrency"),
     "positions_drawn_before_commit": (PositionsDrawnBeforeCommit, "concurrency"),
     "feed_not_verified": (FeedNotVerified, "badinput"),
+    "feed_after_inclusive": (FeedAfterInclusive, "concurrency"),
     "split_atomic_leaves_events_out": (SplitAtomicLeavesEventsOut, "acid"),
     **COSTS,
 }

@@ -36,6 +36,7 @@ from storecheck.conformance.specs.app_meta_maintenance import (
     MIN_BACKUP_INTERVAL,
     backup_name,
 )
+from storecheck.conformance.suites.app_meta.feed import whole_feed
 from storecheck.fixtures.app_meta import T0, small_world, snapshot_all
 
 pytestmark = pytest.mark.requires(caps.BACKUP_RESTORE)
@@ -158,11 +159,8 @@ def test_a_backup_beside_writers_is_one_moment(open_store: Any, backend: Any,
         try:
             bases = {kb.id for kb in copy.list_knowledge_bases(None)}
             streams: dict[str, int] = {}
-            page = copy.read_feed(0, 1000)
-            while page:
-                for event in page:
-                    streams[event.aggregate_id] = streams.get(event.aggregate_id, 0) + 1
-                page = copy.read_feed(page[-1].position, 1000)
+            for event in whole_feed(copy):
+                streams[event.aggregate_id] = streams.get(event.aggregate_id, 0) + 1
         finally:
             copy.close()
         torn = sorted(bases ^ set(streams)) + sorted(a for a, n in streams.items() if n != 3)

@@ -26,6 +26,7 @@ from storecheck.conformance.checks import (
     start_time,
 )
 from storecheck.conformance.specs.app_meta import SPEC, StoredEvent
+from storecheck.conformance.suites.app_meta.feed import next_page
 from storecheck.conformance.suites.app_meta.workers import (
     append_streams,
     append_streams_in_process,
@@ -35,29 +36,50 @@ pytestmark = pytest.mark.concurrency
 PAGE = 500
 
 
+DRAIN_SECONDS = 60.0
+"""Once the writers are done, how long the processor may take to read to the feed's end."""
+
+
 class Tail:
     """A processor reading the feed after its checkpoint until told to stop, then once
-    more to the end; every event it was handed, in the order it was handed them."""
+    more to the end; every event it was handed, in the order it was handed them.  A feed
+    that does not move past ``after`` ends the reading (``feed.next_page``), and so does
+    one still handing out events ``DRAIN_SECONDS`` after the writers stopped."""
 
     def __init__(self, store: Any) -> None:
         self.store = store
         self.seen: list[StoredEvent] = []
         self.stop = threading.Event()
         self.reads = 0
+        self.failure: BaseException | None = None
 
     def run(self) -> None:
+        try:
+            self._read()
+        except BaseException as exc:  # judged by the main thread
+            self.failure = exc
+
+    def _read(self) -> None:
         after = 0
+        drained_by: float | None = None
         while True:
             stopping = self.stop.is_set()
-            page = self.store.read_feed(after, PAGE)
+            if stopping and drained_by is None:
+                drained_by = time.monotonic() + DRAIN_SECONDS
+            page = next_page(self.store, after, PAGE)
             self.reads += 1
             self.seen.extend(page)
             if page:
                 after = page[-1].position
             elif stopping:
                 return
+            expect(drained_by is None or time.monotonic() < drained_by, SPEC, "read_feed",
+                   f"the feed to run dry within {DRAIN_SECONDS:g} s of the writers stopping",
+                   f"still handing out events after {len(self.seen)} ({self.reads} reads)")
 
     def judge(self, operation: str, wanted: set[str]) -> None:
+        if self.failure is not None:
+            raise self.failure
         positions = [event.position for event in self.seen]
         ids = [event.event_id for event in self.seen]
         backwards = [(a, b) for a, b in itertools.pairwise(positions) if b <= a]
@@ -81,7 +103,11 @@ def _tail_while(store: Any, write: Any) -> Tail:
             write()
         finally:
             tail.stop.set()
-            reader.join(timeout=120)
+            reader.join(timeout=DRAIN_SECONDS * 2)
+    # Going on while the reader still uses the store would share one connection between
+    # two threads at once; a verdict instead.
+    expect(not reader.is_alive(), SPEC, "read_feed", "the tailing reader to finish within "
+           f"{DRAIN_SECONDS * 2:g} s of the writers stopping", f"{tail.reads} reads so far")
     return tail
 
 

@@ -11,8 +11,9 @@ from storecheck.fixtures.conversations import T0
 
 
 def drain(backend: Any, location: str, worker: int, threads: int,
-          start_at: float) -> dict[str, Any]:
-    """Threads dequeuing and completing jobs until the queue is empty."""
+          start_at: float, jobs: int) -> dict[str, Any]:
+    """Threads dequeuing and completing jobs until the queue is empty, or until one thread
+    has been handed more than the ``jobs`` enqueued (a queue that never runs dry)."""
     store = backend.open(SPEC, location)
     wait_until(start_at)
     done: list[int] = []
@@ -22,12 +23,14 @@ def drain(backend: Any, location: str, worker: int, threads: int,
     def run(thread: int) -> None:
         name = f"p{worker}-t{thread}"
         try:
-            while True:
+            for _ in range(jobs):
                 job = store.dequeue(name, now, 3600)
                 if job is None:
                     return
                 store.complete_job(job.id, name, now)
                 done.append(job.id)
+            if store.dequeue(name, now, 3600) is not None:
+                errors.append(f"{name}: dequeue handed out more than the {jobs} jobs enqueued")
         except Exception as exc:  # reported, never swallowed: any error fails the check
             errors.append(f"{name}: {type(exc).__name__}: {exc}")
 
