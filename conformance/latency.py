@@ -12,6 +12,7 @@ from typing import Any, Final
 from storecheck.conformance.timing import (
     MachineLoad,
     Sample,
+    Sampler,
     ThreadSampler,
     load_free,
     lower_bound,
@@ -98,6 +99,9 @@ PER_ROUND: Final = 20
 """Calls of each series in one round of an interleaved measurement."""
 REMEASURES: Final = 2
 """Fresh measurements taken when a miss is not yet certain, before it is inconclusive."""
+ROUNDS_PER_BUDGET: Final = 10
+"""A round of a slow operation ends after a tenth of the time budget, so that even an
+operation timed only twenty times is timed over several interleaved rounds."""
 HARD_STOP: Final = 4
 """A measurement that has not reached the samples its percentile needs stops at this many
 times its time budget, and is judged on what it has."""
@@ -145,8 +149,11 @@ class Interleaved:
                     calls = min(PER_ROUND, budget.min_samples - taken)
                     for name, call in order:
                         index = self.next_index[name]
-                        self.rounds[name].append([
-                            sampler(call, index + k) for k in range(calls)])
+                        round_ = self._round(sampler, call, index, calls,
+                                             budget.seconds / ROUNDS_PER_BUDGET)
+                        # The first series' count, cut short by a slow call, sets the others'.
+                        calls = len(round_)
+                        self.rounds[name].append(round_)
                         self.next_index[name] = index + calls
                     taken += calls
                     spent = (clock() - began) / 1e9
@@ -156,6 +163,18 @@ class Interleaved:
         finally:
             if collecting:
                 gc.enable()
+
+    @staticmethod
+    def _round(sampler: Sampler, call: Callable[[int], Any], index: int, calls: int,
+               seconds: float) -> list[Sample]:
+        """Up to ``calls`` timed calls, fewer once ``seconds`` have passed (at least one)."""
+        deadline = time.perf_counter_ns() + seconds * 1e9
+        taken: list[Sample] = []
+        while len(taken) < calls:
+            taken.append(sampler(call, index + len(taken)))
+            if time.perf_counter_ns() > deadline:
+                break
+        return taken
 
     def samples(self, name: str) -> list[Sample]:
         return [sample for round_ in self.rounds[name] for sample in round_]

@@ -121,9 +121,10 @@ def check_target(
     """Time the store (interleaved round by round with its floor and, behind a wire, the
     echo), then judge: a wall-time percentile within the target passes; a load-free
     percentile whose confidence bound misses it fails; anything between is measured again
-    (``REMEASURES`` times, the rounds pooled) and then reported inconclusive (a warning,
-    with the machine's load as evidence).  The floor multiple is the median of per-round
-    ratios of load-free medians, re-measured the same way before it fails."""
+    (``REMEASURES`` times, the rounds pooled; under ``--latency=warn`` not at all) and then
+    reported inconclusive (a warning, with the machine's load as evidence).  The floor
+    multiple is the median of per-round ratios of load-free medians, re-measured the same
+    way before it fails."""
     database = _floor_connection(run.store, run.location) if floor is not None else None
     series: dict[str, Callable[[int], Any]] = {}
     try:
@@ -159,7 +160,10 @@ def check_target(
                         if has_floor else None)
             floor_missed = (bounded_by_floor and multiple is not None
                             and multiple > target.floor_multiple)
-            if judged.outcome == "fail" or (judged.outcome == "pass" and not floor_missed):
+            settled = judged.outcome == "fail" or (judged.outcome == "pass" and not floor_missed)
+            # Measuring again can only turn a failure into a pass or a warning: under
+            # --latency=warn nothing fails, so the first measurement stands.
+            if settled or settings.mode != "enforce":
                 break
     finally:
         if database is not None:
@@ -217,7 +221,8 @@ def check_growth(spec: str, growth: Growth, workload: Callable[[Any, Any, int], 
                  small: LatencyRun[Any], large: LatencyRun[Any], settings: LatencySettings,
                  record_property: Callable[[str, object], None], in_process: bool = False) -> None:
     """Growth too fast is measured again (``REMEASURES`` times, every round's ratio pooled)
-    before it fails: a real growth stays, a burst of load on one size does not."""
+    before it fails: a real growth stays, a burst of load on one size does not.  Under
+    ``--scaling=warn`` nothing fails, so the first measurement stands."""
     echo = getattr(small.store, "transport_echo", None)
 
     def measured(first_index: int) -> GrowthMeasurement:
@@ -228,7 +233,7 @@ def check_growth(spec: str, growth: Growth, workload: Callable[[Any, Any, int], 
                               warmup=10 if first_index == 0 else 0)
 
     result = measured(0)
-    for _ in range(REMEASURES):
+    for _ in range(REMEASURES if settings.scaling_mode == "enforce" else 0):
         if not grows_too_fast(growth, result):
             break
         result = pooled(result, measured(result.next_index))
