@@ -54,6 +54,11 @@ QUERIES_PER_SESSION: Final = 10
 DIMENSION: Final = 384
 PREDICTIONS_PER_RUN: Final = 1_000
 QUERIES_PER_RUN: Final = 500
+EXPORT_MULTIPLE: Final = 6.0
+"""The export renders each of its 10,000 rows as a CSV record or a JSON line, work the bare
+SQL does not do (the way ``list_conversations`` decodes fifty metadata objects): measured
+3.6-3.9x its floor on a quiet machine, so the default 4x failed a correct reference on
+noise alone; a query per row or a second pass over the rows still crosses 6x."""
 """One training run per 500 queries: 20 runs of 1,000 predictions at 10,000 queries."""
 BATCH: Final = 100
 STEP: Final = timedelta(milliseconds=100)
@@ -235,8 +240,8 @@ TARGETS: Final[tuple[tuple[LatencyTarget, Workload, Floor | None], ...]] = (
      _record_query_floor),
     (LatencyTarget("batch_insert_feature_vectors (100 x 384)", DATASET, 50, 50, SEED_448),
      _batch_vectors, None),
-    (LatencyTarget("export_training_data (10K rows)", DATASET, 50, 1000, SEED_449), _export,
-     _export_floor),
+    (LatencyTarget("export_training_data (10K rows)", DATASET, 50, 1000, SEED_449,
+                   floor_multiple=EXPORT_MULTIPLE), _export, _export_floor),
     (LatencyTarget("find_similar_queries (10K x 384, top 10)", DATASET, 99, 100, SEED_450),
      _similar, None),
     (LatencyTarget("calculate_model_accuracy (1,000 of 20,000)", DATASET, 50, 500, SEED_451),
