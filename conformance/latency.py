@@ -187,15 +187,6 @@ class Interleaved:
                                        strict=True)]
 
 
-def measure(call: Callable[[int], Any], budget: Budget) -> Measurement:
-    """Wall-time percentiles of ``call(i)`` for i = 0, 1, 2, ... after ``budget.warmup``
-    untimed calls."""
-    timed = Interleaved({"call": call})
-    timed.warm(budget.warmup)
-    timed.measure(budget, budget.min_samples)
-    return summarise([sample.wall_ns for sample in timed.samples("call")])
-
-
 def net_of(result: Measurement, transport: Measurement) -> Measurement:
     """``result`` less the transport's median: what the store itself took, when each call
     also crossed a process boundary (an ``exec:`` backend's wire)."""
