@@ -13,11 +13,12 @@ written below.  Rules beyond the records' types:
   events, runs, predictions and A/B tests are the caller's (the seed uses
   UUIDs); feature vector ids are the store's, increasing in creation order.
 * Privacy: a query's text is never stored.  The store keeps
-  :func:`query_hash` of it (SHA-256 of the text lower-cased with its
-  whitespace runs collapsed to one space and trimmed) and its length in
-  characters.  :meth:`TelemetryStore.export_anonymized` drops every id, hash,
-  profile, client version, OS, tool name, error category and context hash, and
-  keeps of the time only the UTC day (:class:`AnonymizedQuery`).
+  :func:`query_hash` of it (SHA-256 of the UTF-8 text lower-cased with
+  ``str.lower``, its runs of whitespace, as ``str.isspace`` knows it, made one
+  space and trimmed) and its length in characters.
+  :meth:`TelemetryStore.export_anonymized` drops every id, hash, profile,
+  client version, OS, tool name, error category and context hash, and keeps of
+  the time only the UTC day (:class:`AnonymizedQuery`).
 * Events: ``session_activity`` lists a session's queries, feedback and traces,
   each oldest first (``timestamp``, then ``id``).  A feedback or trace may name
   a query of any session.  ``delete_session`` removes, in one transaction, the
@@ -38,8 +39,10 @@ written below.  Rules beyond the records' types:
   ``started_at`` desc, then ``id``.
 * Feature vectors: components are finite numbers stored as little-endian
   float32; a vector has 1 to :data:`MAX_DIMENSION` components and is not all
-  zeros.  One dimension per store: once a vector is stored, every vector
-  stored or searched for must have its dimension (else :class:`ValidationError`).
+  zeros.  One dimension per store: while a vector is stored, every vector
+  stored or searched for must have its dimension (else :class:`ValidationError`);
+  once none is (their queries' sessions deleted or pruned), the next vector
+  stored sets the dimension afresh.
   ``batch_insert_feature_vectors`` is all or nothing.
   ``find_similar_queries(embedding, limit)`` ranks queries by the best cosine
   similarity (:func:`cosine_similarity`) of any of their vectors, highest
@@ -61,22 +64,29 @@ written below.  Rules beyond the records' types:
   ends included), oldest first, byte-exact.  ``get_labeled_samples`` holds the
   queries with thumbs feedback, labelled by their latest one.
   ``get_model_performance`` / ``compare_models`` summarise the runs of a model
-  version (the seed's ``v_model_performance``).
+  version (the seed's ``v_model_performance``); a version with no training run
+  is :class:`NotFound` (there is nothing to summarise, not a summary of zeros).
 * Retention: ``prune_old_data(before)`` deletes, in one transaction, every
   session that ended before ``before`` the way ``delete_session`` does;
   running sessions stay; daily aggregates, runs, predictions and tests stay.
 * Figures computed with floating point other than plain ratios (similarity,
-  p-value) are rounded to :data:`DIGITS` decimal places, so that every
-  implementation agrees to the bit.
+  p-value) are rounded to :data:`DIGITS` decimal places (Python's ``round``),
+  so that every implementation agrees to the bit.  The cosine's dot product and
+  squared norms are exact sums of the float32 components' products, each
+  rounded once to float64 (as ``math.fsum`` gives them); the cosine is the dot
+  over the product of the two norms' square roots.
 
 Errors.  An operation addressing a missing session, run, prediction, test or
 variant raises :class:`NotFound`; a query, feedback or trace naming a missing
 session or query, a vector naming a missing query, a prediction naming a
 missing run: ``ConstraintViolation(FOREIGN_KEY)``; a duplicate id:
-``ConstraintViolation(UNIQUE)``; an empty id or name, a value outside an enum
-(:data:`QUERY_TYPES`, :data:`FEEDBACK_TYPES`, :data:`FEEDBACK_CATEGORIES`), a
-rating outside 1..5, a score or confidence outside [0, 1], a negative count or
-duration, an end before the start: ``ConstraintViolation(CHECK)``; two equal
+``ConstraintViolation(UNIQUE)``; an empty id, name, thinktool name, model type,
+model version, feature set, variant or error category (``None`` is no error
+category; ``""`` is not one), a value outside an enum (:data:`QUERY_TYPES`,
+:data:`FEEDBACK_TYPES`, :data:`FEEDBACK_CATEGORIES`), a rating outside 1..5,
+a quality, coherence, accuracy, F1 or confidence figure outside [0, 1], a
+negative ``depth_score`` (a depth: any value from 0 up), a negative loss,
+count or duration, an end before the start: ``ConstraintViolation(CHECK)``; two equal
 variants: ``ConstraintViolation(UNIQUE)``.  A wrong type, a naive instant, NaN or an
 infinity, JSON that does not parse or is not a list of strings, a bad
 dimension or zero vector, a limit outside 1 to 1,000, an unknown export format:
@@ -519,7 +529,8 @@ ExportRow = tuple[str, str, datetime, str, int, int, int, int, int | None, float
 
 def _export_value(value: object) -> object:
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        # strftime's %Y leaves years before 1000 short of four digits.
+        return f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, bool):
         return int(value)
     return value

@@ -31,8 +31,8 @@ from storecheck.conformance.specs.app_meta import (
     Snapshot,
     StoredEvent,
     Tool,
-    event_checksum,
 )
+from storecheck.reference_impl.memory import formulas
 from storecheck.reference_impl.memory.app_meta_catalog import (
     MemoryAppMetaCatalog,
     State,
@@ -282,10 +282,10 @@ class MemoryAppMeta(MemoryAppMetaCatalog):
                     s.last_position, event.event_id, event.event_type, aggregate_id,
                     aggregate_type, sequence, event.data_json, event.metadata_json,
                     event.trace_id, event.user_id, event.timestamp,
-                    event_checksum(event.event_id, event.event_type, aggregate_id,
-                                   aggregate_type, sequence, event.data_json,
-                                   event.metadata_json, event.trace_id, event.user_id,
-                                   event.timestamp)))
+                    formulas.event_checksum(
+                        event.event_id, event.event_type, aggregate_id, aggregate_type,
+                        sequence, event.data_json, event.metadata_json, event.trace_id,
+                        event.user_id, event.timestamp)))
             s.events += appended
             return appended
         return self._apply(change)

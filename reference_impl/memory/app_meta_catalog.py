@@ -37,9 +37,8 @@ from storecheck.conformance.specs.app_meta import (
     Snapshot,
     StoredEvent,
     Tool,
-    content_hash,
-    event_checksum,
 )
+from storecheck.reference_impl.memory import formulas
 from storecheck.reference_impl.memory.base import MemoryStore
 from storecheck.reference_impl.memory.rules import Rules
 
@@ -96,7 +95,7 @@ def _named(table: dict[str, Any], name: str, other_than: str) -> bool:
 
 def verified(operation: str, events: list[StoredEvent]) -> list[StoredEvent]:
     for event in events:
-        if event.checksum != event_checksum(
+        if event.checksum != formulas.event_checksum(
                 event.event_id, event.event_type, event.aggregate_id, event.aggregate_type,
                 event.sequence_number, event.data_json, event.metadata_json, event.trace_id,
                 event.user_id, event.timestamp):
@@ -278,7 +277,7 @@ class MemoryAppMetaCatalog(MemoryStore[State]):
                 _unique(operation, chunk.id in s.chunks, "chunk id", chunk.id)
                 s.chunks[chunk.id] = Chunk(chunk.id, document_id, document.kb_id,
                                            index, chunk.content,
-                                           content_hash(chunk.content), chunk.token_count,
+                                           formulas.sha256_hex(chunk.content), chunk.token_count,
                                            chunk.metadata_json, at)
             s.documents[document_id] = replace(document, chunk_count=len(checked),
                                                updated_at=at)

@@ -25,10 +25,8 @@ from storecheck.conformance.specs.conversations import (
     NewUpload,
     SpaceReport,
     Upload,
-    backoff_seconds,
-    matches,
-    tokens,
 )
+from storecheck.reference_impl.memory import formulas
 from storecheck.reference_impl.memory.base import MemoryStore
 from storecheck.reference_impl.memory.rules import Rules
 
@@ -280,10 +278,10 @@ class MemoryConversations(MemoryStore[State]):
 
     def search_learnings(self, query: LearningQuery, limit: int) -> list[LearningHit]:
         query, limit = inputs.learning_query(query, limit)
-        text = query.text if query.text is not None and tokens(query.text) else None
+        text = query.text if query.text is not None and formulas.search_tokens(query.text) else None
 
         def keep(item: Learning) -> bool:
-            return ((text is None or matches(text, item.content))
+            return ((text is None or formulas.search_matches(text, item.content))
                     and (query.category is None or item.category == query.category)
                     and all(tag in item.tags for tag in query.tags)
                     and (query.min_confidence is None or item.confidence >= query.min_confidence))
@@ -354,7 +352,7 @@ class MemoryConversations(MemoryStore[State]):
                 status, run_after = "completed", job.run_after
             elif job.attempts < job.max_attempts:
                 status = "queued"
-                run_after = inputs.retry_time(operation, now, backoff_seconds(job.attempts))
+                run_after = inputs.retry_time(operation, now, formulas.retry_backoff_seconds(job.attempts))
             else:
                 status, run_after = "dead", job.run_after
             s.jobs[job_id] = replace(job, status=status, run_after=run_after, lease_until=None,

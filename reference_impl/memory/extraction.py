@@ -28,9 +28,8 @@ from storecheck.conformance.specs.extraction import (
     SavedCodeBlock,
     SessionTotals,
     StateChange,
-    content_digest,
-    replay_steps,
 )
+from storecheck.reference_impl.memory import formulas
 from storecheck.reference_impl.memory.base import MemoryStore
 from storecheck.reference_impl.memory.rules import Rules
 
@@ -174,7 +173,7 @@ class MemoryExtraction(MemoryStore[State]):
             _check(operation, "line_end >= line_start",
                    new.line_start is None or new.line_end is None or new.line_end >= new.line_start,
                    (new.line_start, new.line_end))
-            digest = content_digest(new.content)
+            digest = formulas.sha256_hex(new.content)
             for block in s.blocks.values():
                 if block.digest == digest:
                     return SavedCodeBlock(block, False)
@@ -330,8 +329,11 @@ class MemoryExtraction(MemoryStore[State]):
 
         def look(s: State) -> list[ReplayStep]:
             self._session(s, session_id, "replay")
-            return replay_steps(_in_order(e for e in s.events.values()
-                                          if e.session_id == session_id), factor)
+            events = _in_order(e for e in s.events.values() if e.session_id == session_id)
+            # The first event waits on itself: no delay.
+            before = [event.timestamp for event in events[:1] + events[:-1]]
+            return [ReplayStep(event, formulas.replay_delay(event.timestamp - earlier, factor))
+                    for event, earlier in zip(events, before, strict=True)]
 
         return self._read(look)
 

@@ -43,8 +43,8 @@ from storecheck.conformance.specs.session_history import (
     SessionUpdate,
     Workspace,
     parse_legacy_document,
-    workspace_hash,
 )
+from storecheck.reference_impl.memory import formulas
 from storecheck.reference_impl.memory.base import MemoryStore
 
 T = TypeVar("T")
@@ -102,7 +102,7 @@ class MemorySessionHistory(MemoryStore[State]):
         if path == "":
             raise violation(operation, ConstraintKind.CHECK, "workspace_path <> ''", path)
         s.last_workspace_id += 1
-        workspace = Workspace(s.last_workspace_id, path, workspace_hash(path), at, at)
+        workspace = Workspace(s.last_workspace_id, path, formulas.sha256_hex(path), at, at)
         s.workspaces[workspace.id] = workspace
         return workspace
 

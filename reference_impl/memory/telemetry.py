@@ -11,6 +11,7 @@ from typing import TypeVar
 from storecheck.conformance.errors import Conflict, ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs import telemetry_inputs as inputs
 from storecheck.conformance.specs.telemetry import (
+    EXPORT_COLUMNS,
     FEEDBACK_CATEGORIES,
     FEEDBACK_TYPES,
     QUERY_TYPES,
@@ -45,14 +46,8 @@ from storecheck.conformance.specs.telemetry import (
     TrainingMetrics,
     TrainingRun,
     VariantResult,
-    cosine_similarity,
-    model_comparison,
-    nearest_rank,
-    query_hash,
-    ratio,
-    training_data,
-    two_proportion_p_value,
 )
+from storecheck.reference_impl.memory import formulas
 from storecheck.reference_impl.memory.base import MemoryStore
 from storecheck.reference_impl.memory.rules import Rules
 
@@ -165,7 +160,7 @@ class MemoryTelemetry(MemoryStore[State]):
             _unique(operation, s.queries, new.id)
             _parent(operation, s.sessions, new.session_id, "session_id")
             s.queries[new.id] = QueryEvent(
-                new.id, new.session_id, new.timestamp, query_hash(new.query_text),
+                new.id, new.session_id, new.timestamp, formulas.query_hash(new.query_text),
                 len(new.query_text), new.query_type, new.latency_ms, new.tool_calls,
                 new.retrieval_count, new.result_count, new.result_quality_score,
                 new.error_category, new.profile_used, new.tools_used_json)
@@ -269,11 +264,13 @@ class MemoryTelemetry(MemoryStore[State]):
         feedback = [f for f in s.feedback.values() if start <= f.timestamp < end]
         latencies = [q.latency_ms for q in queries]
         return AggregatedMetrics(
-            len(queries), len(feedback), ratio(sum(latencies), len(latencies)),
-            nearest_rank(latencies, 50), nearest_rank(latencies, 95),
-            nearest_rank(latencies, 99),
-            ratio(sum(1 for q in queries if q.error_category is not None), len(queries)),
-            ratio(sum(1 for f in feedback if f.feedback_type == "thumbs_up"), len(feedback)),
+            len(queries), len(feedback), formulas.share(sum(latencies), len(latencies)),
+            formulas.nearest_rank(latencies, 50), formulas.nearest_rank(latencies, 95),
+            formulas.nearest_rank(latencies, 99),
+            formulas.share(sum(1 for q in queries if q.error_category is not None),
+                           len(queries)),
+            formulas.share(sum(1 for f in feedback if f.feedback_type == "thumbs_up"),
+                           len(feedback)),
             dict(Counter(q.query_type for q in queries)))
 
     def aggregated_metrics(self, start: datetime, end: datetime) -> AggregatedMetrics:
@@ -311,7 +308,7 @@ class MemoryTelemetry(MemoryStore[State]):
                 q.error_category is not None,
                 sum(1 for f in about if f.feedback_type == "thumbs_up"),
                 sum(1 for f in about if f.feedback_type == "thumbs_down"),
-                ratio(sum(ratings), len(ratings))))
+                formulas.share(sum(ratings), len(ratings))))
         return found
 
     def export_anonymized(self, start: datetime, end: datetime) -> list[AnonymizedQuery]:
@@ -330,8 +327,12 @@ class MemoryTelemetry(MemoryStore[State]):
     def export_training_data(self, start: datetime, end: datetime,
                              format: str) -> TrainingDataExport:
         start, end, format = inputs.export(start, end, format)
-        return self._read(lambda s: training_data(
-            self._export_rows(s, lambda q: start <= q.timestamp <= end), format))
+        render = formulas.export_csv if format == "csv" else formulas.export_jsonl
+
+        def look(s: State) -> TrainingDataExport:
+            rows = self._export_rows(s, lambda q: start <= q.timestamp <= end)
+            return TrainingDataExport(format, len(rows), render(EXPORT_COLUMNS, rows))
+        return self._read(look)
 
     def get_labeled_samples(self, limit: int) -> list[LabeledSample]:
         limit = inputs.check("get_labeled_samples").limit(limit)
@@ -446,7 +447,7 @@ class MemoryTelemetry(MemoryStore[State]):
             inputs.same_dimension("find_similar_queries", len(stored.embedding), [probe])
             best: dict[str, float] = {}
             for vector in s.vectors.values():
-                similarity = cosine_similarity(vector.embedding, probe)
+                similarity = formulas.cosine_similarity(vector.embedding, probe)
                 best[vector.query_id] = max(similarity, best.get(vector.query_id, -2.0))
             ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))
             return [SimilarQuery(query_id, similarity) for query_id, similarity in ranked[:limit]]
@@ -501,7 +502,7 @@ class MemoryTelemetry(MemoryStore[State]):
             _found("calculate_model_accuracy", s.runs, run_id, "training run")
             labelled = [p for p in s.predictions.values()
                         if p.run_id == run_id and p.is_correct is not None]
-            return ratio(sum(1 for p in labelled if p.is_correct), len(labelled))
+            return formulas.share(sum(1 for p in labelled if p.is_correct), len(labelled))
         return self._read(look)
 
     @staticmethod
@@ -515,7 +516,7 @@ class MemoryTelemetry(MemoryStore[State]):
         return ModelPerformance(version, len(runs),
                                 sum(1 for r in runs.values() if r.status == "completed"),
                                 len(predictions), len(labelled), correct,
-                                ratio(correct, len(labelled)))
+                                formulas.share(correct, len(labelled)))
 
     def get_model_performance(self, model_version: str) -> ModelPerformance:
         inputs.check("get_model_performance").text("model_version", model_version)
@@ -525,9 +526,14 @@ class MemoryTelemetry(MemoryStore[State]):
     def compare_models(self, version_a: str, version_b: str) -> ModelComparison:
         v = inputs.check("compare_models")
         version_a, version_b = v.text("version_a", version_a), v.text("version_b", version_b)
-        return self._read(lambda s: model_comparison(
-            self._performance(s, version_a, "compare_models"),
-            self._performance(s, version_b, "compare_models")))
+        def look(s: State) -> ModelComparison:
+            a = self._performance(s, version_a, "compare_models")
+            b = self._performance(s, version_b, "compare_models")
+            difference = (None if a.accuracy is None or b.accuracy is None
+                          else b.accuracy - a.accuracy)
+            return ModelComparison(a, b, difference, formulas.two_proportion_p_value(
+                a.correct, a.labelled, b.correct, b.labelled))
+        return self._read(look)
 
     # -- A/B tests -------------------------------------------------------------------------
 
@@ -576,7 +582,7 @@ class MemoryTelemetry(MemoryStore[State]):
         def look(s: State) -> ABTestResults:
             test = _found("ab_test_results", s.tests, test_id, "A/B test")
             first, second = (_result(name, *s.counts[test_id, name]) for name in test.variants)
-            return ABTestResults(test, (first, second), two_proportion_p_value(
+            return ABTestResults(test, (first, second), formulas.two_proportion_p_value(
                 first.successes, first.trials, second.successes, second.trials))
         return self._read(look)
 
@@ -599,7 +605,7 @@ class MemoryTelemetry(MemoryStore[State]):
 
 
 def _result(variant: str, trials: int, successes: int) -> VariantResult:
-    return VariantResult(variant, trials, successes, ratio(successes, trials))
+    return VariantResult(variant, trials, successes, formulas.share(successes, trials))
 
 
 def _runs_newest_first(runs: Iterable[TrainingRun],

@@ -10,7 +10,7 @@ and its scaled copy, a labelled and an unlabelled prediction, a finalized test.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -85,14 +85,14 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             call("create_session", NewSession("s-2", T0, "deep"))
             for query_id, session_id, moment, latency, error in (
                     ("q-1", "s-1", T0, 120, None), ("q-2", "s-1", T0 + MICRO, 5, "timeout"),
-                    ("q-3", "s-2", T0 - MICRO, 120, None)):
+                    (QUERIES[3], "s-2", T0 - MICRO, 120, None)):
                 call("record_query", NewQueryEvent(query_id, session_id, moment, "Hello  World",
                                                    "search", latency, 1, 2, 3, 0.5, error))
             # Feedback naming a query of another session, and two at one instant.
             for feedback_id, session_id, query_id, kind, moment in (
                     ("f-1", "s-2", "q-1", "thumbs_down", T0),
                     ("f-2", "s-1", "q-1", "thumbs_up", T0),
-                    ("f-3", "s-1", "q-3", "thumbs_up", T0 + MICRO)):
+                    ("f-3", "s-1", QUERIES[3], "thumbs_up", T0 + MICRO)):
                 call("record_feedback", NewFeedbackEvent(feedback_id, session_id, moment, kind,
                                                          query_id, rating=4))
             call("record_trace", NewTraceEvent("t-1", "s-2", T0, "GigaThink", 3, 250, "q-2",
@@ -100,10 +100,10 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             call("end_session", "s-1", T0 + timedelta(hours=1))
             call("end_session", "s-1", T0 + timedelta(hours=2))
             # A duration that is not a whole number of milliseconds: it is rounded down.
-            call("create_session", NewSession("s-3", T0))
-            call("end_session", "s-3", T0 + timedelta(milliseconds=5, microseconds=999))
+            call("create_session", NewSession(SESSIONS[3], T0))
+            call("end_session", SESSIONS[3], T0 + timedelta(milliseconds=5, microseconds=999))
             for query_id, vector in (("q-1", (1.0, 0.0, 0.0)), ("q-2", (2.0, 0.0, 0.0)),
-                                     ("q-3", (0.1, 0.2, 0.3))):
+                                     (QUERIES[3], (0.1, 0.2, 0.3))):
                 call("insert_feature_vector",
                      NewFeatureVector(query_id, "query_embedding", vector, T0))
             call("find_similar_queries", (1.0, 0.1, 0.0), 2)
@@ -133,7 +133,14 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             for winner in ("Treatment", "treatment", "control"):
                 call("finalize_ab_test", "ab-1", winner, 0.9, T0 + timedelta(days=1))
             call("record_ab_result", "ab-1", "control", True)
-            call("export_training_data", T0 - MICRO, T0, "csv")
+            # A hostile query id in both renderings, and an instant before the year 1000,
+            # whose year the export still spells with four digits.
+            ancient = datetime(999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+            call("create_session", NewSession("s-ancient", ancient))
+            call("record_query", NewQueryEvent("q-ancient", "s-ancient", ancient, "x", "code", 1))
+            for format in EXPORT_FORMATS:
+                call("export_training_data", T0 - MICRO, T0, format)
+                call("export_training_data", ancient, ancient, format)
             call("get_labeled_samples", 10)
             # Windows ending inside a day and on its last microsecond, percentiles with ties.
             call("aggregated_metrics", T0 - timedelta(hours=1), T0)
