@@ -41,9 +41,11 @@ alone); a job queue runs beside them.  Rules beyond the records' types:
 Errors.  An operation addressing a record that does not exist raises
 :class:`NotFound`; a new record whose parent conversation does not exist is
 ``ConstraintViolation(FOREIGN_KEY)``; a duplicate conversation id
-``ConstraintViolation(UNIQUE)``; an empty id, category, content or
-job type, a negative upload size or a checksum that is not 64 lowercase hex
-digits ``ConstraintViolation(CHECK)`` (the seed's CHECK constraints); a wrong
+``ConstraintViolation(UNIQUE)``; an empty id, category, learning content, job
+type or upload file name, a message role outside :data:`ROLES`, a negative
+upload size or a checksum that is not 64 lowercase hex digits
+``ConstraintViolation(CHECK)`` (the seed's CHECK constraints; a message's
+content may be empty, as a tool call's reply can be); a wrong
 type, a naive timestamp, a confidence outside [0, 1], a negative retention,
 an invalid lease or limit (1 to 1,000), a payload that is not JSON:
 :class:`ValidationError`.  Writing under a soft-deleted conversation, and

@@ -16,14 +16,19 @@ lifecycle of each wrapped process (``process_sessions`` and their
   ``events_by_session`` lists a session's events oldest first (``timestamp``,
   then ``id``); ``timeline(agent, start, end)`` lists the agent's events with
   ``start <= timestamp < end`` oldest first (the end instant is excluded, so
-  consecutive windows never share an event).
+  consecutive windows never share an event).  These reads select by the stored
+  value: an agent name or session id nothing carries (an empty one included)
+  finds an empty list, not :class:`NotFound` or a CHECK violation (events need
+  no process session).
 * Statistics are computed from the stored rows at the time of the call
   (:class:`AgentStats`, :class:`PatternStats`).
 * Code blocks: the store computes ``digest`` = SHA-256 of the content's UTF-8
   bytes, 64 lowercase hex digits (a caller cannot supply one).  Saving content
   whose digest is stored changes nothing and returns the **stored** block
   (its id, agent, session, ...) with ``created`` false; across all agents and
-  sessions a content is stored once.  ``code_blocks(agent, language, limit)``
+  sessions a content is stored once.  Only a block that breaks no rule can be a
+  duplicate: one that breaks a CHECK rule is refused with it, even when its
+  content is stored.  ``code_blocks(agent, language, limit)``
   lists newest first (``timestamp`` desc, ``id`` desc); ``language=None`` means
   any language.
 * Process sessions: ``create_session`` stores the session and its ``started``
@@ -37,7 +42,7 @@ lifecycle of each wrapped process (``process_sessions`` and their
   ``session_history`` list ``started_at`` desc then ``id`` desc;
   ``session_history(agent, days, now)`` holds the agent's sessions with
   ``started_at >= now - days``; ``active_sessions`` those without
-  ``ended_at``.  State changes list in ``timestamp`` order, then ``id``.
+  ``ended_at``, in the same order.  State changes list in ``timestamp`` order, then ``id``.
 * Replay (:func:`replay_steps`): a session's events in ``events_by_session``
   order, each with the delay before it: zero for the first, then the gap to
   the previous event divided by ``speed`` (``timedelta`` division, rounded to
@@ -52,8 +57,10 @@ Errors.  An operation addressing a session that does not exist raises
 :class:`NotFound`; a state change for a session id that has no process
 session is ``ConstraintViolation(FOREIGN_KEY)`` (the seed's foreign key); a
 duplicate ``session_id`` is ``ConstraintViolation(UNIQUE)``; an empty agent
-name, session id, event type, pattern or state, a risk level outside
-:data:`RISK_LEVELS`, a state outside :data:`STATES`, a line number below 1,
+name, session id, event type, pattern or state (a state change's session id
+included: an empty one is CHECK before it is a missing session), a risk level
+outside :data:`RISK_LEVELS`, a state outside :data:`STATES`, a line number
+below 1 (``line_number``, ``line_start`` and ``line_end`` alike),
 ``line_end < line_start``, negative totals: ``ConstraintViolation(CHECK)``.  A
 wrong type, a naive timestamp, JSON text that does not parse, a negative day
 count, a limit outside 1 to 1,000, a speed outside ``[0.1, 100]``:
@@ -69,7 +76,9 @@ and NUL included; JSON text (``metadata_json``, ``context_json``) keeps its
 exact spelling.
 
 Threads.  One store object may be shared by any number of threads; ``atomic()``
-belongs to the calling thread.
+belongs to the calling thread.  Reads never wait for a writer: while another store
+object (another connection or process) holds a write transaction open, every read
+answers within a second with the data committed before it.
 """
 
 from __future__ import annotations

@@ -96,7 +96,9 @@ FOREIGN KEY.  A batch of vectors reports the error of its first bad vector (a
 later vector's CHECK does not come before an earlier one's FOREIGN KEY).
 
 Threads.  One store object may be shared by any number of threads; ``atomic()``
-belongs to the calling thread.
+belongs to the calling thread.  Reads never wait for a writer: while another store
+object (another connection or process) holds a write transaction open, every read
+answers within a second with the data committed before it.
 """
 
 from __future__ import annotations

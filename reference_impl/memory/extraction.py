@@ -170,6 +170,8 @@ class MemoryExtraction(MemoryStore[State]):
                 _check(operation, f"{name} <> ''", getattr(new, name) != "", getattr(new, name))
             _check(operation, "line_start >= 1", new.line_start is None or new.line_start >= 1,
                    new.line_start)
+            _check(operation, "line_end >= 1", new.line_end is None or new.line_end >= 1,
+                   new.line_end)
             _check(operation, "line_end >= line_start",
                    new.line_start is None or new.line_end is None or new.line_end >= new.line_start,
                    (new.line_start, new.line_end))
@@ -205,6 +207,7 @@ class MemoryExtraction(MemoryStore[State]):
 
     @staticmethod
     def _record(s: State, new: NewStateChange, operation: str) -> StateChange:
+        _check(operation, "session_id <> ''", new.session_id != "", new.session_id)
         _check(operation, "state IN STATES", new.state in STATES, new.state)
         if new.session_id not in s.sessions:
             raise ConstraintViolation(SPEC, operation, ConstraintKind.FOREIGN_KEY,

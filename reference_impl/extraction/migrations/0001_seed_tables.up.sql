@@ -30,7 +30,7 @@ CREATE TABLE code_blocks (
     language TEXT,
     content TEXT NOT NULL,
     line_start INTEGER CHECK (line_start >= 1),
-    line_end INTEGER CHECK (line_end >= line_start),
+    line_end INTEGER CHECK (line_end >= 1 AND line_end >= line_start),
     context_json TEXT CHECK (context_json IS NULL OR json_valid(context_json)),
     parseable INTEGER CHECK (parseable IN (0, 1)),
     digest TEXT NOT NULL UNIQUE CHECK (length(digest) = 64 AND digest NOT GLOB '*[^0-9a-f]*')
@@ -63,7 +63,7 @@ CREATE INDEX idx_ended_at ON process_sessions(ended_at);
 
 CREATE TABLE process_state_changes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session_id TEXT NOT NULL REFERENCES process_sessions(session_id),
+    session_id TEXT NOT NULL CHECK (session_id <> '') REFERENCES process_sessions(session_id),
     timestamp TEXT NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('started', 'running', 'paused', 'completed')),
     exit_code INTEGER,
