@@ -33,8 +33,9 @@ what the seed leaves open is decided below.  Rules beyond the records' types:
   starts ``pending``; :data:`RUN_TRANSITIONS` are the only legal moves
   (anything else, a run moved to its own status included, is
   :class:`Conflict`).  Moving to ``running`` sets ``started_at``; moving to an
-  end status sets ``completed_at``; ``failed`` requires an error message and
-  only ``failed`` may carry one.  Runs list not-yet-started first, then by
+  end status sets ``completed_at``, which may not come before ``started_at``
+  (CHECK); ``failed`` requires an error message and only ``failed`` may carry
+  one.  Runs list not-yet-started first, then by
   ``started_at`` newest first, ties by id.  ``delete_pipeline`` is refused while
   a run or a schedule names it (``ConstraintViolation(FOREIGN_KEY)``: the
   seed's keys have no cascade, and silently deleting run history is the worse
@@ -75,8 +76,13 @@ Errors.  An operation addressing a missing setting, knowledge base, document,
 pipeline, run, schedule, tool, flow or aggregate raises :class:`NotFound`; a
 record naming a missing parent: ``ConstraintViolation(FOREIGN_KEY)``; a taken
 id, name, ``(name, version)``, chunk id or event id:
-``ConstraintViolation(UNIQUE)``; an empty id or name, a value outside an
-enum, a number outside its range: ``ConstraintViolation(CHECK)``.  A wrong
+``ConstraintViolation(UNIQUE)``; an empty id or name (a setting's key, a
+knowledge base's embedder model and a tool's type count as names), a value
+outside an enum, a number outside its range: ``ConstraintViolation(CHECK)``.
+The ranges: a knowledge base's version, chunk size and pinned version, a
+setting's schema version and a model's dimensions are 1 or more; a size (bytes
+or MB), a token count and a chunk index 0 or more; ``health_score`` and the
+overlap as above.  A wrong
 type, a naive instant, NaN or an infinity, JSON that does not parse or is not
 an object where one is required, a bad cron expression, a run status outside
 :data:`RUN_STATUSES` asked of ``transition_run`` (it names a move, not a stored

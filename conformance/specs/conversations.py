@@ -45,10 +45,11 @@ Errors.  An operation addressing a record that does not exist raises
 type or upload file name, a message role outside :data:`ROLES`, a negative
 upload size or a checksum that is not 64 lowercase hex digits
 ``ConstraintViolation(CHECK)`` (the seed's CHECK constraints; a message's
-content may be empty, as a tool call's reply can be); a wrong
-type, a naive timestamp, a confidence outside [0, 1], a negative retention,
-an invalid lease or limit (1 to 1,000), a payload that is not JSON:
-:class:`ValidationError`.  Writing under a soft-deleted conversation, and
+content may be empty, as a tool call's reply can be); a wrong type, a naive
+timestamp, a confidence outside [0, 1], a negative retention, an invalid lease
+or limit (1 to 1,000), a job's ``max_attempts`` below 1, an empty tag (the
+seed's CHECK on tags is never reached), a payload that is not JSON or metadata
+that is not a mapping of str to str: :class:`ValidationError`.  Writing under a soft-deleted conversation, and
 finishing a job not leased to the caller: :class:`Conflict`.  When one call
 breaks several rules the first applies in this order: ValidationError,
 NotFound of the addressed record, Conflict, CHECK, UNIQUE, FOREIGN KEY.

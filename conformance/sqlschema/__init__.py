@@ -19,7 +19,9 @@ from storecheck.conformance.sqlschema._postgres import (
     to_postgres,
 )
 from storecheck.conformance.sqlschema._schema import (
+    CheckConstraint,
     TableShape,
+    check_constraints,
     foreign_keys,
     normalise,
     orphan_scan,
@@ -33,9 +35,11 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 __all__ = [
     "FTS_TOKENS_FUNCTION",
     "REWRITES",
+    "CheckConstraint",
     "FtsTable",
     "TableShape",
     "UnsupportedSql",
+    "check_constraints",
     "foreign_keys",
     "fts_tables",
     "normalise",

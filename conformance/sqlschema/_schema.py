@@ -177,3 +177,31 @@ def _object_drift(expected: str, actual: str, dialect: str) -> list[str]:
         problems.append(f"table options {sorted(got_shape.properties)}, "
                         f"expected {sorted(want_shape.properties)}")
     return problems
+
+
+@dataclass(frozen=True)
+class CheckConstraint:
+    table: str
+    columns: tuple[str, ...]
+    """The columns the condition reads, in order of first mention."""
+    condition: str
+
+
+def check_constraints(ddl: Iterable[str], dialect: str = "sqlite") -> list[CheckConstraint]:
+    """Every CHECK constraint of the CREATE TABLE statements in ``ddl``, column and table
+    constraints alike."""
+    found: list[CheckConstraint] = []
+    for statement in ddl:
+        tree = _try_parse(statement, dialect)
+        if not isinstance(tree, exp.Create) or tree.kind != "TABLE":
+            continue
+        table = tree.find(exp.Table)
+        assert table is not None
+        for check in tree.find_all(exp.CheckColumnConstraint):
+            columns = [column.name for column in check.find_all(exp.Column)]
+            owner = check.parent.parent if isinstance(check.parent, exp.ColumnConstraint) else None
+            if isinstance(owner, exp.ColumnDef):
+                columns.insert(0, owner.name)
+            found.append(CheckConstraint(table.name, tuple(dict.fromkeys(columns)),
+                                         check.this.sql(dialect)))
+    return found
