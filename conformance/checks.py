@@ -109,6 +109,42 @@ def run_workers(target: Callable[..., Any], argument_lists: Sequence[tuple[Any, 
         return [job.get(timeout=timeout) for job in pending]
 
 
+class SpinStart:
+    """Racers released into one call together, every one of them already running.
+
+    A barrier wakes its waiters one by one through the operating system; on a loaded
+    machine the first racer can finish its whole call before the last is scheduled, and
+    the race is run in turn (a check-then-act store escaped a CI run that way).  After the
+    barrier each racer counts itself in and spins, runnable, until every racer has: the
+    calls start within a thread switch of each other.  The count is cumulative, one
+    arrival per racer per round, so rounds never mix.  Built with a ``multiprocessing``
+    context it releases worker processes (pass it to them when they start).
+    """
+
+    def __init__(self, racers: int, context: Any = None, timeout: float = 120.0) -> None:
+        # The spawn context's primitives serve threads of one process as well.
+        context = context or multiprocessing.get_context("spawn")
+        self.racers = racers
+        self.timeout = timeout
+        self._barrier = context.Barrier(racers, timeout=timeout)
+        self._arrived = context.Value("q", 0)
+
+    def wait(self, round_: int) -> None:
+        """Return once every racer has reached round ``round_`` (counted from 0)."""
+        self._barrier.wait()
+        with self._arrived.get_lock():
+            self._arrived.value += 1
+        wanted = self.racers * (round_ + 1)
+        deadline = time.monotonic() + self.timeout
+        while self._arrived.value < wanted:
+            if self._barrier.broken or time.monotonic() > deadline:
+                raise threading.BrokenBarrierError
+            time.sleep(0)
+
+    def abort(self) -> None:
+        self._barrier.abort()
+
+
 class HelperThreadFailed(AssertionError):
     """A helper thread of a check raised: the check fails with that thread's error."""
 

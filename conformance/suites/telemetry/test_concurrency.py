@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import expect, fast_switching, run_threads, run_workers, start_time
+from storecheck.conformance.checks import (
+    SpinStart,
+    expect,
+    fast_switching,
+    run_threads,
+    run_workers,
+    start_time,
+)
 from storecheck.conformance.errors import Conflict, ValidationError
 from storecheck.conformance.specs.telemetry import SPEC, NewABTest
 from storecheck.conformance.suites.telemetry.workers import record_results
@@ -113,10 +120,11 @@ def test_first_vectors_of_two_dimensions_racing_store_one_dimension(
     problems: list[str] = []
     lock = threading.Lock()
     barrier = threading.Barrier(threads)
+    start = SpinStart(threads)
 
     def race(thread: int) -> None:
         for round_, vectors in enumerate(rounds):
-            barrier.wait()
+            start.wait(round_)
             try:
                 store.insert_feature_vector(vectors[thread])
                 result = "ok"
