@@ -19,6 +19,13 @@ from storecheck.fixtures.values import in_offset
 
 T = TypeVar("T")
 
+REFUSED_BATCH: Final = 600
+"""The size of a batch with one refused item in the ``acid`` checks: past 500, the chunk an
+implementation commonly splits a large batch into, so that a store committing chunk by
+chunk keeps the chunk before the refused item and is caught."""
+REFUSED_AT: Final = 557
+"""The refused item's position (counted from 1): inside the second chunk of 500."""
+
 
 class SpecData:
     """What a suite shared by every spec needs from the spec's suite module: ``spec``,

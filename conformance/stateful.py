@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 from hypothesis import HealthCheck, note, settings
-from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from storecheck.conformance import reach
 from storecheck.conformance.checks import SpecMismatch, outcome
 from storecheck.conformance.result_diff import IdMap, StoreAssignedIds, outcome_differences
+from storecheck.conformance.specs import SPECS
+
+Compared = tuple[str, Callable[[Any, bool], Any], Callable[[Any], Any] | None]
+"""An operation's label, its call on either side and the normalisation of its result."""
+
+AGAIN_SHIFTS = (timedelta(0), timedelta(microseconds=1), timedelta(seconds=1),
+                timedelta(days=-1))
+"""How far a write done again moves every instant it passes: not at all (the same call), a
+microsecond and a second later (the same soft delete twice), a day earlier."""
 
 
 class ComparingMachine(RuleBasedStateMachine):
@@ -28,6 +47,12 @@ class ComparingMachine(RuleBasedStateMachine):
         self.store = self.backend.open(self.spec, self.location)
         self.model = type(self).make_model()
         self.ids = IdMap()
+        self.reach = reach.active()
+        self.history: list[reach.Call] = []
+        """The example's calls of the model, when a run collects what it reaches."""
+        self.writes = {op.name for op in SPECS[self.spec].operations if op.writes}
+        self.writes_done: list[Compared] = []
+        """Every write the example has done that succeeded on the model."""
 
     def teardown(self) -> None:
         self.store.close()
@@ -41,7 +66,9 @@ class ComparingMachine(RuleBasedStateMachine):
         spec leaves part of the order open.
         """
         mine = outcome(lambda: call(self.store, True))
-        theirs = outcome(lambda: call(self.model, False))
+        model = (self.model if self.reach is None
+                 else reach.ObservedModel(self.model, self.reach, self.history))
+        theirs = outcome(lambda: call(model, False))
         note(f"{operation}: model {theirs.describe()}")
         if normalise is not None:
             mine = type(mine)(normalise(mine.value), mine.error) if mine.error is None else mine
@@ -52,10 +79,64 @@ class ComparingMachine(RuleBasedStateMachine):
             raise SpecMismatch(
                 f"{self.spec}.{operation}: expected the model's result; " + "; ".join(problems[:5])
             )
+        if operation in self.writes and theirs.error is None:
+            self.writes_done.append((operation, call, normalise))
         return theirs.value
+
+    @precondition(lambda self: bool(self.writes_done))
+    @rule(data=st.data())
+    def every_write_again(self, data: st.DataObject) -> None:
+        """The latest call of every write the example did, done again, in the order the writes
+        were first done: the second delete, completion, append or progress report is where
+        counters double, timestamps move and guards are missing.  One rule does them all, so
+        that each is repeated in most examples (a rule among thirty fires about once in
+        each); every machine's start does each write once, so there is one to repeat."""
+        latest = {operation: (operation, call, normalise)
+                  for operation, call, normalise in self.writes_done}
+        for operation, call, normalise in list(latest.values()):
+            shift = data.draw(st.sampled_from(AGAIN_SHIFTS), label=f"{operation}: shift")
+            note(f"again: {operation}, its instants moved by {shift}")
+            self.both(operation, partial(_shifted_call, call, shift), normalise)
 
     def backend_id(self, kind: str, model_id: Any, backend_side: bool) -> Any:
         return self.ids.to_backend(kind, model_id) if backend_side else model_id
+
+
+def _shifted_call(call: Callable[[Any, bool], Any], shift: timedelta, store: Any,
+                  backend_side: bool) -> Any:
+    return call(ShiftedInstants(store, shift), backend_side)
+
+
+class ShiftedInstants:
+    """A store (or model) whose every call has its instants moved by ``shift``, those inside
+    input records and batches included."""
+
+    def __init__(self, store: Any, shift: timedelta) -> None:
+        self._store = store
+        self._shift = shift
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._store, name)
+        if not callable(attribute) or not self._shift:
+            return attribute
+        return lambda *args, **kwargs: attribute(
+            *(_shifted(a, self._shift) for a in args),
+            **{k: _shifted(v, self._shift) for k, v in kwargs.items()})
+
+
+def _shifted(value: Any, shift: timedelta) -> Any:
+    if isinstance(value, datetime):
+        try:
+            return value + shift
+        except OverflowError:
+            return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{
+            item.name: _shifted(getattr(value, item.name), shift)
+            for item in dataclasses.fields(value) if item.init})
+    if isinstance(value, list | tuple):
+        return type(value)(_shifted(item, shift) for item in value)
+    return value
 
 
 def run_machine(machine: type[ComparingMachine], profile: Any) -> None:

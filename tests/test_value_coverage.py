@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,19 +22,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
-from storecheck.conformance.specs import (
-    app_meta,
-    conversations,
-    extraction,
-    session_history,
-    telemetry,
-)
-from storecheck.conformance.suites.app_meta import test_model as app_meta_model
-from storecheck.conformance.suites.conversations import test_model as conversations_model
-from storecheck.conformance.suites.extraction import test_model as extraction_model
-from storecheck.conformance.suites.session_history import test_model as session_history_model
-from storecheck.conformance.suites.telemetry import test_model as telemetry_model
 from storecheck.reference_impl.memory.backend import MEMORY_BACKEND
+
+from tests.machines import MACHINES
 
 NOT_DRAWN = {
     "close": "ends the store's life; the harness calls it after every check",
@@ -179,33 +169,9 @@ class RecordingBackend:
         return RecordingStore(self.inner.open(spec, location, **kwargs), self.recorder)
 
 
-MACHINES: dict[str, tuple[type, Callable[[Any, Path], Any]]] = {
-    "session_history": (
-        session_history.SessionHistoryStore,
-        lambda backend, workdir: session_history_model.build_machine(backend, workdir, True),
-    ),
-    "conversations": (
-        conversations.ConversationStore,
-        conversations_model.build_machine,
-    ),
-    "extraction": (
-        extraction.ExtractionStore,
-        extraction_model.build_machine,
-    ),
-    "telemetry": (
-        telemetry.TelemetryStore,
-        telemetry_model.build_machine,
-    ),
-    "app_meta": (
-        app_meta.AppMetaStore,
-        app_meta_model.build_machine,
-    ),
-}
-
-
 @pytest.mark.parametrize("spec", sorted(MACHINES))
 def test_the_stateful_machine_draws_every_parameter_and_field(spec: str, tmp_path: Path) -> None:
-    protocol, build = MACHINES[spec]
+    protocol, build = MACHINES[spec].protocol, MACHINES[spec].build
     recorder = Recorder(protocol)
     machine = build(RecordingBackend(MEMORY_BACKEND, recorder), tmp_path)
     # Derandomized: each spec's machine has varied every field by 60 examples (measured);

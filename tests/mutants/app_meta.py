@@ -19,6 +19,7 @@ from storecheck.conformance.specs import cron
 from storecheck.conformance.specs.app_meta import (
     SPEC,
     Document,
+    KnowledgeBase,
     LoadedAggregate,
     NewChunk,
     PipelineRun,
@@ -27,7 +28,7 @@ from storecheck.conformance.specs.app_meta import (
 )
 from storecheck.reference_impl.app_meta import SqliteAppMeta
 from storecheck.reference_impl.app_meta import rows as row_codec
-from storecheck.reference_impl.app_meta.rows import DOCUMENT_COLUMNS, RUN_COLUMNS
+from storecheck.reference_impl.app_meta.rows import DOCUMENT_COLUMNS, KB_COLUMNS, RUN_COLUMNS
 from storecheck.reference_impl.engine.timestamps import to_text
 
 from tests.mutants import edit_migration, sqlite_mutant_backends
@@ -111,6 +112,32 @@ class RunsOrderedByStartOnly(SqliteAppMeta):
             return [row_codec.run(row) for row in conn.execute(
                 f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE pipeline_id = ? "
                 "ORDER BY started_at DESC, id", (pipeline_id,))]
+
+
+class KnowledgeBaseVersionsInTextOrder(SqliteAppMeta):
+    """Versions sorted as they print: version 10 comes before version 2 of the same name."""
+
+    def list_knowledge_bases(self, status: str | None) -> list[KnowledgeBase]:
+        return sorted(super().list_knowledge_bases(status),
+                      key=lambda kb: (kb.name, str(kb.version)))
+
+
+class PinFindsAVersionOfAnyName(SqliteAppMeta):
+    """``pin_version`` asks whether the version exists at all, not under the base's name."""
+
+    def pin_version(self, kb_id: str, version: int | None, at: datetime) -> KnowledgeBase:
+        v = inputs.check("pin_version")
+        kb_id, at = v.text("kb_id", kb_id), v.timestamp("at", at)
+        version = v.optional_integer("version", version)
+        with self._tx("pin_version", kb_id) as conn:
+            self._knowledge_base(conn, kb_id, "pin_version")
+            if version is not None and conn.execute(
+                    "SELECT 1 FROM knowledge_bases WHERE version = ?", (version,)
+            ).fetchone() is None:
+                raise NotFound(SPEC, "pin_version", f"no version {version}", version)
+            return row_codec.knowledge_base(conn.execute(
+                "UPDATE knowledge_bases SET pinned_version = ?, updated_at = ? WHERE id = ? "
+                f"RETURNING {KB_COLUMNS}", (version, to_text(at), kb_id)).fetchone())
 
 
 class CronDayFieldsBothRequired(SqliteAppMeta):
@@ -206,6 +233,8 @@ MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "chunk_count_not_updated": (ChunkCountNotUpdated, "model"),
     "runs_move_anywhere": (RunsMoveAnywhere, "model"),
     "runs_ordered_by_start_only": (RunsOrderedByStartOnly, "model"),
+    "knowledge_base_versions_in_text_order": (KnowledgeBaseVersionsInTextOrder, "model"),
+    "pin_finds_a_version_of_any_name": (PinFindsAVersionOfAnyName, "model"),
     "cron_day_fields_both_required": (CronDayFieldsBothRequired, "model"),
     "snapshot_hides_later_events": (SnapshotHidesLaterEvents, "model"),
     "checkpoint_moves_back": (CheckpointMovesBack, "model"),

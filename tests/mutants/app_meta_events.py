@@ -47,6 +47,19 @@ class AppendsEventByEvent(SqliteAppMeta):
         return stored
 
 
+class AppendsPerChunk(SqliteAppMeta):
+    """A large batch appended 500 events to a transaction: a batch refused past its first
+    chunk keeps that chunk in the stream."""
+
+    def append_events(self, aggregate_id: str, aggregate_type: str, expected_version: int,
+                      events: Sequence[NewEvent]) -> list[StoredEvent]:
+        stored: list[StoredEvent] = []
+        for first in range(0, len(events), 500):
+            stored += super().append_events(aggregate_id, aggregate_type,
+                                             expected_version + first, events[first:first + 500])
+        return stored
+
+
 class ExpectedVersionReadBeforeTheWrite(SqliteAppMeta):
     """The stream's head read in one transaction and the events written in the next: two
     writers at the same expected version both pass the test."""
@@ -176,6 +189,7 @@ COSTS: dict[str, tuple[type[Any], str]] = {
 
 MUTANTS: dict[str, tuple[type[Any], str]] = {
     "appends_event_by_event": (AppendsEventByEvent, "acid"),
+    "appends_per_chunk": (AppendsPerChunk, "acid"),
     "expected_version_read_before_the_write": (ExpectedVersionReadBeforeTheWrite, "concurrency"),
     "positions_drawn_before_commit": (PositionsDrawnBeforeCommit, "concurrency"),
     "feed_not_verified": (FeedNotVerified, "badinput"),

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from storecheck.conformance.specs.conversations import (
+    Conversation,
     ConversationCursor,
     ConversationPage,
     Job,
@@ -47,6 +48,16 @@ class DequeueSelectThenUpdate(SqliteConversations):
                 "lease_until = ? WHERE id = ?",
                 (worker, to_text(now + timedelta(seconds=lease_seconds)), row[0]))
             return self._job(conn, row[0], "dequeue")
+
+
+class SoftDeleteKeepsTheFirstTime(SqliteConversations):
+    """A second soft delete is taken for a no-op: ``deleted_at`` keeps the first instant."""
+
+    def soft_delete_conversation(self, conversation_id: str, at: datetime) -> Conversation:
+        current = self.get_conversation(conversation_id)
+        if current.deleted_at is not None:
+            return current
+        return super().soft_delete_conversation(conversation_id, at)
 
 
 class LeaseNeverExpires(SqliteConversations):
@@ -157,6 +168,7 @@ MUTANTS: dict[str, tuple[type[SqliteConversations], str]] = {
     "failed_jobs_never_retried": (FailedJobsNeverRetried, "model"),
     "fts_not_updated_on_delete": (FtsNotUpdatedOnDelete, "fk"),
     "soft_deleted_still_listed": (SoftDeletedStillListed, "model"),
+    "soft_delete_keeps_the_first_time": (SoftDeleteKeepsTheFirstTime, "model"),
     "confidence_strictly_greater": (ConfidenceStrictlyGreater, "model"),
     "purge_children_first_in_separate_transactions": (PurgeChildrenFirstInSeparateTransactions,
                                                       "acid"),

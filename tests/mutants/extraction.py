@@ -87,6 +87,24 @@ class BatchCommitsPerRow(SqliteExtraction):
         return [self.save_event(event) for event in batch]
 
 
+class BatchCommittedPerChunk(SqliteExtraction):
+    """A large batch split into chunks of 500 (the reference's rows per statement), each
+    chunk its own transaction: a batch refused past its first chunk keeps that chunk."""
+
+    def save_events(self, batch: Sequence[NewExtractionEvent]) -> list[ExtractionEvent]:
+        return [event for first in range(0, len(batch), 500)
+                for event in super().save_events(batch[first:first + 500])]
+
+
+class ActiveSessionsTiesByIdAscending(SqliteExtraction):
+    """Active sessions started at one instant listed oldest id first, where every other
+    session list breaks the tie by id descending."""
+
+    def active_sessions(self) -> list[ProcessSession]:
+        return sorted(super().active_sessions(),
+                      key=lambda session: (-session.started_at.timestamp(), session.id))
+
+
 class DedupByContentWithoutDigestIndex(SqliteExtraction):
     """Looks the content up, then inserts: without the UNIQUE digest two callers both
     find nothing and both insert."""
@@ -342,9 +360,11 @@ MUTANTS: dict[str, tuple[type[SqliteExtraction], str]] = {
     "session_and_first_state_in_two_commits": (SessionAndFirstStateInTwoCommits, "acid"),
     "foreign_keys_never_enabled": (ForeignKeysNeverEnabled, "fk"),
     "batch_commits_per_row": (BatchCommitsPerRow, "acid"),
+    "batch_committed_per_chunk": (BatchCommittedPerChunk, "acid"),
     "dedup_by_content_without_digest_index": (DedupByContentWithoutDigestIndex, "concurrency"),
     "stats_from_a_stale_cache": (StatsFromAStaleCache, "model"),
     "timeline_end_inclusive": (TimelineEndInclusive, "model"),
+    "active_sessions_ties_by_id_ascending": (ActiveSessionsTiesByIdAscending, "model"),
     "purge_parents_first_one_statement_at_a_time": (PurgeParentsFirstOneStatementAtATime, "acid"),
     "purge_forgets_code_blocks": (PurgeForgetsCodeBlocks, "fk"),
     "purge_each_table_its_own_transaction": (PurgeEachTableItsOwnTransaction, "acid"),

@@ -143,6 +143,14 @@ class SignificanceUnpooledVariance(SqliteTelemetry):
         return replace(found, p_value=round(math.erfc(abs(z) / math.sqrt(2)), 9))
 
 
+class RunTiesByIdDescending(SqliteTelemetry):
+    """``ORDER BY started_at DESC, id DESC``: runs started at one instant in reverse."""
+
+    def list_training_runs(self, model_type: str | None, limit: int) -> list[TrainingRun]:
+        runs = super().list_training_runs(model_type, 1000)
+        return sorted(runs, key=lambda run: (run.started_at, run.id), reverse=True)[:limit]
+
+
 class ExportDropsTheEndInstant(SqliteTelemetry):
     """``timestamp < end``: the rows at the range's last instant are lost."""
 
@@ -255,6 +263,15 @@ class VectorBatchCommittedOneByOne(SqliteTelemetry):
 
     def batch_insert_feature_vectors(self, batch: Sequence[NewFeatureVector]) -> list[FeatureVector]:
         return [self.insert_feature_vector(new) for new in batch]
+
+
+class VectorBatchCommittedPerChunk(SqliteTelemetry):
+    """A large batch stored 500 vectors to a transaction: a batch refused past its first
+    chunk keeps that chunk."""
+
+    def batch_insert_feature_vectors(self, batch: Sequence[NewFeatureVector]) -> list[FeatureVector]:
+        return [vector for first in range(0, len(batch), 500)
+                for vector in super().batch_insert_feature_vectors(batch[first:first + 500])]
 
 
 class AggregatesCommittedDayByDay(SqliteTelemetry):
@@ -440,6 +457,7 @@ MUTANTS: dict[str, tuple[type[SqliteTelemetry], str]] = {
     "window_bounds_in_sql_spelling": (WindowBoundsInSqlSpelling, "model"),
     "similarity_not_normalised": (SimilarityNotNormalised, "model"),
     "top_k_off_by_one": (TopKOffByOne, "model"),
+    "run_ties_by_id_descending": (RunTiesByIdDescending, "model"),
     "accuracy_counts_unlabelled": (AccuracyCountsUnlabelled, "model"),
     "significance_unpooled_variance": (SignificanceUnpooledVariance, "model"),
     "export_drops_the_end_instant": (ExportDropsTheEndInstant, "model"),
@@ -451,6 +469,7 @@ MUTANTS: dict[str, tuple[type[SqliteTelemetry], str]] = {
     "duration_rounded": (DurationRounded, "model"),
     "query_hash_not_normalised": (QueryHashNotNormalised, "model"),
     "vector_batch_committed_one_by_one": (VectorBatchCommittedOneByOne, "acid"),
+    "vector_batch_committed_per_chunk": (VectorBatchCommittedPerChunk, "acid"),
     "aggregates_committed_day_by_day": (AggregatesCommittedDayByDay, "acid"),
     "prune_session_by_session": (PruneSessionBySession, "acid"),
     "prune_children_committed_apart": (PruneChildrenCommittedApart, "acid"),

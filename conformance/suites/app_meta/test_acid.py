@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import expect, expect_error, kill_midway, read_while
+from storecheck.conformance.checks import (
+    REFUSED_AT,
+    REFUSED_BATCH,
+    expect,
+    expect_error,
+    kill_midway,
+    read_while,
+)
 from storecheck.conformance.errors import (
     ConstraintKind,
     ConstraintViolation,
@@ -32,13 +39,12 @@ from storecheck.fixtures.app_meta import T0, small_world, snapshot_all
 
 pytestmark = pytest.mark.acid
 BATCH = 100
-BAD_AT = 57
 FEED_LIMIT = 1000
 
 
-def _chunks(generation: int) -> list[NewChunk]:
+def _chunks(generation: int, size: int = BATCH) -> list[NewChunk]:
     return [NewChunk(f"g{generation}-c{n}", f"generation {generation} part {n}", n)
-            for n in range(BATCH)]
+            for n in range(size)]
 
 
 def _document(store: Any) -> None:
@@ -61,17 +67,18 @@ CHUNK_FAULTS: dict[str, tuple[Callable[[NewChunk], NewChunk], ConstraintKind]] =
 @pytest.mark.operation("replace_chunks")
 @pytest.mark.parametrize("fault", CHUNK_FAULTS, ids=list(CHUNK_FAULTS))
 def test_a_re_chunk_with_one_bad_chunk_keeps_the_old_chunks(store: Any, fault: str) -> None:
-    """Chunk 57 of 100 breaks a rule: the error, and the document keeps its old chunks
-    and its old count (a delete committed before the inserts would leave none)."""
+    """Chunk 557 of 600 breaks a rule: the error, and the document keeps its old chunks
+    and its old count (a delete committed before the inserts would leave none, a commit
+    per chunk of 500 the first 500)."""
     _document(store)
     before = snapshot_all(store)
     change, kind = CHUNK_FAULTS[fault]
-    chunks = _chunks(1)
-    chunks[BAD_AT - 1] = change(chunks[BAD_AT - 1])
+    chunks = _chunks(1, REFUSED_BATCH)
+    chunks[REFUSED_AT - 1] = change(chunks[REFUSED_AT - 1])
     expect_error(SPEC, "replace_chunks", lambda: store.replace_chunks("doc", chunks, T0),
                  ConstraintViolation, kind)
     expect(snapshot_all(store) == before, SPEC, "replace_chunks",
-           f"the old {BATCH} chunks and the count kept when chunk {BAD_AT} is refused")
+           f"the old {BATCH} chunks and the count kept when chunk {REFUSED_AT} is refused")
 
 
 EVENT_FAULTS: dict[str, tuple[Callable[[NewEvent], NewEvent], type[StoreError],
@@ -91,12 +98,12 @@ def test_an_append_with_one_bad_event_stores_none(store: Any, fault: str) -> Non
     store.append_events("stream-0", "Stream", 0, stream_events(0, 3, 0))
     before = snapshot_all(store)
     change, error, kind = EVENT_FAULTS[fault]
-    events = stream_events(1, BATCH, 0)
-    events[BAD_AT - 1] = change(events[BAD_AT - 1])
+    events = stream_events(1, REFUSED_BATCH, 0)
+    events[REFUSED_AT - 1] = change(events[REFUSED_AT - 1])
     expect_error(SPEC, "append_events",
                  lambda: store.append_events("stream-1", "Stream", 0, events), error, kind)
     expect(snapshot_all(store) == before and store.aggregate_version("stream-1") == 0, SPEC,
-           "append_events", f"nothing of the batch stored when event {BAD_AT} is refused")
+           "append_events", f"nothing of the batch stored when event {REFUSED_AT} is refused")
     expect_error(SPEC, "load_aggregate", lambda: store.load_aggregate("stream-1"), NotFound)
     stored = store.append_events("stream-1", "Stream", 0, stream_events(1, 2, 0))
     expect([e.sequence_number for e in stored] == [1, 2], SPEC, "append_events",

@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, rule
+from storecheck.conformance import reach
 from storecheck.conformance.errors import NotFound
+from storecheck.conformance.specs import app_meta as spec_module
 from storecheck.conformance.specs.app_meta import (
     KB_STATUSES,
     MODEL_TYPES,
@@ -74,9 +76,42 @@ pytestmark = pytest.mark.model
 POSITION: str = STORE_ASSIGNED_IDS[("StoredEvent", "position")]
 aggregate_ids = st.sampled_from((*AGGREGATES, "a-nobody", ""))
 aggregate_types = st.sampled_from(("Order", "order"))
-versions = st.sampled_from((0, 1, 2, 3, 5, -1))
+versions = st.sampled_from((0, 1, 2, 3, 5, 9, 10, -1))
 picks = st.integers(0, 50)
 """An index into the positions seen so far (0 names position 0)."""
+
+
+SITUATIONS = (
+    *reach.derived(spec_module),
+    reach.tie("list_knowledge_bases", "name"),
+    reach.tie("list_documents", "created_at"),
+    reach.tie("list_runs", "started_at"),
+    reach.tie("due_schedules", "next_run"),
+    reach.sometimes("list_knowledge_bases: a name at version 10 or more and a version below",
+                    "list_knowledge_bases", lambda c: c.succeeded and any(
+                        {kb.version >= 10 for kb in c.result if kb.name == name} == {True, False}
+                        for name in {kb.name for kb in c.result})),
+    reach.Situation("pin_version: a version only another name has (NotFound)",
+                    lambda c, earlier: _pins_another_names_version(c, earlier)),
+    reach.sometimes("due_schedules: a schedule due exactly at the instant asked",
+                    "due_schedules", lambda c: c.succeeded and any(
+                        schedule.next_run == c.arguments["at"] for schedule in c.result)),
+    reach.sometimes("read_feed: a page cut by its limit", "read_feed",
+                    lambda c: c.succeeded and len(c.result) == c.arguments["limit"]),
+)
+"""Beyond what the spec module tells (:func:`reach.derived`): every order's ties, a tenth
+version beside the first (text order is not number order), a version under another name, a
+schedule due on the instant, a feed page that its limit cuts."""
+
+
+def _pins_another_names_version(call: reach.Call, earlier: Any) -> bool:
+    if call.operation != "pin_version" or not isinstance(call.error, NotFound):
+        return False
+    created = [c.result for c in earlier
+               if c.operation == "create_knowledge_base" and c.succeeded]
+    names = {kb.name for kb in created if kb.id == call.arguments["kb_id"]}
+    return any(kb.version == call.arguments["version"] and kb.name not in names
+               for kb in created)
 
 
 def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
@@ -117,6 +152,7 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             call("pin_version", "kb-2", 1, T0)
             call("pin_version", "kb-2", 3, T0)
             call("add_document", NewDocument("d-1", "kb-1", "Guide", "/g.md", "ab" * 32, 10, T0))
+            call("add_document", NewDocument("d-tied", "kb-1", "Notes", "/n.md", "ef" * 32, 3, T0))
             call("replace_chunks", "d-1", [NewChunk("c-1", "hello"), NewChunk("c-2", "world", 2)],
                  T0)
             # Re-chunked: the old chunks go, an id may come back, the count follows.
@@ -124,6 +160,7 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             call("create_pipeline", NewPipeline("p-1", "ingest", '{"steps": []}', T0))
             call("create_run", NewRun("r-1", "p-1", "kb-1"))
             call("create_run", NewRun("r-2", "p-1"))
+            call("create_run", NewRun("r-3", "p-1"))
             call("transition_run", "r-1", "running", T0)
             call("transition_run", "r-1", "pending", T0)
             call("transition_run", "r-1", "failed", T0 + MICRO, "out of memory", '{"docs": 3}')
@@ -132,12 +169,34 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             call("delete_knowledge_base", "kb-1")
             # Both day fields restricted: the 1st of the month or any Monday.
             call("create_schedule", NewSchedule("sch-1", "nightly", "0 9 1 * 1", "p-1", T0))
+            # A second schedule of the same cron: both due at one instant, asked exactly then.
+            tied = call("create_schedule", NewSchedule("sch-2", "nightly too", "0 9 1 * 1", "p-1",
+                                                       T0))
+            call("due_schedules", tied.next_run)
             call("due_schedules", T0 + timedelta(days=1, hours=9))
             call("record_schedule_run", "sch-1", T0 + timedelta(days=1, hours=9))
             call("register_tool", NewTool("t-1", "search", "http", "{}", "{}", T0, False))
             call("create_flow", NewFlow("f-1", "answer", '{"nodes": []}', T0))
             call("register_model", NewModel("m-1", "bge-small", "embedding", "huggingface",
                                             '{"repo_id": "BAAI/bge-small"}', "downloading", T0))
+            # A tenth version beside the first two (text order is not number order), and a
+            # version only another name has: pinning it is NotFound.
+            call("create_knowledge_base", NewKnowledgeBase("kb-10", "docs", "mini", T0,
+                                                           version=10))
+            call("create_knowledge_base", NewKnowledgeBase("kb-o", "other", "mini", T0,
+                                                           version=5))
+            call("pin_version", "kb-2", 5, T0)
+            call("pin_version", "kb-2", 10, T0)
+            # Every other write once, so that the rules doing each write again find one.
+            call("update_knowledge_base", "kb-o", T0 + MICRO, "active", 0.5)
+            call("add_document", NewDocument("d-o", "kb-o", "Other", "/o.md", "cd" * 32, 1, T0))
+            call("delete_document", "d-o")
+            call("delete_knowledge_base", "kb-o")
+            call("create_pipeline", NewPipeline("p-o", "unused", "{}", T0))
+            call("delete_pipeline", "p-o")
+            call("set_tool_enabled", "t-1", True, T0 + MICRO)
+            call("set_schedule_enabled", "sch-1", False, T0 + MICRO)
+            call("set_schedule_enabled", "sch-1", True, T0 + 2 * MICRO)
             call("append_events", "a-1", "Order", 0, [
                 NewEvent("e-1", "Created", '{"x": 1, "y": 1}', T0),
                 NewEvent("e-2", "Changed", '{"x": null}', T0 + MICRO)])

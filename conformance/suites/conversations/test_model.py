@@ -11,12 +11,15 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, rule
+from storecheck.conformance import reach
 from storecheck.conformance.checks import every_page
+from storecheck.conformance.specs import conversations as spec_module
 from storecheck.conformance.specs.conversations import (
     SPEC,
     STORE_ASSIGNED_IDS,
     LearningQuery,
     NewJob,
+    NewUpload,
     tokens,
 )
 from storecheck.conformance.stateful import ComparingMachine, run_machine
@@ -50,6 +53,20 @@ def by_learning_id(hits: Any) -> Any:
 
 def without_scores(hits: Any) -> Any:
     return [hit.learning for hit in hits]
+
+
+SITUATIONS = (
+    *reach.derived(spec_module),
+    reach.tie("list_messages", "timestamp"),
+    reach.tie("list_conversations", "created_at", within=lambda page: page.items),
+    reach.tie_across_pages("list_conversations", "created_at", items=lambda page: page.items),
+    reach.sometimes("dequeue: a job due exactly at now", "dequeue",
+                    lambda c: c.succeeded and c.result is not None
+                    and c.result.run_after == c.arguments["now"]),
+)
+"""Beyond what the spec module tells (:func:`reach.derived`): ties in the message order and
+in the conversations' keyset pages, within a page and across its boundary, and a job due on
+the instant it is asked for."""
 
 
 def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
@@ -88,6 +105,43 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             for content, labels in (("sqlite wal index", ("db",)), ("queue lease \u00e9t\u00e9", ())):
                 self.learnings.append(self.both("create_learning", partial(
                     _create_learning, content=content, tags=labels)).id)
+            self.do_each_other_write_once()
+
+        def do_each_other_write_once(self) -> None:
+            """Every write the start has not done, once, so that the rules doing each write
+            again find one: on c4, created for the purpose, the deletions."""
+            at = T0 + MICRO
+            self.both("add_message", lambda s, _: s.add_message("c2", "user", "hello", at))
+            self.both("update_conversation", lambda s, _: s.update_conversation(
+                "c3", at, title="renamed"))
+            self.both("soft_delete_conversation",
+                      lambda s, _: s.soft_delete_conversation("c3", at))
+            self.both("restore_conversation",
+                      lambda s, _: s.restore_conversation("c3", at + MICRO))
+            learning = self.learnings[-1]
+            self.both("update_learning", lambda s, b: s.update_learning(
+                self.backend_id("learning", learning, b), at, confidence=0.75))
+            claimed = self.both("dequeue", lambda s, _: s.dequeue("w1", at, 10.0)).id
+            self.both("complete_job", lambda s, b: s.complete_job(
+                self.backend_id("job", claimed, b), "w1", at))
+            failed = self.both("dequeue", lambda s, _: s.dequeue("w2", at, 10.0)).id
+            self.both("fail_job", lambda s, b: s.fail_job(
+                self.backend_id("job", failed, b), "w2", "boom", at))
+            upload = self.both("create_upload", lambda s, _: s.create_upload(
+                "c2", NewUpload("report.pdf", 10, "application/pdf", "0" * 64, "/u/1"), at))
+            self.uploads.append(upload.id)
+            self.both("delete_upload",
+                      lambda s, b: s.delete_upload(self.backend_id("upload", upload.id, b)))
+            gone = self.both("create_learning", partial(_create_learning, content="gone",
+                                                        tags=()))
+            self.both("delete_learning",
+                      lambda s, b: s.delete_learning(self.backend_id("learning", gone.id, b)))
+            self.both("create_conversation", partial(_create, conversation_id="c4", at=at))
+            self.both("delete_conversation", lambda s, _: s.delete_conversation("c4"))
+            self.both("create_conversation", partial(_create, conversation_id="c4", at=at))
+            self.both("right_to_delete", lambda s, _: s.right_to_delete("c4"))
+            self.both("purge_conversations", lambda s, _: s.purge_conversations(30, at))
+            self.both("vacuum", lambda s, _: s.vacuum(), normalise=lambda report: None)
 
         @rule(conversation_id=IDS, title=texts, meta=metadata, at=few_times)
         def create_conversation(self, conversation_id: str, title: str, meta: Any, at: Any) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import (
+    REFUSED_AT,
+    REFUSED_BATCH,
     expect,
     expect_error,
     kill_midway,
@@ -41,32 +43,32 @@ from storecheck.fixtures.extraction import T0, ExtractionFactory
 
 pytestmark = pytest.mark.acid
 BATCH = 100
-BAD_AT = 57
 PURGE_ROUNDS = 3
 """Purges raced by a reader, on new sessions each: on a loaded machine a reader can be
 given no time at all during one purge (a per-table mutant escaped a CI run that way)."""
 
 
-def _batch(factory: ExtractionFactory, session_id: str) -> list[Any]:
-    return [factory.event("codex", session_id) for _ in range(BATCH)]
+def _batch(factory: ExtractionFactory, session_id: str, size: int = BATCH) -> list[Any]:
+    return [factory.event("codex", session_id) for _ in range(size)]
 
 
 @pytest.mark.operation("save_events")
 @pytest.mark.parametrize("fault", ["risk level 'severe' (CHECK)", "naive timestamp (Validation)",
                                    "empty pattern (CHECK)"])
 def test_a_batch_with_one_bad_event_stores_none(store: Any, fault: str) -> None:
-    """Event 57 of 100 breaks a rule: the batch raises the spec's error and leaves nothing,
-    neither the 56 before it nor the 43 after it."""
+    """Event 557 of 600 breaks a rule: the batch raises the spec's error and leaves nothing,
+    neither the 556 before it (a first chunk of 500 included) nor the 43 after it."""
     factory = ExtractionFactory()
     store.save_events(_batch(factory, "before"))
-    batch = _batch(factory, "batch")
-    batch[BAD_AT - 1] = _faulty(batch[BAD_AT - 1], fault)
+    batch = _batch(factory, "batch", REFUSED_BATCH)
+    batch[REFUSED_AT - 1] = _faulty(batch[REFUSED_AT - 1], fault)
     error, kind = ((ValidationError, None) if "Validation" in fault
                    else (ConstraintViolation, ConstraintKind.CHECK))
     expect_error(SPEC, "save_events", lambda: store.save_events(batch), error, kind)
     left = store.events_by_session("batch")
     expect(left == [], SPEC, "save_events",
-           f"none of the batch stored when event {BAD_AT} of {BATCH} is refused", len(left))
+           f"none of the batch stored when event {REFUSED_AT} of {REFUSED_BATCH} is refused",
+           len(left))
     expect(len(store.events_by_session("before")) == BATCH, SPEC, "save_events",
            "the earlier batch untouched")
     stats = store.agent_stats("codex")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from fractions import Fraction
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, rule
+from storecheck.conformance import reach
 from storecheck.conformance.errors import NotFound
+from storecheck.conformance.specs import extraction as spec_module
 from storecheck.conformance.specs.extraction import (
     SPEC,
     STORE_ASSIGNED_IDS,
@@ -57,6 +60,34 @@ session_ids = st.sampled_from((*SESSIONS, "sess_nobody"))
 limits = st.integers(1, 3) | st.sampled_from((0, 1000, 1001))
 
 
+SITUATIONS = (
+    *reach.derived(spec_module, compared={
+        "session_history": ("now - days", lambda a: a["now"] - timedelta(days=a["days"]))}),
+    *(reach.tie(operation, "timestamp") for operation in (
+        "events_by_agent", "events_by_type", "events_by_pattern", "events_by_session",
+        "timeline", "code_blocks", "state_changes")),
+    *(reach.tie(operation, "started_at")
+      for operation in ("sessions_by_agent", "session_history", "active_sessions")),
+    reach.sometimes("replay: two events at one instant (a zero delay after the first)",
+                    "replay", lambda c: c.succeeded and any(
+                        not step.delay for step in c.result[1:])),
+    reach.sometimes("replay: a delay of an odd number of half microseconds (halves to even)",
+                    "replay", lambda c: c.succeeded and any(
+                        _exact_delay(before, after, c.arguments["speed"]).denominator == 2
+                        for before, after in zip(c.result, c.result[1:], strict=False))),
+    reach.sometimes("save_code_block: content already stored (the stored block back)",
+                    "save_code_block", lambda c: c.succeeded and not c.result.created),
+)
+"""Beyond what the spec module tells (:func:`reach.derived`): a window starting at
+``now - days``, every order's ties, the replay's zero and half-microsecond delays, a
+deduplicated block."""
+
+
+def _exact_delay(before: Any, after: Any, speed: float) -> Fraction:
+    gap = after.event.timestamp - before.event.timestamp
+    return Fraction(gap // timedelta(microseconds=1)) / Fraction(speed)
+
+
 def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
     class ExtractionMachine(ComparingMachine):
         spec = SPEC
@@ -92,9 +123,27 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             self.both("replay", lambda s, _: s.replay("sess_abc123", 4.0))
             self.both("update_session", lambda s, _: s.update_session(
                 "sess_def456", ProcessSessionUpdate(extraction_config_version="v2")))
-            # A window that starts exactly where both sessions started: they are in.
-            self.both("session_history", lambda s, _: s.session_history(
-                "codex", 1, T0 + timedelta(days=1)))
+            # Windows that start exactly where both sessions started and a microsecond
+            # earlier (they are in), and a microsecond later (they are out).
+            for edge in (timedelta(0), -MICRO, MICRO):
+                self.both("session_history", partial(
+                    _codex_day, now=T0 + timedelta(days=1) + edge))
+            # A third session started at the same instant, running beside sess_def456 (the
+            # active list ties), and the batch's tied events by type and by pattern.
+            self.both("create_session", partial(
+                _create, new=NewProcessSession("codex", "sess_tied", T0, "dev")))
+            self.both("active_sessions", lambda s, _: s.active_sessions())
+            self.both("events_by_type", lambda s, _: s.events_by_type("codex", "error", 1000))
+            self.both("events_by_pattern",
+                      lambda s, _: s.events_by_pattern("codex", "error_detection", 1000))
+            # Every other write once, so that the rules doing each write again find one: an
+            # event tied with the batch's first, progress, a state change, a purge of nothing.
+            self.both("save_event", lambda s, _: s.save_event(NewExtractionEvent(
+                "codex", "sess_def456", T0, "error", "error_detection", risk_level="low")))
+            self.both("record_progress", lambda s, _: s.record_progress("sess_def456", 3, 1, 0))
+            self.both("record_state_change", lambda s, _: s.record_state_change(
+                NewStateChange("sess_def456", T0 + MICRO, "paused")))
+            self.both("purge_sessions", lambda s, _: s.purge_sessions(T0))
 
         @rule(new=events)
         def save_event(self, new: NewExtractionEvent) -> None:
@@ -241,6 +290,10 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
     ExtractionMachine.backend = backend
     ExtractionMachine.workdir = workdir
     return ExtractionMachine
+
+
+def _codex_day(store: Any, backend_side: bool, now: datetime) -> Any:
+    return store.session_history("codex", 1, now)
 
 
 def _create(store: Any, backend_side: bool, new: NewProcessSession) -> Any:

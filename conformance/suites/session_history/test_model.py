@@ -23,13 +23,16 @@ from hypothesis.stateful import (
     rule,
 )
 from storecheck.conformance import capabilities as caps
+from storecheck.conformance import reach
 from storecheck.conformance.checks import every_page, expect, outcome
 from storecheck.conformance.result_diff import IdMap, outcome_differences
+from storecheck.conformance.specs import session_history as spec_module
 from storecheck.conformance.specs.session_history import (
     SESSION_STATUSES,
     SPEC,
     STORE_ASSIGNED_IDS,
     InstanceUpdate,
+    LegacySession,
     SessionQuery,
     SessionUpdate,
 )
@@ -63,6 +66,16 @@ workspaces."""
 SEARCH_TEXT = st.sampled_from(("a", "A", "'", "%", "_", "\x00", "e ", "\u00e9", "e\u0301", "*"))
 MISSING_WORKSPACE = 987_654_321
 STATS = st.integers(0, 50) | st.sampled_from((-1, 2**31 - 1, 2**31))
+
+
+SITUATIONS = (
+    *reach.derived(spec_module),
+    reach.tie("list_messages", "timestamp"),
+    reach.tie("search_sessions", "created_at", within=lambda page: page.items),
+    reach.tie_across_pages("search_sessions", "created_at", items=lambda page: page.items),
+)
+"""Beyond what the spec module tells (:func:`reach.derived`): ties in the message order and
+in the sessions' keyset pages, within a page and across its boundary."""
 
 
 def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[ComparingMachine]:
@@ -115,6 +128,40 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
                         replace(t, workspace_id=self.workspace_id(t.workspace_id, b)))
 
                 self.sessions.append(self.both("create_session", create).id)
+            self.do_each_other_write_once(factory)
+
+        def do_each_other_write_once(self, factory: SessionFactory) -> None:
+            """Every write the start has not done, once, so that the rules doing each write
+            again find one; the deletions on a workspace and a session made for them."""
+            first, second, at = self.sessions[0], self.sessions[1], T0 + MICRO
+            workspace = self.workspaces[0]
+            self.both("touch_workspace",
+                      lambda s, b: s.touch_workspace(self.workspace_id(workspace, b), at))
+            instance = factory.instance(3)
+            self.both("add_instance", lambda s, _: s.add_instance(first, instance))
+            self.both("update_instance", lambda s, _: s.update_instance(
+                first, 0, InstanceUpdate(output="ok")))
+            message = factory.message(id="init-extra", timestamp=T0)
+            self.both("append_message", lambda s, _: s.append_message(first, message))
+            self.both("record_instance_stats",
+                      lambda s, _: s.record_instance_stats(first, 1, 2, 3))
+            self.both("update_session", lambda s, _: s.update_session(
+                first, SessionUpdate(at, task="renamed")))
+            self.both("complete_session",
+                      lambda s, _: s.complete_session(second, "completed", at))
+            gone = self.both("get_or_create_workspace", partial(_get_or_create, path="/w/gone"))
+            self.both("delete_workspace",
+                      lambda s, b: s.delete_workspace(self.workspace_id(gone.id, b)))
+            doomed = factory.session(workspace, messages=0, created_at=at)
+            self.both("create_session", lambda s, b: s.create_session(
+                replace(doomed, workspace_id=self.workspace_id(workspace, b))))
+            self.both("delete_session", lambda s, _: s.delete_session(doomed.id))
+            legacy = factory.session(workspace, messages=0, instances=0, created_at=at,
+                                     id="legacy-1")
+            document = legacy_document([LegacySession("/w/legacy", legacy, at)])
+            self.both("import_legacy",
+                      lambda s, _: s.import_legacy(document, "/backups/sessions.json", at))
+            self.sessions.append(legacy.id)
 
         @rule(path=PATHS, at=FEW_TIMES)
         def get_or_create_workspace(self, path: str, at: datetime) -> None:
@@ -282,6 +329,9 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
             """After every step, every record the model knows reads back the same."""
             self.both("migration_metadata", lambda s, _: s.migration_metadata())
             # Sessions first: their workspace_id pairs the ids of workspaces an import made.
+            # Every session the model holds, those a write done again made included.
+            self.sessions += [known for known in self.model.state.sessions
+                              if known not in self.sessions]
             for session_id in self.sessions:
                 self.both("get_session", partial(_read_session, session_id=session_id))
             self.workspaces = sorted(self.model.state.workspaces)

@@ -16,6 +16,8 @@ from typing import Any, Final
 import pytest
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import (
+    REFUSED_AT,
+    REFUSED_BATCH,
     expect,
     expect_error,
     kill_midway,
@@ -35,7 +37,6 @@ from storecheck.fixtures.telemetry import DIMENSION, T0, TelemetryFactory, popul
 
 pytestmark = pytest.mark.acid
 BATCH = 100
-BAD_AT = 57
 QUERIES_A_DAY = 20
 RECOMPUTATIONS = 10
 
@@ -49,21 +50,22 @@ def _queries(store: Any, factory: TelemetryFactory, session_id: str, count: int)
 @pytest.mark.parametrize("fault", ["missing query (FOREIGN_KEY)", "NaN component (Validation)",
                                    "other dimension (Validation)", "empty feature set (CHECK)"])
 def test_a_vector_batch_with_one_bad_vector_stores_none(store: Any, fault: str) -> None:
-    """Vector 57 of 100 breaks a rule: the batch raises the spec's error and stores nothing,
-    neither the 56 before it nor the 43 after it; what was stored before stays."""
+    """Vector 557 of 600 breaks a rule: the batch raises the spec's error and stores nothing,
+    neither the 556 before it (a first chunk of 500 included) nor the 43 after it; what was
+    stored before stays."""
     factory = TelemetryFactory()
     (kept,) = _queries(store, factory, "before", 1)
     earlier = store.batch_insert_feature_vectors([factory.vector(kept, DIMENSION)])
     targets = _queries(store, factory, "batch", 10)
-    batch = [factory.vector(targets[n % 10], DIMENSION) for n in range(BATCH)]
-    batch[BAD_AT - 1] = _faulty(batch[BAD_AT - 1], fault)
+    batch = [factory.vector(targets[n % 10], DIMENSION) for n in range(REFUSED_BATCH)]
+    batch[REFUSED_AT - 1] = _faulty(batch[REFUSED_AT - 1], fault)
     error, kind = ((ValidationError, None) if "Validation" in fault
                    else (ConstraintViolation, ConstraintKind[fault.split("(")[1][:-1]]))
     expect_error(SPEC, "batch_insert_feature_vectors",
                  lambda: store.batch_insert_feature_vectors(batch), error, kind)
     left = {query_id: len(store.feature_vectors_for_query(query_id)) for query_id in targets}
     expect(not any(left.values()), SPEC, "batch_insert_feature_vectors",
-           f"none of the batch stored when vector {BAD_AT} of {BATCH} is refused", left)
+           f"none of the batch stored when vector {REFUSED_AT} of {REFUSED_BATCH} is refused", left)
     expect(store.feature_vectors_for_query(kept) == earlier, SPEC,
            "batch_insert_feature_vectors", "the earlier vector untouched")
     found = store.find_similar_queries(earlier[0].embedding, 10)

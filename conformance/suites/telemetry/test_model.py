@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, rule
+from storecheck.conformance import reach
 from storecheck.conformance.errors import NotFound
+from storecheck.conformance.specs import telemetry as spec_module
 from storecheck.conformance.specs.telemetry import (
     EXPORT_FORMATS,
     SPEC,
@@ -65,6 +68,47 @@ pytestmark = pytest.mark.model
 session_ids = st.sampled_from((*SESSIONS, "s-nobody"))
 limits = st.integers(1, 3) | st.sampled_from((0, 1000, 1001))
 days = st.sampled_from((*DAYS, DAYS[0] - timedelta(days=1)))
+
+
+def _hostile_export(format: str, call: reach.Call) -> bool:
+    return (call.succeeded and call.arguments["format"] == format
+            and max(call.result.content, default=0) > 0x7F and b'"' in call.result.content)
+
+
+SITUATIONS = (
+    *reach.derived(spec_module),
+    reach.tie("list_training_runs", "started_at"),
+    reach.tie("predictions_for_run", "predicted_at"),
+    reach.tie("find_similar_queries", "similarity"),
+    *(reach.tie("session_activity", "timestamp", within=attrgetter(kind), what=kind)
+      for kind in ("queries", "feedback", "traces")),
+    reach.sometimes("ab_test_results: a variant whose every trial succeeded", "ab_test_results",
+                    lambda c: c.succeeded and any(v.trials and v.successes == v.trials
+                                                  for v in c.result.variants)),
+    reach.sometimes("ab_test_results: a variant with trials and no success", "ab_test_results",
+                    lambda c: c.succeeded and any(v.trials and not v.successes
+                                                  for v in c.result.variants)),
+    reach.sometimes("ab_test_results: no p-value (a table without variance)", "ab_test_results",
+                    lambda c: c.succeeded and c.result.p_value is None),
+    reach.sometimes("ab_test_results: a p-value", "ab_test_results",
+                    lambda c: c.succeeded and c.result.p_value is not None),
+    reach.sometimes("calculate_model_accuracy: no labelled prediction", "calculate_model_accuracy",
+                    lambda c: c.succeeded and c.result is None),
+    reach.sometimes("calculate_model_accuracy: every labelled prediction right",
+                    "calculate_model_accuracy", lambda c: c.succeeded and c.result == 1.0),
+    reach.sometimes("aggregated_metrics: a window of one query (every percentile that query)",
+                    "aggregated_metrics", lambda c: c.succeeded and c.result.query_count == 1),
+    reach.sometimes("aggregated_metrics: an empty window", "aggregated_metrics",
+                    lambda c: c.succeeded and c.result.query_count == 0),
+    *(reach.sometimes(f"export_training_data: {format} holding non-ASCII text and a quote",
+                      "export_training_data", partial(_hostile_export, format))
+      for format in EXPORT_FORMATS),
+    reach.sometimes("export_training_data: a row before the year 1000", "export_training_data",
+                    lambda c: c.succeeded and c.arguments["start"].year < 1000
+                    and c.result.row_count > 0),
+)
+"""Beyond what the spec module tells (:func:`reach.derived`): its orders' ties, its
+statistics at their degenerate inputs, hostile text and four-digit years in both exports."""
 
 
 def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
@@ -133,6 +177,31 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             for winner in ("Treatment", "treatment", "control"):
                 call("finalize_ab_test", "ab-1", winner, 0.9, T0 + timedelta(days=1))
             call("record_ab_result", "ab-1", "control", True)
+            # Ties in every order a read states: a run, a query, a feedback and a trace at
+            # the instant of one already stored in the same list.
+            call("insert_training_run", NewTrainingRun("run-tied", "router", "v1", T0))
+            call("record_query", NewQueryEvent("q-tied", "s-1", T0, "x", "code", 7))
+            call("record_feedback", NewFeedbackEvent("f-tied", "s-1", T0, "thumbs_down", "q-1"))
+            call("record_trace", NewTraceEvent("t-tied", "s-2", T0, "GigaThink", 1, 10))
+            # A run whose every labelled prediction is right; a test whose control never
+            # succeeds while its treatment always does.
+            call("insert_prediction", NewPrediction("p-tied", "run-tied", "yes", 0.5, T0))
+            call("update_prediction_ground_truth", "p-tied", "yes")
+            call("calculate_model_accuracy", "run-tied")
+            call("create_ab_test", NewABTest("ab-2", "copy", ("control", "treatment"), T0))
+            call("ab_test_results", "ab-2")
+            for variant, success in (("control", False), ("control", False),
+                                     ("treatment", True)):
+                call("record_ab_result", "ab-2", variant, success)
+            call("ab_test_results", "ab-2")
+            # Every other write once, so that the rules doing each write again find one.
+            call("batch_insert_feature_vectors", [
+                NewFeatureVector("q-2", "query_embedding", (0.0, 1.0, 0.0), T0),
+                NewFeatureVector(QUERIES[3], "other_set", (0.1, 0.2, 0.3), T0 + MICRO)])
+            call("batch_update_aggregates", [DAYS[0]])
+            call("create_session", NewSession("s-gone", T0))
+            call("delete_session", "s-gone")
+            call("prune_old_data", T0 - timedelta(days=400))
             # A hostile query id in both renderings, and an instant before the year 1000,
             # whose year the export still spells with four digits.
             ancient = datetime(999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
