@@ -11,7 +11,7 @@ spot becomes a red test instead of a survivor found later.
 
 :func:`derived` reads what it can from the spec module (the operations that write, the
 instants every read compares); the rest is declared by name with :func:`tie`,
-:func:`sometimes` and :func:`sized`.
+:func:`tie_across_pages` and :func:`sometimes`.
 """
 
 from __future__ import annotations
@@ -93,12 +93,6 @@ def tie_across_pages(operation: str, *fields: str,
 
 def _keys(items: Sequence[Any], fields: tuple[str, ...]) -> list[tuple[Any, ...]]:
     return [tuple(getattr(item, name) for name in fields) for item in items]
-
-
-def sized(operation: str, parameter: str, length: int) -> Situation:
-    """A sequence argument of at least ``length`` items (a batch at or past a named size)."""
-    return sometimes(f"{operation}: {parameter} of {length} or more items", operation,
-                     lambda call: len(call.arguments[parameter]) >= length)
 
 
 def derived(module: ModuleType,

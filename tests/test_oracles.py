@@ -60,8 +60,9 @@ def _spec_functions_the_model_imports() -> set[tuple[str, str]]:
             module = importlib.import_module(node.module)
             for alias in node.names:
                 value = getattr(module, alias.name, None)
-                if inspect.isfunction(value) and value.__module__ == node.module \
-                        and not node.module.endswith(("_inputs", ".common")):
+                # A spec module may re-export a function another spec module defines.
+                if inspect.isfunction(value) and value.__module__.startswith(SPEC_MODULES) \
+                        and not value.__module__.endswith(("_inputs", ".common")):
                     found.add((node.module.removeprefix(SPEC_MODULES), alias.name))
     return found
 

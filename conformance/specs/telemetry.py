@@ -103,17 +103,26 @@ answers within a second with the data committed before it.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final, Protocol
 
 from storecheck.conformance.specs.common import ForeignKey, Operation
+from storecheck.conformance.specs.telemetry_formulas import DIGITS as DIGITS
+from storecheck.conformance.specs.telemetry_formulas import EXPORT_COLUMNS as EXPORT_COLUMNS
+from storecheck.conformance.specs.telemetry_formulas import ExportRow as ExportRow
+from storecheck.conformance.specs.telemetry_formulas import cosine_similarity as cosine_similarity
+from storecheck.conformance.specs.telemetry_formulas import nearest_rank as nearest_rank
+from storecheck.conformance.specs.telemetry_formulas import query_hash as query_hash
+from storecheck.conformance.specs.telemetry_formulas import ratio as ratio
+from storecheck.conformance.specs.telemetry_formulas import training_data_csv as training_data_csv
+from storecheck.conformance.specs.telemetry_formulas import (
+    training_data_jsonl as training_data_jsonl,
+)
+from storecheck.conformance.specs.telemetry_formulas import (
+    two_proportion_p_value as two_proportion_p_value,
+)
 
 SPEC: Final = "telemetry"
 SEED: Final = "000_7a353deff084a6d9.txt"
@@ -127,7 +136,6 @@ FEEDBACK_CATEGORIES: Final[tuple[str, ...]] = ("accuracy", "relevance", "speed",
 RUN_STATUSES: Final[tuple[str, ...]] = ("running", "completed", "failed")
 EXPORT_FORMATS: Final[tuple[str, ...]] = ("csv", "jsonl")
 MAX_DIMENSION: Final = 4096
-DIGITS: Final = 9
 
 FOREIGN_KEYS: Final[tuple[ForeignKey, ...]] = (
     ForeignKey("queries", "session_id", "sessions", "id", "NO ACTION"),
@@ -144,50 +152,6 @@ FOREIGN_KEYS: Final[tuple[ForeignKey, ...]] = (
 STORE_ASSIGNED_IDS: Final[dict[tuple[str, str], str]] = {
     ("FeatureVector", "id"): "feature_vector",
 }
-
-
-# --- the rules themselves ----------------------------------------------------
-
-
-def query_hash(text: str) -> str:
-    """SHA-256 (lowercase hex) of ``text`` lower-cased, whitespace runs made one space."""
-    normalized = " ".join(text.lower().split())
-    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
-
-
-def nearest_rank(values: Sequence[int], percent: int) -> int | None:
-    """The smallest value with at least ``percent`` % of ``values`` at or below it."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(percent * len(ordered) / 100)) - 1]
-
-
-def cosine_similarity(a: Sequence[float], b: Sequence[float]) -> float:
-    """Cosine of two float32 vectors, computed in float64, rounded to :data:`DIGITS`."""
-    dot = math.fsum(x * y for x, y in zip(a, b, strict=True))
-    norms = math.sqrt(math.fsum(x * x for x in a)) * math.sqrt(math.fsum(y * y for y in b))
-    return round(dot / norms, DIGITS)
-
-
-def two_proportion_p_value(successes_a: int, trials_a: int, successes_b: int,
-                           trials_b: int) -> float | None:
-    """Two-sided p-value of the pooled two-proportion z-test, rounded to :data:`DIGITS`.
-
-    ``None`` when a side has no trial or the pooled rate is 0 or 1 (no variance).
-    """
-    if trials_a == 0 or trials_b == 0:
-        return None
-    pooled = (successes_a + successes_b) / (trials_a + trials_b)
-    variance = pooled * (1 - pooled) * (1 / trials_a + 1 / trials_b)
-    if variance <= 0:
-        return None
-    z = (successes_a / trials_a - successes_b / trials_b) / math.sqrt(variance)
-    return round(math.erfc(abs(z) / math.sqrt(2)), DIGITS)
-
-
-def ratio(part: int, whole: int) -> float | None:
-    return None if whole == 0 else part / whole
 
 
 # --- records -----------------------------------------------------------------
@@ -518,45 +482,6 @@ def model_comparison(a: ModelPerformance, b: ModelPerformance) -> ModelCompariso
 
 
 # --- training-data export -------------------------------------------------------
-
-EXPORT_COLUMNS: Final[tuple[str, ...]] = (
-    "query_id", "session_id", "timestamp", "query_type", "query_length", "latency_ms",
-    "tool_calls", "retrieval_count", "result_count", "result_quality_score", "error_occurred",
-    "thumbs_up", "thumbs_down", "mean_rating")
-"""The columns of ``v_training_data_export``, in order: one row per query, its feedback
-counted (``mean_rating`` over the rated feedback, ``None`` without)."""
-ExportRow = tuple[str, str, datetime, str, int, int, int, int, int | None, float | None, bool,
-                  int, int, float | None]
-
-
-def _export_value(value: object) -> object:
-    if isinstance(value, datetime):
-        # strftime's %Y leaves years before 1000 short of four digits.
-        return f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%S.%fZ")
-    if isinstance(value, bool):
-        return int(value)
-    return value
-
-
-def training_data_csv(rows: Sequence[ExportRow]) -> bytes:
-    """RFC 4180 in UTF-8: a header, CRLF line ends, fields quoted only when needed, an
-    empty field for ``None``, floats in their shortest round-trip spelling, instants
-    ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, booleans 0 / 1."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for row in rows:
-        writer.writerow(["" if value is None else _export_value(value) for value in row])
-    return out.getvalue().encode("utf-8")
-
-
-def training_data_jsonl(rows: Sequence[ExportRow]) -> bytes:
-    """One compact JSON object per row (keys in :data:`EXPORT_COLUMNS` order, no spaces,
-    non-ASCII as itself), each followed by ``\\n``; values as in the CSV, ``None`` null."""
-    lines = [json.dumps(dict(zip(EXPORT_COLUMNS, map(_export_value, row), strict=True)),
-                        separators=(",", ":"), ensure_ascii=False) + "\n" for row in rows]
-    return "".join(lines).encode("utf-8")
-
 
 def training_data(rows: Sequence[ExportRow], format: str) -> TrainingDataExport:
     content = training_data_csv(rows) if format == "csv" else training_data_jsonl(rows)
