@@ -206,6 +206,7 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             call("append_events", "a-1", "Order", 2, [NewEvent("e-3", "Changed", '{"z": 3}', T0)])
             call("load_aggregate", "a-1")
             call("read_events", "a-1", 3)
+            call("read_feed", 0, 2)
             self.both("set_checkpoint", lambda s, side: self.as_model(
                 s.set_checkpoint("indexer", self.on_side(self.position(2), side), T0), side))
             self.both("set_checkpoint", lambda s, side: self.as_model(

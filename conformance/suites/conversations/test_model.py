@@ -111,13 +111,17 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             """Every write the start has not done, once, so that the rules doing each write
             again find one: on c4, created for the purpose, the deletions."""
             at = T0 + MICRO
-            self.both("add_message", lambda s, _: s.add_message("c2", "user", "hello", at))
+            for content in ("hello", "again"):
+                self.both("add_message", partial(_message, content=content, at=at))
+            self.both("list_messages", lambda s, _: s.list_messages("c2"))
             self.both("update_conversation", lambda s, _: s.update_conversation(
                 "c3", at, title="renamed"))
-            self.both("soft_delete_conversation",
-                      lambda s, _: s.soft_delete_conversation("c3", at))
+            # Soft-deleted twice: the second moves deleted_at; then restored.
+            for when in (at, at + MICRO):
+                self.both("soft_delete_conversation", partial(_soft_delete, at=when))
             self.both("restore_conversation",
-                      lambda s, _: s.restore_conversation("c3", at + MICRO))
+                      lambda s, _: s.restore_conversation("c3", at + 2 * MICRO))
+            self.both("list_conversations", lambda s, _: s.list_conversations(10))
             learning = self.learnings[-1]
             self.both("update_learning", lambda s, b: s.update_learning(
                 self.backend_id("learning", learning, b), at, confidence=0.75))
@@ -335,6 +339,12 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
     ConversationsMachine.workdir = workdir
     return ConversationsMachine
 
+
+def _message(store: Any, backend_side: bool, content: str, at: datetime) -> Any:
+    return store.add_message("c2", "user", content, at)
+
+def _soft_delete(store: Any, backend_side: bool, at: datetime) -> Any:
+    return store.soft_delete_conversation("c3", at)
 
 def _create(store: Any, backend_side: bool, conversation_id: str, at: datetime) -> Any:
     return store.create_conversation(conversation_id, f"title {conversation_id}",

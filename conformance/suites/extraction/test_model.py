@@ -142,7 +142,13 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                 "codex", "sess_def456", T0, "error", "error_detection", risk_level="low")))
             self.both("record_progress", lambda s, _: s.record_progress("sess_def456", 3, 1, 0))
             self.both("record_state_change", lambda s, _: s.record_state_change(
-                NewStateChange("sess_def456", T0 + MICRO, "paused")))
+                NewStateChange("sess_def456", T0, "paused")))
+            self.both("state_changes", lambda s, _: s.state_changes("sess_def456"))
+            # Windows whose ends fall on stored instants and a microsecond either side (the
+            # first holds the two events at T0).
+            for start, end in ((T0, T0 + MICRO), (T0 - MICRO, T0 + 2 * MICRO),
+                               (T0 + MICRO, T0 + 998 * MICRO)):
+                self.both("timeline", partial(_codex_window, start=start, end=end))
             self.both("purge_sessions", lambda s, _: s.purge_sessions(T0))
 
         @rule(new=events)
@@ -291,6 +297,9 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
     ExtractionMachine.workdir = workdir
     return ExtractionMachine
 
+
+def _codex_window(store: Any, backend_side: bool, start: datetime, end: datetime) -> Any:
+    return store.timeline("codex", start, end)
 
 def _codex_day(store: Any, backend_side: bool, now: datetime) -> Any:
     return store.session_history("codex", 1, now)

@@ -129,6 +129,10 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
 
                 self.sessions.append(self.both("create_session", create).id)
             self.do_each_other_write_once(factory)
+            # Every session in one page: the start's sessions are created in pairs at one
+            # instant.
+            self.both("search_sessions",
+                      lambda s, _: s.search_sessions(SessionQuery(), 1000).items)
 
         def do_each_other_write_once(self, factory: SessionFactory) -> None:
             """Every write the start has not done, once, so that the rules doing each write

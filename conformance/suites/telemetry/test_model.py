@@ -181,7 +181,9 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             # the instant of one already stored in the same list.
             call("insert_training_run", NewTrainingRun("run-tied", "router", "v1", T0))
             call("record_query", NewQueryEvent("q-tied", "s-1", T0, "x", "code", 7))
-            call("record_feedback", NewFeedbackEvent("f-tied", "s-1", T0, "thumbs_down", "q-1"))
+            # Latest by id among q-1's three at T0, and not the first's label: a label taken
+            # from the first feedback differs.
+            call("record_feedback", NewFeedbackEvent("f-tied", "s-1", T0, "thumbs_up", "q-1"))
             call("record_trace", NewTraceEvent("t-tied", "s-2", T0, "GigaThink", 1, 10))
             # A run whose every labelled prediction is right; a test whose control never
             # succeeds while its treatment always does.
@@ -211,6 +213,13 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                 call("export_training_data", T0 - MICRO, T0, format)
                 call("export_training_data", ancient, ancient, format)
             call("get_labeled_samples", 10)
+            # Every window's ends at a stored instant and a microsecond either side, and an
+            # empty one (its end not after its start).
+            for edge in (-MICRO, timedelta(0), MICRO):
+                call("aggregated_metrics", T0 + edge, T0 + 2 * MICRO)
+                call("export_anonymized", T0 + edge, T0 + edge + MICRO)
+            call("aggregated_metrics", T0, T0)
+            call("export_training_data", T0 + MICRO, T0 + MICRO, "csv")
             # Windows ending inside a day and on its last microsecond, percentiles with ties.
             call("aggregated_metrics", T0 - timedelta(hours=1), T0)
             call("aggregated_metrics", T0 - timedelta(hours=1), T0 + timedelta(days=1))
