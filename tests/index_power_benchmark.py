@@ -10,7 +10,7 @@
 2. For every index a timed query uses, the store that forgets it
    (:mod:`tests.mutants.missing_indexes`): its plans traced the same way, which tells a loss
    another index makes up for from one that makes a plan scan a whole table or sort in a
-   temporary B-tree; and all of one spec's such stores in one suite run of the ``latency``
+   temporary B-tree; and those stores, three to a suite run, through the ``latency``
    checks (targets, floors and scaling) at the profile, ``--runs`` times.  A store is caught
    when any of its latency or scaling rows fails.
 
@@ -107,14 +107,24 @@ def degraded(reference: dict[str, set[str]], mutant: dict[str, set[str]]
             for kind in ("scan", "sort")}
 
 
+PER_RUN = 3
+"""Mutants per suite run: a run must end within the suite runner's ten minutes, and
+telemetry's latency checks take about two minutes per store on a loaded machine."""
+
+
 def caught(spec: str, names: list[str], profile: str, workdir: Path) -> dict[str, bool]:
-    """One suite run of the latency checks with every named mutant as a backend."""
-    refs = [f"tests.mutants.missing_indexes:{name}" for name in names]
-    run = run_suite(workdir, ",".join(refs), f"--store-spec={spec}", "-m", "latency",
-                    profile=profile)
-    backends = {backend["ref"]: backend["name"] for backend in run.report.get("backends", [])}
-    failed = {row["backend"] for row in run.report.get("results", []) if row["failed"]}
-    return {name: backends.get(ref) in failed for name, ref in zip(names, refs, strict=True)}
+    """Suite runs of the latency checks, each with up to :data:`PER_RUN` mutants as backends."""
+    found: dict[str, bool] = {}
+    for first in range(0, len(names), PER_RUN):
+        group = names[first:first + PER_RUN]
+        refs = [f"tests.mutants.missing_indexes:{name}" for name in group]
+        run = run_suite(workdir, ",".join(refs), f"--store-spec={spec}", "-m", "latency",
+                        profile=profile)
+        backends = {b["ref"]: b["name"] for b in run.report.get("backends", [])}
+        failed = {row["backend"] for row in run.report.get("results", []) if row["failed"]}
+        found.update({name: backends.get(ref) in failed
+                      for name, ref in zip(group, refs, strict=True)})
+    return found
 
 
 def main() -> int:
