@@ -10,7 +10,7 @@
 2. For every index a timed query uses, the store that forgets it
    (:mod:`tests.mutants.missing_indexes`): its plans traced the same way, which tells a loss
    another index makes up for from one that makes a plan scan a whole table or sort in a
-   temporary B-tree; and those stores, three to a suite run, through the ``latency``
+   temporary B-tree; and those stores, one to a suite run, through the ``latency``
    checks (targets, floors and scaling) at the profile, ``--runs`` times.  A store is caught
    when any of its latency or scaling rows fails.
 
@@ -107,9 +107,9 @@ def degraded(reference: dict[str, set[str]], mutant: dict[str, set[str]]
             for kind in ("scan", "sort")}
 
 
-PER_RUN = 3
-"""Mutants per suite run: a run must end within the suite runner's ten minutes, and
-telemetry's latency checks take about two minutes per store on a loaded machine."""
+PER_RUN = 1
+"""Mutants per suite run: a run must end within the suite runner's ten minutes, and three
+of telemetry's did not on a loaded machine (its latency rows time a 10,000 x 384 search)."""
 
 
 def caught(spec: str, names: list[str], profile: str, workdir: Path) -> dict[str, bool]:
