@@ -15,6 +15,8 @@ import atexit
 import inspect
 import itertools
 import json
+import os
+import select
 import shlex
 import subprocess
 import threading
@@ -63,6 +65,8 @@ class Connection:
         self._lock = threading.Lock()
         self._broken: str | None = None
         self._stderr: deque[str] = deque(maxlen=STDERR_LINES_KEPT)
+        self._stderr_lock = threading.Lock()
+        self._stderr_partial = b""
         self._readers = [threading.Thread(target=self._read_responses, daemon=True),
                          threading.Thread(target=self._read_stderr, daemon=True)]
         for reader in self._readers:
@@ -127,8 +131,27 @@ class Connection:
 
     def _read_stderr(self) -> None:
         assert self.process.stderr is not None
-        for raw in self.process.stderr:
-            self._stderr.append(raw.decode("utf-8", "replace").rstrip("\n"))
+        descriptor = self.process.stderr.fileno()
+        while True:
+            select.select([descriptor], [], [])
+            with self._stderr_lock:
+                if not self._take_stderr(descriptor):
+                    return
+
+    def _take_stderr(self, descriptor: int) -> bool:
+        """Move what the pipe holds now into the kept lines; False at its end.  Called with
+        the lock held, by the reader and by :meth:`_failure`, so that a line the process
+        wrote before it broke the protocol is in the failure however late the reader ran."""
+        while select.select([descriptor], [], [], 0)[0]:
+            chunk = os.read(descriptor, 65536)
+            if not chunk:
+                if self._stderr_partial:
+                    self._stderr.append(self._stderr_partial.decode("utf-8", "replace"))
+                    self._stderr_partial = b""
+                return False
+            *lines, self._stderr_partial = (self._stderr_partial + chunk).split(b"\n")
+            self._stderr.extend(line.decode("utf-8", "replace") for line in lines)
+        return True
 
     def _break_locked(self, reason: str) -> None:
         if self._broken is None:
@@ -148,6 +171,9 @@ class Connection:
     def _failure(self, reason: str) -> ProtocolFailure:
         if self.process.poll() is not None:
             self._readers[1].join(1.0)
+        assert self.process.stderr is not None
+        with self._stderr_lock, suppress(OSError, ValueError):
+            self._take_stderr(self.process.stderr.fileno())
         tail = "\n".join(self._stderr) or "(nothing)"
         return ProtocolFailure(f"exec:{self.command}: {reason}\n"
                                f"--- the implementation's stderr, last lines ---\n{tail}")
