@@ -148,6 +148,10 @@ class SpinStart:
                 raise threading.BrokenBarrierError
             time.sleep(0)
 
+    def meet(self) -> None:
+        """Wait for every racer, without the spinning start (the next :meth:`wait` gives it)."""
+        self._barrier.wait()
+
     def abort(self) -> None:
         self._barrier.abort()
 
