@@ -43,6 +43,9 @@ def _import(module_name: str, directories: Sequence[Path]) -> Any:
             f"that holds {top!r} (or its rootdir), install the package, or add its directory "
             "to PYTHONPATH")
         raise BackendRefError(f"cannot import {module_name!r}: {exc}{hint}") from exc
+    except Exception as exc:
+        raise BackendRefError(f"importing {module_name!r} raised {type(exc).__name__}: "
+                              f"{exc}") from exc
 
 
 def resolve_backend(ref: str, known: dict[str, Any], directories: Sequence[Path] = ()) -> Any:
@@ -65,7 +68,13 @@ def resolve_backend(ref: str, known: dict[str, Any], directories: Sequence[Path]
         raise BackendRefError(
             f"unknown backend. Registered backends: {names}; or name one as module:attr")
     if not looks_like_backend(candidate) and callable(candidate):
-        candidate = candidate()
+        try:
+            candidate = candidate()
+        except Exception as exc:
+            # A factory reads its settings (a URL, a password) and raises when one is
+            # missing: the user's fix is in the message, not in a traceback.
+            raise BackendRefError(f"the backend factory raised {type(exc).__name__}: "
+                                  f"{exc}") from exc
     if not looks_like_backend(candidate):
         missing = [a for a in BACKEND_ATTRIBUTES if not hasattr(candidate, a)]
         raise BackendRefError(f"{candidate!r} is not a backend (missing {', '.join(missing)}); "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import shlex
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from storecheck.conformance.latency_check import LatencySettings
 from storecheck.conformance.scaling import LARGE, SCALING_MODES, SMALL
 from storecheck.conformance.wire.client import DEFAULT_TIMEOUT_S
 from storecheck.plugin import hookspecs, known_failures
+from storecheck.plugin.opening import OpenFailures, open_checked
 from storecheck.plugin.profiles import PROFILES, Profile
 from storecheck.plugin.results import (
     CATEGORIES,
@@ -47,6 +49,7 @@ PLAN_KEY = pytest.StashKey[Plan]()
 UNAVAILABLE_KEY = pytest.StashKey[dict[str, str | None]]()
 BOOK_KEY = pytest.StashKey[ResultBook]()
 KNOWN_KEY = pytest.StashKey[tuple[known_failures.KnownFailure, ...]]()
+OPEN_FAILURES_KEY = pytest.StashKey[OpenFailures]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -308,6 +311,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         # A gate that skips what it was asked to check would pass without proving anything.
         pytest.fail(f"{message} (it was asked for with --store; pass --store-skip-unavailable "
                     "to skip its checks instead)", pytrace=False)
+    spec = _spec_of(item)
+    did_not_open = item.config.stash.get(OPEN_FAILURES_KEY, OpenFailures()).first.get(
+        (selected.backend.name, spec or ""))
+    if did_not_open:
+        pytest.skip(did_not_open)
     if item.get_closest_marker("latency"):
         _skip_latency_if_unfit(item.config)
     for marker in item.iter_markers("requires"):
@@ -334,11 +342,32 @@ def pytest_runtest_makereport(
 
 def rerun_command(item: pytest.Item, selected: Selected) -> str:
     """A command that runs just this check again, replaying its saved failing example."""
-    name = getattr(item, "originalname", item.name)
     return (f"pytest --store={shlex.quote(selected.ref)} --store-spec={_spec_of(item)} "
             f"--store-profile={item.config.getoption('store_profile')} "
-            f"-k '{name} and {selected.backend.name}' --store-replay\n"
+            f"-k {shlex.quote(_selecting_only(item))} --store-replay\n"
             "(from the directory this run started in, where hypothesis saved the example)")
+
+
+_K_WORD = re.compile(r"[\w:+\-.\[\]/]+")
+"""What a word of a ``-k`` expression may hold."""
+
+
+def _selecting_only(item: pytest.Item) -> str:
+    """A ``-k`` expression that selects ``item`` alone: the suites live in the installed
+    package, so a node id is no path the user can pass.  Its module, class and full name
+    (parameters included); a name ``-k`` cannot spell falls back to the function's name and
+    the backend."""
+    words = [node.name for node in item.listchain()
+             if isinstance(node, (pytest.Module, pytest.Class))]
+    callspec = getattr(item, "callspec", None)
+    backend = callspec.params.get("backend") if callspec else None
+    if _K_WORD.fullmatch(item.name):
+        words.append(item.name)
+    else:
+        words.append(getattr(item, "originalname", item.name))
+        if isinstance(backend, Selected):
+            words.append(backend.backend.name)
+    return " and ".join(words)
 
 
 def _unavailable(config: pytest.Config, selected: Selected) -> str | None:
@@ -428,13 +457,23 @@ def fresh_location(backend: Selected, spec_name: str, tmp_path: Path) -> Iterato
 
 
 @pytest.fixture
-def open_store(backend: Selected, spec_name: str, fresh_location: str) -> Iterator[Callable[..., Any]]:
-    """``open_store(schema_version=None, location=None)`` opens (and later closes) a store."""
+def open_store(backend: Selected, spec_name: str, fresh_location: str,
+               request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """``open_store(schema_version=None, location=None)`` opens (and later closes) a store.
+
+    A backend that cannot open the check's fresh location at the newest schema, or whose
+    open() returns no store of the spec, fails one check with the cause, and its other
+    checks of the spec are skipped (:mod:`storecheck.plugin.opening`)."""
     opened: list[Any] = []
+    failures = request.config.stash.setdefault(OPEN_FAILURES_KEY, OpenFailures())
 
     def opener(schema_version: int | None = None, location: str | None = None) -> Any:
-        store = backend.backend.open(spec_name, location or fresh_location,
-                                     schema_version=schema_version)
+        def plain() -> Any:
+            return backend.backend.open(spec_name, location or fresh_location,
+                                        schema_version=schema_version)
+
+        store = open_checked(plain, backend.backend.name, spec_name, request.node.nodeid,
+                             failures, fresh=schema_version is None and location is None)
         opened.append(store)
         return store
 

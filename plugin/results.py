@@ -81,7 +81,7 @@ class ResultBook:
         if report.failed and report.nodeid not in self.failures:
             self.failures[report.nodeid] = Failure(
                 report.nodeid, labels["backend"], labels["spec"], labels["category"],
-                labels["operation"], _first_line(report),
+                labels["operation"], _message(report),
             )
 
     def matrix(self) -> dict[tuple[str, str, str], Counter[str]]:
@@ -99,15 +99,21 @@ def _labels(report: pytest.TestReport) -> dict[str, str]:
     return {}
 
 
-def _first_line(report: pytest.TestReport) -> str:
+MESSAGE_CHARS = 600
+"""A failure's message as the FAILED line and the report carry it: long enough for the
+finding (a message that lists the offending calls after a colon keeps the first of them)."""
+
+
+def _message(report: pytest.TestReport) -> str:
+    """The failure's message on one line: the exception's lines joined, its name dropped."""
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
-    lines = [line for line in text.splitlines() if line.strip()]
-    line = lines[0] if lines else "failed"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    line = " ".join(lines) or "failed"
     exception_name, _, rest = line.partition(": ")
     if rest and _EXCEPTION_NAME.fullmatch(exception_name):
         line = rest
-    return line if len(line) <= 240 else line[:237] + "..."
+    return line if len(line) <= MESSAGE_CHARS else line[:MESSAGE_CHARS - 3] + "..."
 
 
 def terminal_lines(book: ResultBook) -> list[str]:

@@ -108,12 +108,20 @@ def load_backend(ref: str, known: dict[str, Any], directories: Sequence[Path] = 
 
 def make_plan(config: pytest.Config) -> Plan | None:
     """The run plan, or ``None`` when ``--store`` is absent (the plugin stays out of the way)."""
-    refs = split_store_refs(config.getoption("store"))
+    value = config.getoption("store")
+    refs = split_store_refs(value)
+    if value is not None and not refs:
+        raise pytest.UsageError(f"--store={value}: names no backend; name one (sqlite, "
+                                "memory, module:attr or exec:COMMAND)")
     if not refs:
         for flag in ("store_spec", "store_report"):
             if config.getoption(flag):
                 raise pytest.UsageError(f"--{flag.replace('_', '-')} needs --store=NAME")
         return None
+    timeout = config.getoption("store_exec_timeout")
+    if not timeout > 0:
+        raise pytest.UsageError(f"--store-exec-timeout={timeout:g}: must be a positive number "
+                                "of seconds")
     profile_name = config.getoption("store_profile")
     if profile_name not in PROFILES:
         raise pytest.UsageError(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +12,14 @@ from tests.installed import Installed, installed
 
 # pytester's in-process runs drop the modules first imported during them, and numpy's
 # C core cannot load twice in one process: the telemetry store imports numpy lazily, so it
-# is loaded here, before any in-process run.
+# is loaded here, before any in-process run.  So is every module of the package but the
+# suites (which each run collects itself): a module one run imported and dropped, imported
+# again by the next, gives records whose classes the modules kept from before do not know.
+for _package in ("conformance", "plugin", "fixtures", "reference_impl"):
+    _root = importlib.import_module(f"storecheck.{_package}")
+    for _module in pkgutil.walk_packages(_root.__path__, f"{_root.__name__}."):
+        if ".suites" not in _module.name and not _module.name.endswith("__main__"):
+            importlib.import_module(_module.name)
 
 MUTATION_RESULTS: dict[str, bool] = {}
 

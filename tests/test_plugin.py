@@ -32,6 +32,9 @@ def test_without_store_the_plugin_adds_nothing(pytester: pytest.Pytester) -> Non
         (["--store=os:nosuch"], "--store=os:nosuch", "no attribute"),
         (["--store=os:getcwd"], "--store=os:getcwd", "is not a backend"),
         (["--store-spec=session_history"], "--store-spec", "needs --store"),
+        (["--store="], "--store=", "names no backend"),
+        (["--store=sqlite", "--store-exec-timeout=-1"], "--store-exec-timeout=-1",
+         "positive number"),
         (["--store=memory", "--store-report=."], "--store-report=.", "is a directory"),
         (["--store=memory", "--store-report=/proc/nope/report.json"],
          "--store-report=/proc/nope/report.json", "cannot be created"),
@@ -44,6 +47,66 @@ def test_bad_options_are_usage_errors_naming_the_flag(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert flag in result.stderr.str()
     assert listed in result.stderr.str()
+
+
+def test_a_backend_factory_that_raises_is_a_usage_error_naming_the_flag(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(mybackend="import os\n\ndef make_backend():\n"
+                        "    raise ValueError('missing env var MYDB_URL')\n")
+    result = pytester.runpytest("--store=mybackend:make_backend")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    last = [line for line in result.stderr.lines if line][-1]
+    assert last == ("ERROR: --store=mybackend:make_backend: the backend factory raised "
+                    "ValueError: missing env var MYDB_URL")
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+BROKEN_OPEN = """
+from dataclasses import dataclass
+from storecheck.reference_impl.memory.backend import MemoryBackend
+
+
+@dataclass(frozen=True)
+class Raising(MemoryBackend):
+    name: str = "raising"
+
+    def open(self, spec, location, *, schema_version=None):
+        raise RuntimeError("cannot reach mydb.internal:5432")
+
+
+@dataclass(frozen=True)
+class Dict(MemoryBackend):
+    name: str = "dict"
+
+    def open(self, spec, location, *, schema_version=None):
+        return {"spec": spec}
+
+
+raising, returns_a_dict = Raising(), Dict()
+"""
+
+
+@pytest.mark.parametrize(("ref", "cause"), [
+    ("raising", "open() of a fresh location raised RuntimeError: cannot reach mydb.internal:5432"),
+    ("returns_a_dict", "open() returned a dict that lacks 20 of the spec's operations: "
+     "get_or_create_workspace, "),
+])
+def test_a_store_that_does_not_open_is_one_failure_and_its_other_checks_skip(
+    pytester: pytest.Pytester, ref: str, cause: str,
+) -> None:
+    pytester.makepyfile(broken=BROKEN_OPEN)
+    # In a process of its own: a run in this one would import the memory models anew and
+    # leave the next run's records and models from two imports of the spec.
+    result = pytester.runpytest_subprocess(f"--store=broken:{ref}", "--store-spec=session_history",
+                                "-m", "acid or fk or badinput", *QUICK)
+    outcomes = result.parseoutcomes()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert outcomes.get("failed", 0) + outcomes.get("errors", 0) == 1, outcomes
+    assert outcomes["skipped"] > 10, outcomes
+    text = result.stdout.str()
+    assert text.count(cause) >= 1 and "other checks of session_history" in text, text[-3000:]
+    assert len(result.stdout.lines) < 200, len(result.stdout.lines)
 
 
 def test_marker_selection_and_report(pytester: pytest.Pytester) -> None:
@@ -181,13 +244,14 @@ def test_a_failure_prints_a_command_that_replays_it_without_shrinking(
                                           *QUICK)
     assert first.ret == pytest.ExitCode.TESTS_FAILED
     command = (f"pytest --store={mutant} --store-spec=session_history --store-profile=quick "
-               "-k 'test_random_operation_sequences_match_the_model and "
-               "mutant-pagination_skips_ties' --store-replay")
+               "-k 'test_model.py and test_random_operation_sequences_match_the_model"
+               "[mutant-pagination_skips_ties]' --store-replay")
     assert command in first.stdout.str()
     assert "@reproduce_failure" not in first.stdout.str()
     again = pytester.runpytest_subprocess(*shlex.split(command.removeprefix("pytest ")),
                                           "-p", "no:cacheprovider")
     assert again.ret == pytest.ExitCode.TESTS_FAILED
+    again.assert_outcomes(failed=1)
     again.stdout.fnmatch_lines(["*replaying saved failures without shrinking*",
                                 "*expected the model's result*"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -37,12 +38,16 @@ class _Registry(Mapping[str, SpecInfo]):
 
     def __getitem__(self, name: str) -> SpecInfo:
         found = self._loaded.get(name)
-        if found is not None:
+        # An entry whose module was since dropped from sys.modules (pytester's in-process
+        # runs drop what each run imported) would hand out the records of an old import.
+        if found is not None and sys.modules.get(found.module.__name__) is found.module:
             return found
         if name not in SPEC_MODULES:
             raise KeyError(name)
         with self._lock:
             module = importlib.import_module(SPEC_MODULES[name])
+            if name in self._loaded and self._loaded[name].module is not module:
+                del self._loaded[name]
             found = self._loaded.setdefault(name, SpecInfo(
                 name=module.SPEC, seed=module.SEED, module=module, operations=module.OPERATIONS,
                 foreign_keys=module.FOREIGN_KEYS, schema_versions=module.SCHEMA_VERSIONS))
