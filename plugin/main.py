@@ -327,11 +327,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 )
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    entry = item.stash.get(known_failures.ENTRY_KEY, None)
+    if (entry is not None and report.failed and report.when == "call"
+            and str(report.longrepr).startswith("[XPASS(strict)]")):
+        report.longrepr = entry.passed_message()
     callspec = getattr(item, "callspec", None)
     selected = callspec.params.get("backend") if callspec else None
     if report.failed and report.when == "call" and isinstance(selected, Selected):
