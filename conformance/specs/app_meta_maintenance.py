@@ -23,9 +23,14 @@ status".  Decisions the seed leaves open:
   restore like a file that fails SQLite's integrity check.
 * **Restore** verifies before it replaces anything: every file of the backup
   passes the integrity and size checks (else :class:`StorageFailed` with cause
-  ``CORRUPT``), and its schema version is the store's (else :class:`Conflict`;
-  migrate first).  Refused, it changes nothing.  Accepted, the store reads
-  back exactly what it held when the backup was taken.
+  ``CORRUPT``); it was written by a store of this spec (else ``FOREIGN``: another
+  application's database may carry a migration record at the store's version);
+  its schema version is the store's (else :class:`Conflict`; migrate first); and
+  every file's schema is the one that version defines, table by table and column
+  by column (name, type, place, constraints), index by index (else ``CORRUPT``: a
+  backup whose columns traded places or names would put values in the wrong
+  columns).  Rows are restored by column name.  Refused, it changes nothing.
+  Accepted, the store reads back exactly what it held when the backup was taken.
 * **Scheduling** is :meth:`AppMetaMaintenance.backup_due`: due when no backup
   exists or the newest is at least ``interval`` old; ``interval`` must lie in
   [:data:`MIN_BACKUP_INTERVAL`, :data:`MAX_BACKUP_INTERVAL`].

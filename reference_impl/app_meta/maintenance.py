@@ -48,10 +48,15 @@ from storecheck.reference_impl.engine.maintenance import (
     read_only,
     write_new_file,
 )
+from storecheck.reference_impl.engine.store import application_id
 
 BACKUP_VERSION: Final = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
 USER_TABLES: Final = ("SELECT name FROM sqlite_master WHERE type = 'table' "
                       "AND name NOT LIKE 'sqlite%' ORDER BY name")
+SCHEMA_OBJECTS: Final = ("SELECT type, name, tbl_name, sql FROM sqlite_master "
+                         "WHERE name NOT LIKE 'sqlite%' ORDER BY type, name")
+"""Every table, column (by name, type and place), constraint, index, view and trigger of a
+file, as the migrations wrote them: equal in two files of one schema version."""
 
 
 def _version_of(path: Path) -> int:
@@ -64,6 +69,35 @@ def _version_of(path: Path) -> int:
             conn.close()
     except sqlite3.Error:
         return 0
+
+
+def _mark_of(path: Path) -> int:
+    """The backup file's ``PRAGMA application_id``: which spec's store wrote it."""
+    conn = read_only(path)
+    try:
+        return int(conn.execute("PRAGMA application_id").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _schema_of(conn: sqlite3.Connection) -> list[tuple[str, str, str, str | None]]:
+    return [tuple(row) for row in conn.execute(SCHEMA_OBJECTS)]
+
+
+def _first_difference(live: list[tuple[str, str, str, str | None]],
+                      copied: list[tuple[str, str, str, str | None]]) -> str:
+    """Where a backup's schema departs from the store's, in words."""
+    live_by_name = {(kind, name): sql for kind, name, _, sql in live}
+    copied_by_name = {(kind, name): sql for kind, name, _, sql in copied}
+    for key in sorted(live_by_name.keys() | copied_by_name.keys()):
+        kind, name = key
+        if key not in copied_by_name:
+            return f"it lacks the {kind} {name}"
+        if key not in live_by_name:
+            return f"it has a {kind} {name} the store's schema has not"
+        if live_by_name[key] != copied_by_name[key]:
+            return f"its {kind} {name} is defined as {copied_by_name[key]!r}, not {live_by_name[key]!r}"
+    return "it differs"
 
 
 def _quoted(name: str) -> str:
@@ -145,14 +179,44 @@ class SqliteAppMetaMaintenance(SqliteAppMetaEvents):
                 raise StorageFailed(SPEC, "restore", StorageCause.CORRUPT,
                                     f"backup {path.name} failed verification: "
                                     + "; ".join(problems[:3]), name)
+        self._refuse_foreign(copies[0][1], name)
         found, current = _version_of(copies[0][1]), self.schema_version()
         if found != current:
             raise Conflict(SPEC, "restore", f"the backup is at schema version {found}, the "
                            f"store at {current}: migrate one of them first", name)
+        for database, path in copies:
+            self._verify_schema(database, path, name)
         for database, path in reversed(copies):
             with self._storage("restore", name), self._attached(database, path):
                 self._replace_tables(database)
         return self._described(name)
+
+    @staticmethod
+    def _refuse_foreign(path: Path, name: str) -> None:
+        """StorageFailed(FOREIGN) unless an app_meta store wrote the file: another
+        application's database may well have a migration record at the store's version."""
+        mark = _mark_of(path)
+        if mark != application_id(SPEC):
+            raise StorageFailed(SPEC, "restore", StorageCause.FOREIGN,
+                                f"backup {name} was not written by an {SPEC} store (its "
+                                f"application_id is {mark:#010x})", name)
+
+    def _verify_schema(self, database: Database, path: Path, name: str) -> None:
+        """The backup file's schema is the store's own, object by object: a table whose
+        columns were swapped, dropped, added or retyped would restore values into the
+        wrong columns (or none), so it is refused before anything is replaced."""
+        with self._storage("restore", name), database.atomic(write=False) as conn:
+            live = _schema_of(conn)
+        copy = read_only(path)
+        try:
+            copied = _schema_of(copy)
+        finally:
+            copy.close()
+        if copied != live:
+            raise StorageFailed(SPEC, "restore", StorageCause.CORRUPT,
+                                f"backup {path.name} is not the schema of version "
+                                f"{self.schema_version()}: {_first_difference(live, copied)}",
+                                name)
 
     @contextmanager
     def _attached(self, database: Database, path: Path) -> Iterator[None]:
@@ -180,9 +244,12 @@ class SqliteAppMetaMaintenance(SqliteAppMetaEvents):
                                     f"the backup's tables {copied} are not the store's {live}")
             counters = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
             for table in [*live, *(["sqlite_sequence"] if counters.fetchone() else [])]:
+                # By name, not by place: the names come from the store's own schema.
+                columns = ", ".join(_quoted(row[1]) for row in conn.execute(
+                    "SELECT * FROM pragma_table_info(?, 'main')", (table,)))
                 conn.execute(f"DELETE FROM main.{_quoted(table)}")
-                conn.execute(f"INSERT INTO main.{_quoted(table)} "
-                             f"SELECT * FROM restored.{_quoted(table)}")
+                conn.execute(f"INSERT INTO main.{_quoted(table)} ({columns}) "
+                             f"SELECT {columns} FROM restored.{_quoted(table)}")
             orphans = conn.execute("PRAGMA main.foreign_key_check").fetchall()
             if orphans:
                 raise StorageFailed(SPEC, "restore", StorageCause.CORRUPT,

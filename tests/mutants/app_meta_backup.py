@@ -18,6 +18,7 @@ from storecheck.conformance.specs.app_meta_maintenance import (
     backup_name,
 )
 from storecheck.reference_impl.app_meta import SqliteAppMeta, SqliteAppMetaSplit
+from storecheck.reference_impl.app_meta.maintenance import USER_TABLES
 
 from tests.mutants import sqlite_mutant_backends
 
@@ -76,6 +77,37 @@ class RestoreCopiesTheFileOver(SqliteAppMeta):
         return self._described(name)
 
 
+class RestoreByColumnPlace(SqliteAppMeta):
+    """Restore as it was first written: the tables' names compared, each table's rows
+    copied with ``SELECT *``, by the columns' places."""
+
+    def _verify_schema(self, database: Any, path: Any, name: str) -> None:
+        pass
+
+    @staticmethod
+    def _replace_tables(database: Any) -> None:
+        with database.atomic() as conn:
+            for (table,) in conn.execute(USER_TABLES).fetchall():
+                conn.execute(f'DELETE FROM main."{table}"')
+                conn.execute(f'INSERT INTO main."{table}" SELECT * FROM restored."{table}"')
+
+
+class RestoreByColumnNameUnverified(SqliteAppMeta):
+    """Rows copied by the columns' names, the backup's schema taken on trust."""
+
+    def _verify_schema(self, database: Any, path: Any, name: str) -> None:
+        pass
+
+
+class RestoreTrustsTheVersionRecord(SqliteAppMeta):
+    """Any file whose migration record has the store's version is taken for a backup of
+    the store: another application's database is reported as a damaged backup."""
+
+    @staticmethod
+    def _refuse_foreign(path: Any, name: str) -> None:
+        pass
+
+
 class BackupDueFromTheOldest(SqliteAppMeta):
     """The interval measured from the first backup in the directory, not the newest."""
 
@@ -99,6 +131,9 @@ MUTANTS: dict[str, tuple[type[Any], str]] = {
     "backup_copies_the_file_without_its_wal": (BackupCopiesTheFileWithoutItsWal, "acid"),
     "split_backup_copies_files_apart": (SplitBackupCopiesFilesApart, "concurrency"),
     "restore_copies_the_file_over": (RestoreCopiesTheFileOver, "badinput"),
+    "restore_by_column_place": (RestoreByColumnPlace, "badinput"),
+    "restore_by_column_name_unverified": (RestoreByColumnNameUnverified, "badinput"),
+    "restore_trusts_the_version_record": (RestoreTrustsTheVersionRecord, "badinput"),
     "backup_due_from_the_oldest": (BackupDueFromTheOldest, "badinput"),
     "pool_status_of_open_connections_only": (PoolStatusOfOpenConnectionsOnly, "concurrency"),
 }

@@ -36,6 +36,7 @@ from storecheck.conformance.specs.app_meta_maintenance import (
     MIN_BACKUP_INTERVAL,
     backup_name,
 )
+from storecheck.conformance.suites.app_meta.backup_damage import SCHEMA_DAMAGES, foreign_database
 from storecheck.conformance.suites.app_meta.feed import whole_feed
 from storecheck.fixtures.app_meta import T0, small_world, snapshot_all
 
@@ -205,9 +206,7 @@ def test_a_damaged_backup_is_refused_and_changes_nothing(
     before = snapshot_all(store)
     for n, path in enumerate(_files_of(fresh_location, good.name)):
         copy_name = backup_name(T0 + (n + 1) * MICRO)
-        for original in _files_of(fresh_location, good.name):
-            shutil.copyfile(original, original.with_name(copy_name + original.name[len(good.name):]))
-        damage(path.with_name(copy_name + path.name[len(good.name):]))
+        damage(_copied(fresh_location, good.name, copy_name, path))
         if damage is _not_sqlite and n == 0:
             listed = {b.name: b.schema_version for b in store.list_backups()}
             expect(listed.get(copy_name) == 0, SPEC, "list_backups",
@@ -219,6 +218,65 @@ def test_a_damaged_backup_is_refused_and_changes_nothing(
                f"nothing changed by a refused restore ({path.name} damaged)")
         expect(store.health().files[0].quick_check == "ok", SPEC, "health",
                "the store's file sound after a refused restore")
+
+
+def _copied(location: str, name: str, copy_name: str, path: Path) -> Path:
+    """Every file of backup ``name`` copied as backup ``copy_name``; the copy of ``path``."""
+    for original in _files_of(location, name):
+        shutil.copyfile(original, original.with_name(copy_name + original.name[len(name):]))
+    return path.with_name(copy_name + path.name[len(name):])
+
+
+@pytest.mark.badinput
+@pytest.mark.requires(caps.FILE_STORAGE)
+@pytest.mark.operation("restore")
+@pytest.mark.parametrize("damage", SCHEMA_DAMAGES, ids=[d.__name__ for d in SCHEMA_DAMAGES])
+def test_a_backup_whose_schema_is_not_the_stores_is_refused_and_changes_nothing(
+    store: Any, fresh_location: str, damage: Callable[[Path], str | None]
+) -> None:
+    """Each file of a backup in turn gets a sound schema that is not the one its version
+    defines (two columns trading places or names, a column dropped, added or retyped):
+    restoring it raises StorageFailed(CORRUPT) and the store reads back as before.  A
+    restore that checked only the tables' names put keys in place of values."""
+    small_world(store, "early")
+    good = store.backup(T0)
+    _more_writes(store)
+    before = snapshot_all(store)
+    damaged = []
+    for n, path in enumerate(_files_of(fresh_location, good.name)):
+        copy_name = backup_name(T0 + (n + 1) * MICRO)
+        what = damage(_copied(fresh_location, good.name, copy_name, path))
+        if what is None:
+            continue
+        damaged.append(what)
+        error = expect_error(SPEC, "restore", partial(store.restore, copy_name), StorageFailed)
+        expect(isinstance(error, StorageFailed) and error.cause is StorageCause.CORRUPT, SPEC,
+               "restore", f"StorageFailed(CORRUPT) for a backup whose {what}", error)
+        expect(snapshot_all(store) == before, SPEC, "restore",
+               f"nothing changed by a refused restore ({what})")
+    expect(bool(damaged), SPEC, "backup", "a backup file with a table of two columns of one "
+           "type, to damage")
+
+
+@pytest.mark.badinput
+@pytest.mark.requires(caps.FILE_STORAGE)
+@pytest.mark.operation("restore")
+def test_another_applications_database_as_a_backup_is_refused_as_foreign(
+    store: Any, fresh_location: str
+) -> None:
+    """The backup's main file replaced by another application's SQLite database whose
+    migration record claims the store's version: StorageFailed(FOREIGN), nothing changed."""
+    small_world(store, "early")
+    good = store.backup(T0)
+    _more_writes(store)
+    before = snapshot_all(store)
+    main = Path(fresh_location + BACKUPS_SUFFIX) / good.name
+    copy_name = backup_name(T0 + MICRO)
+    what = foreign_database(_copied(fresh_location, good.name, copy_name, main))
+    error = expect_error(SPEC, "restore", partial(store.restore, copy_name), StorageFailed)
+    expect(isinstance(error, StorageFailed) and error.cause is StorageCause.FOREIGN, SPEC,
+           "restore", f"StorageFailed(FOREIGN) for {what}", error)
+    expect(snapshot_all(store) == before, SPEC, "restore", "nothing changed by the refusal")
 
 
 @pytest.mark.badinput
