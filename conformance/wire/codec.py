@@ -295,7 +295,7 @@ def decode(data: JSON, hint: Any, path: str = "value") -> Any:
 @cache
 def _decoder(hint: Any) -> Decoder:
     if hint is Any or hint is object:
-        return lambda data, path: _decode_any(data)
+        return _decode_any
     if _is_union(hint):
         return _union_decoder(hint)
     if hint is None or hint is type(None):
@@ -414,13 +414,16 @@ def _record_decoder(record: type) -> Decoder:
     return decode_record
 
 
-def _decode_any(data: JSON) -> Any:
+def _decode_any(data: JSON, path: str) -> Any:
     if isinstance(data, dict):
         if set(data) == {BYTES_TAG} and isinstance(data[BYTES_TAG], str):
-            return base64.b64decode(data[BYTES_TAG])
-        return {key: _decode_any(item) for key, item in data.items()}
+            try:
+                return base64.b64decode(data[BYTES_TAG], validate=True)
+            except ValueError:
+                raise WireTypeError(f"{path}.{BYTES_TAG}", "base64", data[BYTES_TAG]) from None
+        return {key: _decode_any(item, f"{path}.{key}") for key, item in data.items()}
     if isinstance(data, list):
-        return [_decode_any(item) for item in data]
+        return [_decode_any(item, f"{path}[{n}]") for n, item in enumerate(data)]
     return NON_FINITE.get(data, data) if isinstance(data, str) else data
 
 

@@ -1,0 +1,141 @@
+"""The wire server answers every line and survives it: hostile JSON, wrong member types,
+non-finite numbers, thousands of threads, a client gone with a block open."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from storecheck.conformance.wire import faults
+from storecheck.conformance.wire.server import MAX_DEPTH, MAX_WORKERS, Server
+from storecheck.reference_impl.memory.backend import MemoryBackend
+
+
+class Lines(io.StringIO):
+    """The server's stdout, read back as one JSON response per line."""
+
+    def responses(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.getvalue().splitlines()]
+
+
+def serve(lines: Iterable[str]) -> tuple[list[dict[str, Any]], int]:
+    """Every response, and how many lines were not blank."""
+    sent = list(lines)
+    out = Lines()
+    Server(MemoryBackend(), out).serve(iter(line + "\n" for line in sent))
+    return out.responses(), sum(1 for line in sent if line.strip())
+
+
+def request(method: str, params: dict[str, Any] | None = None, *, id_: Any = 1,
+            **members: Any) -> str:
+    return json.dumps({"jsonrpc": "2.0", "id": id_, "method": method,
+                       "params": params or {}, **members})
+
+
+def test_every_hostile_line_gets_its_answer_and_the_server_goes_on() -> None:
+    fits = "[" * (MAX_DEPTH - 2) + "]" * (MAX_DEPTH - 2)  # inside the request and its params
+    deeper = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    by_id = {
+        "fits": (request("storecheck.echo", {"value": json.loads(fits)}, id_="fits"), None),
+        "list thread": (request("storecheck.echo", {"value": 1}, id_="list thread", thread=[1]),
+                        faults.INVALID_REQUEST),
+        "object thread": (request("storecheck.echo", {"value": 1}, id_="object thread",
+                                  thread={"a": 1}), faults.INVALID_REQUEST),
+        "bool thread": (request("storecheck.echo", {"value": 1}, id_="bool thread", thread=True),
+                        faults.INVALID_REQUEST),
+        "bad base64": (request("storecheck.echo", {"value": {"$bytes": "!!not base64"}},
+                               id_="bad base64"), faults.INVALID_PARAMS),
+        "last": (request("storecheck.echo", {"value": "still here"}, id_="last"), None),
+    }
+    without_id = ["[" * 1000 + "]" * 1000,
+                  '{"jsonrpc": "2.0", "id": "deeper", "method": "storecheck.echo", '
+                  f'"params": {{"value": {deeper}}}}}',
+                  '{"jsonrpc": "2.0", "id": 2, "method": "storecheck.echo", '
+                  '"params": {"value": NaN}}',
+                  '{"jsonrpc": "2.0", "id": 3, "method": "storecheck.echo", '
+                  '"params": {"value": 1e999}}',
+                  '{"jsonrpc": "2.0", "id": [1], "method": "storecheck.echo", "params": {}}',
+                  "\x00\xff garbage"]
+    responses, sent = serve([line for line, _ in by_id.values()] + without_id)
+    assert len(responses) == sent
+    answered = {r["id"]: r for r in responses if r["id"] is not None}
+    assert answered["fits"]["result"] == json.loads(fits)
+    assert answered["last"]["result"] == "still here"
+    for name, (_, code) in by_id.items():
+        assert answered[name].get("error", {}).get("code") == code, answered[name]
+    refused = sorted((r["error"]["code"], r["error"]["message"]) for r in responses
+                     if r["id"] is None)
+    assert [code for code, _ in refused] == [faults.PARSE_ERROR] + [faults.INVALID_REQUEST] * 5
+    messages = " | ".join(message for _, message in refused)
+    assert "nested deeper than" in messages and "NaN is not JSON" in messages
+    assert "1e999 is out of range" in messages, messages
+
+
+def test_a_string_full_of_brackets_is_not_nesting() -> None:
+    responses, _ = serve([request("storecheck.echo", {"value": "[{" * 5000})])
+    assert responses == [{"jsonrpc": "2.0", "id": 1, "result": "[{" * 5000}]
+
+
+def test_thousands_of_threads_are_each_answered_with_the_workers_capped() -> None:
+    started = threading.active_count()
+    peak = [started]
+    lines = [request("storecheck.echo", {"value": n}, id_=n, thread=f"t{n}") for n in range(2000)]
+
+    def sample() -> Iterable[str]:
+        for line in lines:
+            peak[0] = max(peak[0], threading.active_count())
+            yield line
+
+    responses, sent = serve(sample())
+    assert len(responses) == sent
+    answered = [r for r in responses if "result" in r]
+    refused = [r for r in responses if r.get("error", {}).get("code") == faults.INVALID_REQUEST]
+    assert len(answered) + len(refused) == 2000 and len(answered) >= MAX_WORKERS
+    assert peak[0] - started <= MAX_WORKERS + 1, peak[0] - started
+
+
+def test_a_client_gone_with_a_block_open_ends_the_server_promptly(tmp_path: Path) -> None:
+    """Thread a holds a block open on the store; thread b's write waits for it; stdin
+    ends.  The block is rolled back, b's write answered, and serve() returns."""
+    location = "memory:session_history/gone"
+    lines = [
+        request("storecheck.open", {"spec": "session_history", "location": location}, id_=1),
+        request("store.begin", id_=2, thread="a"),
+        request("session_history.get_or_create_workspace",
+                {"path": "/w", "at": "2025-01-01T00:00:00Z"}, id_=3, thread="b"),
+    ]
+    started = time.monotonic()
+    responses, sent = serve(lines)
+    assert time.monotonic() - started < 5
+    assert len(responses) == sent
+    assert {r["id"] for r in responses} == {1, 2, 3}
+    assert all("error" not in r for r in responses), responses
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(), lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
+MEMBERS = st.dictionaries(
+    st.sampled_from(["jsonrpc", "id", "method", "params", "thread"]),
+    JSON_VALUES | st.sampled_from(["2.0", "storecheck.echo", "storecheck.handshake",
+                                   "store.begin", "store.commit", "storecheck.open"]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(
+    MEMBERS.map(json.dumps), JSON_VALUES.map(json.dumps),
+    st.text(alphabet=st.characters(exclude_characters="\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"))),
+    max_size=8))
+def test_any_line_gets_one_answer(lines: list[str]) -> None:
+    responses, sent = serve(lines)
+    assert len(responses) == sent
+    assert all(set(r) in ({"jsonrpc", "id", "result"}, {"jsonrpc", "id", "error"})
+               for r in responses), responses
