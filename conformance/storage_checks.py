@@ -27,7 +27,10 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import stat
+import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -118,15 +121,21 @@ class StorageSuite(SpecData):
     def test_a_location_holding_something_else_is_refused_untouched(
         self, fresh_location: str, open_store: Callable[..., Any]
     ) -> None:
+        """Each refused within :data:`OPEN_DEADLINE_S`: a store that opens a named pipe
+        for reading waits for a writer that never comes (the check then writes to it,
+        so that the open ends, and fails)."""
         location = Path(fresh_location)
         for what, make, cause in (
             ("another application's SQLite database", _foreign_database, StorageCause.FOREIGN),
             ("a text file", _text_file, StorageCause.CORRUPT),
             ("a directory", _directory, StorageCause.CANNOT_OPEN),
+            ("a named pipe", _named_pipe, StorageCause.CANNOT_OPEN),
         ):
             make(location)
             before = _fingerprint(location)
-            error = expect_error(self.spec, "open", open_store, StorageFailed)
+            error = expect_error(self.spec, "open",
+                                 partial(_within_deadline, self.spec, what, location, open_store),
+                                 StorageFailed)
             assert isinstance(error, StorageFailed)
             expect(error.cause is cause, self.spec, "open",
                    f"opening {what} refused as {cause.value}", error.cause)
@@ -200,11 +209,47 @@ def _directory(location: Path) -> None:
     (location / "inside.txt").write_text("kept", encoding="utf-8")
 
 
+def _named_pipe(location: Path) -> None:
+    os.mkfifo(location)
+
+
+OPEN_DEADLINE_S = 5.0
+"""How long refusing a location may take at most (it takes milliseconds; the margin is
+for a loaded machine)."""
+
+
+def _within_deadline(spec: str, what: str, location: Path, open_store: Callable[[], Any]) -> Any:
+    """``open_store()`` in a thread of its own, failing the check if it has not returned
+    within :data:`OPEN_DEADLINE_S`."""
+    answer: list[Any] = []
+
+    def opening() -> None:
+        answer.append(outcome(open_store))
+
+    thread = threading.Thread(target=opening, daemon=True)
+    thread.start()
+    thread.join(OPEN_DEADLINE_S)
+    if thread.is_alive():
+        if stat.S_ISFIFO(os.stat(location).st_mode):
+            # The waiting open gets a writer, and the end of what it wrote, and returns.
+            descriptor = os.open(location, os.O_WRONLY | os.O_NONBLOCK)
+            os.close(descriptor)
+        thread.join(OPEN_DEADLINE_S)
+        expect(False, spec, "open", f"opening {what} refused within {OPEN_DEADLINE_S:g} s",
+               "it was still waiting")
+    (result,) = answer
+    if result.error is not None:
+        raise result.error
+    return result.value
+
+
 def _fingerprint(location: Path) -> tuple[tuple[str, str], ...]:
     """Names and content hashes of the location and whatever lies beside it."""
     found = []
     for path in sorted(location.parent.rglob("*")):
-        if path.is_file():
+        if path.is_fifo():
+            found.append((str(path.relative_to(location.parent)), "a named pipe"))
+        elif path.is_file():
             found.append((str(path.relative_to(location.parent)),
                           hashlib.sha256(path.read_bytes()).hexdigest()))
     return tuple(found)

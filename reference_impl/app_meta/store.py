@@ -23,13 +23,14 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from typing import Any, ClassVar
 
+from storecheck.conformance.errors import StorageCause, StorageFailed
 from storecheck.conformance.specs.app_meta import SPEC
 from storecheck.reference_impl.app_meta.maintenance import SqliteAppMetaMaintenance
 from storecheck.reference_impl.engine import load_migrations
 from storecheck.reference_impl.engine.connection import ConnectionRules, Database
 from storecheck.reference_impl.engine.migrator import Migration
 from storecheck.reference_impl.engine.sql import Connection
-from storecheck.reference_impl.engine.store import schema_objects
+from storecheck.reference_impl.engine.store import not_a_file, schema_objects
 
 APP_MIGRATIONS = load_migrations("storecheck.reference_impl.app_meta.migrations")
 EVENT_MIGRATIONS = load_migrations("storecheck.reference_impl.app_meta.event_migrations")
@@ -62,6 +63,10 @@ class SqliteAppMetaSplit(SqliteAppMetaMaintenance):
     event_rules: ClassVar[ConnectionRules] = ConnectionRules(synchronous="FULL")
 
     def __init__(self, path: str, **options: Any) -> None:
+        unfit = not_a_file(path + EVENTS_SUFFIX)
+        if unfit:
+            raise StorageFailed(SPEC, "open", StorageCause.CANNOT_OPEN,
+                                f"{path + EVENTS_SUFFIX} is {unfit}")
         super().__init__(path, **options)
         self.events_db = self.database_class(path + EVENTS_SUFFIX, self.event_rules)
         try:

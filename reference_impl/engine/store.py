@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
@@ -37,6 +38,22 @@ def application_id(spec: str) -> int:
     return APPLICATION_ID_PREFIX | int.from_bytes(hashlib.sha256(spec.encode()).digest()[:2], "big")
 
 
+def not_a_file(path: str) -> str | None:
+    """What ``path`` is, if it exists and is no regular file: a database is never read
+    from a directory, a named pipe (opening one blocks until a writer comes), a socket or
+    a device."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return what
+    return None
+
+
 class SqliteStore:
     """Base of the reference stores; a subclass names its spec and migrations."""
 
@@ -61,9 +78,10 @@ class SqliteStore:
         self.db = self.database_class(path, rules or self.rules)
         self.migrator = self.migrator_class(self.db, migrations or self.migrations)
         try:
-            if os.path.isdir(path):
+            unfit = not_a_file(path)
+            if unfit:
                 raise StorageFailed(self.spec, "open", StorageCause.CANNOT_OPEN,
-                                    f"{path} is a directory")
+                                    f"{path} is {unfit}")
             goal = self.migrator.goal(schema_version)
             if not (os.path.exists(path) and self._look_before_touching(goal)):
                 self.migrator.migrate(goal)
