@@ -1,11 +1,11 @@
 """Every argument of every operation, and every field of every record, given hostile values.
 
-A spec's Protocol says what each parameter is (a datetime, a 64-bit integer, a
-float, text, a sequence of text, a mapping, a record).  For each operation the
+A spec's Protocol says what each parameter is (a datetime, a date, a 64-bit
+integer, a float, text, a sequence of text or days, a mapping, a record).  For each operation the
 sweep starts from a valid call and replaces one argument, or one field of one
 record argument, at a time with values of that kind at their extremes (aware
-datetimes whose conversion to UTC overflows, integers past 64 bits, 10**400
-where a float is expected) and with values of the wrong kind (a ``str`` where a
+datetimes whose conversion to UTC overflows, the first and last date, integers past
+64 bits, 10**400 where a float is expected, valid JSON nested 5,000 deep where text is) and with values of the wrong kind (a ``str`` where a
 sequence of text is expected, which Python would happily iterate letter by
 letter; a mapping, which would give its keys; ``None``; an ``int``; ``bytes``).
 
@@ -25,7 +25,7 @@ import dataclasses
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, Final, Union
 
 import pytest
@@ -38,12 +38,17 @@ ValidCall = Callable[[int], dict[str, Any]]
 _EAST = timezone(timedelta(hours=14))
 _WEST = timezone(timedelta(hours=-12))
 
+DEEP_JSON: Final = "[" * 5000 + "]" * 5000
+"""Valid JSON nested deeper than a recursive parser goes: a JSON field must refuse it or
+keep it, never fail with the parser's RecursionError."""
+
 EXTREMES: Final[dict[str, tuple[Any, ...]]] = {
     "datetime": (datetime.min.replace(tzinfo=_EAST), datetime.max.replace(tzinfo=_WEST),
                  datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)),
     "int": (2**63, -(2**63) - 1, 2**64, 10**400, -1, 0, 2**63 - 1),
     "float": (10**400, -(10**400), float("inf"), float("nan"), 1e308, -0.0, 5e-324),
-    "str": ("", "\ud800", "\x00", "a" * 70_000),
+    "str": ("", "\ud800", "\x00", "a" * 70_000, DEEP_JSON),
+    "date": (date.min, date.max),
     "sequence": ((), ("\ud800",), (7,), ((7,),), ("a",) * 500),
     "mapping": ({}, {"\ud800": 1}, {"k": float("nan")}),
     "bool": (),
@@ -52,6 +57,7 @@ EXTREMES: Final[dict[str, tuple[Any, ...]]] = {
 
 WRONG_KIND: Final[dict[str, tuple[Any, ...]]] = {
     "datetime": ("2025-01-01T00:00:00+00:00", 1_700_000_000, datetime(2025, 1, 1).date()),
+    "date": (datetime(2025, 1, 1, tzinfo=UTC), "2025-01-01", 20250101),
     "int": (True, 1.5, "1", b"1"),
     "float": ("1.0", True, b"1", complex(1, 1)),
     "str": (b"bytes", 7, ["a"]),
@@ -106,7 +112,8 @@ def kind_of(annotation: Any) -> tuple[str | None, bool]:
         origin = typing.get_origin(annotation)
     if dataclasses.is_dataclass(annotation):
         return "record", optional
-    simple = {datetime: "datetime", bool: "bool", int: "int", float: "float", str: "str"}
+    simple = {datetime: "datetime", date: "date", bool: "bool", int: "int", float: "float",
+              str: "str"}
     if annotation in simple:
         return simple[annotation], optional
     if origin in (tuple, list, Sequence, typing.Sequence):
@@ -137,6 +144,9 @@ def _slots_of(path: tuple[str | int, ...], annotation: Any, value: Any) -> list[
         return []
     found = [Slot(path, kind, optional)]
     if kind == "sequence" and value and dataclasses.is_dataclass(value[0]):
+        found.extend(_slots_of((*path, 0), type(value[0]), value[0]))
+    elif kind == "sequence" and value and type(value[0]) in (date, datetime):
+        # A sequence of instants or days: its first item takes their extremes too.
         found.extend(_slots_of((*path, 0), type(value[0]), value[0]))
     return found
 

@@ -48,7 +48,7 @@ def new_job(job: Any) -> NewJob:
     payload = v.text("payload", job.payload)
     try:
         json.loads(payload, parse_constant=_not_json)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise v.fail("payload must be JSON text", payload) from None
     v.integer("priority", job.priority)
     attempts = v.integer("max_attempts", job.max_attempts)

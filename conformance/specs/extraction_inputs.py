@@ -37,7 +37,7 @@ def _json_text(v: Validator, name: str, value: Any) -> str | None:
     if text is not None:
         try:
             json.loads(text, parse_constant=_not_json)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise v.fail(f"{name} must be JSON text", text) from None
     return text
 

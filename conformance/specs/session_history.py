@@ -444,7 +444,7 @@ def parse_legacy_document(document: str) -> list[LegacySession]:
     check = Validator(SPEC, "import_legacy")
     try:
         root = json.loads(document)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise check.fail(f"document is not JSON: {exc}") from None
     workspaces = _member(check, root, "workspaces", list, "$")
     parsed: list[LegacySession] = []

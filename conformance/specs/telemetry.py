@@ -31,7 +31,8 @@ written below.  Rules beyond the records' types:
   percentiles are nearest-rank, the mean is the sum over the count;
   ``positive_feedback_ratio`` is thumbs-up over all feedback in the window.
   ``batch_update_aggregates(days)`` computes each UTC day's metrics and stores
-  them (replacing the day's row), all days in one transaction;
+  them (replacing the day's row), all days in one transaction (a day must be
+  before 9999-12-31, whose end no instant names: else :class:`ValidationError`);
   ``daily_aggregates(first, last)`` reads the stored rows, days in order.
 * Training runs start ``running``; ``update_training_run_results`` moves a
   running run to ``completed`` or ``failed`` with its metrics; any other

@@ -46,7 +46,7 @@ def _json_list_of_text(v: Validator, name: str, value: Any) -> str:
     text = v.text(name, value)
     try:
         parsed = json.loads(text, parse_constant=_not_json)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise v.fail(f"{name} must be JSON text", text) from None
     if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
         raise v.fail(f"{name} must be a JSON array of strings", text)
@@ -58,7 +58,7 @@ def _optional_json(v: Validator, name: str, value: Any) -> str | None:
     if text is not None:
         try:
             json.loads(text, parse_constant=_not_json)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise v.fail(f"{name} must be JSON text", text) from None
     return text
 
@@ -139,8 +139,17 @@ def day_start(value: date) -> datetime:
 
 
 def days(value: Any) -> tuple[date, ...]:
+    """Days to aggregate: each before 9999-12-31, the last date, whose day ends at an
+    instant no timestamp can name."""
     v = check("batch_update_aggregates")
-    return v.sequence("days", value, lambda label, item: day(v, label, item))
+
+    def aggregated_day(label: str, item: Any) -> date:
+        found = day(v, label, item)
+        if found == date.max:
+            raise v.fail(f"{label} must be before {date.max}: its day ends past the last "
+                         "instant", found)
+        return found
+    return v.sequence("days", value, aggregated_day)
 
 
 def day_range(first: Any, last: Any) -> tuple[date, date]:
