@@ -1,13 +1,14 @@
 """Every argument of every operation, and every field of every record, given hostile values.
 
 A spec's Protocol says what each parameter is (a datetime, a date, a 64-bit
-integer, a float, text, a sequence of text or days, a mapping, a record).  For each operation the
-sweep starts from a valid call and replaces one argument, or one field of one
-record argument, at a time with values of that kind at their extremes (aware
-datetimes whose conversion to UTC overflows, the first and last date, integers past
-64 bits, 10**400 where a float is expected, valid JSON nested 5,000 deep where text is) and with values of the wrong kind (a ``str`` where a
-sequence of text is expected, which Python would happily iterate letter by
-letter; a mapping, which would give its keys; ``None``; an ``int``; ``bytes``).
+integer, a float, text, a sequence of text or days, a mapping, a record).  For each
+operation the sweep starts from a valid call and replaces one argument, or one field of
+one record argument, at a time with values of that kind at their extremes (aware
+datetimes whose conversion to UTC overflows, the first and last date, integers past 64
+bits, 10**400 where a float is expected, valid JSON nested 5,000 deep where text is) and
+with values of the wrong kind (a ``str`` where a sequence of text is expected, which
+Python would happily iterate letter by letter; a mapping, which would give its keys;
+``None``; an ``int``; ``bytes``).
 
 What a store may do with each:
 

@@ -56,8 +56,11 @@ _NAME: Final = re.compile(r"app_meta_\d{8}T\d{12}Z\.db")
 
 
 def backup_name(at: datetime) -> str:
-    """The file name of a backup taken at ``at`` (in UTC, to the microsecond)."""
-    return at.astimezone(UTC).strftime(_NAME_FORMAT)
+    """The file name of a backup taken at ``at`` (in UTC, to the microsecond), the year in
+    four digits (``strftime`` writes year 1 as ``1``, a name :func:`backup_instant` would
+    not know)."""
+    utc = at.astimezone(UTC)
+    return f"app_meta_{utc.year:04d}" + utc.strftime(_NAME_FORMAT.removeprefix("app_meta_%Y"))
 
 
 def backup_instant(name: str) -> datetime | None:

@@ -162,7 +162,8 @@ class SqliteAppMetaMaintenance(SqliteAppMetaEvents):
             raise v.fail(f"interval must be a timedelta from {MIN_BACKUP_INTERVAL} to "
                          f"{MAX_BACKUP_INTERVAL}", interval)
         backups = self.list_backups()
-        return not backups or backups[-1].taken_at + interval <= at
+        # A difference, not a sum: the newest backup plus the interval may pass year 9999.
+        return not backups or at - backups[-1].taken_at >= interval
 
     def restore(self, name: str) -> Backup:
         v = check("restore")

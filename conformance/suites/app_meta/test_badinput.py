@@ -12,7 +12,7 @@ import itertools
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -44,6 +44,7 @@ from storecheck.conformance.specs.app_meta import (
     NewSchedule,
     NewTool,
 )
+from storecheck.conformance.specs.app_meta_maintenance import BACKUP_INTERVAL, AppMetaMaintenance
 from storecheck.fixtures.app_meta import T0, small_world, snapshot_all
 
 pytestmark = pytest.mark.badinput
@@ -270,3 +271,28 @@ def test_no_raw_exception_from_any_argument(store: Any, operation: str) -> None:
     """Each argument and record field at its extremes and of the wrong kind, one at a time."""
     calls, state = _valid_calls(store)
     check_operation(SPEC, store, AppMetaStore, operation, calls[operation], state)
+
+
+MAINTENANCE_CALLS: dict[str, ValidCall] = {
+    "backup": lambda n: {"at": T0 + n * timedelta(seconds=1)},
+    "backup_due": lambda n: {"at": LATER, "interval": BACKUP_INTERVAL},
+}
+
+
+@pytest.mark.requires(caps.BACKUP_RESTORE)
+@pytest.mark.parametrize("operation", [*MAINTENANCE_CALLS, "restore"])
+def test_no_raw_exception_from_any_maintenance_argument(store: Any, operation: str) -> None:
+    """The same sweep over backup, scheduling and restore: a backup at the first and last
+    instants (named with a four-digit year, listed, due again after it without overflow)."""
+    calls: dict[str, ValidCall] = {
+        **MAINTENANCE_CALLS,
+        "restore": lambda n: {"name": store.backup(T0 - n * timedelta(seconds=1)).name},
+    }
+    check_operation(SPEC, store, AppMetaMaintenance, operation, calls[operation], snapshot_all)
+    if operation == "backup":
+        listed = {backup.taken_at for backup in store.list_backups()}
+        extremes = {datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)}
+        expect(extremes <= listed, SPEC, "list_backups", "the backups taken at the first and "
+               "last instants listed", sorted(extremes - listed))
+        expect(store.backup_due(LATER, BACKUP_INTERVAL) is False, SPEC, "backup_due",
+               "no backup due before the newest one (at the last instant)")
