@@ -23,7 +23,7 @@ from storecheck.conformance.latency_check import LatencySettings
 from storecheck.conformance.scaling import LARGE, SCALING_MODES, SMALL
 from storecheck.conformance.wire.client import DEFAULT_TIMEOUT_S
 from storecheck.plugin import hookspecs, known_failures
-from storecheck.plugin.opening import OpenFailures, open_checked
+from storecheck.plugin.opening import OpenFailures, note_failure, open_checked
 from storecheck.plugin.profiles import PROFILES, Profile
 from storecheck.plugin.results import (
     CATEGORIES,
@@ -332,12 +332,15 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    callspec = getattr(item, "callspec", None)
+    selected = callspec.params.get("backend") if callspec else None
+    if report.failed and call.excinfo is not None and isinstance(selected, Selected):
+        note_failure(call.excinfo.value, selected.backend.name, _spec_of(item) or "",
+                     item.config.stash.setdefault(OPEN_FAILURES_KEY, OpenFailures()))
     entry = item.stash.get(known_failures.ENTRY_KEY, None)
     if (entry is not None and report.failed and report.when == "call"
             and str(report.longrepr).startswith("[XPASS(strict)]")):
         report.longrepr = entry.passed_message()
-    callspec = getattr(item, "callspec", None)
-    selected = callspec.params.get("backend") if callspec else None
     if report.failed and report.when == "call" and isinstance(selected, Selected):
         report.sections.append(("storecheck: rerun this check alone", rerun_command(
             item, selected)))
