@@ -109,6 +109,15 @@ def test_a_store_that_does_not_open_is_one_failure_and_its_other_checks_skip(
     assert len(result.stdout.lines) < 200, len(result.stdout.lines)
 
 
+def test_an_open_refused_on_purpose_skips_no_later_check(pytester: pytest.Pytester) -> None:
+    """The tampered-history check expects its opens refused and catches the error: the
+    checks after it (the races, in a later file) still run."""
+    result = pytester.runpytest_subprocess(
+        "--store=sqlite", "--store-spec=session_history", "-k",
+        "tampered_migration_history or one_winner_among_threads", *QUICK)
+    result.assert_outcomes(passed=2)
+
+
 def test_marker_selection_and_report(pytester: pytest.Pytester) -> None:
     report = pytester.path / "out" / "report.json"
     result = pytester.runpytest("--store=sqlite,memory", "-m", "acid or fk",
