@@ -25,6 +25,7 @@ from storecheck.conformance.errors import (
     StoreError,
     ValidationError,
 )
+from storecheck.conformance.nesting import NestingSuite
 from storecheck.conformance.specs.app_meta import (
     SPEC,
     NewChunk,
@@ -34,6 +35,7 @@ from storecheck.conformance.specs.app_meta import (
     NewPipeline,
     NewRun,
 )
+from storecheck.conformance.suites.app_meta.test_migration import write_some
 from storecheck.conformance.suites.app_meta.workers import append_until_killed, stream_events
 from storecheck.fixtures.app_meta import T0, small_world, snapshot_all
 
@@ -202,3 +204,9 @@ def test_an_append_killed_midway_leaves_whole_batches(
     store.append_events("killed", "Stream", version, stream_events(9, 1, version))
     expect(store.aggregate_version("killed") == version + 1, SPEC, "append_events",
            "appends go on after the kill")
+
+
+class TestNesting(NestingSuite):
+    spec = SPEC
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)

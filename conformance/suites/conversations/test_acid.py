@@ -20,7 +20,9 @@ from storecheck.conformance.checks import (
     run_threads,
 )
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
+from storecheck.conformance.nesting import NestingSuite
 from storecheck.conformance.specs.conversations import SPEC, LearningQuery
+from storecheck.conformance.suites.conversations.test_migration import snapshot_all, write_some
 from storecheck.conformance.suites.conversations.workers import purge_until_killed
 from storecheck.fixtures.conversations import T0, ConversationFactory
 
@@ -196,3 +198,9 @@ def _partly_purged(store: Any, old: list[str]) -> bool:
 
 def _all_conversations(store: Any) -> list[Any]:
     return all_pages(lambda cursor: store.list_conversations(1000, cursor))
+
+
+class TestNesting(NestingSuite):
+    spec = SPEC
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)

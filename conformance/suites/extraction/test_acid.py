@@ -29,12 +29,14 @@ from storecheck.conformance.errors import (
     NotFound,
     ValidationError,
 )
+from storecheck.conformance.nesting import NestingSuite
 from storecheck.conformance.specs.extraction import (
     SPEC,
     NewProcessSession,
     NewStateChange,
     SessionTotals,
 )
+from storecheck.conformance.suites.extraction.test_migration import snapshot_all, write_some
 from storecheck.conformance.suites.extraction.workers import (
     create_sessions_until_killed,
     purge_until_killed,
@@ -369,3 +371,9 @@ def test_reads_never_wait_for_a_writer(open_store: Any) -> None:
     reader.save_events([factory.event("codex", "read") for _ in range(2)])
     reads_beside_a_held_write(SPEC, reader, writer, READS,
                               lambda w: w.save_event(factory.event("codex", "read")))
+
+
+class TestNesting(NestingSuite):
+    spec = SPEC
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)

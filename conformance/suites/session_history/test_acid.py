@@ -19,12 +19,14 @@ from storecheck.conformance.checks import (
     start_killable,
 )
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
+from storecheck.conformance.nesting import NestingSuite
 from storecheck.conformance.specs.session_history import (
     SPEC,
     LegacySession,
     NewMessage,
     SessionQuery,
 )
+from storecheck.conformance.suites.session_history.test_migration import snapshot_all, write_some
 from storecheck.conformance.suites.session_history.workers import T0, write_until_killed
 from storecheck.fixtures.session_history import SessionFactory, legacy_document
 
@@ -207,3 +209,9 @@ def test_legacy_import_with_one_invalid_record_imports_nothing(store: Any) -> No
     again = store.import_legacy(fixed, "/b.json", imported_at)
     expect((first.imported, first.skipped, again.imported, again.skipped) == (3, 0, 0, 3), SPEC,
            "import_legacy", "3 imported once fixed, then 3 skipped", (first, again))
+
+
+class TestNesting(NestingSuite):
+    spec = SPEC
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)

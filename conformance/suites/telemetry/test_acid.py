@@ -31,7 +31,9 @@ from storecheck.conformance.errors import (
     NotFound,
     ValidationError,
 )
+from storecheck.conformance.nesting import NestingSuite
 from storecheck.conformance.specs.telemetry import SPEC, NewABTest, TrainingMetrics
+from storecheck.conformance.suites.telemetry.test_migration import snapshot_all, write_some
 from storecheck.conformance.suites.telemetry.workers import prune_until_killed
 from storecheck.fixtures.telemetry import DIMENSION, T0, TelemetryFactory, populate_session
 
@@ -350,3 +352,9 @@ def test_reads_never_wait_for_a_writer(open_store: Any) -> None:
     reader.batch_update_aggregates([T0.date()])
     reads_beside_a_held_write(SPEC, reader, writer, READS, lambda w: (
         w.record_query(factory.query("read")), w.record_ab_result("read-test", "a", True)))
+
+
+class TestNesting(NestingSuite):
+    spec = SPEC
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)
