@@ -137,7 +137,26 @@ def terminal_lines(book: ResultBook) -> list[str]:
             f"FAILED {failure.spec} [{failure.category}] {failure.operation} on "
             f"{failure.backend}: {failure.message}"
         )
+    rules = broken_rules(book)
+    if len(rules) < len(book.failures):
+        lines.append(f"broken rules ({len(rules)}, from {len(book.failures)} failed checks):")
+        lines.extend(f"  {rule['backend']}: {rule['rule']} ({rule['checks']} "
+                     f"check{'s' if rule['checks'] > 1 else ''})" for rule in rules)
     return lines
+
+
+def broken_rules(book: ResultBook) -> list[dict[str, Any]]:
+    """The failures grouped by backend and the rule each broke (its message up to what
+    the store did instead), most checks first: one fault often fails several checks."""
+    grouped: dict[tuple[str, str], list[Failure]] = {}
+    for failure in book.failures.values():
+        rule = failure.message.split("; got ", 1)[0]
+        grouped.setdefault((failure.backend, rule), []).append(failure)
+    return [{"backend": backend, "rule": rule, "checks": len(failures),
+             "specs": sorted({f.spec for f in failures}),
+             "nodeids": [f.nodeid for f in failures]}
+            for (backend, rule), failures in sorted(grouped.items(),
+                                                     key=lambda item: (-len(item[1]), item[0]))]
 
 
 def known_lines(book: ResultBook) -> list[str]:
@@ -243,6 +262,7 @@ def build_report(book: ResultBook, plan: Plan, exit_status: int) -> dict[str, An
             for (backend, spec, category), count in sorted(cells.items())
         ],
         "failures": [vars(failure) for failure in book.failures.values()],
+        "broken_rules": broken_rules(book),
         "latency": book.latency,
         "scaling": book.scaling,
         "isolation": list(book.isolation.values()),

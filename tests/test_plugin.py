@@ -118,6 +118,24 @@ def test_an_open_refused_on_purpose_skips_no_later_check(pytester: pytest.Pytest
     result.assert_outcomes(passed=2)
 
 
+def test_failures_of_one_rule_are_listed_once_with_their_count(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    mutant = "tests.mutants.app_meta_backup:restore_by_column_name_unverified"
+    result = pytester.runpytest_subprocess(f"--store={mutant}", "--store-spec=app_meta",
+                                           "-k", "whose_schema_is_not", "--store-report=r.json",
+                                           *QUICK)
+    result.assert_outcomes(failed=5)
+    result.stdout.fnmatch_lines([
+        "broken rules (1, from 5 failed checks):",
+        "  mutant-restore_by_column_name_unverified: app_meta.restore: expected StorageFailed "
+        "(5 checks)"])
+    report = json.loads(pytester.path.joinpath("r.json").read_text())
+    (rule,) = report["broken_rules"]
+    assert rule["checks"] == 5 and rule["specs"] == ["app_meta"] and len(rule["nodeids"]) == 5
+
+
 def test_marker_selection_and_report(pytester: pytest.Pytester) -> None:
     report = pytester.path / "out" / "report.json"
     result = pytester.runpytest("--store=sqlite,memory", "-m", "acid or fk",
