@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from html import escape
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from storecheck.plugin.regression import STATISTICS, ratio_lower_bound
 
@@ -65,6 +65,40 @@ def _report_labels(paths: Sequence[Path]) -> list[str]:
     return labels
 
 
+SETTINGS: Final = (("profile", lambda report: report.get("profile")),
+                   ("storecheck version",
+                    lambda report: report.get("environment", {}).get("packages", {})
+                    .get("storecheck")),
+                   ("machine", lambda report: _machine(report.get("environment", {}))))
+"""What must match for two reports' timings to compare: a quick profile's figures rest on
+fewer samples, and another build or machine times other work."""
+
+
+def _machine(environment: dict[str, Any]) -> str | None:
+    if not environment:
+        return None
+    return f"{environment.get('platform')}, {environment.get('cpu_count')} CPUs"
+
+
+def differences(paths: Sequence[Path]) -> list[str]:
+    """A warning for each setting the reports do not share (reports without it aside)."""
+    reports = []
+    for path in paths:
+        try:
+            reports.append((path, json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError):
+            continue
+    warnings = []
+    for setting, read in SETTINGS:
+        found = {str(path.name): read(report) for path, report in reports
+                 if isinstance(report, dict) and read(report) is not None}
+        if len(set(found.values())) > 1:
+            listed = ", ".join(f"{name}: {value}" for name, value in found.items())
+            warnings.append(f"the reports differ in {setting} ({listed}): their figures are "
+                            "not measured alike")
+    return warnings
+
+
 def load_columns(paths: Sequence[Path]) -> list[Column]:
     columns: list[Column] = []
     for path, label in zip(paths, _report_labels(paths), strict=True):
@@ -91,20 +125,23 @@ def operations(columns: Sequence[Column]) -> list[tuple[str, str]]:
     return list(seen)
 
 
-def _cell(column: Column, key: tuple[str, str], base: Column) -> str:
+def _cell(column: Column, key: tuple[str, str], base: Column, stat: str) -> str:
     if key not in column.figures:
         return "-"
     figures = column.figures[key]
     text = f"{figures.p50:.3f} / {figures.p99:.3f}"
-    if column is not base and key in base.figures and base.figures[key].p99 > 0:
-        text += f" ({figures.p99 / base.figures[key].p99:.2f}x)"
+    if column is not base and key in base.figures and base.figures[key].stat(stat) > 0:
+        text += f" ({stat} {figures.stat(stat) / base.figures[key].stat(stat):.2f}x)"
     return text
 
 
-def table_rows(columns: Sequence[Column]) -> list[list[str]]:
+def table_rows(columns: Sequence[Column], stat: str = "p50") -> list[list[str]]:
+    """The side-by-side table: p50 and p99 in each column, and beside every column after
+    the first its ``stat`` as a multiple of the first column's."""
     base = columns[0]
     header = ["spec / operation", *(f"{c.label} p50 / p99 ms" for c in columns)]
-    body = [[f"{spec} / {operation}", *(_cell(c, (spec, operation), base) for c in columns)]
+    body = [[f"{spec} / {operation}", *(_cell(c, (spec, operation), base, stat)
+                                        for c in columns)]
             for spec, operation in operations(columns)]
     return [header, *body]
 
@@ -215,8 +252,9 @@ def compare(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="storecheck compare",
         description="Compare the latency figures of storecheck JSON reports (several backends, "
-                    "or two runs of one): a side-by-side table with p99 ratios against the first "
-                    "report, a Markdown file and an SVG chart.")
+                    "or two runs of one): a side-by-side table with each column's --stat as a "
+                    "multiple of the first report's, a Markdown file and an SVG chart; a warning "
+                    "when the reports differ in profile, storecheck version or machine.")
     parser.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json",
                         help="reports written by pytest --store-report; the first is the baseline")
     parser.add_argument("--out", type=Path, default=Path("storecheck-compare"),
@@ -239,7 +277,9 @@ def compare(argv: Sequence[str]) -> int:
     except BadInput as exc:
         print(f"storecheck compare: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    rows = table_rows(columns)
+    for warning in differences(args.reports):
+        print(f"storecheck compare: warning: {warning}", file=sys.stderr)
+    rows = table_rows(columns, args.stat)
     print(plain_table(rows))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "compare.md").write_text(markdown_table(rows), encoding="utf-8")

@@ -143,7 +143,7 @@ def test_compare_passes_identical_reports(tmp_path: Path, capsys: pytest.Capture
                             "--fail-on-regression", "10"])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "no p50 regression over 10%" in printed and "(1.00x)" in printed
+    assert "no p50 regression over 10%" in printed and "(p50 1.00x)" in printed
     assert "| session_history / get_session |" in (out / "compare.md").read_text()
     svg = (out / "compare.svg").read_text()
     assert svg.startswith("<svg") and svg.count("<rect") == 2 * 2 * 2 + 2
@@ -203,6 +203,26 @@ def test_the_gate_passes_the_same_build_twice_and_fails_a_2x_slowdown(tmp_path: 
     assert gate(first, again, stat="p99") == 0
     assert gate(first, burst, stat="p99") == 0  # p99 jumped 15x on 2% of the calls
     assert gate(first, slower) == 1
+
+
+def test_compare_warns_when_reports_are_not_measured_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    reports = []
+    for name, profile in (("quick.json", "quick"), ("default.json", "default")):
+        path = _report(tmp_path, name, {"get_session": (0.05, 0.09)})
+        data = json.loads(path.read_text())
+        path.write_text(json.dumps({**data, "profile": profile, "environment": {
+            "platform": "Linux-x86_64", "cpu_count": 2,
+            "packages": {"storecheck": "0.1.0"}}}))
+        reports.append(str(path))
+    assert storecheck_main(["compare", *reports, "--out", str(tmp_path / "o"),
+                            "--stat", "p99"]) == 0
+    printed = capsys.readouterr()
+    assert ("warning: the reports differ in profile (quick.json: quick, default.json: "
+            "default)") in printed.err
+    assert "storecheck version" not in printed.err and "machine" not in printed.err
+    assert "(p99 1.00x)" in printed.out
 
 
 def test_compare_exit_codes_labels_and_version(tmp_path: Path,
