@@ -246,8 +246,14 @@ def test_the_jsonl_export_reads_back_line_by_line(rows: list[ExportRow]) -> None
     assert lines[-1] == "" and len(lines) == len(rows) + 1
     for line, row in zip(lines, rows, strict=False):
         parsed = json.loads(line)
-        # Compact, keys in column order, non-ASCII as itself: what json writes back.
-        assert line == json.dumps(parsed, ensure_ascii=False, separators=(",", ":"))
+        # Compact, keys in column order, non-ASCII as itself but the two line separators
+        # escaped: what json writes back, with those two spelled out.
+        written_back = json.dumps(parsed, ensure_ascii=False, separators=(",", ":"))
+        for separator in "\u0085\u2028\u2029":
+            assert separator not in line
+            written_back = written_back.replace(separator, f"\\u{ord(separator):04x}")
+        assert line == written_back
+        assert content.decode("utf-8").splitlines() == lines[:-1]
         assert list(parsed) == list(EXPORT_COLUMNS)
         for value, (column, read) in zip(row, parsed.items(), strict=True):
             if isinstance(value, datetime | bool) or value is None:
@@ -255,6 +261,30 @@ def test_the_jsonl_export_reads_back_line_by_line(rows: list[ExportRow]) -> None
                                 int(value) if isinstance(value, bool) else _expected_text(value))
             else:
                 assert read == value and type(read) is type(value), column
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(export_rows, max_size=4))
+def test_the_spreadsheet_csv_defuses_every_text_cell_that_starts_like_a_formula(
+    rows: list[ExportRow],
+) -> None:
+    content = telemetry.training_data_csv(rows, for_spreadsheets=True)
+    assert formulas.export_csv(EXPORT_COLUMNS, rows, for_spreadsheets=True) == content
+    records = list(csv.reader(io.StringIO(content.decode("utf-8"), newline=""), strict=True))
+    for record, row in zip(records[1:], rows, strict=True):
+        for cell, value in zip(record, row, strict=True):
+            plain = _expected_text(value)
+            formula_like = isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r")
+            assert cell == ("'" + plain if formula_like else plain)
+
+
+def test_the_spreadsheet_csv_leaves_negative_numbers_and_plain_text_alone() -> None:
+    row: ExportRow = ("=HYPERLINK(\"x\")", "@s", datetime(2025, 1, 1, tzinfo=UTC), "code",
+                      1, 2, 3, 4, None, -0.5, False, 0, 0, None)
+    expected = b"\"'=HYPERLINK(\"\"x\"\")\",'@s,2025-01-01T00:00:00.000000Z,code,1,2,3,4,,-0.5,0,0,0,\r\n"
+    for content in (telemetry.training_data_csv([row], for_spreadsheets=True),
+                    formulas.export_csv(EXPORT_COLUMNS, [row], for_spreadsheets=True)):
+        assert content.endswith(expected), content
 
 
 def test_an_export_spells_every_year_with_four_digits() -> None:

@@ -62,8 +62,14 @@ written below.  Rules beyond the records' types:
   not have is :class:`NotFound`.
 * Exports (:func:`training_data_csv`, :func:`training_data_jsonl`): the rows of
   the seed's ``v_training_data_export`` for ``start <= timestamp <= end`` (both
-  ends included), oldest first, byte-exact.  ``get_labeled_samples`` holds the
-  queries with thumbs feedback, labelled by their latest one.
+  ends included), oldest first, byte-exact.  The policy for what a reader could
+  misread: ``csv`` and ``jsonl`` keep every value exactly (the seed exports for
+  training pipelines, which must get the text as it was); ``csv-spreadsheet``
+  puts a ``'`` before each text cell a spreadsheet would run as a formula, on
+  request, since it changes the data; ``jsonl`` always escapes U+0085, U+2028 and
+  U+2029 (``\\u2028``), which changes no value and keeps line-splitting readers whole.
+  ``get_labeled_samples`` holds the queries with thumbs feedback, labelled by
+  their latest one.
   ``get_model_performance`` / ``compare_models`` summarise the runs of a model
   version (the seed's ``v_model_performance``); a version with no training run
   is :class:`NotFound` (there is nothing to summarise, not a summary of zeros).
@@ -135,7 +141,11 @@ FEEDBACK_TYPES: Final[tuple[str, ...]] = ("thumbs_up", "thumbs_down", "explicit"
 FEEDBACK_CATEGORIES: Final[tuple[str, ...]] = ("accuracy", "relevance", "speed", "format",
                                                "other")
 RUN_STATUSES: Final[tuple[str, ...]] = ("running", "completed", "failed")
-EXPORT_FORMATS: Final[tuple[str, ...]] = ("csv", "jsonl")
+EXPORT_FORMATS: Final[tuple[str, ...]] = ("csv", "jsonl", "csv-spreadsheet")
+"""``csv`` and ``jsonl`` carry every value exactly, for the programs the seed exports
+training data to; ``csv-spreadsheet`` is ``csv`` for a person to open in a spreadsheet,
+where a cell beginning ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would be
+run as a formula (CSV injection): such a text cell gets a ``'`` before it."""
 MAX_DIMENSION: Final = 4096
 
 FOREIGN_KEYS: Final[tuple[ForeignKey, ...]] = (
@@ -485,7 +495,8 @@ def model_comparison(a: ModelPerformance, b: ModelPerformance) -> ModelCompariso
 # --- training-data export -------------------------------------------------------
 
 def training_data(rows: Sequence[ExportRow], format: str) -> TrainingDataExport:
-    content = training_data_csv(rows) if format == "csv" else training_data_jsonl(rows)
+    content = (training_data_jsonl(rows) if format == "jsonl"
+               else training_data_csv(rows, for_spreadsheets=format == "csv-spreadsheet"))
     return TrainingDataExport(format, len(rows), content)
 
 

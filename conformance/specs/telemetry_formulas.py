@@ -84,21 +84,45 @@ def _export_value(value: object) -> object:
     return value
 
 
-def training_data_csv(rows: Sequence[ExportRow]) -> bytes:
+UNICODE_LINE_BREAKS: Final = ("\u0085", "\u2028", "\u2029")
+"""The characters Unicode counts as line breaks that JSON writes as themselves (the others
+are control characters, which JSON escapes)."""
+SPREADSHEET_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r")
+"""The first characters that make a spreadsheet read a cell as a formula (OWASP's list)."""
+
+
+def _spreadsheet_text(value: object) -> object:
+    """A text value a spreadsheet would run, with a ``'`` before it: the cell then shows
+    the text.  Numbers stay as they are (``-1.5`` is a number, not a formula)."""
+    if isinstance(value, str) and value.startswith(SPREADSHEET_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def training_data_csv(rows: Sequence[ExportRow], *, for_spreadsheets: bool = False) -> bytes:
     """RFC 4180 in UTF-8: a header, CRLF line ends, fields quoted only when needed, an
     empty field for ``None``, floats in their shortest round-trip spelling, instants
-    ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, booleans 0 / 1."""
+    ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, booleans 0 / 1.  ``for_spreadsheets``: each text
+    cell beginning with one of :data:`SPREADSHEET_TRIGGERS` gets a ``'`` before it."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     for row in rows:
-        writer.writerow(["" if value is None else _export_value(value) for value in row])
+        values = (_spreadsheet_text(value) if for_spreadsheets else value for value in row)
+        writer.writerow(["" if value is None else _export_value(value) for value in values])
     return out.getvalue().encode("utf-8")
 
 
 def training_data_jsonl(rows: Sequence[ExportRow]) -> bytes:
     """One compact JSON object per row (keys in :data:`EXPORT_COLUMNS` order, no spaces,
-    non-ASCII as itself), each followed by ``\\n``; values as in the CSV, ``None`` null."""
-    lines = [json.dumps(dict(zip(EXPORT_COLUMNS, map(_export_value, row), strict=True)),
-                        separators=(",", ":"), ensure_ascii=False) + "\n" for row in rows]
+    non-ASCII as itself but the line breaks JSON leaves raw escaped, ``\\u2028``: a
+    reader that splits lines on them, as Python's ``splitlines`` does, would cut a
+    record), each followed by ``\\n``; values as in the CSV, ``None`` null."""
+    lines = []
+    for row in rows:
+        line = json.dumps(dict(zip(EXPORT_COLUMNS, map(_export_value, row), strict=True)),
+                          separators=(",", ":"), ensure_ascii=False)
+        for char in UNICODE_LINE_BREAKS:
+            line = line.replace(char, f"\\u{ord(char):04x}")
+        lines.append(line + "\n")
     return "".join(lines).encode("utf-8")

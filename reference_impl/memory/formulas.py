@@ -200,11 +200,23 @@ def _csv_field(value: object) -> str:
     return text
 
 
-def export_csv(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
+def _defused(value: object) -> object:
+    """A text value whose first character would make a spreadsheet compute it, with a
+    single quote in front; anything else as it is."""
+    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
+        return "'" + value
+    return value
+
+
+def export_csv(columns: Sequence[str], rows: Sequence[Sequence[object]],
+               for_spreadsheets: bool = False) -> bytes:
     """telemetry: RFC 4180 in UTF-8, a header, CRLF after every record, a field quoted
-    only when it holds a comma, a quote or a line break, an empty field for none."""
+    only when it holds a comma, a quote or a line break, an empty field for none; for a
+    spreadsheet, a text field that starts like a formula quoted with ``'`` first."""
     records = [",".join(_csv_field(column) for column in columns)]
-    records += [",".join(_csv_field(_export_field(value)) for value in row) for row in rows]
+    records += [",".join(_csv_field(_export_field(_defused(value) if for_spreadsheets
+                                                  else value)) for value in row)
+                for row in rows]
     return "".join(record + "\r\n" for record in records).encode("utf-8")
 
 
@@ -214,4 +226,9 @@ def export_jsonl(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> by
     lines = ["{" + ",".join(f"{json_text(column)}:{json_value(_export_field(value))}"
                             for column, value in zip(columns, row, strict=True)) + "}\n"
              for row in rows]
+    # Next line and the two Unicode separators as escapes: the same JSON, one record per
+    # line whoever splits the lines.
+    for separator in ("\u0085", "\u2028", "\u2029"):
+        escape = f"\\u{ord(separator):04x}"
+        lines = [line.replace(separator, escape) for line in lines]
     return "".join(lines).encode("utf-8")

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import TypeVar
 
 from storecheck.conformance.errors import Conflict, ConstraintKind, ConstraintViolation, NotFound
@@ -327,7 +328,8 @@ class MemoryTelemetry(MemoryStore[State]):
     def export_training_data(self, start: datetime, end: datetime,
                              format: str) -> TrainingDataExport:
         start, end, format = inputs.export(start, end, format)
-        render = formulas.export_csv if format == "csv" else formulas.export_jsonl
+        render = {"csv": formulas.export_csv, "jsonl": formulas.export_jsonl,
+                  "csv-spreadsheet": partial(formulas.export_csv, for_spreadsheets=True)}[format]
 
         def look(s: State) -> TrainingDataExport:
             rows = self._export_rows(s, lambda q: start <= q.timestamp <= end)

@@ -400,6 +400,27 @@ class DimensionReadApart(SqliteTelemetry):
                 to_text(new.created_at))).fetchone())
 
 
+class SpreadsheetExportLeftAsIs(SqliteTelemetry):
+    """``csv-spreadsheet`` accepted and answered with the plain CSV: a query id
+    ``@SUM(1)`` runs as a formula when the file is opened."""
+
+    def export_training_data(self, start: datetime, end: datetime, format: str) -> Any:
+        if format != "csv-spreadsheet":
+            return super().export_training_data(start, end, format)
+        return replace(super().export_training_data(start, end, "csv"), format=format)
+
+
+class JsonlKeepsLineSeparators(SqliteTelemetry):
+    """JSON Lines written by a serializer that leaves U+2028 as itself (valid JSON, but a
+    reader splitting lines on it cuts the record in two)."""
+
+    def export_training_data(self, start: datetime, end: datetime, format: str) -> Any:
+        exported = super().export_training_data(start, end, format)
+        if format != "jsonl":
+            return exported
+        return replace(exported, content=exported.content.replace(b"\\u2028", "\u2028".encode()))
+
+
 class QueryTextKeptForDebugging(SqliteTelemetry):
     """The hash is stored as specified, and the raw text too, in a side table "for
     debugging": every read the spec offers is unchanged."""
@@ -481,6 +502,8 @@ MUTANTS: dict[str, tuple[type[SqliteTelemetry], str]] = {
     "finalized_checked_apart": (FinalizedCheckedApart, "concurrency"),
     "end_checked_apart": (EndCheckedApart, "concurrency"),
     "dimension_read_apart": (DimensionReadApart, "concurrency"),
+    "spreadsheet_export_left_as_is": (SpreadsheetExportLeftAsIs, "model"),
+    "jsonl_keeps_line_separators": (JsonlKeepsLineSeparators, "model"),
     "query_text_kept_for_debugging": (QueryTextKeptForDebugging, "badinput"),
     "rating_check_dropped": (RatingCheckDropped, "badinput"),
     "equal_variants_allowed": (EqualVariantsAllowed, "badinput"),

@@ -103,6 +103,13 @@ SITUATIONS = (
     *(reach.sometimes(f"export_training_data: {format} holding non-ASCII text and a quote",
                       "export_training_data", partial(_hostile_export, format))
       for format in EXPORT_FORMATS),
+    reach.sometimes("export_training_data: csv-spreadsheet defusing a cell that starts like a "
+                    "formula", "export_training_data",
+                    lambda c: c.succeeded and c.arguments["format"] == "csv-spreadsheet"
+                    and b"'@SUM(1)" in c.result.content),
+    reach.sometimes("export_training_data: jsonl escaping a line separator", "export_training_data",
+                    lambda c: c.succeeded and c.arguments["format"] == "jsonl"
+                    and b"\\u2028" in c.result.content),
     reach.sometimes("export_training_data: a row before the year 1000", "export_training_data",
                     lambda c: c.succeeded and c.arguments["start"].year < 1000
                     and c.result.row_count > 0),
@@ -209,6 +216,8 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             ancient = datetime(999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
             call("create_session", NewSession("s-ancient", ancient))
             call("record_query", NewQueryEvent("q-ancient", "s-ancient", ancient, "x", "code", 1))
+            # A query id a spreadsheet would run, in the same window.
+            call("record_query", NewQueryEvent("@SUM(1)", "s-ancient", ancient, "x", "code", 1))
             for format in EXPORT_FORMATS:
                 call("export_training_data", T0 - MICRO, T0, format)
                 call("export_training_data", ancient, ancient, format)
