@@ -328,8 +328,10 @@ class MemoryTelemetry(MemoryStore[State]):
     def export_training_data(self, start: datetime, end: datetime,
                              format: str) -> TrainingDataExport:
         start, end, format = inputs.export(start, end, format)
-        render = {"csv": formulas.export_csv, "jsonl": formulas.export_jsonl,
-                  "csv-spreadsheet": partial(formulas.export_csv, for_spreadsheets=True)}[format]
+        renderers: dict[str, Callable[[Sequence[str], Sequence[Sequence[object]]], bytes]] = {
+            "csv": formulas.export_csv, "jsonl": formulas.export_jsonl,
+            "csv-spreadsheet": partial(formulas.export_csv, for_spreadsheets=True)}
+        render = renderers[format]
 
         def look(s: State) -> TrainingDataExport:
             rows = self._export_rows(s, lambda q: start <= q.timestamp <= end)
