@@ -94,6 +94,17 @@ function session(v, path, raw, where) {
 }
 
 function parse(v, document) {
+  try {
+    return parseDocument(v, document);
+  } catch (error) {
+    // JSON nested deeper than the stack (the parser and the checks recurse): a refusal,
+    // not the process's RangeError.
+    if (error instanceof RangeError) throw v.fail('document is not JSON this store can read: nested too deeply');
+    throw error;
+  }
+}
+
+function parseDocument(v, document) {
   if (typeof document !== 'string') throw v.fail('document is not JSON: it must be a string', document);
   let root;
   try {
