@@ -7,7 +7,7 @@ import io
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,15 @@ def serve(lines: Iterable[str]) -> tuple[list[dict[str, Any]], int]:
     out = Lines()
     Server(MemoryBackend(), out).serve(iter(line + "\n" for line in sent))
     return out.responses(), sum(1 for line in sent if line.strip())
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 def request(method: str, params: dict[str, Any] | None = None, *, id_: Any = 1,
@@ -105,16 +114,26 @@ def test_a_client_gone_with_a_block_open_ends_the_server_promptly(tmp_path: Path
     """Thread a holds a block open on the store; thread b's write waits for it; stdin
     ends.  The block is rolled back, b's write answered, and serve() returns."""
     location = "memory:session_history/gone"
-    lines = [
-        request("storecheck.open", {"spec": "session_history", "location": location}, id_=1),
-        request("store.begin", id_=2, thread="a"),
-        request("session_history.get_or_create_workspace",
-                {"path": "/w", "at": "2025-01-01T00:00:00Z"}, id_=3, thread="b"),
-    ]
+    out = Lines()
+
+    def answered(request_id: int) -> bool:
+        return any(r["id"] == request_id for r in out.responses())
+
+    def client() -> Iterator[str]:
+        # As the harness does: each line after the one before it is answered (requests on
+        # different threads run at once, so a pipelined begin could meet no open store).
+        yield request("storecheck.open", {"spec": "session_history", "location": location},
+                      id_=1) + "\n"
+        assert wait_until(lambda: answered(1))
+        yield request("store.begin", id_=2, thread="a") + "\n"
+        assert wait_until(lambda: answered(2))
+        yield request("session_history.get_or_create_workspace",
+                      {"path": "/w", "at": "2025-01-01T00:00:00Z"}, id_=3, thread="b") + "\n"
+
     started = time.monotonic()
-    responses, sent = serve(lines)
+    Server(MemoryBackend(), out).serve(client())
     assert time.monotonic() - started < 5
-    assert len(responses) == sent
+    responses = out.responses()
     assert {r["id"] for r in responses} == {1, 2, 3}
     assert all("error" not in r for r in responses), responses
 
