@@ -248,11 +248,17 @@ class RaceSuite:
                 for round_ in range(self.rounds)
                 for case in self.prepare(store, f"{tag}-{round_}", round_)]
 
-    def holder(self, backend: Any, store: Any) -> HeldWrite | None:
-        """The held write, made on ``store`` (opened on the racers' location) with the
-        :meth:`write_round` of a record of its own; None for a store without transactions."""
-        if caps.TRANSACTIONS not in backend.capabilities:
+    def holder(self, backend: Any, holding: Callable[[], Any]) -> HeldWrite | None:
+        """The held write, made with the :meth:`write_round` of a record of its own on the
+        store ``holding()`` gives (on the racers' location).  None for a store without transactions,
+        and for one whose second store on a location need not see the first: only a
+        ``multi_process`` backend promises that, or an ``in_process`` one, whose two stores
+        live in this process (a served store without ``multi_process`` is one process per
+        store, each free to keep its own copy of the location)."""
+        if (caps.TRANSACTIONS not in backend.capabilities
+                or not {caps.MULTI_PROCESS, caps.IN_PROCESS} & backend.capabilities):
             return None
+        store = holding()
         self.own_records(store, 1)
         return HeldWrite(store, lambda holding, holds: self.write_round(holding, 0, holds))
 
@@ -263,7 +269,7 @@ class RaceSuite:
         """Threads sharing one store race each conditional change: at a common start, and
         every few rounds under a write another store on the location holds (the start then
         does not depend on how the machine schedules the threads)."""
-        holder = self.holder(backend, open_store())
+        holder = self.holder(backend, open_store)
         race_in_threads(store, self.spec, self.cases(store, "threads", holder is not None),
                         store_profile.threads * 4, holder)
 
@@ -275,7 +281,7 @@ class RaceSuite:
         """Worker processes, each with its own store on one location, race each conditional
         change: at a common start, and every few rounds under a write this process holds."""
         store = open_store()
-        holder = self.holder(backend, store)
+        holder = self.holder(backend, lambda: store)
         race_in_processes(backend.backend, self.spec, fresh_location,
                           self.cases(store, "processes", holder is not None),
                           store_profile.processes, holder)
