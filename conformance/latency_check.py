@@ -15,6 +15,7 @@ from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import progress
 from storecheck.conformance.latency import (
     REMEASURES,
+    ROUNDS_PER_BUDGET,
     Budget,
     Interleaved,
     LatencyTarget,
@@ -32,6 +33,7 @@ from storecheck.conformance.scaling import (
     growth_row,
     measure_growth,
     pooled,
+    surely_too_fast,
 )
 from storecheck.conformance.timing import (
     CONFIDENCE,
@@ -219,10 +221,14 @@ def check_target(
 
 def check_growth(spec: str, growth: Growth, workload: Callable[[Any, Any, int], Any],
                  small: LatencyRun[Any], large: LatencyRun[Any], settings: LatencySettings,
-                 record_property: Callable[[str, object], None], in_process: bool = False) -> None:
+                 record_property: Callable[[str, object], None], in_process: bool = False,
+                 budget: Budget | None = None) -> None:
     """Growth too fast is measured again (``REMEASURES`` times, every round's ratio pooled)
-    before it fails: a real growth stays, a burst of load on one size does not.  Under
-    ``--scaling=warn`` nothing fails, so the first measurement stands."""
+    before it fails, unless its rounds leave no doubt (:func:`surely_too_fast`): a real
+    growth stays, a burst of load on one size does not.  Each size's part of a round ends
+    after a tenth of the budget's time (with five calls at least), so a slow store's check
+    ends in seconds.  Under ``--scaling=warn`` nothing fails, so the first measurement
+    stands."""
     echo = getattr(small.store, "transport_echo", None)
 
     def measured(first_index: int) -> GrowthMeasurement:
@@ -230,11 +236,13 @@ def check_growth(spec: str, growth: Growth, workload: Callable[[Any, Any, int], 
                               lambda i: workload(large.store, large.data, i),
                               transport=None if echo is None else (lambda i: echo()),
                               in_process=in_process, first_index=first_index,
-                              warmup=10 if first_index == 0 else 0)
+                              warmup=10 if first_index == 0 else 0,
+                              round_seconds=None if budget is None
+                              else budget.seconds / ROUNDS_PER_BUDGET)
 
     result = measured(0)
     for _ in range(REMEASURES if settings.scaling_mode == "enforce" else 0):
-        if not grows_too_fast(growth, result):
+        if not grows_too_fast(growth, result) or surely_too_fast(growth, result):
             break
         result = pooled(result, measured(result.next_index))
     outcome = "pass"
@@ -307,14 +315,15 @@ class LatencySuite:
 
     def test_cost_does_not_grow_with_the_data(
         self, scaling_row: tuple[Growth, Any], small_dataset: LatencyRun[Any],
-        dataset: LatencyRun[Any], latency_settings: LatencySettings,
+        dataset: LatencyRun[Any], latency_settings: LatencySettings, latency_budget: Budget,
         record_property: Callable[[str, object], None], backend: Any,
     ) -> None:
         if latency_settings.scaling_mode == "off":
             pytest.skip("scaling checks are off (--scaling=off)")
         growth, workload = scaling_row
         check_growth(self.spec, growth, workload, small_dataset, dataset, latency_settings,
-                     record_property, in_process=caps.IN_PROCESS in backend.capabilities)
+                     record_property, in_process=caps.IN_PROCESS in backend.capabilities,
+                     budget=latency_budget)
 
     def test_operation_meets_its_target(
         self, latency_row: tuple[LatencyTarget, Any, Any], dataset: LatencyRun[Any],

@@ -12,11 +12,19 @@ these checks stay enforced where absolute targets are only warned about.
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
-from storecheck.conformance.timing import Sampler, ThreadSampler, load_free
+from storecheck.conformance.timing import (
+    CONFIDENCE,
+    Sample,
+    Sampler,
+    ThreadSampler,
+    load_free,
+    tail_probability,
+)
 
 SMALL: Final = 1_000
 """Rows of the main table in the small dataset."""
@@ -25,6 +33,9 @@ LARGE: Final = 10_000
 SLACK_MS: Final = 0.05
 """Growth below this many milliseconds is timer and cache noise, whatever the ratio."""
 SCALING_MODES: Final = ("enforce", "warn", "off")
+FEWEST_PER_ROUND: Final = 5
+"""Calls of each size a round takes at least, however slow they are: the round's median is
+then of five calls, and one stray call cannot make it."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,7 @@ def measure_growth(small: Callable[[int], Any], large: Callable[[int], Any], *, 
                    per_round: int = 21, warmup: int = 10,
                    transport: Callable[[int], Any] | None = None,
                    sampler: Sampler | None = None, in_process: bool = False,
-                   first_index: int = 0) -> GrowthMeasurement:
+                   first_index: int = 0, round_seconds: float | None = None) -> GrowthMeasurement:
     """Time ``small(i)`` and ``large(i)`` in alternating rounds, ``i`` from ``first_index``.
 
     Alternating, and swapping which size goes first each round, puts both
@@ -72,6 +83,10 @@ def measure_growth(small: Callable[[int], Any], large: Callable[[int], Any], *, 
     store behind a wire, ``transport`` (an empty round trip) is timed in each round too
     and its median taken off both sizes': the wire's fixed cost would otherwise hide the
     growth (0.1 ms growing to 0.4 ms is 4x; behind a 0.9 ms wire, 1.3x).
+
+    With ``round_seconds``, each size's part of a round ends once it has taken that long
+    and made :data:`FEWEST_PER_ROUND` calls: an operation that costs 100 ms on the large
+    dataset is measured in seconds, not minutes, and its growth is no less plain.
     """
     for i in range(first_index, first_index + warmup):
         small(i)
@@ -88,9 +103,9 @@ def measure_growth(small: Callable[[int], Any], large: Callable[[int], Any], *, 
             timed: dict[str, list[int]] = {}
             order = list(series.items())
             for name, call in order if round_ % 2 == 0 else order[::-1]:
-                samples = [time_call(call, i + k) for k in range(per_round)]
+                samples = _round(time_call, call, i, per_round, round_seconds)
                 timed[name] = load_free(samples, in_process)
-            i += per_round
+            i += max(len(values) for values in timed.values())
             wire = statistics.median(timed["transport"]) if transport is not None else 0
             ratios.append(max(0, statistics.median(timed["large"]) - wire)
                           / max(1, statistics.median(timed["small"]) - wire))
@@ -101,6 +116,20 @@ def measure_growth(small: Callable[[int], Any], large: Callable[[int], Any], *, 
         statistics.median(everything["large"]) / 1e6, statistics.median(ratios),
         statistics.median(everything["transport"]) / 1e6 if transport is not None else None,
         ratios=tuple(ratios), next_index=i)
+
+
+def _round(time_call: Sampler, call: Callable[[int], Any], first_index: int, calls: int,
+           seconds: float | None) -> list[Sample]:
+    """Up to ``calls`` timed calls from ``first_index``; fewer, but at least
+    :data:`FEWEST_PER_ROUND`, once ``seconds`` have passed."""
+    deadline = None if seconds is None else time.perf_counter_ns() + seconds * 1e9
+    taken: list[Sample] = []
+    while len(taken) < calls:
+        taken.append(time_call(call, first_index + len(taken)))
+        if (deadline is not None and len(taken) >= FEWEST_PER_ROUND
+                and time.perf_counter_ns() > deadline):
+            break
+    return taken
 
 
 def pooled(first: GrowthMeasurement, then: GrowthMeasurement) -> GrowthMeasurement:
@@ -117,6 +146,17 @@ def pooled(first: GrowthMeasurement, then: GrowthMeasurement) -> GrowthMeasureme
 
 def grows_too_fast(growth: Growth, result: GrowthMeasurement) -> bool:
     return result.ratio > growth.allowed and result.large_p50_ms - result.small_p50_ms > SLACK_MS
+
+
+def surely_too_fast(growth: Growth, result: GrowthMeasurement) -> bool:
+    """Growth too fast beyond doubt, so that measuring again cannot change the verdict: a
+    sign test on the rounds' ratios.  Were the growth at most the allowed ratio, each
+    round would exceed it with at most even odds; so many rounds exceeding it that this
+    has a probability under 1 - :data:`~storecheck.conformance.timing.CONFIDENCE` (8 of
+    9 rounds) is a real growth, not a burst of load on one size."""
+    above = sum(ratio > growth.allowed for ratio in result.ratios)
+    return (grows_too_fast(growth, result)
+            and tail_probability(len(result.ratios), 0.5, above) < 1 - CONFIDENCE)
 
 
 def growth_row(growth: Growth, result: GrowthMeasurement, outcome: str) -> dict[str, Any]:

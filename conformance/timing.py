@@ -113,7 +113,7 @@ def samples_needed(p: float) -> int:
     return 1 if p >= 100 else math.ceil(2 * 100 / (100 - p))
 
 
-def _tail_probability(count: int, success: float, at_least: int) -> float:
+def tail_probability(count: int, success: float, at_least: int) -> float:
     """P(Binomial(count, success) >= at_least)."""
     if success >= 1.0:
         return 1.0
@@ -144,7 +144,7 @@ def lower_bound(ordered: Sequence[int], p: float, confidence: float = CONFIDENCE
     low, high = 1, count
     while low < high:
         middle = (low + high) // 2
-        if _tail_probability(count, middle / count, rank) >= 1 - confidence:
+        if tail_probability(count, middle / count, rank) >= 1 - confidence:
             high = middle
         else:
             low = middle + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -327,6 +328,37 @@ def test_a_cost_that_grows_with_the_data_is_caught_and_a_flat_one_is_not() -> No
     # Below the slack a large ratio is timer noise, not growth.
     tiny = measure_growth(lambda i: None, lambda i: _work(20), rounds=5, per_round=5, warmup=2)
     assert not grows_too_fast(growth, tiny), tiny
+
+
+def test_a_slow_operation_is_measured_in_rounds_cut_by_time_and_a_plain_growth_settles_at_once(
+) -> None:
+    """A round of a 30 ms call ends after its time with five calls, not twenty-one; rounds
+    that nearly all exceed the allowed ratio settle the failure without measuring again,
+    and rounds split about evenly around it do not."""
+    from storecheck.conformance.scaling import (
+        FEWEST_PER_ROUND,
+        Growth,
+        GrowthMeasurement,
+        measure_growth,
+        surely_too_fast,
+    )
+
+    started = time.perf_counter()
+    slow = measure_growth(lambda i: time.sleep(0.003), lambda i: time.sleep(0.03), rounds=3,
+                          per_round=21, warmup=0, in_process=True, round_seconds=0.01)
+    assert slow.samples == 3 * FEWEST_PER_ROUND, slow
+    assert time.perf_counter() - started < 3 * FEWEST_PER_ROUND * 0.033 + 1.0
+    assert slow.ratio > 5, slow
+
+    growth = Growth("op", 2.5, "test")
+
+    def rounds(*ratios: float) -> GrowthMeasurement:
+        return GrowthMeasurement(len(ratios), 10, 1.0, 1.0 * statistics.median(ratios),
+                                 statistics.median(ratios), ratios=ratios)
+
+    assert surely_too_fast(growth, rounds(9, 9, 9, 9, 9, 9, 9, 9, 1))
+    assert not surely_too_fast(growth, rounds(9, 9, 9, 9, 9, 9, 9, 1, 1))
+    assert not surely_too_fast(growth, rounds(2, 2, 2, 2, 2, 2, 2, 2, 2))
 
 
 def test_growth_behind_a_wire_is_judged_net_of_its_echo() -> None:
