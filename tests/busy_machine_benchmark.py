@@ -70,21 +70,18 @@ def main_job(workdir: Path, marks: str | None) -> tuple[int, list[str], float, f
     return done.returncode, failed + inconclusive, seconds, os.getloadavg()[0]
 
 
-def timing_groups() -> dict[tuple[str, str], list[tuple[str, str]]]:
-    return {key: mutants for key, mutants in GROUPS.items() if key[1] == "latency"}
-
-
 def mutant_round(workdir: Path) -> dict[str, bool]:
     """Each timing mutant: caught (its latency checks failed) in this round?"""
     caught: dict[str, bool] = {}
-    for (module, category), mutants in timing_groups().items():
-        refs = [f"tests.mutants.{module}:{name}" for name, _ in mutants]
-        run = run_suite(workdir, ",".join(refs), "-m", category)
+    for group, mutants in GROUPS.items():
+        if not group.endswith("latency"):
+            continue
+        run = run_suite(workdir, ",".join(m.ref for m in mutants), "-m", "latency")
         names = {backend["ref"]: backend["name"] for backend in run.report.get("backends", [])}
-        for ref, (name, spec) in zip(refs, mutants, strict=True):
+        for mutant in mutants:
             failed = {row["category"] for row in run.report.get("results", [])
-                      if row["backend"] == names.get(ref) and row["failed"]}
-            caught[f"{spec}/{name}"] = category in failed
+                      if row["backend"] == names.get(mutant.ref) and row["failed"]}
+            caught[f"{mutant.spec}/{mutant.name}"] = "latency" in failed
     return caught
 
 

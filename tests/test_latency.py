@@ -91,7 +91,7 @@ def test_slow_operation_fails_under_enforce_and_passes_under_warn(on_path: pytes
     assert enforced.ret == 1
     enforced.stdout.fnmatch_lines([
         "*FAILED session_history [[]latency[]] test_operation_meets_its_target on "
-        "mutant-slow_tail_reads: session_history.get_session: expected p99 <= 100 ms*",
+        "mutant-session_history-slow_tail_reads: session_history.get_session: expected p99 <= 100 ms*",
     ])
     # The failure says how to rerun it, and the two ways out on a slower machine.
     enforced.stdout.fnmatch_lines(["*rerun this check alone*", "*pytest --store=*"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from pathlib import Path
+from typing import NamedTuple
 
 import jsonschema
 import pytest
@@ -19,14 +20,36 @@ index each, whose loss only a loaded timing shows (``tests/index_power_benchmark
 MUTANT_MODULES = [importlib.import_module(f"tests.mutants.{info.name}")
                   for info in pkgutil.iter_modules([str(Path(__file__).parent / "mutants")])
                   if info.name not in BENCHMARK_ONLY]
-CASES = [(module.__name__.rsplit(".", 1)[1], store.spec, name, category)
+
+
+class Mutant(NamedTuple):
+    module: str
+    name: str
+    spec: str
+    category: str
+    """The category whose checks must catch it."""
+
+    @property
+    def ref(self) -> str:
+        return f"tests.mutants.{self.module}:{self.name}"
+
+
+CASES = [Mutant(module.__name__.rsplit(".", 1)[1], name, store.spec, category)
          for module in MUTANT_MODULES
          for name, (store, category) in module.MUTANTS.items()]
-GROUPS: dict[tuple[str, str], list[tuple[str, str]]] = {}
-for _module, _spec, _name, _category in CASES:
-    GROUPS.setdefault((_module, _category), []).append((_name, _spec))
-"""Mutants of one module caught by one category run as the backends of one suite run: one
-interpreter start and one collection for the group, each mutant judged on its own rows."""
+
+
+def _group(mutant: Mutant) -> str:
+    """Mutants on PostgreSQL need its server, so they run apart from the SQLite ones."""
+    return f"postgres-{mutant.category}" if mutant.module == "postgres" else mutant.category
+
+
+GROUPS: dict[str, list[Mutant]] = {}
+for _mutant in CASES:
+    GROUPS.setdefault(_group(_mutant), []).append(_mutant)
+"""The mutants one category must catch run as the backends of one suite run: one
+interpreter start and one collection for the group (names are unique across modules), each
+mutant judged on its own rows."""
 
 pytestmark = pytest.mark.slow
 
@@ -110,32 +133,33 @@ def test_correct_backends_pass_the_whole_suite(
         assert all(cell["verdict"] == cell["published"] for cell in table["cells"]), table
 
 
-@pytest.mark.parametrize(("module", "category"), [
-    pytest.param(module, category, id=f"{module}-{category}",
-                 # Each mutant of a latency group seeds its own timed datasets: the longest
-                 # runs, started first so that neither worker is left with one at the end.
-                 marks=[pytest.mark.longest] if category == "latency" else [])
-    for module, category in GROUPS])
+@pytest.mark.parametrize("group", [
+    # A group's run is a minute or two; the latency group, which times every mutant, is
+    # the longest, started first so that neither worker is left with it at the end.
+    pytest.param(group, id=group,
+                 marks=[pytest.mark.longest] if group.endswith("latency") else [])
+    for group in GROUPS])
 def test_each_mutant_is_caught_in_its_category(
-    tmp_path: Path, record_property: pytest.RecordProperty, module: str, category: str,
+    tmp_path: Path, record_property: pytest.RecordProperty, group: str,
     request: pytest.FixtureRequest,
 ) -> None:
-    if module == "postgres":
+    mutants = GROUPS[group]
+    if group.startswith("postgres-"):
         request.getfixturevalue("postgres_available")
-    mutants = GROUPS[module, category]
-    record_property("mutants", ", ".join(f"{spec}/{name}" for name, spec in mutants))
-    refs = [f"tests.mutants.{module}:{name}" for name, _ in mutants]
-    run = run_suite(tmp_path, ",".join(refs), "-m", category)
+    category = mutants[0].category
+    record_property("mutants", ", ".join(f"{m.spec}/{m.name}" for m in mutants))
+    run = run_suite(tmp_path, ",".join(m.ref for m in mutants), "-m", category)
     assert run.returncode == 1, run.output[-3000:]
     names = {backend["ref"]: backend["name"] for backend in run.report.get("backends", [])}
     escaped = []
-    for ref, (name, spec) in zip(refs, mutants, strict=True):
-        backend = names.get(ref)
+    for mutant in mutants:
+        backend = names.get(mutant.ref)
         failed = {row["category"] for row in run.report["results"]
                   if row["backend"] == backend and row["failed"]}
-        stray = {f["spec"] for f in run.report["failures"] if f["backend"] == backend} - {spec}
+        stray = {f["spec"] for f in run.report["failures"] if f["backend"] == backend} - {mutant.spec}
         if category not in failed or stray:
-            escaped.append(f"{spec}/{name}: failed in {sorted(failed)}, other specs {sorted(stray)}")
+            escaped.append(f"{mutant.module}/{mutant.name} ({mutant.spec}): failed in "
+                           f"{sorted(failed)}, other specs {sorted(stray)}")
     assert not escaped, "\n".join(escaped) + "\n" + run.output[-3000:]
 
 

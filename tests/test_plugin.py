@@ -129,8 +129,8 @@ def test_failures_of_one_rule_are_listed_once_with_their_count(
     result.assert_outcomes(failed=5)
     result.stdout.fnmatch_lines([
         "broken rules (1, from 5 failed checks):",
-        "  mutant-restore_by_column_name_unverified: app_meta.restore: expected StorageFailed "
-        "(5 checks)"])
+        "  mutant-app_meta_backup-restore_by_column_name_unverified: app_meta.restore: expected "
+        "StorageFailed (5 checks)"])
     report = json.loads(pytester.path.joinpath("r.json").read_text())
     (rule,) = report["broken_rules"]
     assert rule["checks"] == 5 and rule["specs"] == ["app_meta"] and len(rule["nodeids"]) == 5
@@ -182,7 +182,7 @@ def test_failure_line_names_spec_category_and_operation(
         "--store=tests.mutants.session_history:non_atomic_create", "-m", "acid", "-x", *QUICK)
     assert result.ret == 1
     result.stdout.fnmatch_lines([
-        "FAILED session_history [[]acid[]] create_session on mutant-non_atomic_create: "
+        "FAILED session_history [[]acid[]] create_session on mutant-session_history-non_atomic_create: "
         "session_history.create_session: expected *",
     ])
     assert result.parseoutcomes()["failed"] == 1  # -x stopped at the first
@@ -272,7 +272,7 @@ def test_a_failure_prints_a_command_that_replays_it_without_shrinking(
     assert first.ret == pytest.ExitCode.TESTS_FAILED
     command = (f"pytest --store={mutant} --store-spec=session_history --store-profile=quick "
                "-k 'test_model.py and test_random_operation_sequences_match_the_model"
-               "[mutant-pagination_skips_ties]' --store-replay")
+               "[mutant-session_history-pagination_skips_ties]' --store-replay")
     assert command in first.stdout.str()
     assert "@reproduce_failure" not in first.stdout.str()
     again = pytester.runpytest_subprocess(*shlex.split(command.removeprefix("pytest ")),
@@ -299,7 +299,7 @@ def _known(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, manifest:
 def test_a_known_failure_is_reported_with_its_reason_and_does_not_fail_the_run(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    manifest = (f'["mutant-pagination_skips_ties"]\n"{MODEL_CHECK}" = "ties fixed in #12"\n'
+    manifest = (f'["mutant-session_history-pagination_skips_ties"]\n"{MODEL_CHECK}" = "ties fixed in #12"\n'
                 '["*"]\n"storecheck/nosuch/*" = "an entry that matches nothing"\n')
     result = _known(pytester, monkeypatch, manifest, f"--store={KNOWN_MUTANT}",
                     "--store-report=report.json")
@@ -307,7 +307,8 @@ def test_a_known_failure_is_reported_with_its_reason_and_does_not_fail_the_run(
     result.assert_outcomes(xfailed=1)
     result.stdout.fnmatch_lines([
         "*storecheck known failures*",
-        "KNOWN session_history [[]model[]] *on mutant-pagination_skips_ties: ties fixed in #12*",
+        "KNOWN session_history [[]model[]] *on mutant-session_history-pagination_skips_ties: "
+        "ties fixed in #12*",
         "UNUSED [[]*[]] 'storecheck/nosuch/*' matched no check that ran*",
     ])
     report = json.loads(pytester.path.joinpath("report.json").read_text())
@@ -333,7 +334,7 @@ def test_a_known_failure_listed_as_not_strict_may_pass_or_fail(
     passing = _known(pytester, monkeypatch, f'["sqlite"]\n{entry}', "--store=sqlite")
     assert passing.ret == pytest.ExitCode.OK, passing.stdout.str()
     passing.assert_outcomes(xpassed=1)
-    failing = _known(pytester, monkeypatch, f'["mutant-pagination_skips_ties"]\n{entry}',
+    failing = _known(pytester, monkeypatch, f'["mutant-session_history-pagination_skips_ties"]\n{entry}',
                      f"--store={KNOWN_MUTANT}")
     assert failing.ret == pytest.ExitCode.OK, failing.stdout.str()
     failing.assert_outcomes(xfailed=1)

@@ -9,10 +9,17 @@ from storecheck.reference_impl.backend import SqliteBackend, sqlite_backend
 from storecheck.reference_impl.engine import Migration
 
 
-def sqlite_mutant_backends(mutants: dict[str, tuple[type[Any], str]]) -> dict[str, SqliteBackend]:
-    """One backend per mutant store class, named as ``--store=tests.mutants.<module>:<name>``
-    finds it in the module's globals."""
-    return {name: sqlite_backend(f"mutant-{name}", ((store.spec, store),))
+def mutant_name(module: str, name: str) -> str:
+    """The backend name of mutant ``name`` of ``tests.mutants.<module>``: unique among all
+    the mutants, so that one run may check mutants of several modules side by side."""
+    return f"mutant-{module.rsplit('.', 1)[-1]}-{name}"
+
+
+def sqlite_mutant_backends(mutants: dict[str, tuple[type[Any], str]],
+                           module: str) -> dict[str, SqliteBackend]:
+    """One backend per mutant store class of ``module``, found by
+    ``--store=tests.mutants.<module>:<name>`` in the module's globals."""
+    return {name: sqlite_backend(mutant_name(module, name), ((store.spec, store),))
             for name, (store, _) in mutants.items()}
 
 

@@ -244,4 +244,4 @@ MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "replace_chunks_in_two_transactions": (ReplaceChunksInTwoTransactions, "acid"),
 }
 
-globals().update(sqlite_mutant_backends(MUTANTS))
+globals().update(sqlite_mutant_backends(MUTANTS, __name__))

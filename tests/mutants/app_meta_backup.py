@@ -137,4 +137,4 @@ MUTANTS: dict[str, tuple[type[Any], str]] = {
     "backup_due_from_the_oldest": (BackupDueFromTheOldest, "badinput"),
     "pool_status_of_open_connections_only": (PoolStatusOfOpenConnectionsOnly, "concurrency"),
 }
-globals().update(sqlite_mutant_backends(MUTANTS))
+globals().update(sqlite_mutant_backends(MUTANTS, __name__))

@@ -198,4 +198,4 @@ MUTANTS: dict[str, tuple[type[Any], str]] = {
     **COSTS,
 }
 
-globals().update(sqlite_mutant_backends(MUTANTS))
+globals().update(sqlite_mutant_backends(MUTANTS, __name__))

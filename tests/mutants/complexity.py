@@ -105,4 +105,4 @@ CONVERSATIONS: dict[str, tuple[type[Any], str]] = {
     "list_hydrates_each_conversation": (ListHydratesEachConversation, "latency"),
 }
 MUTANTS = {**SESSION_HISTORY, **CONVERSATIONS}
-globals().update(sqlite_mutant_backends(MUTANTS))
+globals().update(sqlite_mutant_backends(MUTANTS, __name__))

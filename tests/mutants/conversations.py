@@ -180,7 +180,7 @@ MUTANTS: dict[str, tuple[type[SqliteConversations], str]] = {
     "tags_ordered_ignoring_case": (TagsOrderedIgnoringCase, "badinput"),
 }
 
-globals().update(sqlite_mutant_backends(MUTANTS))
+globals().update(sqlite_mutant_backends(MUTANTS, __name__))
 
 
 class AtomicIsNotATransaction(SqliteConversations):
@@ -263,4 +263,4 @@ MORE_MUTANTS: dict[str, tuple[type[SqliteConversations], str]] = {
     "tag_filter_by_string_formatting": (TagFilterByStringFormatting, "badinput"),
 }
 MUTANTS.update(MORE_MUTANTS)
-globals().update(sqlite_mutant_backends(MORE_MUTANTS))
+globals().update(sqlite_mutant_backends(MORE_MUTANTS, __name__))

@@ -384,5 +384,5 @@ MUTANTS: dict[str, tuple[type[SqliteExtraction], str]] = {
     "indexes_down_leaves_one_behind": (IndexesDownLeavesOneBehind, "migration"),
     "reads_take_the_write_lock": (ReadsTakeTheWriteLock, "acid"),
 }
-globals().update(sqlite_mutant_backends(MUTANTS))
+globals().update(sqlite_mutant_backends(MUTANTS, __name__))
 

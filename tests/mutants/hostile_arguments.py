@@ -83,4 +83,4 @@ MUTANTS: dict[str, tuple[type[Any], str]] = {
     "purge_cutoff_unchecked": (PurgeCutoffUnchecked, "badinput"),
     "lease_end_unchecked": (LeaseEndUnchecked, "badinput"),
 }
-globals().update(sqlite_mutant_backends(MUTANTS))
+globals().update(sqlite_mutant_backends(MUTANTS, __name__))

@@ -71,4 +71,4 @@ MUTANTS: dict[str, tuple[type[Any], str]] = {
     "session_history_deferred_block_restarts_stale_write": (SessionsDeferredBlock, "isolation"),
     "app_meta_deferred_block_restarts_stale_write": (AppMetaDeferredBlock, "isolation"),
 }
-globals().update(sqlite_mutant_backends(MUTANTS))
+globals().update(sqlite_mutant_backends(MUTANTS, __name__))

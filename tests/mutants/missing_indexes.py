@@ -53,4 +53,4 @@ MUTANTS: dict[str, tuple[type[Any], str]] = {
 }
 """One store per forgotten index, named ``<spec>_without_<index>``."""
 
-globals().update(sqlite_mutant_backends(MUTANTS))
+globals().update(sqlite_mutant_backends(MUTANTS, __name__))

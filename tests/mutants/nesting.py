@@ -61,4 +61,4 @@ MUTANTS: dict[str, tuple[type[Any], str]] = {
     for spec, store in STORES.items()
     for flaw in (InnerBlocksJoinTheOuter, InnerBlocksCommitEarly)
 }
-globals().update(sqlite_mutant_backends(MUTANTS))
+globals().update(sqlite_mutant_backends(MUTANTS, __name__))

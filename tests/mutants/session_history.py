@@ -219,7 +219,7 @@ MUTANTS: dict[str, tuple[type[SqliteSessionHistory], str]] = {
     "slow_tail_reads": (SlowGetSession, "latency"),
 }
 
-globals().update(sqlite_mutant_backends(MUTANTS))
+globals().update(sqlite_mutant_backends(MUTANTS, __name__))
 
 
 class TotalsOverflowUnchecked(SqliteSessionHistory):
@@ -346,4 +346,4 @@ MORE_MUTANTS: dict[str, tuple[type[SqliteSessionHistory], str]] = {
     "runtime_mix_in_dictionary_order": (RuntimeMixInDictionaryOrder, "badinput"),
 }
 MUTANTS.update(MORE_MUTANTS)
-globals().update(sqlite_mutant_backends(MORE_MUTANTS))
+globals().update(sqlite_mutant_backends(MORE_MUTANTS, __name__))

@@ -98,4 +98,4 @@ MUTANTS: dict[str, tuple[type[Any], str]] = {
     "opens_any_file": (OpensAnyFile, "badinput"),
     "integrity_check_raises": (IntegrityCheckRaises, "badinput"),
 }
-globals().update(sqlite_mutant_backends(MUTANTS))
+globals().update(sqlite_mutant_backends(MUTANTS, __name__))

@@ -509,4 +509,4 @@ MUTANTS: dict[str, tuple[type[SqliteTelemetry], str]] = {
     "equal_variants_allowed": (EqualVariantsAllowed, "badinput"),
     "views_down_leaves_one_behind": (ViewsDownLeavesOneBehind, "migration"),
 }
-globals().update(sqlite_mutant_backends(MUTANTS))
+globals().update(sqlite_mutant_backends(MUTANTS, __name__))

@@ -295,4 +295,4 @@ CONVERSATIONS: dict[str, tuple[type[Any], str]] = {
     "complete_job_check_then_act": (CompleteJobCheckThenAct, "concurrency"),
 }
 MUTANTS = {**SESSION_HISTORY, **CONVERSATIONS}
-globals().update(sqlite_mutant_backends(MUTANTS))
+globals().update(sqlite_mutant_backends(MUTANTS, __name__))
