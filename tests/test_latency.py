@@ -556,3 +556,34 @@ def test_a_miss_explained_by_load_is_inconclusive_and_one_that_is_not_fails(
     assert calls == list(range(3 + measured)) and row["samples"] == measured
     assert row["judged"]["wall_ms"] == 3.0 and row["judged"]["needed"] == 200
     assert row["machine"]["slowdown"] == pytest.approx(3.0 if outcome != "fail" else 1.0)
+
+
+@pytest.mark.parametrize("spec", ["session_history", "conversations", "extraction", "telemetry",
+                                  "app_meta"])
+def test_every_floor_of_the_latency_table_runs_on_the_reference_file(
+        tmp_path: Path, spec: str) -> None:
+    """A floor whose SQL fails is reported as no floor (right for a store with a schema of
+    its own), so a floor broken on the reference's own schema would pass unseen: each runs
+    here, on the reference's file seeded as the latency checks seed it."""
+    import importlib
+
+    from storecheck.conformance.scaling import SMALL
+    from storecheck.reference_impl.backend import SQLITE_BACKEND
+    from storecheck.reference_impl.engine import Database
+
+    table = importlib.import_module(f"storecheck.conformance.suites.{spec}.latency_table")
+    floors = [(target, floor) for target, _, floor in table.TARGETS if floor is not None]
+    assert floors, f"{spec} has no floors"
+    location = SQLITE_BACKEND.new_location(spec, tmp_path)
+    store = SQLITE_BACKEND.open(spec, location)
+    database = Database(location)
+    try:
+        data = table.load(store, True, 40, SMALL)
+        conn = database.connection()
+        for target, floor in floors:
+            for i in range(3):
+                floor(conn, data, i)
+            assert not conn.in_transaction, f"{target.operation}: the floor left a transaction open"
+    finally:
+        database.close()
+        store.close()
