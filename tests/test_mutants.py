@@ -68,7 +68,7 @@ rows run, enforced, on SQLite in the main job (README command 1, which CI runs b
 these tests); every floor's SQL runs on the reference's file in
 ``tests/test_latency.py``; the complexity mutants are caught by the latency group here."""
 
-WHOLE_SUITE_RUNS = [(backend, spec) for backend in ("postgres", "sqlite", "memory", "served-sqlite")
+WHOLE_SUITE_RUNS = [(backend, spec) for backend in ("served-sqlite", "postgres", "sqlite", "memory")
                     for spec in SPECS] + [("sqlite-split", "app_meta")]
 """Every spec on every reference backend, seed 001's production layout, and the reference
 served through the wire protocol.  Served, the latency checks are left out (the in-process
@@ -136,11 +136,13 @@ def test_correct_backends_pass_the_whole_suite(
         assert all(cell["verdict"] == cell["published"] for cell in table["cells"]), table
 
 
+LONGEST_GROUPS = frozenset({"acid", "concurrency", "latency", "badinput"})
+"""The groups whose run takes one and a half to two and a half minutes (measured on two
+cores): started first, so that neither worker is left with one at the end."""
+
+
 @pytest.mark.parametrize("group", [
-    # A group's run is a minute or two; the latency group, which times every mutant, is
-    # the longest, started first so that neither worker is left with it at the end.
-    pytest.param(group, id=group,
-                 marks=[pytest.mark.longest] if group.endswith("latency") else [])
+    pytest.param(group, id=group, marks=[pytest.mark.longest] if group in LONGEST_GROUPS else [])
     for group in GROUPS])
 def test_each_mutant_is_caught_in_its_category(
     tmp_path: Path, record_property: pytest.RecordProperty, group: str,
