@@ -41,10 +41,10 @@ _RESULTS = pytest.StashKey[dict[str, bool]]()
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The slow self-tests (each a conformance run in a subprocess) first, the longest of
-    them (marked ``longest``: the latency mutant groups, two to three minutes each) at the
-    very front, otherwise in their file's order: the parallel workers start the longest
-    runs at once and finish together, instead of one worker picking up a ten-minute run
-    when the other is nearly done."""
+    them (marked ``longest``: the largest mutant groups, minutes each) at the very front,
+    otherwise in their file's order: the workers (which steal work from each other) start
+    the longest runs first and finish together, instead of one picking up a long run when
+    the other is nearly done."""
     items.sort(key=lambda item: (item.get_closest_marker("slow") is None,
                                  item.get_closest_marker("longest") is None))
 
