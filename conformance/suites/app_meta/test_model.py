@@ -41,7 +41,7 @@ from storecheck.conformance.specs.app_meta import (
     NewTool,
     replay,
 )
-from storecheck.conformance.stateful import ComparingMachine, run_machine
+from storecheck.conformance.stateful import ComparingMachine, after_changes, run_machine
 from storecheck.fixtures.app_meta import (
     AGGREGATES,
     CHUNKS,
@@ -354,6 +354,7 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                 s.set_checkpoint(processor, self.on_side(position, side), at), side))
 
         @invariant()
+        @after_changes
         def everything_reads_back_the_same(self) -> None:
             self.call("list_settings")
             self.both("get_setting", lambda s, _: [_or_none(partial(s.get_setting, key))

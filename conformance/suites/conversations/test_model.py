@@ -22,7 +22,7 @@ from storecheck.conformance.specs.conversations import (
     NewUpload,
     tokens,
 )
-from storecheck.conformance.stateful import ComparingMachine, run_machine
+from storecheck.conformance.stateful import ComparingMachine, after_changes, run_machine
 from storecheck.fixtures.conversations import (
     MICRO,
     T0,
@@ -319,6 +319,7 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                       lambda s, _: s.purge_conversations(days, now + timedelta(days=days)))
 
         @invariant()
+        @after_changes
         def everything_reads_back_the_same(self) -> None:
             self.both("job_counts", lambda s, _: s.job_counts())
             self.both("list_conversations", _every_page_two_by_two)

@@ -31,7 +31,7 @@ from storecheck.conformance.specs.extraction import (
     ProcessSessionUpdate,
     SessionTotals,
 )
-from storecheck.conformance.stateful import ComparingMachine, run_machine
+from storecheck.conformance.stateful import ComparingMachine, after_changes, run_machine
 from storecheck.fixtures.extraction import (
     AGENTS,
     EVENT_TYPES,
@@ -286,6 +286,7 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             self.both("purge_sessions", lambda s, _: s.purge_sessions(ended_before))
 
         @invariant()
+        @after_changes
         def everything_reads_back_the_same(self) -> None:
             self.both("active_sessions", lambda s, _: s.active_sessions())
             for agent in AGENTS[:2]:

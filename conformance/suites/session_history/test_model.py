@@ -36,7 +36,7 @@ from storecheck.conformance.specs.session_history import (
     SessionQuery,
     SessionUpdate,
 )
-from storecheck.conformance.stateful import ComparingMachine, run_machine
+from storecheck.conformance.stateful import ComparingMachine, after_changes, run_machine
 from storecheck.fixtures.session_history import (
     SessionFactory,
     ids,
@@ -329,6 +329,7 @@ def build_machine(backend: Any, workdir: Path, transactional: bool) -> type[Comp
             self.both("atomic", run)
 
         @invariant()
+        @after_changes
         def stored_state_agrees(self) -> None:
             """After every step, every record the model knows reads back the same."""
             self.both("migration_metadata", lambda s, _: s.migration_metadata())

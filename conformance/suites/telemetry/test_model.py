@@ -36,7 +36,7 @@ from storecheck.conformance.specs.telemetry import (
     NewTrainingRun,
     TrainingMetrics,
 )
-from storecheck.conformance.stateful import ComparingMachine, run_machine
+from storecheck.conformance.stateful import ComparingMachine, after_changes, run_machine
 from storecheck.fixtures.telemetry import (
     DAYS,
     MICRO,
@@ -346,6 +346,7 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                       lambda s, _: s.finalize_ab_test(test_id, winner, confidence, at))
 
         @invariant()
+        @after_changes
         def everything_reads_back_the_same(self) -> None:
             for session_id in SESSIONS:
                 self.both("read session", partial(_read_session, session_id=session_id))
