@@ -22,7 +22,7 @@ from storecheck.conformance.latency import Budget
 from storecheck.conformance.latency_check import LatencySettings
 from storecheck.conformance.scaling import LARGE, SCALING_MODES, SMALL
 from storecheck.conformance.wire.client import DEFAULT_TIMEOUT_S
-from storecheck.plugin import hookspecs, known_failures
+from storecheck.plugin import hookspecs, known_failures, maxfail
 from storecheck.plugin.opening import OpenFailures, note_failure, open_checked
 from storecheck.plugin.profiles import PROFILES, Profile
 from storecheck.plugin.results import (
@@ -128,6 +128,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"process's answer before the check fails and the process is killed (default: "
         f"{DEFAULT_TIMEOUT_S:g})",
     )
+    group.addoption(
+        "--store-maxfail", metavar="N", type=int, default=0,
+        help="skip the later checks of a backend once it has failed N of them (default: 0, "
+        "every check runs): a backend far from the spec answers in minutes, its first "
+        "failures first",
+    )
     parser.addini("storecheck_backend", "default for --store when the option is absent",
                   default=None)
     parser.addini("storecheck_exec", "backends implemented by programs speaking the wire "
@@ -150,6 +156,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if dsn:
         # The environment, not the config, reaches the worker processes checks spawn.
         os.environ[DSN_VARIABLE] = dsn
+    maxfail.limit(config)
     scale = config.getoption("latency_scale")
     if not scale > 0:
         raise pytest.UsageError(f"--latency-scale={scale}: must be a positive number")
@@ -311,6 +318,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         # A gate that skips what it was asked to check would pass without proving anything.
         pytest.fail(f"{message} (it was asked for with --store; pass --store-skip-unavailable "
                     "to skip its checks instead)", pytrace=False)
+    maxfail.skip_if_spent(item.config, selected.backend.name)
     spec = _spec_of(item)
     did_not_open = item.config.stash.get(OPEN_FAILURES_KEY, OpenFailures()).first.get(
         (selected.backend.name, spec or ""))
@@ -334,6 +342,8 @@ def pytest_runtest_makereport(
     report = yield
     callspec = getattr(item, "callspec", None)
     selected = callspec.params.get("backend") if callspec else None
+    if report.failed and isinstance(selected, Selected):
+        maxfail.count_failure(item.config, selected.backend.name)
     if report.failed and call.excinfo is not None and isinstance(selected, Selected):
         note_failure(call.excinfo.value, selected.backend.name, _spec_of(item) or "",
                      item.config.stash.setdefault(OPEN_FAILURES_KEY, OpenFailures()))

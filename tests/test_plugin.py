@@ -35,6 +35,7 @@ def test_without_store_the_plugin_adds_nothing(pytester: pytest.Pytester) -> Non
         (["--store="], "--store=", "names no backend"),
         (["--store=sqlite", "--store-exec-timeout=-1"], "--store-exec-timeout=-1",
          "positive number"),
+        (["--store=sqlite", "--store-maxfail=-1"], "--store-maxfail=-1", "0 (no limit) or more"),
         (["--store=memory", "--store-report=."], "--store-report=.", "is a directory"),
         (["--store=memory", "--store-report=/proc/nope/report.json"],
          "--store-report=/proc/nope/report.json", "cannot be created"),
@@ -186,6 +187,22 @@ def test_failure_line_names_spec_category_and_operation(
         "session_history.create_session: expected *",
     ])
     assert result.parseoutcomes()["failed"] == 1  # -x stopped at the first
+
+
+def test_maxfail_skips_the_later_checks_of_the_failing_backend_alone(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+    result = pytester.runpytest_subprocess(
+        "--store=tests.mutants.session_history:non_atomic_create,sqlite",
+        "--store-spec=session_history", "-m", "acid", "--store-maxfail=1", "-rs", *QUICK)
+    assert result.ret == 1
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == 1, outcomes
+    spent = [line for line in result.stdout.lines if "--store-maxfail=1" in line]
+    assert spent, result.stdout.str()
+    assert all("'mutant-session_history-non_atomic_create' has failed 1 checks" in line
+               for line in spent), spent
 
 
 def test_factory_and_hook_registered_backends(pytester: pytest.Pytester) -> None:
