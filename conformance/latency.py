@@ -12,12 +12,12 @@ from typing import Any, Final
 from storecheck.conformance.timing import (
     MachineLoad,
     Sample,
-    Sampler,
     ThreadSampler,
     load_free,
     lower_bound,
     nearest_rank,
     samples_needed,
+    timed_round,
 )
 
 PROJECT_TARGET: Final = "project target"
@@ -149,7 +149,7 @@ class Interleaved:
                     calls = min(PER_ROUND, budget.min_samples - taken)
                     for name, call in order:
                         index = self.next_index[name]
-                        round_ = self._round(sampler, call, index, calls,
+                        round_ = timed_round(sampler, call, index, calls,
                                              budget.seconds / ROUNDS_PER_BUDGET)
                         # The first series' count, cut short by a slow call, sets the others'.
                         calls = len(round_)
@@ -163,18 +163,6 @@ class Interleaved:
         finally:
             if collecting:
                 gc.enable()
-
-    @staticmethod
-    def _round(sampler: Sampler, call: Callable[[int], Any], index: int, calls: int,
-               seconds: float) -> list[Sample]:
-        """Up to ``calls`` timed calls, fewer once ``seconds`` have passed (at least one)."""
-        deadline = time.perf_counter_ns() + seconds * 1e9
-        taken: list[Sample] = []
-        while len(taken) < calls:
-            taken.append(sampler(call, index + len(taken)))
-            if time.perf_counter_ns() > deadline:
-                break
-        return taken
 
     def samples(self, name: str) -> list[Sample]:
         return [sample for round_ in self.rounds[name] for sample in round_]

@@ -12,18 +12,17 @@ these checks stay enforced where absolute targets are only warned about.
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 from storecheck.conformance.timing import (
     CONFIDENCE,
-    Sample,
     Sampler,
     ThreadSampler,
     load_free,
     tail_probability,
+    timed_round,
 )
 
 SMALL: Final = 1_000
@@ -103,7 +102,8 @@ def measure_growth(small: Callable[[int], Any], large: Callable[[int], Any], *, 
             timed: dict[str, list[int]] = {}
             order = list(series.items())
             for name, call in order if round_ % 2 == 0 else order[::-1]:
-                samples = _round(time_call, call, i, per_round, round_seconds)
+                samples = timed_round(time_call, call, i, per_round, round_seconds,
+                                      FEWEST_PER_ROUND)
                 timed[name] = load_free(samples, in_process)
             i += max(len(values) for values in timed.values())
             wire = statistics.median(timed["transport"]) if transport is not None else 0
@@ -116,20 +116,6 @@ def measure_growth(small: Callable[[int], Any], large: Callable[[int], Any], *, 
         statistics.median(everything["large"]) / 1e6, statistics.median(ratios),
         statistics.median(everything["transport"]) / 1e6 if transport is not None else None,
         ratios=tuple(ratios), next_index=i)
-
-
-def _round(time_call: Sampler, call: Callable[[int], Any], first_index: int, calls: int,
-           seconds: float | None) -> list[Sample]:
-    """Up to ``calls`` timed calls from ``first_index``; fewer, but at least
-    :data:`FEWEST_PER_ROUND`, once ``seconds`` have passed."""
-    deadline = None if seconds is None else time.perf_counter_ns() + seconds * 1e9
-    taken: list[Sample] = []
-    while len(taken) < calls:
-        taken.append(time_call(call, first_index + len(taken)))
-        if (deadline is not None and len(taken) >= FEWEST_PER_ROUND
-                and time.perf_counter_ns() > deadline):
-            break
-    return taken
 
 
 def pooled(first: GrowthMeasurement, then: GrowthMeasurement) -> GrowthMeasurement:

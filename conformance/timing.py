@@ -85,6 +85,20 @@ class ThreadSampler:
         self.close()
 
 
+def timed_round(sampler: Sampler, call: Callable[[int], Any], first_index: int, calls: int,
+                seconds: float | None, fewest: int = 1) -> list[Sample]:
+    """Up to ``calls`` timed calls of ``call(i)``, ``i`` from ``first_index``; fewer, but at
+    least ``fewest``, once ``seconds`` have passed (never fewer without ``seconds``)."""
+    deadline = None if seconds is None else time.perf_counter_ns() + seconds * 1e9
+    taken: list[Sample] = []
+    while len(taken) < calls:
+        taken.append(sampler(call, first_index + len(taken)))
+        if (deadline is not None and len(taken) >= fewest
+                and time.perf_counter_ns() > deadline):
+            break
+    return taken
+
+
 def slowdown(samples: Sequence[Sample]) -> float:
     """How much longer this thread took to get its CPU time than the CPU time itself."""
     cpu = sum(sample.cpu_ns for sample in samples)
