@@ -248,9 +248,9 @@ class RaceSuite:
                 for round_ in range(self.rounds)
                 for case in self.prepare(store, f"{tag}-{round_}", round_)]
 
-    def holder(self, backend: Any, holding: Callable[[], Any]) -> HeldWrite | None:
+    def holder(self, backend: Any, open_holder: Callable[[], Any]) -> HeldWrite | None:
         """The held write, made with the :meth:`write_round` of a record of its own on the
-        store ``holding()`` gives (on the racers' location).  None for a store without transactions,
+        store ``open_holder()`` gives (on the racers' location).  None for a store without transactions,
         and for one whose second store on a location need not see the first: only a
         ``multi_process`` backend promises that, or an ``in_process`` one, whose two stores
         live in this process (a served store without ``multi_process`` is one process per
@@ -258,7 +258,7 @@ class RaceSuite:
         if (caps.TRANSACTIONS not in backend.capabilities
                 or not {caps.MULTI_PROCESS, caps.IN_PROCESS} & backend.capabilities):
             return None
-        store = holding()
+        store = open_holder()
         self.own_records(store, 1)
         return HeldWrite(store, lambda holding, holds: self.write_round(holding, 0, holds))
 

@@ -113,7 +113,8 @@ def after_changes(check: Callable[[Any], None]) -> Callable[[Any], None]:
     """An invariant that reads everything back, run only after a step that did more than
     the spec's reads: after reads alone, what is stored is what the last run saw.  A read
     that changed the store anyway shows at the next run, after the next write.  Behind a
-    wire or a server every call is a round trip, and the steps of reads are about half."""
+    wire or a server every call is a round trip: served, app_meta's model check makes a
+    fifth fewer calls."""
 
     @functools.wraps(check)
     def checked(machine: Any) -> None:

@@ -156,7 +156,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if dsn:
         # The environment, not the config, reaches the worker processes checks spawn.
         os.environ[DSN_VARIABLE] = dsn
-    maxfail.limit(config)
+    maxfail.validate(config)
     scale = config.getoption("latency_scale")
     if not scale > 0:
         raise pytest.UsageError(f"--latency-scale={scale}: must be a positive number")

@@ -11,12 +11,11 @@ import pytest
 FAILED_KEY = pytest.StashKey[dict[str, int]]()
 
 
-def limit(config: pytest.Config) -> int:
-    """The option's value; a usage error naming the flag when it is negative."""
+def validate(config: pytest.Config) -> None:
+    """A usage error naming the flag when its value is negative."""
     value: int = config.getoption("store_maxfail")
     if value < 0:
         raise pytest.UsageError(f"--store-maxfail={value}: must be 0 (no limit) or more")
-    return value
 
 
 def count_failure(config: pytest.Config, backend: str) -> None:
