@@ -24,7 +24,9 @@ __all__ = [
     "EngineSessions",
     "FileBackend",
     "IntegrityVerifiable",
+    "LockWaitTunable",
     "Migratable",
+    "SettingsReadable",
     "SqlIntrospectable",
     "StorageLimited",
     "Store",
@@ -131,6 +133,32 @@ class StorageLimited(Protocol):
         """Refuse writes that would grow the stored data by more than ``extra_bytes`` from
         now, with ``StorageFailed(DISK_FULL)``; ``None`` lifts the limit.  The same open
         store works again once the limit is lifted."""
+
+
+@runtime_checkable
+class LockWaitTunable(Protocol):
+    """Capability ``lock_wait``."""
+
+    def set_lock_wait(self, busy_timeout: float, deadline: float) -> None:
+        """From now on, an operation or ``atomic()`` block of this store that finds another
+        writer holding the lock waits for it: each attempt up to ``busy_timeout`` seconds
+        (the engine's own wait, SQLite's busy timeout), attempts repeated after jittered
+        pauses until ``deadline`` seconds have passed since the first began.  Then the
+        caller gets :class:`~storecheck.conformance.errors.Busy` and nothing of the
+        operation or block is stored.  Applies to the store's connections in every
+        thread, those open already included."""
+
+
+@runtime_checkable
+class SettingsReadable(Protocol):
+    """Capability ``stated_settings``."""
+
+    def connection_settings(self) -> Mapping[str, Mapping[str, str]]:
+        """For each SQLite file the store keeps (``"main"``, and any other under the name
+        its spec gives it, as app_meta's ``"events"``), the settings the calling thread's
+        connection to that file runs with, read back from the connection now:
+        ``journal_mode``, ``synchronous`` and ``foreign_keys``, each as the text of what
+        its PRAGMA returns (``"wal"``, ``"1"``, ``"1"``)."""
 
 
 class Backend(Protocol):

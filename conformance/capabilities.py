@@ -22,6 +22,8 @@ FLOOR_BOUND: Final = "floor_bound"
 STORAGE_LIMIT: Final = "storage_limit"
 BACKUP_RESTORE: Final = "backup_restore"
 IN_PROCESS: Final = "in_process"
+LOCK_WAIT: Final = "lock_wait"
+STATED_SETTINGS: Final = "stated_settings"
 
 CAPABILITIES: Final[dict[str, str]] = {
     TRANSACTIONS: "store.atomic() groups operations into one transaction; nested calls are "
@@ -53,6 +55,12 @@ CAPABILITIES: Final[dict[str, str]] = {
     "timed call's time off the CPU that is not spent waiting for one is the store's own (I/O, "
     "a lock, a sleep) and the machine's load cannot excuse it; without it such time is taken "
     "to be another process slowed by the load as much as the calling thread was",
+    LOCK_WAIT: "writers take one lock on the whole store, one at a time, and a writer that "
+    "finds it taken waits (store.set_lock_wait(busy_timeout, deadline) sets how long) before "
+    "it gives up with Busy",
+    STATED_SETTINGS: "the store keeps its data in SQLite files and reads back, with "
+    "store.connection_settings(), the durability settings (PRAGMAs) each file's connections "
+    "run with, for the checks to compare with what the spec states",
     FAULT_INJECTION: "migrate(target, fail_after_statements=N) aborts a migration step "
     "after N statements, to prove a failed step leaves the previous version intact",
 }

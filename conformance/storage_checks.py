@@ -15,7 +15,10 @@ whatever the spec:
   the cause, and left byte for byte as it was;
 * a damaged file is reported (``StorageFailed(CORRUPT)`` from the call that
   met the damage, problems from ``verify_integrity()``), never a driver's
-  exception.
+  exception;
+* a store on SQLite files runs each file's connections with the settings the
+  spec states for that file (``files``: WAL, the ``synchronous`` level the seed
+  asks for, foreign keys on), from every thread.
 
 A spec's suite supplies ``write(store, seed)`` (some data through the spec),
 ``snapshot(store)`` (everything it can read back) and ``churn(store, index,
@@ -29,28 +32,76 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import SpecData, expect, expect_error, outcome, progress
+from storecheck.conformance.checks import (
+    SpecData,
+    expect,
+    expect_error,
+    outcome,
+    progress,
+    run_threads,
+)
 from storecheck.conformance.errors import StorageCause, StorageFailed
+from storecheck.conformance.specs.common import SQLITE_FILES
 
 COMPANION_BOUND_BYTES = 64 * 1024 * 1024
 CHURN_PAYLOAD_BYTES = 256 * 1024
 COMPANIONS = ("-wal", "-shm", "-journal")
 DISK_FULL_ATTEMPTS = 400
+SYNCHRONOUS_LEVELS = {"0": "OFF", "1": "NORMAL", "2": "FULL", "3": "EXTRA"}
 
 
 class StorageSuite(SpecData):
     """Every spec's storage checks; a suite module subclasses it as ``TestStorage``."""
 
+    files: ClassVar[Mapping[str, Mapping[str, str]]] = SQLITE_FILES
+    """The files a store on SQLite may keep and each one's settings, as the spec states."""
+
     @staticmethod
     def churn(store: Any, index: int, payload: str) -> None:
         raise NotImplementedError
+
+    @pytest.mark.acid
+    @pytest.mark.requires(caps.STATED_SETTINGS)
+    @pytest.mark.operation("connection_settings")
+    def test_every_file_runs_with_the_settings_its_spec_states(
+        self, store: Any, backend: Any
+    ) -> None:
+        """After some writes, from this thread and from a new one (a connection each where
+        the store keeps one per thread): the store reports its ``main`` file and no file
+        the spec does not name, each with the settings the spec states for it; where it
+        runs SQL on SQLite, its own PRAGMA reads agree with the report for ``main``."""
+        self.write(store, 1)
+        reports = {"this thread": store.connection_settings()}
+        run_threads(lambda: reports.setdefault("a new thread", store.connection_settings()),
+                    [()])
+        for where, report in reports.items():
+            expect("main" in report and set(report) <= set(self.files), self.spec,
+                   "connection_settings", f"the files read back from {where} to be 'main' and "
+                   f"any of {sorted(set(self.files) - {'main'})}", sorted(report))
+            wrong = {f"{file}: {name}": f"{_shown(name, settings.get(name))}, not "
+                     f"{_shown(name, wanted)}"
+                     for file, settings in report.items()
+                     for name, wanted in self.files[file].items()
+                     if str(settings.get(name)).lower() != wanted}
+            expect(not wrong, self.spec, "connection_settings",
+                   f"every file's connection from {where} at the settings the spec states",
+                   wrong)
+        if (caps.SQL_INTROSPECTION in backend.capabilities
+                and getattr(store, "sql_dialect", None) == "sqlite"):
+            own = {name: str(store.query(f"PRAGMA {name}")[0][0]).lower()
+                   for name in self.files["main"]}
+            reported = {name: str(reports["this thread"]["main"].get(name)).lower()
+                        for name in own}
+            expect(own == reported, self.spec, "connection_settings",
+                   "the settings the store reports for 'main' to be those its own query() "
+                   "reads back", {"reported": reported, "query()": own})
 
     @pytest.mark.acid
     @pytest.mark.requires(caps.FILE_STORAGE)
@@ -263,3 +314,10 @@ def _remove(location: Path) -> None:
             path.rmdir()
         else:
             path.unlink()
+
+
+def _shown(name: str, value: object) -> str:
+    """A setting as a person reads it: ``synchronous`` by its level's name."""
+    if name == "synchronous" and str(value) in SYNCHRONOUS_LEVELS:
+        return f"{value} ({SYNCHRONOUS_LEVELS[str(value)]})"
+    return str(value)

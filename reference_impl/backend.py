@@ -48,6 +48,8 @@ SQLITE_CAPABILITIES = frozenset({
     caps.STORAGE_LIMIT,
     caps.BACKUP_RESTORE,
     caps.IN_PROCESS,
+    caps.LOCK_WAIT,
+    caps.STATED_SETTINGS,
 })
 
 

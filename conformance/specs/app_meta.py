@@ -94,6 +94,12 @@ NotFound, Conflict, CHECK, UNIQUE, FOREIGN KEY.
 
 Threads.  One store object may be shared by any number of threads; ``atomic()``
 belongs to the calling thread.
+
+Files (a store on SQLite, capability ``stated_settings``).  The production layout's
+event file, reported as ``"events"``, is written with ``synchronous=FULL``: an event the
+caller saw committed survives a power cut, not only a crash (seed lines 22, 76).  The
+application's file (``"main"``, the only one of the MVP layout) keeps the common
+settings, ``synchronous=NORMAL``.
 """
 
 from __future__ import annotations
@@ -105,7 +111,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
-from storecheck.conformance.specs.common import ForeignKey, Operation
+from storecheck.conformance.specs.common import (
+    SQLITE_FILE_SETTINGS,
+    SQLITE_FILES,
+    ForeignKey,
+    Operation,
+)
 
 SPEC: Final = "app_meta"
 SEED: Final = "001_aa82f72db502c55c.txt"
@@ -123,6 +134,9 @@ MODEL_TYPES: Final[tuple[str, ...]] = ("embedding", "reranking", "combined")
 MODEL_SOURCES: Final[tuple[str, ...]] = ("huggingface", "local", "bundled", "manual")
 MODEL_STATUSES: Final[tuple[str, ...]] = ("available", "downloading", "error", "not_downloaded")
 MAX_BATCH: Final = 1_000
+FILES: Final[Mapping[str, Mapping[str, str]]] = {
+    **SQLITE_FILES, "events": {**SQLITE_FILE_SETTINGS, "synchronous": "2"}}
+"""The files of a store on SQLite and their settings (``synchronous`` 2 is FULL)."""
 
 SettingValue = bool | int | float | str
 

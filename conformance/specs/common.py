@@ -30,19 +30,33 @@ Storage rules every store meets, whatever its spec (checked by
   for it.
 * Under a steady write load the files beside the database file stay within
   64 MiB or four times the database file, whichever is larger.
+* A store that keeps its data in SQLite files runs every connection to them with
+  the settings its spec states (:data:`SQLITE_FILE_SETTINGS` unless the spec
+  names others for a file): the seeds' WAL journal, ``synchronous=NORMAL`` and
+  enforced foreign keys.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from storecheck.conformance.errors import ValidationError
 
 T = TypeVar("T")
+
+SQLITE_FILE_SETTINGS: Mapping[str, str] = MappingProxyType(
+    {"journal_mode": "wal", "synchronous": "1", "foreign_keys": "1"})
+"""Each connection to a store's SQLite file, as its PRAGMAs read back: a write-ahead log,
+``synchronous=NORMAL`` (1: a commit survives a crash of the process, the log is synced at
+checkpoints) and foreign keys enforced (a per-connection setting, off by default)."""
+SQLITE_FILES: Mapping[str, Mapping[str, str]] = MappingProxyType({"main": SQLITE_FILE_SETTINGS})
+"""The files a spec's SQLite store may keep, by the name
+``connection_settings()`` reports them under; ``main`` is required."""
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 

@@ -87,6 +87,8 @@ STORE_PROTOCOLS: Final[tuple[tuple[type, str | None], ...]] = (
     (contract.SqlIntrospectable, caps.SQL_INTROSPECTION),
     (contract.IntegrityVerifiable, caps.CRASH_DURABLE),
     (contract.StorageLimited, caps.STORAGE_LIMIT),
+    (contract.LockWaitTunable, caps.LOCK_WAIT),
+    (contract.SettingsReadable, caps.STATED_SETTINGS),
 )
 
 RESULT_OVERRIDES: Final[dict[str, Any]] = {

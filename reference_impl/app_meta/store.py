@@ -116,6 +116,9 @@ class SqliteAppMetaSplit(SqliteAppMetaMaintenance):
     def _hold_all(self, operation: str) -> AbstractContextManager[object]:
         return self._both()
 
+    def _databases(self) -> list[tuple[str, Database]]:
+        return [*super()._databases(), ("events", self.events_db)]
+
     def close(self) -> None:
         super().close()
         events_db: Database | None = getattr(self, "events_db", None)

@@ -24,7 +24,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from storecheck.conformance.errors import (
@@ -40,6 +40,8 @@ from storecheck.reference_impl.engine.sql import nested_savepoint
 BUSY_TIMEOUT_MS = 2_000
 LOCK_DEADLINE_S = 60.0
 NO_PAGE_LIMIT = 0xFFFF_FFFE
+STATED_PRAGMAS = ("journal_mode", "synchronous", "foreign_keys")
+"""The settings a store states for each of its files (capability ``stated_settings``)."""
 
 _CONSTRAINT_PREFIXES = (
     ("FOREIGN KEY constraint failed", ConstraintKind.FOREIGN_KEY),
@@ -196,6 +198,22 @@ class Database:
             for each in self._all:
                 each.execute(f"PRAGMA max_page_count = {int(pages)}")
 
+    def set_lock_wait(self, busy_timeout_s: float, deadline_s: float) -> None:
+        """Wait up to ``busy_timeout_s`` per attempt at the write lock and retry until
+        ``deadline_s`` after the first, on every connection, those open already included."""
+        busy_timeout_ms = max(1, round(busy_timeout_s * 1000))
+        self.rules = replace(self.rules, busy_timeout_ms=busy_timeout_ms,
+                             lock_deadline_s=deadline_s)
+        with self._all_lock:
+            for each in self._all:
+                each.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+
+    def settings(self) -> dict[str, str]:
+        """The durability settings the calling thread's connection runs with, read back."""
+        conn = self.connection()
+        return {name: str(conn.execute(f"PRAGMA {name}").fetchone()[0]).lower()
+                for name in STATED_PRAGMAS}
+
     def pool(self) -> Pool:
         """The connections open, those inside a transaction, and the callers waiting to
         begin one (for the write lock, mostly), now."""
@@ -244,12 +262,13 @@ class Database:
         begin = "BEGIN IMMEDIATE" if write else "BEGIN"
         with self._all_lock:
             self._waiting += 1
+        first_attempt = time.monotonic()
         try:
             conn.execute(begin)
         except sqlite3.OperationalError as exc:
             if not is_busy(exc):
                 raise
-            self._retry_busy(lambda: conn.execute(begin))
+            self._retry_busy(lambda: conn.execute(begin), first_attempt)
         finally:
             with self._all_lock:
                 self._waiting -= 1
@@ -279,9 +298,11 @@ class Database:
         finally:
             self._local.depth = 0
 
-    def _retry_busy(self, step: Any) -> Any:
-        """Run ``step``, retrying with jittered backoff while the file is locked."""
-        deadline = time.monotonic() + self.rules.lock_deadline_s
+    def _retry_busy(self, step: Any, first_attempt: float | None = None) -> Any:
+        """Run ``step``, retrying with jittered backoff while the file is locked, until the
+        lock deadline has passed since ``first_attempt`` (by default, now)."""
+        since = time.monotonic() if first_attempt is None else first_attempt
+        deadline = since + self.rules.lock_deadline_s
         delay = 0.001
         while True:
             try:

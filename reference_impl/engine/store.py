@@ -193,6 +193,20 @@ class SqliteStore:
         return problems
 
 
+    # -- capabilities: lock_wait, stated_settings -------------------------------
+
+    def _databases(self) -> list[tuple[str, Database]]:
+        """Each SQLite file of the store, under the name its spec gives it."""
+        return [("main", self.db)]
+
+    def set_lock_wait(self, busy_timeout: float, deadline: float) -> None:
+        for _, database in self._databases():
+            database.set_lock_wait(busy_timeout, deadline)
+
+    def connection_settings(self) -> Mapping[str, Mapping[str, str]]:
+        with self._storage("connection_settings"):
+            return {name: database.settings() for name, database in self._databases()}
+
     # -- capability: storage_limit ---------------------------------------------
 
     def limit_storage(self, extra_bytes: int | None) -> None:

@@ -18,10 +18,14 @@ from storecheck.reference_impl.backend import SQLITE_CAPABILITIES
 DSN_VARIABLE = "STORECHECK_PG_DSN"
 REQUIRE_VARIABLE = "STORECHECK_REQUIRE_PG"
 POSTGRES_CAPABILITIES = SQLITE_CAPABILITIES - {caps.FILE_STORAGE, caps.FLOOR_BOUND,
-                                               caps.STORAGE_LIMIT, caps.BACKUP_RESTORE}
+                                               caps.STORAGE_LIMIT, caps.BACKUP_RESTORE,
+                                               caps.LOCK_WAIT, caps.STATED_SETTINGS}
 """Not ``file_storage``: the data is in the server's files, not at the location; not
 ``storage_limit``: a server has no per-schema size limit to stand in for a full disk; not
-``backup_restore``: a schema in a shared server is backed up with ``pg_dump``."""
+``backup_restore``: a schema in a shared server is backed up with ``pg_dump``; not
+``lock_wait``: writers of different rows do not wait for each other (row locks), and blocks
+that collide are aborted with Busy at once under serializable isolation; not
+``stated_settings``: the durability settings are the server's, not the store's files'."""
 
 
 def _stores() -> dict[str, Any]:

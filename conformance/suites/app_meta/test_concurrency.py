@@ -25,12 +25,15 @@ from storecheck.conformance.checks import (
     run_workers,
     start_time,
 )
+from storecheck.conformance.lock_wait import LockWaitSuite
 from storecheck.conformance.specs.app_meta import SPEC, StoredEvent
 from storecheck.conformance.suites.app_meta.feed import next_page
+from storecheck.conformance.suites.app_meta.test_migration import write_some
 from storecheck.conformance.suites.app_meta.workers import (
     append_streams,
     append_streams_in_process,
 )
+from storecheck.fixtures.app_meta import snapshot_all
 
 pytestmark = pytest.mark.concurrency
 PAGE = 500
@@ -163,3 +166,9 @@ def test_a_processor_tailing_the_feed_sees_every_event_of_writer_threads_once_in
     versions = [store.aggregate_version(f"stream-{w}") for w in range(writers)]
     expect(versions == [batches * batch] * writers, SPEC, "aggregate_version",
            f"every stream at version {batches * batch}", versions)
+
+
+class TestLockWait(LockWaitSuite):
+    spec = SPEC
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from storecheck.conformance.specs.app_meta import SPEC, NewChunk, NewDocument, NewKnowledgeBase
+from storecheck.conformance.specs.app_meta import (
+    FILES,
+    SPEC,
+    NewChunk,
+    NewDocument,
+    NewKnowledgeBase,
+)
 from storecheck.conformance.storage_checks import StorageSuite
 from storecheck.conformance.suites.app_meta.test_migration import write_some
 from storecheck.fixtures.app_meta import T0, snapshot_all
@@ -27,3 +33,4 @@ class TestStorage(StorageSuite):
     snapshot = staticmethod(snapshot_all)
     write = staticmethod(write_some)
     churn = staticmethod(_churn)
+    files = FILES

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import expect, run_threads, run_workers, start_time
+from storecheck.conformance.lock_wait import LockWaitSuite
 from storecheck.conformance.specs.conversations import SPEC, NewJob
+from storecheck.conformance.suites.conversations.test_migration import snapshot_all, write_some
 from storecheck.conformance.suites.conversations.workers import add_messages, drain
 from storecheck.fixtures.conversations import T0
 
@@ -90,3 +92,8 @@ def test_concurrent_writers_lose_no_message(
     ids = [m.id for m in store.list_messages("shared")]
     expect(len(set(ids)) == total, SPEC, "add_message", "distinct message ids", len(set(ids)))
 
+
+class TestLockWait(LockWaitSuite):
+    spec = SPEC
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import expect, run_threads, run_workers, start_time
+from storecheck.conformance.lock_wait import LockWaitSuite
 from storecheck.conformance.specs.extraction import SPEC, NewProcessSession
+from storecheck.conformance.suites.extraction.test_migration import snapshot_all, write_some
 from storecheck.conformance.suites.extraction.workers import add_progress
 from storecheck.fixtures.extraction import T0, ExtractionFactory
 
@@ -70,3 +72,9 @@ def test_threads_saving_overlapping_blocks_store_each_content_once(
     stored = store.code_blocks("codex", None, 1000)
     expect(len(stored) == len(contents), SPEC, "code_blocks",
            f"{len(contents)} stored blocks", len(stored))
+
+
+class TestLockWait(LockWaitSuite):
+    spec = SPEC
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)

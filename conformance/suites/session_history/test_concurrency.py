@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import all_pages, expect, run_threads, run_workers, start_time
+from storecheck.conformance.lock_wait import LockWaitSuite
 from storecheck.conformance.specs.session_history import SPEC, SessionQuery
+from storecheck.conformance.suites.session_history.test_migration import snapshot_all, write_some
 from storecheck.conformance.suites.session_history.workers import T0, hammer
 from storecheck.fixtures.session_history import SessionFactory
 
@@ -116,3 +118,9 @@ def test_concurrent_get_or_create_returns_one_workspace(store: Any, store_profil
     expect(not errors and not split, SPEC, "get_or_create_workspace",
            f"every caller of {rounds} rounds of {threads} racing threads to get the same "
            "workspace and no error", (split, errors[:2]))
+
+
+class TestLockWait(LockWaitSuite):
+    spec = SPEC
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)

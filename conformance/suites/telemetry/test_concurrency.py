@@ -17,7 +17,9 @@ from storecheck.conformance.checks import (
     start_time,
 )
 from storecheck.conformance.errors import Conflict, ValidationError
+from storecheck.conformance.lock_wait import LockWaitSuite
 from storecheck.conformance.specs.telemetry import SPEC, NewABTest
+from storecheck.conformance.suites.telemetry.test_migration import snapshot_all, write_some
 from storecheck.conformance.suites.telemetry.workers import record_results
 from storecheck.fixtures.telemetry import T0, TelemetryFactory
 
@@ -153,3 +155,9 @@ def _judge_dimensions(store: Any, round_: int, vectors: list[Any],
         return [f"round {round_}: stored dimensions {sorted(stored)}, accepted {sorted(won)}, "
                 f"refused {sorted(lost)}"]
     return []
+
+
+class TestLockWait(LockWaitSuite):
+    spec = SPEC
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)
