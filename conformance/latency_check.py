@@ -25,6 +25,7 @@ from storecheck.conformance.latency import (
 )
 from storecheck.conformance.scaling import (
     LARGE,
+    LARGEST,
     SMALL,
     Growth,
     GrowthMeasurement,
@@ -222,7 +223,8 @@ def check_target(
 def check_growth(spec: str, growth: Growth, workload: Callable[[Any, Any, int], Any],
                  small: LatencyRun[Any], large: LatencyRun[Any], settings: LatencySettings,
                  record_property: Callable[[str, object], None], in_process: bool = False,
-                 budget: Budget | None = None) -> None:
+                 budget: Budget | None = None,
+                 sizes: tuple[int, int] = (SMALL, LARGE)) -> None:
     """Growth too fast is measured again (``REMEASURES`` times, every round's ratio pooled)
     before it fails, unless its rounds leave no doubt (:func:`surely_too_fast`): a real
     growth stays, a burst of load on one size does not.  Each size's part of a round ends
@@ -248,11 +250,12 @@ def check_growth(spec: str, growth: Growth, workload: Callable[[Any, Any, int], 
     outcome = "pass"
     if grows_too_fast(growth, result):
         outcome = "fail" if settings.scaling_mode == "enforce" else "warn"
-    record_property(SCALING_PROPERTY, growth_row(growth, result, outcome))
+    record_property(SCALING_PROPERTY, growth_row(growth, result, outcome, sizes))
     if outcome == "fail":
-        pytest.fail(describe_growth(spec, growth, result), pytrace=False)
+        pytest.fail(describe_growth(spec, growth, result, sizes), pytrace=False)
     if outcome == "warn":
-        warnings.warn(LatencyWarning(describe_growth(spec, growth, result)), stacklevel=1)
+        warnings.warn(LatencyWarning(describe_growth(spec, growth, result, sizes)),
+                      stacklevel=1)
 
 
 def _calls(budget: Budget) -> int:
@@ -335,3 +338,37 @@ class LatencySuite:
                      latency_settings, record_property,
                      bounded_by_floor=caps.FLOOR_BOUND in backend.capabilities,
                      in_process=caps.IN_PROCESS in backend.capabilities)
+
+
+class LargestScalingSuite(LatencySuite):
+    """The scaling check once more, from ``LARGE`` to ``LARGEST`` rows, for a spec whose seed
+    asks some operations to stay fast on far more data than the latency table's; its
+    ``TestLatency`` derives from this class instead and names those rows."""
+
+    largest_scaling: ClassVar[tuple[tuple[Growth, Any], ...]]
+    """Rows of ``scaling`` that the thorough profile also times from ``LARGE`` to
+    ``LARGEST`` rows."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def largest_dataset(cls, backend: Any, tmp_path_factory: pytest.TempPathFactory,
+                        latency_budget: Budget, pytestconfig: pytest.Config
+                        ) -> Iterator[LatencyRun[Any]]:
+        """The same dataset with ``LARGEST`` rows (the thorough profile only)."""
+        yield from cls._loaded(backend, tmp_path_factory, _calls(latency_budget), LARGEST,
+                               pytestconfig)
+
+    def test_cost_does_not_grow_to_the_largest_dataset(
+        self, largest_scaling_row: tuple[Growth, Any], dataset: LatencyRun[Any],
+        largest_dataset: LatencyRun[Any], latency_settings: LatencySettings,
+        latency_budget: Budget, record_property: Callable[[str, object], None], backend: Any,
+    ) -> None:
+        """The same bound as from ``SMALL`` to ``LARGE``, from ``LARGE`` to ``LARGEST``:
+        an index walked at log n keeps it; a scan, a sort or a cache sized to the data
+        breaks it only past the latency table's dataset."""
+        if latency_settings.scaling_mode == "off":
+            pytest.skip("scaling checks are off (--scaling=off)")
+        growth, workload = largest_scaling_row
+        check_growth(self.spec, growth, workload, dataset, largest_dataset, latency_settings,
+                     record_property, in_process=caps.IN_PROCESS in backend.capabilities,
+                     budget=latency_budget, sizes=(LARGE, LARGEST))

@@ -29,6 +29,9 @@ SMALL: Final = 1_000
 """Rows of the main table in the small dataset."""
 LARGE: Final = 10_000
 """Rows of the main table in the large dataset (the latency table's dataset)."""
+LARGEST: Final = 100_000
+"""Rows of the main table in the thorough profile's third dataset, for the operations a
+spec's seed asks to stay fast on far more data than the latency table's."""
 SLACK_MS: Final = 0.05
 """Growth below this many milliseconds is timer and cache noise, whatever the ratio."""
 SCALING_MODES: Final = ("enforce", "warn", "off")
@@ -145,19 +148,22 @@ def surely_too_fast(growth: Growth, result: GrowthMeasurement) -> bool:
             and tail_probability(len(result.ratios), 0.5, above) < 1 - CONFIDENCE)
 
 
-def growth_row(growth: Growth, result: GrowthMeasurement, outcome: str) -> dict[str, Any]:
-    row = {**asdict(growth), **asdict(result), "small_rows": SMALL, "large_rows": LARGE,
+def growth_row(growth: Growth, result: GrowthMeasurement, outcome: str,
+               sizes: tuple[int, int] = (SMALL, LARGE)) -> dict[str, Any]:
+    row = {**asdict(growth), **asdict(result), "small_rows": sizes[0], "large_rows": sizes[1],
            "verdict": outcome}
     row["ratios"] = list(result.ratios)
     del row["next_index"]
     return row
 
 
-def describe_growth(spec: str, growth: Growth, result: GrowthMeasurement) -> str:
+def describe_growth(spec: str, growth: Growth, result: GrowthMeasurement,
+                    sizes: tuple[int, int] = (SMALL, LARGE)) -> str:
     wire = ("" if result.transport_p50_ms is None else
             f", less the wire's {result.transport_p50_ms:.3f} ms echo")
     return (
-        f"{spec}.{growth.operation}: cost grew {result.ratio:.1f}x from {SMALL:,} to {LARGE:,} "
+        f"{spec}.{growth.operation}: cost grew {result.ratio:.1f}x from {sizes[0]:,} to "
+        f"{sizes[1]:,} "
         f"rows (the median of {result.rounds} interleaved rounds' ratios, net of the machine's "
         f"load: {result.small_p50_ms:.3f} ms -> {result.large_p50_ms:.3f} ms over "
         f"{result.samples} calls each{wire}); at most {growth.allowed:g}x is allowed because "

@@ -10,7 +10,7 @@ import importlib
 import os
 import re
 import shlex
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,7 +20,7 @@ from storecheck.conformance.capabilities import describe
 from storecheck.conformance.checks import progress
 from storecheck.conformance.latency import Budget
 from storecheck.conformance.latency_check import LatencySettings
-from storecheck.conformance.scaling import LARGE, SCALING_MODES, SMALL
+from storecheck.conformance.scaling import LARGE, LARGEST, SCALING_MODES, SMALL, Growth
 from storecheck.conformance.wire.client import DEFAULT_TIMEOUT_S
 from storecheck.plugin import hookspecs, known_failures, maxfail
 from storecheck.plugin.opening import OpenFailures, note_failure, open_checked
@@ -75,7 +75,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--store-profile", metavar="PROFILE", default="default",
         help=f"how hard to push: {', '.join(PROFILES)} (default: default); scales hypothesis "
-        "examples, stateful steps and concurrency sizes",
+        "examples, stateful steps, concurrency sizes and latency samples (thorough also "
+        f"times the queries a seed asks about on {LARGEST:,} rows)",
     )
     group.addoption(
         "--store-report", metavar="PATH", default=None, type=Path,
@@ -248,6 +249,19 @@ def _spec_of(node: Any) -> str | None:
     return getattr(module, "SPEC", None)
 
 
+def _parametrize_largest(metafunc: pytest.Metafunc, rows: Sequence[tuple[Growth, Any]],
+                         profile: Profile) -> None:
+    """The ``LARGEST``-row scaling rows where the profile loads that dataset; otherwise one
+    skipped item saying which profile does."""
+    if profile.largest_dataset:
+        metafunc.parametrize("largest_scaling_row", rows, ids=[row[0].operation for row in rows])
+    else:
+        reason = (f"the {LARGEST:,}-row scaling point loads a dataset of that size: it runs "
+                  "with --store-profile=thorough")
+        metafunc.parametrize("largest_scaling_row", [
+            pytest.param(None, marks=pytest.mark.skip(reason=reason), id="thorough-only")])
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     plan = metafunc.config.stash.get(PLAN_KEY, None)
     if plan is None or "backend" not in metafunc.fixturenames:
@@ -259,6 +273,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     growths = getattr(metafunc.cls, "scaling", None)
     if "scaling_row" in metafunc.fixturenames and growths is not None:
         metafunc.parametrize("scaling_row", growths, ids=[row[0].operation for row in growths])
+    largest = getattr(metafunc.cls, "largest_scaling", None)
+    if "largest_scaling_row" in metafunc.fixturenames and largest is not None:
+        _parametrize_largest(metafunc, largest, plan.profile)
     spec = getattr(metafunc.module, "SPEC", None)
     chosen = plan.backends_for(spec) if spec else list(plan.selected)
     metafunc.parametrize(

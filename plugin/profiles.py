@@ -27,6 +27,8 @@ class Profile:
     """Time budget per operation; a slow operation stops early with fewer samples."""
     shrink: bool = True
     """Shrink failures to a minimal example (slow on a store that must reopen files)."""
+    largest_dataset: bool = False
+    """Load a third dataset of ``LARGEST`` rows for the scaling rows a spec marks for it."""
 
     @property
     def phases(self) -> tuple[Phase, ...]:
@@ -41,6 +43,6 @@ PROFILES: Final[dict[str, Profile]] = {
         Profile("default", examples=60, steps=40, processes=4, threads=3, items=25,
                 latency_samples=500, latency_seconds=5.0),
         Profile("thorough", examples=300, steps=80, processes=6, threads=4, items=100,
-                latency_samples=2000, latency_seconds=20.0),
+                latency_samples=2000, latency_seconds=20.0, largest_dataset=True),
     )
 }

@@ -9,11 +9,22 @@ from storecheck.reference_impl.conversations.rows import (
     CONVERSATION_COLUMNS,
     JOB_COLUMNS,
     MESSAGE_COLUMNS,
+    UPLOAD_COLUMNS,
 )
 from storecheck.reference_impl.engine.sql import placeholders
 
 SELECT_CONVERSATION: Final = f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?"
 SELECT_DELETED_AT: Final = "SELECT deleted_at FROM conversations WHERE id = ?"
+INSERT_CONVERSATION: Final = ("INSERT INTO conversations (id, title, metadata, created_at, "
+                              "updated_at) VALUES (?, ?, ?, ?, ?)")
+UPDATE_CONVERSATION: Final = ("UPDATE conversations SET title = COALESCE(?, title), "
+                              "metadata = COALESCE(?, metadata), updated_at = ? WHERE id = ?")
+SELECT_JOB: Final = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"
+FINISH_JOB: Final = ("UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, worker = NULL, "
+                     "last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ?")
+COUNT_JOBS: Final = "SELECT status, count(*) FROM jobs GROUP BY status"
+SELECT_UPLOADS: Final = (f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE conversation_id = ? "
+                         "ORDER BY id")
 INSERT_MESSAGE: Final = ("INSERT INTO messages (conversation_id, role, content, timestamp) "
                          f"VALUES (?, ?, ?, ?) RETURNING {MESSAGE_COLUMNS}")
 INSERT_JOB: Final = (

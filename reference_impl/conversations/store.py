@@ -36,7 +36,6 @@ from storecheck.reference_impl.conversations.learning_search import (
 )
 from storecheck.reference_impl.conversations.rows import (
     CONVERSATION_COLUMNS,
-    JOB_COLUMNS,
     LEARNING_COLUMNS,
     UPLOAD_COLUMNS,
 )
@@ -68,9 +67,8 @@ class SqliteConversations(SqliteStore):
         meta = json.dumps(inputs.metadata("create_conversation", metadata), sort_keys=True)
         stamp = to_text(v.timestamp("at", at))
         with self._tx("create_conversation", conversation_id) as conn:
-            conn.execute(
-                "INSERT INTO conversations (id, title, metadata, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)", (conversation_id, title, meta, stamp, stamp))
+            conn.execute(queries.INSERT_CONVERSATION,
+                         (conversation_id, title, meta, stamp, stamp))
             return self._conversation(conn, conversation_id, "create_conversation")
 
     def get_conversation(self, conversation_id: str) -> Conversation:
@@ -120,10 +118,8 @@ class SqliteConversations(SqliteStore):
             inputs.metadata("update_conversation", metadata), sort_keys=True)
         stamp = to_text(v.timestamp("at", at))
         with self._tx("update_conversation", conversation_id) as conn:
-            changed = conn.execute(
-                "UPDATE conversations SET title = COALESCE(?, title), "
-                "metadata = COALESCE(?, metadata), updated_at = ? WHERE id = ?",
-                (title, meta, stamp, conversation_id))
+            changed = conn.execute(queries.UPDATE_CONVERSATION,
+                                   (title, meta, stamp, conversation_id))
             if changed.rowcount == 0:
                 raise NotFound(SPEC, "update_conversation", "no such conversation", conversation_id)
             return self._conversation(conn, conversation_id, "update_conversation")
@@ -290,7 +286,7 @@ class SqliteConversations(SqliteStore):
 
     @staticmethod
     def _job(conn: Connection, job_id: int, operation: str) -> Job:
-        row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        row = conn.execute(queries.SELECT_JOB, (job_id,)).fetchone()
         if row is None:
             raise NotFound(SPEC, operation, "no such job", job_id)
         return rows.job(row)
@@ -329,10 +325,8 @@ class SqliteConversations(SqliteStore):
                 run_after = inputs.retry_time(operation, moment, backoff_seconds(job.attempts))
             else:
                 status, run_after = "dead", job.run_after
-            conn.execute(
-                "UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, worker = NULL, "
-                "last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ?",
-                (status, to_text(run_after), error, to_text(moment), job_id))
+            conn.execute(queries.FINISH_JOB,
+                         (status, to_text(run_after), error, to_text(moment), job_id))
             return self._job(conn, job_id, operation)
 
     def complete_job(self, job_id: int, worker: str, now: datetime) -> Job:
@@ -349,7 +343,7 @@ class SqliteConversations(SqliteStore):
 
     def job_counts(self) -> dict[str, int]:
         with self._tx("job_counts", write=False) as conn:
-            found = dict(conn.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall())
+            found = dict(conn.execute(queries.COUNT_JOBS).fetchall())
         return {status: int(found.get(status, 0)) for status in JOB_STATUSES}
 
     # -- uploads -----------------------------------------------------------------
@@ -372,8 +366,7 @@ class SqliteConversations(SqliteStore):
         inputs.check("list_uploads").text("conversation_id", conversation_id)
         with self._tx("list_uploads", conversation_id, write=False) as conn:
             self._conversation(conn, conversation_id, "list_uploads")
-            found = conn.execute(f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE conversation_id = ? "
-                                 "ORDER BY id", (conversation_id,)).fetchall()
+            found = conn.execute(queries.SELECT_UPLOADS, (conversation_id,)).fetchall()
         return [rows.upload(row) for row in found]
 
     def delete_upload(self, upload_id: int) -> None:

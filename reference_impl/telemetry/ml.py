@@ -46,6 +46,9 @@ from storecheck.reference_impl.telemetry.similarity import VectorIndex
 INSERT_VECTOR: Final = (
     "INSERT INTO feature_vectors (query_id, feature_set, dimension, embedding, created_at) "
     f"VALUES (?, ?, ?, ?, ?) RETURNING {VECTOR_COLUMNS}")
+INSERT_PREDICTION: Final = (
+    "INSERT INTO model_predictions (id, run_id, predicted_value, confidence, predicted_at, "
+    f"input_hash) VALUES (?, ?, ?, ?, ?, ?) RETURNING {PREDICTION_COLUMNS}")
 SELECT_RUN: Final = f"SELECT {RUN_COLUMNS} FROM model_training_runs WHERE id = ?"
 ACCURACY: Final = (
     "SELECT count(actual_value), "
@@ -54,6 +57,12 @@ ACCURACY: Final = (
 PERFORMANCE: Final = (
     "SELECT runs, completed_runs, predictions, labelled, correct FROM v_model_performance "
     "WHERE model_version = ?")
+
+
+def prediction_values(new: NewPrediction) -> tuple[object, ...]:
+    """:data:`INSERT_PREDICTION`'s parameters."""
+    return (new.id, new.run_id, new.predicted_value, new.confidence, to_text(new.predicted_at),
+            new.input_hash)
 
 
 def vector_values(new: NewFeatureVector) -> tuple[str, str, int, bytes, str]:
@@ -166,12 +175,8 @@ class SqliteTelemetryMl(SqliteStore):
     def insert_prediction(self, new: NewPrediction) -> Prediction:
         new = inputs.new_prediction(new)
         with self._tx("insert_prediction", new.id) as conn:
-            return rows.prediction(conn.execute(
-                "INSERT INTO model_predictions (id, run_id, predicted_value, confidence, "
-                f"predicted_at, input_hash) VALUES (?, ?, ?, ?, ?, ?) "
-                f"RETURNING {PREDICTION_COLUMNS}",
-                (new.id, new.run_id, new.predicted_value, new.confidence,
-                 to_text(new.predicted_at), new.input_hash)).fetchone())
+            return rows.prediction(conn.execute(INSERT_PREDICTION,
+                                                prediction_values(new)).fetchone())
 
     def update_prediction_ground_truth(self, prediction_id: str,
                                        actual_value: str) -> Prediction:

@@ -82,6 +82,35 @@ def query_values(new: NewQueryEvent) -> tuple[object, ...]:
             new.error_category, new.profile_used, new.tools_used_json)
 
 
+INSERT_SESSION: Final = ("INSERT INTO sessions (id, started_at, profile, client_version, os_family) "
+                         f"VALUES (?, ?, ?, ?, ?) RETURNING {SESSION_COLUMNS}")
+INSERT_FEEDBACK: Final = (
+    "INSERT INTO feedback (id, session_id, timestamp, feedback_type, query_id, rating, category, "
+    f"context_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {FEEDBACK_COLUMNS}")
+INSERT_TRACE: Final = (
+    "INSERT INTO reasoning_traces (id, session_id, timestamp, thinktool_name, step_count, "
+    "total_ms, query_id, coherence_score, depth_score, step_types) "
+    f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {TRACE_COLUMNS}")
+
+
+def session_values(new: NewSession) -> tuple[object, ...]:
+    """:data:`INSERT_SESSION`'s parameters."""
+    return (new.id, to_text(new.started_at), new.profile, new.client_version, new.os_family)
+
+
+def feedback_values(new: NewFeedbackEvent) -> tuple[object, ...]:
+    """:data:`INSERT_FEEDBACK`'s parameters."""
+    return (new.id, new.session_id, to_text(new.timestamp), new.feedback_type, new.query_id,
+            new.rating, new.category, new.context_hash)
+
+
+def trace_values(new: NewTraceEvent) -> tuple[object, ...]:
+    """:data:`INSERT_TRACE`'s parameters."""
+    return (new.id, new.session_id, to_text(new.timestamp), new.thinktool_name, new.step_count,
+            new.total_ms, new.query_id, new.coherence_score, new.depth_score,
+            new.step_types_json)
+
+
 class SqliteTelemetry(SqliteTelemetryMl):
     """Implements :class:`~storecheck.conformance.specs.telemetry.TelemetryStore`."""
 
@@ -104,11 +133,7 @@ class SqliteTelemetry(SqliteTelemetryMl):
     def create_session(self, new: NewSession) -> Session:
         new = inputs.new_session(new)
         with self._tx("create_session", new.id) as conn:
-            return rows.session(conn.execute(
-                "INSERT INTO sessions (id, started_at, profile, client_version, os_family) "
-                f"VALUES (?, ?, ?, ?, ?) RETURNING {SESSION_COLUMNS}",
-                (new.id, to_text(new.started_at), new.profile, new.client_version,
-                 new.os_family)).fetchone())
+            return rows.session(conn.execute(INSERT_SESSION, session_values(new)).fetchone())
 
     def end_session(self, session_id: str, at: datetime) -> Session:
         v = inputs.check("end_session")
@@ -139,23 +164,12 @@ class SqliteTelemetry(SqliteTelemetryMl):
     def record_feedback(self, new: NewFeedbackEvent) -> FeedbackEvent:
         new = inputs.new_feedback(new)
         with self._tx("record_feedback", new.id) as conn:
-            return rows.feedback(conn.execute(
-                "INSERT INTO feedback (id, session_id, timestamp, feedback_type, query_id, "
-                f"rating, category, context_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                f"RETURNING {FEEDBACK_COLUMNS}",
-                (new.id, new.session_id, to_text(new.timestamp), new.feedback_type,
-                 new.query_id, new.rating, new.category, new.context_hash)).fetchone())
+            return rows.feedback(conn.execute(INSERT_FEEDBACK, feedback_values(new)).fetchone())
 
     def record_trace(self, new: NewTraceEvent) -> TraceEvent:
         new = inputs.new_trace(new)
         with self._tx("record_trace", new.id) as conn:
-            return rows.trace(conn.execute(
-                "INSERT INTO reasoning_traces (id, session_id, timestamp, thinktool_name, "
-                "step_count, total_ms, query_id, coherence_score, depth_score, step_types) "
-                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {TRACE_COLUMNS}",
-                (new.id, new.session_id, to_text(new.timestamp), new.thinktool_name,
-                 new.step_count, new.total_ms, new.query_id, new.coherence_score,
-                 new.depth_score, new.step_types_json)).fetchone())
+            return rows.trace(conn.execute(INSERT_TRACE, trace_values(new)).fetchone())
 
     def session_activity(self, session_id: str) -> SessionActivity:
         inputs.check("session_activity").text("session_id", session_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from storecheck.conformance.specs.conversations import (
+    JOB_STATUSES,
     ConversationCursor,
     ConversationPage,
     LearningHit,
@@ -95,6 +96,26 @@ class ListHydratesEachConversation(SqliteConversations):
                                 page.next_cursor)
 
 
+class UploadsIndexForgotten(SqliteConversations):
+    """The migrations never index uploads by conversation: each listing reads them all."""
+
+    migrations = edit_migration(SqliteConversations.migrations, 2, "up",
+                                "CREATE INDEX idx_uploads_conversation ON uploads(conversation_id);",
+                                "")
+
+
+class JobCountsCountedInPython(SqliteConversations):
+    """The queue's counts are taken by reading every job's row and counting in the
+    application, not by the database's GROUP BY."""
+
+    def job_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(JOB_STATUSES, 0)
+        with self._tx("job_counts", write=False) as conn:
+            for row in conn.execute("SELECT * FROM jobs"):
+                counts[row[4]] += 1
+        return counts
+
+
 SESSION_HISTORY: dict[str, tuple[type[Any], str]] = {
     "messages_index_forgotten": (MessagesIndexForgotten, "latency"),
     "cursor_found_in_python": (CursorFoundInPython, "latency"),
@@ -103,6 +124,8 @@ SESSION_HISTORY: dict[str, tuple[type[Any], str]] = {
 CONVERSATIONS: dict[str, tuple[type[Any], str]] = {
     "tag_search_walks_every_learning": (TagSearchWalksEveryLearning, "latency"),
     "list_hydrates_each_conversation": (ListHydratesEachConversation, "latency"),
+    "uploads_index_forgotten": (UploadsIndexForgotten, "latency"),
+    "job_counts_counted_in_python": (JobCountsCountedInPython, "latency"),
 }
 MUTANTS = {**SESSION_HISTORY, **CONVERSATIONS}
 globals().update(sqlite_mutant_backends(MUTANTS, __name__))

@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final
 
 from storecheck.conformance.latency import LatencyTarget
 from storecheck.conformance.scaling import LARGE, Growth
-from storecheck.conformance.specs.conversations import ConversationCursor, LearningQuery, NewJob
+from storecheck.conformance.specs.conversations import (
+    ConversationCursor,
+    LearningQuery,
+    NewJob,
+    NewUpload,
+)
 from storecheck.fixtures.conversations import T0, VOCABULARY
 from storecheck.reference_impl.conversations import queries
 from storecheck.reference_impl.conversations.learning_search import search_statement
@@ -40,11 +45,21 @@ LIST_MULTIPLE: Final = 6.0
 """Fifty records built, their metadata decoded: more Python per row of SQL than elsewhere."""
 
 
+LEASE_PRIORITY: Final = 100
+"""Above every dataset job's, so each job enqueued for a lease is the one dequeued next."""
+LEASED_TO: Final = ("complete", "fail", "complete floor", "fail floor")
+"""The workers holding the jobs the load leases, one job per call of each: ``complete_job``
+and ``fail_job`` need a job leased to their caller, and their floors one each too."""
+UPLOADED_EVERY: Final = 2
+"""Every other conversation has two uploads."""
+
+
 @dataclass
 class Dataset:
     conversation_ids: list[str]
     learning_ids: list[int]
     job_ids: list[int]
+    leased: dict[str, list[int]] = field(default_factory=dict)
 
     def conversation(self, i: int) -> str:
         return self.conversation_ids[(i * 7919) % len(self.conversation_ids)]
@@ -54,6 +69,11 @@ class Dataset:
 
     def job(self, i: int) -> int:
         return self.job_ids[(i * 7919) % len(self.job_ids)]
+
+    def uploaded(self, i: int) -> str:
+        """A conversation with uploads."""
+        with_uploads = len(self.conversation_ids) // UPLOADED_EVERY
+        return self.conversation_ids[(i * 7919) % with_uploads * UPLOADED_EVERY]
 
     def middle(self) -> ConversationCursor:
         """The keyset position halfway down ``list_conversations``'s order."""
@@ -86,17 +106,40 @@ def load(store: Any, transactional: bool, calls: int, size: int = DATASET) -> Da
                     ["t", RARE_TAG] if rare else ["t"], (n % 100) / 100, at, conversation_id)
                 data.learning_ids.append(learning.id)
                 data.job_ids.append(store.enqueue(NewJob("work", priority=n % 4), at).id)
+                if n % UPLOADED_EVERY == 0:
+                    for k in range(2):
+                        store.create_upload(conversation_id, NewUpload(
+                            f"file {k}.txt", 1024 * (k + 1), "text/plain", "ab" * 32,
+                            f"/uploads/{n}/{k}"), at)
         if transactional:
             with store.atomic():
                 write()
         else:
             write()
+    for worker in LEASED_TO:
+        def lease(holder: str = worker) -> None:
+            data.leased[holder] = [_leased(store, holder) for _ in range(calls)]
+
+        if transactional:
+            with store.atomic():
+                lease()
+        else:
+            lease()
     return data
+
+
+def _leased(store: Any, worker: str) -> int:
+    store.enqueue(NewJob("leased", priority=LEASE_PRIORITY), T0)
+    job = store.dequeue(worker, NOW, LEASE_S)
+    assert job is not None and job.worker == worker
+    return int(job.id)
 
 
 Workload = Callable[[Any, Dataset, int], Any]
 Floor = Callable[[sqlite3.Connection, Dataset, int], Any]
 NOW = T0 + timedelta(days=1)
+LEASE_S: Final = 86_400.0
+"""The longest lease the spec allows: the leased jobs stay leased through every call at NOW."""
 
 
 def _get(store: Any, data: Dataset, i: int) -> Any:
@@ -200,6 +243,74 @@ def _dequeue_floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
     conn.execute("COMMIT")
 
 
+def _create(store: Any, data: Dataset, i: int) -> Any:
+    return store.create_conversation(f"latency-{i}", "benchmark", {"k": "v"}, NOW)
+
+
+def _create_floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
+    conversation_id, stamp = f"latency-floor-{i}", to_text(NOW)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(queries.INSERT_CONVERSATION,
+                 (conversation_id, "floor", '{"k": "v"}', stamp, stamp))
+    conn.execute(queries.SELECT_CONVERSATION, (conversation_id,)).fetchone()
+    conn.execute("COMMIT")
+
+
+def _update(store: Any, data: Dataset, i: int) -> Any:
+    return store.update_conversation(data.conversation(i), NOW, title=f"title {i}")
+
+
+def _update_floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
+    conversation_id = data.conversation(i)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(queries.UPDATE_CONVERSATION, (f"floor {i}", None, to_text(NOW), conversation_id))
+    conn.execute(queries.SELECT_CONVERSATION, (conversation_id,)).fetchone()
+    conn.execute("COMMIT")
+
+
+def _complete(store: Any, data: Dataset, i: int) -> Any:
+    return store.complete_job(data.leased["complete"][i], "complete", NOW)
+
+
+def _fail(store: Any, data: Dataset, i: int) -> Any:
+    return store.fail_job(data.leased["fail"][i], "fail", "benchmark failure", NOW)
+
+
+def _finish_floor(worker: str, status: str, error: str | None) -> Floor:
+    """The job read, moved to ``status`` and read back in one write transaction."""
+    def floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
+        job_id, stamp = data.leased[worker][i], to_text(NOW)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(queries.SELECT_JOB, (job_id,)).fetchone()
+        conn.execute(queries.FINISH_JOB, (status, stamp, error, stamp, job_id))
+        conn.execute(queries.SELECT_JOB, (job_id,)).fetchone()
+        conn.execute("COMMIT")
+
+    return floor
+
+
+def _job_counts(store: Any, data: Dataset, i: int) -> Any:
+    return store.job_counts()
+
+
+def _job_counts_floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
+    conn.execute("BEGIN")
+    conn.execute(queries.COUNT_JOBS).fetchall()
+    conn.execute("COMMIT")
+
+
+def _list_uploads(store: Any, data: Dataset, i: int) -> Any:
+    return store.list_uploads(data.uploaded(i))
+
+
+def _list_uploads_floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
+    conversation_id = data.uploaded(i)
+    conn.execute("BEGIN")
+    conn.execute(queries.SELECT_CONVERSATION, (conversation_id,)).fetchone()
+    conn.execute(queries.SELECT_UPLOADS, (conversation_id,)).fetchall()
+    conn.execute("COMMIT")
+
+
 def _list_from_middle(store: Any, data: Dataset, i: int) -> Any:
     return store.list_conversations(10, data.middle())
 
@@ -241,6 +352,9 @@ SCALING: Final[tuple[tuple[Growth, Workload], ...]] = (
     (Growth("enqueue", 2.5, WRITE), _enqueue),
     (Growth("dequeue", 2.5, QUEUE), _dequeue),
     (Growth("get_job", 2.5, KEYED), _get_job),
+    (Growth("update_conversation", 2.5, KEYED), _update),
+    (Growth("list_uploads", 2.5, "a conversation's 2 uploads, through the index on their "
+            "conversation"), _list_uploads),
 )
 
 TARGETS: Final[tuple[tuple[LatencyTarget, Workload, Floor | None], ...]] = (
@@ -255,4 +369,13 @@ TARGETS: Final[tuple[tuple[LatencyTarget, Workload, Floor | None], ...]] = (
      _search(_filters_query), _search_floor(_filters_query)),
     (LatencyTarget("enqueue", DATASET, 99, 50, SEED_72), _enqueue, _enqueue_floor),
     (LatencyTarget("dequeue", DATASET, 99, 50, SEED_72), _dequeue, _dequeue_floor),
+    (LatencyTarget("complete_job", DATASET, 99, 50, SEED_72), _complete,
+     _finish_floor("complete floor", "completed", None)),
+    (LatencyTarget("fail_job", DATASET, 99, 50, SEED_72), _fail,
+     _finish_floor("fail floor", "queued", "floor failure")),
+    (LatencyTarget("job_counts", DATASET, 99, 50, SEED_72), _job_counts, _job_counts_floor),
+    (LatencyTarget("create_conversation", DATASET, 99, 100, SEED_44), _create, _create_floor),
+    (LatencyTarget("update_conversation", DATASET, 99, 100, SEED_44), _update, _update_floor),
+    (LatencyTarget("list_uploads", DATASET, 99, 100, SEED_44), _list_uploads,
+     _list_uploads_floor),
 )

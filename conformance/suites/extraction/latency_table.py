@@ -18,6 +18,10 @@ than on 1,000.  ``agent_stats``, ``pattern_stats``, ``active_sessions`` and
 ``purge_sessions`` are left out: counting an agent's events, listing every
 running session and deleting every old one grow with the data by nature.
 
+The seed's store description adds "Batch insert (10 records): ~72µs" (line 78),
+again the Go peer's figure: the ``save_events (10)`` row holds a batch of ten to
+line 453's bound pro rata (1 ms for ten records) and prints the 72 µs beside it.
+
 The seed's figures are benchmark means (Go's ns/op), so its rows are held at the
 median; the project's rows at p99.  "Query by agent ... for 1000 records" is read
 as a query on a table of 1,000 records (here ten times that) returning a page of
@@ -61,6 +65,9 @@ STEP: Final = timedelta(milliseconds=100)
 """The dataset's events are this far apart, in the order they were saved."""
 SEED_453: Final = "seed 002 line 453: batch operations < 10ms per 100 records"
 SEED_80: Final = "seed 002 line 80: query by agent < 10ms for 1000 records"
+SEED_453_TEN: Final = ("seed 002 line 453: batch operations < 10ms per 100 records, for ten "
+                       "(line 78: the Go peer's ~72µs)")
+SMALL_BATCH: Final = 10
 TEN_MS: Final = f"{PROJECT_TARGET}: the seed's 10ms bound (lines 80, 453) for every call"
 NOW: Final = T0 + timedelta(days=30)
 
@@ -130,6 +137,23 @@ def _save_events(store: Any, data: Dataset, i: int) -> Any:
 
 def _save_events_floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
     batch = data.batch(i)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(insert_events_statement(len(batch)),
+                 [value for new in batch for value in event_values(new)]).fetchall()
+    conn.execute("COMMIT")
+
+
+def _save_ten(store: Any, data: Dataset, i: int) -> Any:
+    return store.save_events(_ten(data, i))
+
+
+def _ten(data: Dataset, i: int) -> list[NewExtractionEvent]:
+    start = i % (BATCH // SMALL_BATCH) * SMALL_BATCH
+    return data.batch(i)[start:start + SMALL_BATCH]
+
+
+def _save_ten_floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
+    batch = _ten(data, i)
     conn.execute("BEGIN IMMEDIATE")
     conn.execute(insert_events_statement(len(batch)),
                  [value for new in batch for value in event_values(new)]).fetchall()
@@ -263,9 +287,18 @@ SCALING: Final[tuple[tuple[Growth, Workload], ...]] = (
     (Growth("replay", 2.5, SESSION), _replay),
 )
 
+LARGEST_SCALING: Final[tuple[tuple[Growth, Workload], ...]] = tuple(
+    row for row in SCALING if row[0].reason != WRITE)
+"""The queries, timed once more from 10,000 to 100,000 events by the thorough profile: the
+seed's open item "optimize query performance for large datasets (>1M records)" (line 467)
+asks them to stay fast far past the latency table's dataset.  The writes are left out: they
+would reuse the keys their run on 10,000 events took."""
+
 TARGETS: Final[tuple[tuple[LatencyTarget, Workload, Floor | None], ...]] = (
     (LatencyTarget("save_events (100)", DATASET, 50, 10, SEED_453), _save_events,
      _save_events_floor),
+    (LatencyTarget("save_events (10)", DATASET, 50, 1, SEED_453_TEN), _save_ten,
+     _save_ten_floor),
     (LatencyTarget("events_by_agent (100)", DATASET, 50, 10, SEED_80), _by_agent(100),
      _by_agent_floor(100)),
     (LatencyTarget("events_by_session", DATASET, 99, 10, TEN_MS), _by_session,
