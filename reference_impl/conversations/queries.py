@@ -19,6 +19,9 @@ INSERT_CONVERSATION: Final = ("INSERT INTO conversations (id, title, metadata, c
                               "updated_at) VALUES (?, ?, ?, ?, ?)")
 UPDATE_CONVERSATION: Final = ("UPDATE conversations SET title = COALESCE(?, title), "
                               "metadata = COALESCE(?, metadata), updated_at = ? WHERE id = ?")
+SET_DELETED: Final = "UPDATE conversations SET deleted_at = ?, updated_at = ? WHERE id = ?"
+DELETE_CONVERSATION: Final = "DELETE FROM conversations WHERE id = ?"
+COUNT_MESSAGES: Final = "SELECT count(*) FROM messages WHERE conversation_id = ?"
 SELECT_JOB: Final = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"
 FINISH_JOB: Final = ("UPDATE jobs SET status = ?, run_after = ?, lease_until = NULL, worker = NULL, "
                      "last_error = COALESCE(?, last_error), updated_at = ? WHERE id = ?")

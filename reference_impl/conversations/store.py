@@ -130,9 +130,8 @@ class SqliteConversations(SqliteStore):
         v.text("conversation_id", conversation_id)
         stamp = to_text(v.timestamp("at", stamp_at))
         with self._tx(operation, conversation_id) as conn:
-            changed = conn.execute(
-                "UPDATE conversations SET deleted_at = ?, updated_at = ? WHERE id = ?",
-                (None if at is None else stamp, stamp, conversation_id))
+            changed = conn.execute(queries.SET_DELETED,
+                                   (None if at is None else stamp, stamp, conversation_id))
             if changed.rowcount == 0:
                 raise NotFound(SPEC, operation, "no such conversation", conversation_id)
             return self._conversation(conn, conversation_id, operation)
@@ -146,8 +145,7 @@ class SqliteConversations(SqliteStore):
     def delete_conversation(self, conversation_id: str) -> None:
         inputs.check("delete_conversation").text("conversation_id", conversation_id)
         with self._tx("delete_conversation", conversation_id) as conn:
-            if conn.execute("DELETE FROM conversations WHERE id = ?",
-                            (conversation_id,)).rowcount == 0:
+            if conn.execute(queries.DELETE_CONVERSATION, (conversation_id,)).rowcount == 0:
                 raise NotFound(SPEC, "delete_conversation", "no such conversation", conversation_id)
 
     # -- messages --------------------------------------------------------------
@@ -181,8 +179,7 @@ class SqliteConversations(SqliteStore):
         inputs.check("count_messages").text("conversation_id", conversation_id)
         with self._tx("count_messages", conversation_id, write=False) as conn:
             self._conversation(conn, conversation_id, "count_messages")
-            (count,) = conn.execute("SELECT count(*) FROM messages WHERE conversation_id = ?",
-                                    (conversation_id,)).fetchone()
+            (count,) = conn.execute(queries.COUNT_MESSAGES, (conversation_id,)).fetchone()
         return int(count)
 
     # -- learnings ---------------------------------------------------------------
@@ -386,8 +383,7 @@ class SqliteConversations(SqliteStore):
     def right_to_delete(self, conversation_id: str) -> None:
         inputs.check("right_to_delete").text("conversation_id", conversation_id)
         with self._tx("right_to_delete", conversation_id) as conn:
-            if conn.execute("DELETE FROM conversations WHERE id = ?",
-                            (conversation_id,)).rowcount == 0:
+            if conn.execute(queries.DELETE_CONVERSATION, (conversation_id,)).rowcount == 0:
                 raise NotFound(SPEC, "right_to_delete", "no such conversation", conversation_id)
             if self._has_audit(conn):
                 conn.execute("DELETE FROM audit_log WHERE conversation_id = ?", (conversation_id,))

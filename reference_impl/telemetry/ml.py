@@ -46,6 +46,9 @@ from storecheck.reference_impl.telemetry.similarity import VectorIndex
 INSERT_VECTOR: Final = (
     "INSERT INTO feature_vectors (query_id, feature_set, dimension, embedding, created_at) "
     f"VALUES (?, ?, ?, ?, ?) RETURNING {VECTOR_COLUMNS}")
+INSERT_RUN: Final = (
+    "INSERT INTO model_training_runs (id, model_type, model_version, started_at, hyperparameters) "
+    f"VALUES (?, ?, ?, ?, ?) RETURNING {RUN_COLUMNS}")
 INSERT_PREDICTION: Final = (
     "INSERT INTO model_predictions (id, run_id, predicted_value, confidence, predicted_at, "
     f"input_hash) VALUES (?, ?, ?, ?, ?, ?) RETURNING {PREDICTION_COLUMNS}")
@@ -57,6 +60,12 @@ ACCURACY: Final = (
 PERFORMANCE: Final = (
     "SELECT runs, completed_runs, predictions, labelled, correct FROM v_model_performance "
     "WHERE model_version = ?")
+
+
+def run_values(new: NewTrainingRun) -> tuple[object, ...]:
+    """:data:`INSERT_RUN`'s parameters."""
+    return (new.id, new.model_type, new.model_version, to_text(new.started_at),
+            new.hyperparameters_json)
 
 
 def prediction_values(new: NewPrediction) -> tuple[object, ...]:
@@ -88,11 +97,7 @@ class SqliteTelemetryMl(SqliteStore):
     def insert_training_run(self, new: NewTrainingRun) -> TrainingRun:
         new = inputs.new_run(new)
         with self._tx("insert_training_run", new.id) as conn:
-            return rows.run(conn.execute(
-                "INSERT INTO model_training_runs (id, model_type, model_version, started_at, "
-                f"hyperparameters) VALUES (?, ?, ?, ?, ?) RETURNING {RUN_COLUMNS}",
-                (new.id, new.model_type, new.model_version, to_text(new.started_at),
-                 new.hyperparameters_json)).fetchone())
+            return rows.run(conn.execute(INSERT_RUN, run_values(new)).fetchone())
 
     def get_training_run(self, run_id: str) -> TrainingRun:
         inputs.check("get_training_run").text("run_id", run_id)

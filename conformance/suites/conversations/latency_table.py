@@ -41,6 +41,7 @@ SEED_44: Final = "seed 003 line 44: conversation operations < 100ms"
 SEED_53: Final = "seed 003 line 53: message queries < 100ms"
 SEED_63: Final = "seed 003 line 63: search queries < 100ms"
 SEED_72: Final = "seed 003 line 72: queue operations < 50ms"
+SEED_94: Final = "seed 003 line 94: all queries < 100ms on a 10k+ dataset"
 LIST_MULTIPLE: Final = 6.0
 """Fifty records built, their metadata decoded: more Python per row of SQL than elsewhere."""
 
@@ -50,6 +51,9 @@ LEASE_PRIORITY: Final = 100
 LEASED_TO: Final = ("complete", "fail", "complete floor", "fail floor")
 """The workers holding the jobs the load leases, one job per call of each: ``complete_job``
 and ``fail_job`` need a job leased to their caller, and their floors one each too."""
+SPARE_KINDS: Final = ("soft-deletable", "restorable", "deletable")
+"""Conversations the load adds, one per call of each row that uses one up: a soft delete
+needs a live one, a restore a soft-deleted one, a delete one that still exists."""
 UPLOADED_EVERY: Final = 2
 """Every other conversation has two uploads."""
 
@@ -60,6 +64,13 @@ class Dataset:
     learning_ids: list[int]
     job_ids: list[int]
     leased: dict[str, list[int]] = field(default_factory=dict)
+    calls: int = 0
+    """Calls of each workload at most: the spare conversations kept for each caller."""
+
+    def spare(self, kind: str, i: int, *, floor: bool = False) -> str:
+        """The ``i``-th of the load's spare conversations of ``kind`` for the store, or
+        for its floor (which has its own)."""
+        return f"{kind}-{i + self.calls if floor else i}"
 
     def conversation(self, i: int) -> str:
         return self.conversation_ids[(i * 7919) % len(self.conversation_ids)]
@@ -87,7 +98,7 @@ def load(store: Any, transactional: bool, calls: int, size: int = DATASET) -> Da
     The first RARE learnings also carry the rare word, category and tag, so a
     search for them has the same hits at every size.
     """
-    data = Dataset([f"conv-{n:05d}" for n in range(size)], [], [])
+    data = Dataset([f"conv-{n:05d}" for n in range(size)], [], [], calls=calls)
     batch = 1000 if transactional else size
     for start in range(0, size, batch):
         def write(first: int = start) -> None:
@@ -116,6 +127,19 @@ def load(store: Any, transactional: bool, calls: int, size: int = DATASET) -> Da
                 write()
         else:
             write()
+    def spares() -> None:
+        for kind in SPARE_KINDS:
+            for n in range(2 * calls):  # the store's, then the floor's
+                conversation_id = data.spare(kind, n)
+                store.create_conversation(conversation_id, kind, {}, T0)
+                if kind == "restorable":
+                    store.soft_delete_conversation(conversation_id, T0)
+
+    if transactional:
+        with store.atomic():
+            spares()
+    else:
+        spares()
     for worker in LEASED_TO:
         def lease(holder: str = worker) -> None:
             data.leased[holder] = [_leased(store, holder) for _ in range(calls)]
@@ -268,6 +292,50 @@ def _update_floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
     conn.execute("COMMIT")
 
 
+def _soft_delete(store: Any, data: Dataset, i: int) -> Any:
+    return store.soft_delete_conversation(data.spare("soft-deletable", i), NOW)
+
+
+def _restore(store: Any, data: Dataset, i: int) -> Any:
+    return store.restore_conversation(data.spare("restorable", i), NOW)
+
+
+def _set_deleted_floor(kind: str, deleted: bool) -> Floor:
+    """The spare conversation's deletion mark set or cleared, and the conversation read back."""
+    def floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
+        conversation_id, stamp = data.spare(kind, i, floor=True), to_text(NOW)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(queries.SET_DELETED, (stamp if deleted else None, stamp, conversation_id))
+        conn.execute(queries.SELECT_CONVERSATION, (conversation_id,)).fetchone()
+        conn.execute("COMMIT")
+
+    return floor
+
+
+def _delete(store: Any, data: Dataset, i: int) -> Any:
+    return store.delete_conversation(data.spare("deletable", i))
+
+
+def _delete_floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(queries.DELETE_CONVERSATION, (data.spare("deletable", i, floor=True),))
+    conn.execute("COMMIT")
+
+
+def _count_messages_floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
+    conversation_id = data.conversation(i)
+    conn.execute("BEGIN")
+    conn.execute(queries.SELECT_CONVERSATION, (conversation_id,)).fetchone()
+    conn.execute(queries.COUNT_MESSAGES, (conversation_id,)).fetchone()
+    conn.execute("COMMIT")
+
+
+def _get_job_floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
+    conn.execute("BEGIN")
+    conn.execute(queries.SELECT_JOB, (data.job(i),)).fetchone()
+    conn.execute("COMMIT")
+
+
 def _complete(store: Any, data: Dataset, i: int) -> Any:
     return store.complete_job(data.leased["complete"][i], "complete", NOW)
 
@@ -378,4 +446,13 @@ TARGETS: Final[tuple[tuple[LatencyTarget, Workload, Floor | None], ...]] = (
     (LatencyTarget("update_conversation", DATASET, 99, 100, SEED_44), _update, _update_floor),
     (LatencyTarget("list_uploads", DATASET, 99, 100, SEED_44), _list_uploads,
      _list_uploads_floor),
+    (LatencyTarget("soft_delete_conversation", DATASET, 99, 100, SEED_44), _soft_delete,
+     _set_deleted_floor("soft-deletable", True)),
+    (LatencyTarget("restore_conversation", DATASET, 99, 100, SEED_44), _restore,
+     _set_deleted_floor("restorable", False)),
+    (LatencyTarget("delete_conversation", DATASET, 99, 100, SEED_44), _delete, _delete_floor),
+    (LatencyTarget("count_messages", DATASET, 99, 100, SEED_94), _count_messages,
+     _count_messages_floor),
+    (LatencyTarget("get_learning", DATASET, 99, 100, SEED_94), _get_learning, None),
+    (LatencyTarget("get_job", DATASET, 99, 100, SEED_94), _get_job, _get_job_floor),
 )

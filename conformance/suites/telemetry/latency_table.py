@@ -53,7 +53,9 @@ from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.telemetry.ml import (
     ACCURACY,
     INSERT_PREDICTION,
+    INSERT_RUN,
     prediction_values,
+    run_values,
 )
 from storecheck.reference_impl.telemetry.store import (
     EXPORT,
@@ -216,6 +218,11 @@ def _new_trace(data: Dataset, prefix: str) -> NewTraceEvent:
                          120, data.query(n), 0.8, 0.6, '["plan", "act"]')
 
 
+def _new_run(data: Dataset, prefix: str) -> NewTrainingRun:
+    n = next(_fresh_ids)
+    return NewTrainingRun(f"{prefix}-run-{n}", "router", "v1", T0 + n * STEP, '{"lr": 0.001}')
+
+
 def _new_prediction(data: Dataset, prefix: str) -> NewPrediction:
     n = next(_fresh_ids)
     return NewPrediction(f"{prefix}-p-{n}", data.run(n), "yes", 0.75, T0 + n * STEP)
@@ -307,6 +314,8 @@ TARGETS: Final[tuple[tuple[LatencyTarget, Workload, Floor | None], ...]] = (
     (LatencyTarget("create_session", DATASET, 99, 1, SEED_447),
      _inserted("create_session", _new_session),
      _insert_floor(INSERT_SESSION, session_values, _new_session)),
+    (LatencyTarget("insert_training_run", DATASET, 99, 1, SEED_447),
+     _inserted("insert_training_run", _new_run), _insert_floor(INSERT_RUN, run_values, _new_run)),
     (LatencyTarget("insert_prediction", DATASET, 99, 1, SEED_447),
      _inserted("insert_prediction", _new_prediction),
      _insert_floor(INSERT_PREDICTION, prediction_values, _new_prediction)),
