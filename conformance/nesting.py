@@ -12,11 +12,21 @@ matter.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import SpecData, expect
+from storecheck.conformance.checks import SpecData, expect, run_threads
+from storecheck.conformance.isolation import retrying_busy
+
+HOLD_S = 0.1
+"""How long the first thread's outer block stays open once the others are about to open
+theirs: far longer than a call into the store takes to reach its lock."""
+JOIN_TIMEOUT_S = 30.0
 
 
 class _Abort(Exception):
@@ -54,6 +64,58 @@ class NestingSuite(SpecData):
         expect(self.snapshot(store) == last, self.spec, "atomic",
                "the outer block committed whole once it ended: its two writes, not the "
                "rolled-back inner block's")
+
+    @pytest.mark.acid
+    @pytest.mark.requires(caps.TRANSACTIONS)
+    @pytest.mark.operation("atomic")
+    def test_nested_blocks_in_several_threads_each_roll_back_alone(self, store: Any) -> None:
+        """The first check's blocks in three threads, each with writes of its own, the
+        second and third opening theirs while the first's outer block is open (it waits,
+        after its first write, until they are about to): every thread's inner block, and
+        only that, is rolled back, as its outer block reads it.  A store keeping one
+        nesting depth or one connection for all threads takes one thread's block for the
+        inner block of another's.  A block that gets Busy is run again, as the contract
+        lets a store ask."""
+        found: dict[int, list[str]] = {}
+        opening = threading.Semaphore(0)
+        joiners = 2
+
+        def first_block_open() -> None:
+            for _ in range(joiners):
+                opening.acquire(timeout=JOIN_TIMEOUT_S)
+            time.sleep(HOLD_S)
+
+        def nest(thread: int) -> None:
+            if thread:
+                opening.release()
+            hold = first_block_open if thread == 0 else None
+            found[thread] = retrying_busy(partial(self._nest_once, store, 10 * (thread + 1), hold))
+
+        run_threads(nest, [(thread,) for thread in range(1 + joiners)])
+        wrong = {f"thread {thread}": problems for thread, problems in found.items() if problems}
+        expect(not wrong, self.spec, "atomic",
+               "each thread's outer block to read its own writes and nothing of its own "
+               "rolled-back inner block", wrong)
+
+    def _nest_once(self, store: Any, seed: int, hold: Callable[[], None] | None) -> list[str]:
+        problems = []
+        with store.atomic():
+            self.write(store, seed + 1)
+            if hold is not None:
+                hold()
+            outer = self.snapshot(store)
+            try:
+                with store.atomic():
+                    self.write(store, seed + 2)
+                    if self.snapshot(store) == outer:
+                        problems.append("the inner block did not read its own write")
+                    raise _Abort
+            except _Abort:
+                pass
+            if self.snapshot(store) != outer:
+                problems.append("after its inner block raised, the outer block did not read "
+                                "what it read before the inner block began")
+        return problems
 
     @pytest.mark.acid
     @pytest.mark.requires(caps.TRANSACTIONS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -21,6 +22,15 @@ def sqlite_mutant_backends(mutants: dict[str, tuple[type[Any], str]],
     ``--store=tests.mutants.<module>:<name>`` in the module's globals."""
     return {name: sqlite_backend(mutant_name(module, name), ((store.spec, store),))
             for name, (store, _) in mutants.items()}
+
+
+def on_database(store: type[Any], database: type[Any], module: str) -> type[Any]:
+    """``store`` with its files opened by ``database`` (a broken engine), made a global of
+    ``module`` under its own name so that a worker process can unpickle it."""
+    name = f"{database.__name__}{store.__name__}"
+    mutant = type(name, (store,), {"database_class": database, "__module__": module})
+    setattr(sys.modules[module], name, mutant)
+    return mutant
 
 
 def edit_migration(migrations: tuple[Migration, ...], version: int, direction: str, old: str,

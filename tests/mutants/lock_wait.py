@@ -9,7 +9,7 @@ from typing import Any
 
 from storecheck.reference_impl.engine.connection import Database, is_busy
 
-from tests.mutants import sqlite_mutant_backends
+from tests.mutants import on_database, sqlite_mutant_backends
 from tests.mutants.nesting import STORES
 
 
@@ -35,21 +35,13 @@ class RetriesPastTheDeadline(Database):
             time.sleep(0.01)
 
 
-def _mutant(store: type[Any], database: type[Database]) -> type[Any]:
-    """``store`` on ``database``, a global of this module so that worker processes can
-    unpickle the backend that opens it."""
-    name = f"{database.__name__}{store.__name__}"
-    mutant = type(name, (store,), {"database_class": database, "__module__": __name__})
-    globals()[name] = mutant
-    return mutant
-
-
 MUTANTS: dict[str, tuple[type[Any], str]] = {
-    **{f"{spec}_one_busy_timeout_only": (_mutant(store, OneBusyTimeoutOnly), "concurrency")
+    **{f"{spec}_one_busy_timeout_only": (
+        on_database(store, OneBusyTimeoutOnly, __name__), "concurrency")
        for spec, store in STORES.items()},
     # The loop is the engine's, shared by every spec: one spec shows the deadline is checked
     # (each catch costs the check's whole slack, waiting for a writer that never gives up).
     "session_history_retries_past_the_deadline": (
-        _mutant(STORES["session_history"], RetriesPastTheDeadline), "concurrency"),
+        on_database(STORES["session_history"], RetriesPastTheDeadline, __name__), "concurrency"),
 }
 globals().update(sqlite_mutant_backends(MUTANTS, __name__))

@@ -12,7 +12,8 @@ from storecheck.reference_impl.extraction import SqliteExtraction
 from storecheck.reference_impl.session_history import SqliteSessionHistory
 from storecheck.reference_impl.telemetry import SqliteTelemetry
 
-from tests.mutants import sqlite_mutant_backends
+from tests.mutants import on_database, sqlite_mutant_backends
+from tests.mutants.value_space_and_races import SharedBookkeepingDatabase
 
 STORES: dict[str, type[Any]] = {"session_history": SqliteSessionHistory,
                                 "conversations": SqliteConversations,
@@ -56,9 +57,14 @@ class InnerBlocksCommitEarly:
 
 
 MUTANTS: dict[str, tuple[type[Any], str]] = {
-    f"{spec}_{flaw.__name__.lower()}": (
+    **{f"{spec}_{flaw.__name__.lower()}": (
         type(f"{flaw.__name__}{store.__name__}", (flaw, store), {}), "acid")
-    for spec, store in STORES.items()
-    for flaw in (InnerBlocksJoinTheOuter, InnerBlocksCommitEarly)
+       for spec, store in STORES.items()
+       for flaw in (InnerBlocksJoinTheOuter, InnerBlocksCommitEarly)},
+    # The engine keeps the depth and the connections for every spec: two specs show that
+    # the nesting checks see them shared by threads.
+    **{f"{spec}_one_connection_for_all_threads": (
+        on_database(STORES[spec], SharedBookkeepingDatabase, __name__), "acid")
+       for spec in ("telemetry", "app_meta")},
 }
 globals().update(sqlite_mutant_backends(MUTANTS, __name__))
