@@ -321,12 +321,19 @@ class LatencySuite:
         dataset: LatencyRun[Any], latency_settings: LatencySettings, latency_budget: Budget,
         record_property: Callable[[str, object], None], backend: Any,
     ) -> None:
-        if latency_settings.scaling_mode == "off":
+        self._check_scaling(scaling_row, small_dataset, dataset, latency_settings,
+                            latency_budget, record_property, backend, (SMALL, LARGE))
+
+    def _check_scaling(self, row: tuple[Growth, Any], small: LatencyRun[Any],
+                       large: LatencyRun[Any], settings: LatencySettings, budget: Budget,
+                       record_property: Callable[[str, object], None], backend: Any,
+                       sizes: tuple[int, int]) -> None:
+        if settings.scaling_mode == "off":
             pytest.skip("scaling checks are off (--scaling=off)")
-        growth, workload = scaling_row
-        check_growth(self.spec, growth, workload, small_dataset, dataset, latency_settings,
-                     record_property, in_process=caps.IN_PROCESS in backend.capabilities,
-                     budget=latency_budget)
+        growth, workload = row
+        check_growth(self.spec, growth, workload, small, large, settings, record_property,
+                     in_process=caps.IN_PROCESS in backend.capabilities, budget=budget,
+                     sizes=sizes)
 
     def test_operation_meets_its_target(
         self, latency_row: tuple[LatencyTarget, Any, Any], dataset: LatencyRun[Any],
@@ -366,9 +373,5 @@ class LargestScalingSuite(LatencySuite):
         """The same bound as from ``SMALL`` to ``LARGE``, from ``LARGE`` to ``LARGEST``:
         an index walked at log n keeps it; a scan, a sort or a cache sized to the data
         breaks it only past the latency table's dataset."""
-        if latency_settings.scaling_mode == "off":
-            pytest.skip("scaling checks are off (--scaling=off)")
-        growth, workload = largest_scaling_row
-        check_growth(self.spec, growth, workload, dataset, largest_dataset, latency_settings,
-                     record_property, in_process=caps.IN_PROCESS in backend.capabilities,
-                     budget=latency_budget, sizes=(LARGE, LARGEST))
+        self._check_scaling(largest_scaling_row, dataset, largest_dataset, latency_settings,
+                            latency_budget, record_property, backend, (LARGE, LARGEST))

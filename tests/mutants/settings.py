@@ -7,12 +7,13 @@ from typing import Any
 
 from storecheck.reference_impl.app_meta import SqliteAppMetaSplit
 from storecheck.reference_impl.conversations import SqliteConversations
-from storecheck.reference_impl.engine.connection import ConnectionRules, Database
+from storecheck.reference_impl.engine.connection import ConnectionRules
 from storecheck.reference_impl.extraction import SqliteExtraction
 from storecheck.reference_impl.session_history import SqliteSessionHistory
 from storecheck.reference_impl.telemetry import SqliteTelemetry
 
 from tests.mutants import sqlite_mutant_backends
+from tests.mutants.session_history import FirstConnectionOnlyDatabase
 
 
 class EventsFileAtNormal(SqliteAppMetaSplit):
@@ -36,20 +37,11 @@ class RollbackJournal(SqliteExtraction):
     rules = ConnectionRules(journal_mode="delete")
 
 
-class ForeignKeysOnTheFirstConnectionOnly(Database):
-    """``PRAGMA foreign_keys=ON`` run once, on the connection the store opened with; every
-    connection a later thread opens leaves them off."""
-
-    def _connect(self) -> Any:
-        conn = super()._connect()
-        if getattr(self, "_first_made", False):
-            conn.execute("PRAGMA foreign_keys = OFF")
-        self._first_made = True
-        return conn
-
-
 class ForeignKeysOnce(SqliteConversations):
-    database_class = ForeignKeysOnTheFirstConnectionOnly
+    """Foreign keys on the connection the store opened with only (the session_history
+    mutant's database, on conversations)."""
+
+    database_class = FirstConnectionOnlyDatabase
 
 
 class ReportsTheSettingsItMeant(SqliteSessionHistory):
