@@ -29,7 +29,9 @@ status".  Decisions the seed leaves open:
   every file's schema is the one that version defines, table by table and column
   by column (name, type, place, constraints), index by index (else ``CORRUPT``: a
   backup whose columns traded places or names would put values in the wrong
-  columns).  Rows are restored by column name.  Refused, it changes nothing.
+  columns); and every event it holds matches its checksum (else ``CORRUPT``:
+  restored, a damaged event would fail every later read of its stream).  Rows are
+  restored by column name.  Refused, it changes nothing.
   Accepted, the store reads back exactly what it held when the backup was taken.
 * **Scheduling** is :meth:`AppMetaMaintenance.backup_due`: due when no backup
   exists or the newest is at least ``interval`` old; ``interval`` must lie in

@@ -37,7 +37,8 @@ from storecheck.conformance.specs.app_meta_maintenance import (
     backup_instant,
     backup_name,
 )
-from storecheck.reference_impl.app_meta.events import SqliteAppMetaEvents
+from storecheck.reference_impl.app_meta.events import SqliteAppMetaEvents, verified
+from storecheck.reference_impl.app_meta.rows import EVENT_COLUMNS
 from storecheck.reference_impl.engine.connection import Database
 from storecheck.reference_impl.engine.maintenance import (
     BackupExists,
@@ -51,6 +52,9 @@ from storecheck.reference_impl.engine.maintenance import (
 from storecheck.reference_impl.engine.store import application_id
 
 BACKUP_VERSION: Final = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+HAS_EVENTS: Final = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+VERIFY_BATCH: Final = 1_000
+"""Events read from a backup at a time while their checksums are verified."""
 USER_TABLES: Final = ("SELECT name FROM sqlite_master WHERE type = 'table' "
                       "AND name NOT LIKE 'sqlite%' ORDER BY name")
 SCHEMA_OBJECTS: Final = ("SELECT type, name, tbl_name, sql FROM sqlite_master "
@@ -187,6 +191,7 @@ class SqliteAppMetaMaintenance(SqliteAppMetaEvents):
                            f"store at {current}: migrate one of them first", name)
         for database, path in copies:
             self._verify_schema(database, path, name)
+            self._verify_events(path, name)
         for database, path in reversed(copies):
             with self._storage("restore", name), self._attached(database, path):
                 self._replace_tables(database)
@@ -201,6 +206,26 @@ class SqliteAppMetaMaintenance(SqliteAppMetaEvents):
             raise StorageFailed(SPEC, "restore", StorageCause.FOREIGN,
                                 f"backup {name} was not written by an {SPEC} store (its "
                                 f"application_id is {mark:#010x})", name)
+
+    @staticmethod
+    def _verify_events(path: Path, name: str) -> None:
+        """StorageFailed(CORRUPT) unless every event in the backup file (if it holds the event
+        store) matches its checksum: restored, a damaged event would fail every later read of
+        its stream."""
+        conn = read_only(path)
+        try:
+            if conn.execute(HAS_EVENTS).fetchone() is None:
+                return
+            found = conn.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id")
+            while batch := found.fetchmany(VERIFY_BATCH):
+                try:
+                    verified("restore", batch)
+                except StorageFailed as exc:
+                    raise StorageFailed(SPEC, "restore", StorageCause.CORRUPT,
+                                        f"backup {path.name} failed verification: {exc.detail}",
+                                        name) from exc
+        finally:
+            conn.close()
 
     def _verify_schema(self, database: Database, path: Path, name: str) -> None:
         """The backup file's schema is the store's own, object by object: a table whose

@@ -108,6 +108,15 @@ class RestoreTrustsTheVersionRecord(SqliteAppMeta):
         pass
 
 
+class RestoreTakesEventsOnTrust(SqliteAppMeta):
+    """The backup's schema verified, its events not: a tampered event is restored, and every
+    later read of its stream fails its checksum."""
+
+    @staticmethod
+    def _verify_events(path: Any, name: str) -> None:
+        pass
+
+
 class BackupDueFromTheOldest(SqliteAppMeta):
     """The interval measured from the first backup in the directory, not the newest."""
 
@@ -133,6 +142,7 @@ MUTANTS: dict[str, tuple[type[Any], str]] = {
     "restore_copies_the_file_over": (RestoreCopiesTheFileOver, "badinput"),
     "restore_by_column_place": (RestoreByColumnPlace, "badinput"),
     "restore_by_column_name_unverified": (RestoreByColumnNameUnverified, "badinput"),
+    "restore_takes_events_on_trust": (RestoreTakesEventsOnTrust, "badinput"),
     "restore_trusts_the_version_record": (RestoreTrustsTheVersionRecord, "badinput"),
     "backup_due_from_the_oldest": (BackupDueFromTheOldest, "badinput"),
     "pool_status_of_open_connections_only": (PoolStatusOfOpenConnectionsOnly, "concurrency"),

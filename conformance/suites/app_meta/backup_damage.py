@@ -138,3 +138,22 @@ def foreign_database(path: Path) -> str:
         conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)")
         conn.execute("INSERT INTO schema_migrations VALUES (?)", (version,))
     return f"another application's database, its migration record at version {version}"
+
+
+def text_rewritten(path: Path, old: str, new: str) -> int:
+    """Every text cell of every table holding ``old`` made to hold ``new`` instead, as a
+    disk's or a person's edit would, with nothing else of the row touched; how many cells
+    changed.  Found by value, not by table or column name."""
+    changed = 0
+    with closing(sqlite3.connect(path)) as conn, conn:
+        tables = [row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'")]
+        for table in tables:
+            for column, declared, _ in _columns(conn, table):
+                if "TEXT" not in declared.upper():
+                    continue
+                changed += conn.execute(
+                    f"UPDATE {_quoted(table)} SET {_quoted(column)} = "
+                    f"replace({_quoted(column)}, ?, ?) WHERE instr({_quoted(column)}, ?) > 0",
+                    (old, new, old)).rowcount
+    return changed

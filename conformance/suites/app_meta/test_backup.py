@@ -36,7 +36,11 @@ from storecheck.conformance.specs.app_meta_maintenance import (
     MIN_BACKUP_INTERVAL,
     backup_name,
 )
-from storecheck.conformance.suites.app_meta.backup_damage import SCHEMA_DAMAGES, foreign_database
+from storecheck.conformance.suites.app_meta.backup_damage import (
+    SCHEMA_DAMAGES,
+    foreign_database,
+    text_rewritten,
+)
 from storecheck.conformance.suites.app_meta.feed import whole_feed
 from storecheck.fixtures.app_meta import T0, small_world, snapshot_all
 
@@ -256,6 +260,35 @@ def test_a_backup_whose_schema_is_not_the_stores_is_refused_and_changes_nothing(
                f"nothing changed by a refused restore ({what})")
     expect(bool(damaged), SPEC, "backup", "a backup file with a table of two columns of one "
            "type, to damage")
+
+
+@pytest.mark.badinput
+@pytest.mark.requires(caps.FILE_STORAGE)
+@pytest.mark.operation("restore")
+def test_a_backup_with_a_tampered_event_is_refused_and_changes_nothing(
+    store: Any, fresh_location: str
+) -> None:
+    """One event's data edited in a copy of the backup, its checksum left as it was: the
+    restore raises StorageFailed(CORRUPT) and the store reads back as before.  A restore
+    that verified only the schema put back a stream whose every later read fails."""
+    small_world(store, "early")
+    store.append_events("tampered", "Note", 0, [NewEvent("tampered-1", "Written",
+                                                         '{"body": "tamper-me-0001"}', T0)])
+    good = store.backup(T0)
+    _more_writes(store)
+    before = snapshot_all(store)
+    copy_name = backup_name(T0 + MICRO)
+    main = Path(fresh_location + BACKUPS_SUFFIX) / good.name
+    _copied(fresh_location, good.name, copy_name, main)
+    changed = sum(text_rewritten(path, "tamper-me-0001", "tamper-me-0002")
+                  for path in _files_of(fresh_location, copy_name))
+    if not changed:
+        pytest.skip("the backup holds no event's data as text a check can edit")
+    error = expect_error(SPEC, "restore", partial(store.restore, copy_name), StorageFailed)
+    expect(isinstance(error, StorageFailed) and error.cause is StorageCause.CORRUPT, SPEC,
+           "restore", "StorageFailed(CORRUPT) for a backup whose event no longer matches its "
+           "checksum", error)
+    expect(snapshot_all(store) == before, SPEC, "restore", "nothing changed by the refusal")
 
 
 @pytest.mark.badinput
