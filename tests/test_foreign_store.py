@@ -12,12 +12,16 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from storecheck.conformance.wire import faults
 
 from tests.suite_runner import run_suite
 from tests.test_mutants import served_sqlite
+from tests.test_wire_server import ANY_LINE, FITS, hostile_lines, well_formed
 
 pytestmark = pytest.mark.slow
 
@@ -106,3 +110,42 @@ def test_both_servers_refuse_what_the_protocol_refuses_alike(
     responses = {answer["id"]: answer for answer in map(json.loads, done.stdout.splitlines())}
     codes = [responses[n].get("error", {}).get("code") for n in range(1, len(requests) + 1)]
     assert codes == [code for _, _, code in requests], (codes, done.stdout)
+
+
+def served_js(js_command: str, lines: list[str]) -> tuple[list[dict[str, Any]], int]:
+    """Every response of a JavaScript store given ``lines`` and then the end of its input,
+    and how many lines were not blank; the process must exit cleanly."""
+    done = subprocess.run(shlex.split(js_command), input="".join(line + "\n" for line in lines),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return ([json.loads(line) for line in done.stdout.splitlines()],
+            sum(1 for line in lines if line.strip()))
+
+
+def test_the_javascript_store_answers_every_hostile_line_and_goes_on(js_command: str) -> None:
+    """The Python server's hostile lines: each answered once, with the code the protocol
+    names (NaN, which JavaScript's JSON has no token for, is a parse error there)."""
+    by_id, without_id = hostile_lines()
+    responses, sent = served_js(js_command, [line for line, _ in by_id.values()] + without_id)
+    assert len(responses) == sent and well_formed(responses), responses
+    answered = {r["id"]: r for r in responses if r["id"] is not None}
+    assert answered["fits"]["result"] == json.loads(FITS)
+    assert answered["last"]["result"] == "still here"
+    for name, (_, code) in by_id.items():
+        assert answered[name].get("error", {}).get("code") == code, answered[name]
+    refused = sorted((r["error"]["code"], r["error"]["message"]) for r in responses
+                     if r["id"] is None)
+    assert [code for code, _ in refused] == [faults.PARSE_ERROR] * 2 + [faults.INVALID_REQUEST] * 4
+    messages = " | ".join(message for _, message in refused)
+    assert "nested deeper than" in messages and "1e999 is out of range" in messages, messages
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(ANY_LINE, max_size=8))
+def test_any_line_gets_one_answer_from_the_javascript_store(js_command: str,
+                                                            lines: list[str]) -> None:
+    """The protocol layer of a store in another language, held to the Python server's
+    fuzz: one well-formed answer per line, and a clean exit at the end of its input."""
+    responses, sent = served_js(js_command, lines)
+    assert len(responses) == sent and well_formed(responses), (lines, responses)

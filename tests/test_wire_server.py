@@ -48,11 +48,16 @@ def request(method: str, params: dict[str, Any] | None = None, *, id_: Any = 1,
                        "params": params or {}, **members})
 
 
-def test_every_hostile_line_gets_its_answer_and_the_server_goes_on() -> None:
-    fits = "[" * (MAX_DEPTH - 2) + "]" * (MAX_DEPTH - 2)  # inside the request and its params
-    deeper = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+FITS = "[" * (MAX_DEPTH - 2) + "]" * (MAX_DEPTH - 2)
+"""Nested as deep as a request may be: inside the request and its params."""
+DEEPER = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+
+
+def hostile_lines() -> tuple[dict[str, tuple[str, int | None]], list[str]]:
+    """Lines every server must answer and survive: by id, each request with the JSON-RPC
+    error code it gets (None: a result); and lines refused before their id can be read."""
     by_id = {
-        "fits": (request("storecheck.echo", {"value": json.loads(fits)}, id_="fits"), None),
+        "fits": (request("storecheck.echo", {"value": json.loads(FITS)}, id_="fits"), None),
         "list thread": (request("storecheck.echo", {"value": 1}, id_="list thread", thread=[1]),
                         faults.INVALID_REQUEST),
         "object thread": (request("storecheck.echo", {"value": 1}, id_="object thread",
@@ -65,17 +70,22 @@ def test_every_hostile_line_gets_its_answer_and_the_server_goes_on() -> None:
     }
     without_id = ["[" * 1000 + "]" * 1000,
                   '{"jsonrpc": "2.0", "id": "deeper", "method": "storecheck.echo", '
-                  f'"params": {{"value": {deeper}}}}}',
+                  f'"params": {{"value": {DEEPER}}}}}',
                   '{"jsonrpc": "2.0", "id": 2, "method": "storecheck.echo", '
                   '"params": {"value": NaN}}',
                   '{"jsonrpc": "2.0", "id": 3, "method": "storecheck.echo", '
                   '"params": {"value": 1e999}}',
                   '{"jsonrpc": "2.0", "id": [1], "method": "storecheck.echo", "params": {}}',
                   "\x00\xff garbage"]
+    return by_id, without_id
+
+
+def test_every_hostile_line_gets_its_answer_and_the_server_goes_on() -> None:
+    by_id, without_id = hostile_lines()
     responses, sent = serve([line for line, _ in by_id.values()] + without_id)
     assert len(responses) == sent
     answered = {r["id"]: r for r in responses if r["id"] is not None}
-    assert answered["fits"]["result"] == json.loads(fits)
+    assert answered["fits"]["result"] == json.loads(FITS)
     assert answered["last"]["result"] == "still here"
     for name, (_, code) in by_id.items():
         assert answered[name].get("error", {}).get("code") == code, answered[name]
@@ -148,13 +158,21 @@ MEMBERS = st.dictionaries(
                                    "store.begin", "store.commit", "storecheck.open"]))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.one_of(
+ANY_LINE = st.one_of(
     MEMBERS.map(json.dumps), JSON_VALUES.map(json.dumps),
-    st.text(alphabet=st.characters(exclude_characters="\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"))),
-    max_size=8))
+    st.text(alphabet=st.characters(exclude_characters="\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")))
+"""A request's members with any values, any JSON, or any text that is one line."""
+
+
+def well_formed(responses: list[dict[str, Any]]) -> bool:
+    """Each response carries a result or an error, not both, not neither."""
+    return all(set(r) in ({"jsonrpc", "id", "result"}, {"jsonrpc", "id", "error"})
+               for r in responses)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(ANY_LINE, max_size=8))
 def test_any_line_gets_one_answer(lines: list[str]) -> None:
     responses, sent = serve(lines)
     assert len(responses) == sent
-    assert all(set(r) in ({"jsonrpc", "id", "result"}, {"jsonrpc", "id", "error"})
-               for r in responses), responses
+    assert well_formed(responses), responses

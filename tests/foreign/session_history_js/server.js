@@ -75,6 +75,41 @@ function chosenMutants(argv) {
 
 const blob = (bytes) => ({ $bytes: Buffer.from(bytes).toString('base64') });
 
+const isId = (id) => id === undefined || id === null || typeof id === 'string' || typeof id === 'bigint'
+  || typeof id === 'number';
+
+/** Why a parsed line is no request this server takes, or null: the protocol's checks of
+ * the envelope, before any request is queued behind an open block. */
+function malformed(message) {
+  if (message === null || typeof message !== 'object' || Array.isArray(message)
+      || message.jsonrpc !== '2.0' || typeof message.method !== 'string') {
+    return 'not a JSON-RPC 2.0 request';
+  }
+  if (!isId(message.id)) return 'the id must be a string, a number or null';
+  if (message.thread !== undefined && typeof message.thread !== 'bigint') {
+    return 'thread must be an integer';
+  }
+  if (message.params !== undefined && (message.params === null || typeof message.params !== 'object'
+      || Array.isArray(message.params))) {
+    return 'params must be an object of named parameters';
+  }
+  return null;
+}
+
+function decodedBytes(value) {
+  const bytes = json.bytesOf(value);
+  if (bytes === null) throw new RequestFailed(INVALID_PARAMS, 'a $bytes value must be base64');
+  return bytes;
+}
+
+/** A value sent back as it came, its bytes checked as the codec would decode them. */
+function echoed(value) {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(echoed);
+  if (value.$bytes !== undefined) return blob(decodedBytes(value));
+  return Object.fromEntries(Object.keys(value).map((key) => [key, echoed(value[key])]));
+}
+
 function cell(value) {
   if (value instanceof Uint8Array) return blob(value);
   if (typeof value === 'number' && !Number.isFinite(value)) {
@@ -98,7 +133,18 @@ class Server {
     try {
       message = json.parse(line);
     } catch (error) {
-      this.respond(null, { error: { code: PARSE_ERROR, message: `not JSON: ${error.message}` } });
+      if (error instanceof json.JsonRefused) {
+        this.respond(null, { error: { code: INVALID_REQUEST, message: error.message } });
+      } else {
+        this.respond(null, { error: { code: PARSE_ERROR, message: `not JSON: ${error.message}` } });
+      }
+      return;
+    }
+    const refusal = malformed(message);
+    if (refusal !== null) {
+      const id = message !== null && typeof message === 'object' && isId(message.id)
+        && message.id !== undefined ? message.id : null;
+      this.respond(id, { error: { code: INVALID_REQUEST, message: refusal } });
       return;
     }
     if (this.owner !== null && message.thread !== this.owner) {
@@ -114,11 +160,8 @@ class Server {
   }
 
   handle(message) {
-    const id = message && message.id !== undefined ? message.id : null;
+    const id = message.id !== undefined ? message.id : null;
     try {
-      if (message === null || typeof message !== 'object' || message.jsonrpc !== '2.0' || typeof message.method !== 'string') {
-        throw new RequestFailed(INVALID_REQUEST, 'not a JSON-RPC 2.0 request');
-      }
       this.respond(id, { result: this.execute(message.method, message.params || {}, message.thread) });
     } catch (error) {
       if (error instanceof StoreError) {
@@ -145,7 +188,8 @@ class Server {
       case 'storecheck.handshake':
         return { protocol: 1n, name: 'session-history-js', specs: [SPEC], capabilities: CAPABILITIES };
       case 'storecheck.echo':
-        return params.value;
+        if (!('value' in params)) throw new RequestFailed(INVALID_PARAMS, 'storecheck.echo needs value');
+        return echoed(params.value);
       case 'storecheck.open':
         return this.open(params);
       default:
@@ -224,7 +268,7 @@ class Server {
       const statement = db.db.prepare(sql);
       try {
         statement.bind(bindAll(params.map((value) => (value && value.$bytes !== undefined
-          ? Uint8Array.from(Buffer.from(value.$bytes, 'base64')) : value))));
+          ? decodedBytes(value) : value))));
         const rows = [];
         while (statement.step()) rows.push(statement.get(null, { useBigInt: true }).map(cell));
         return rows;

@@ -9,8 +9,18 @@ const ESCAPES = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: 
 
 class JsonSyntaxError extends Error {}
 
+/** JSON that parses but is refused as a request: too deep, or a number out of range. */
+class JsonRefused extends Error {}
+
+const MAX_DEPTH = 100;
+
 function parse(text) {
   let at = 0;
+  let depth = 0;
+  const deeper = () => {
+    depth += 1;
+    if (depth > MAX_DEPTH) throw new JsonRefused(`nested deeper than ${MAX_DEPTH} levels`);
+  };
 
   const fail = (what) => {
     throw new JsonSyntaxError(`${what} at offset ${at}`);
@@ -69,7 +79,10 @@ function parse(text) {
     const match = NUMBER.exec(text);
     if (match === null) fail('unexpected character');
     at = NUMBER.lastIndex;
-    return match[1] === undefined && match[2] === undefined ? BigInt(match[0]) : Number(match[0]);
+    if (match[1] === undefined && match[2] === undefined) return BigInt(match[0]);
+    const number = Number(match[0]);
+    if (!Number.isFinite(number)) throw new JsonRefused(`the number ${match[0]} is out of range`);
+    return number;
   }
 
   function value() {
@@ -77,10 +90,12 @@ function parse(text) {
     switch (text[at]) {
       case '{': {
         at += 1;
+        deeper();
         const object = Object.create(null);
         skipSpace();
         if (text[at] === '}') {
           at += 1;
+          depth -= 1;
           return object;
         }
         for (;;) {
@@ -95,16 +110,19 @@ function parse(text) {
           if (text[at] === ',') at += 1;
           else if (text[at] === '}') {
             at += 1;
+            depth -= 1;
             return object;
           } else fail("expected ',' or '}'");
         }
       }
       case '[': {
         at += 1;
+        deeper();
         const array = [];
         skipSpace();
         if (text[at] === ']') {
           at += 1;
+          depth -= 1;
           return array;
         }
         for (;;) {
@@ -113,6 +131,7 @@ function parse(text) {
           if (text[at] === ',') at += 1;
           else if (text[at] === ']') {
             at += 1;
+            depth -= 1;
             return array;
           } else fail("expected ',' or ']'");
         }
@@ -156,4 +175,12 @@ function stringify(value) {
   }
 }
 
-module.exports = { parse, stringify, JsonSyntaxError };
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** The bytes a wire value `{"$bytes": base64}` carries; null if its text is no base64. */
+function bytesOf(value) {
+  if (typeof value.$bytes !== 'string' || !BASE64.test(value.$bytes)) return null;
+  return Uint8Array.from(Buffer.from(value.$bytes, 'base64'));
+}
+
+module.exports = { parse, stringify, bytesOf, JsonSyntaxError, JsonRefused, MAX_DEPTH };
