@@ -99,7 +99,10 @@ Files (a store on SQLite, capability ``stated_settings``).  The production layou
 event file, reported as ``"events"``, is written with ``synchronous=FULL``: an event the
 caller saw committed survives a power cut, not only a crash (seed lines 22, 76).  The
 application's file (``"main"``, the only one of the MVP layout) keeps the common
-settings, ``synchronous=NORMAL``.
+settings, ``synchronous=NORMAL``.  In either layout an ``atomic()`` block is all or
+nothing, a crash of its process included: a block whose commit did not return may be
+stored or not, but never its events without its other writes, nor the reverse, once
+the store is open again.
 """
 
 from __future__ import annotations

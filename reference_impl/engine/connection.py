@@ -247,6 +247,10 @@ class Database:
 
     # -- transactions --------------------------------------------------------
 
+    def nesting(self) -> int:
+        """How many :meth:`atomic` blocks the calling thread has open, one inside another."""
+        return int(getattr(self._local, "depth", 0) or 0)
+
     @contextmanager
     def atomic(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
         """A transaction, or a savepoint inside the thread's open transaction.

@@ -143,6 +143,20 @@ class SplitAtomicLeavesEventsOut(SqliteAppMetaSplit):
             yield
 
 
+class SplitBlockCommittedFileByFile(SqliteAppMetaSplit):
+    """The production layout's ``atomic()`` as the seed's application commits it: the
+    event file, then the application file, with no record between them, so a crash
+    between the two commits keeps the block's events without its application writes."""
+
+    def atomic(self) -> AbstractContextManager[None]:
+        return self._file_by_file()
+
+    @contextmanager
+    def _file_by_file(self) -> Iterator[None]:
+        with self._tx("atomic"), self.events_db.atomic():
+            yield
+
+
 class LoadReplaysWholeStream(SqliteAppMeta):
     """The snapshot is loaded, and then every event of the stream is read and the ones it
     covers dropped in the application: right events, cost of the whole stream."""
@@ -195,6 +209,7 @@ MUTANTS: dict[str, tuple[type[Any], str]] = {
     "feed_not_verified": (FeedNotVerified, "badinput"),
     "feed_after_inclusive": (FeedAfterInclusive, "concurrency"),
     "split_atomic_leaves_events_out": (SplitAtomicLeavesEventsOut, "acid"),
+    "split_block_committed_file_by_file": (SplitBlockCommittedFileByFile, "acid"),
     **COSTS,
 }
 

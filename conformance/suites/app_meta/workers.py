@@ -50,3 +50,17 @@ def append_until_killed(backend: Any, location: str, started: Any) -> None:
         version = store.append_events("killed", "Stream", version,
                                       stream_events(0, 100, version))[-1].sequence_number
         started.set()
+
+
+def blocks_until_killed(backend: Any, location: str, round_: int, started: Any) -> None:
+    """``atomic()`` blocks that each append an event and put a setting, both named after the
+    round and the block, until the parent kills this process; signalling after the first."""
+    store = backend.open(SPEC, location)
+    block = 0
+    while True:
+        name = f"killed-{round_}-{block}"
+        with store.atomic():
+            store.append_events(name, "Block", 0, [NewEvent(f"{name}-e", "Written", "{}", T0)])
+            store.put_setting(name, block, T0)
+        block += 1
+        started.set()
