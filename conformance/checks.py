@@ -74,6 +74,58 @@ def expect(condition: bool, spec: str, operation: str, expected: str, got: objec
         raise SpecMismatch(f"{spec}.{operation}: expected {expected}{detail}")
 
 
+BROKEN_SEPARATOR = " | "
+"""Between the broken expectations of one check, in its message (see :class:`SpecMismatches`)."""
+
+
+class SpecMismatches(SpecMismatch):
+    """Several rules one check found broken, each in the spec's words, in the order met."""
+
+    def __init__(self, broken: Sequence[str]) -> None:
+        self.broken = tuple(broken)
+        super().__init__(f"{len(self.broken)} expectations broken: " + BROKEN_SEPARATOR.join(
+            f"({n}) {message}" for n, message in enumerate(self.broken, start=1)))
+
+
+class Expectations:
+    """The expectations of a check that goes on past a broken one, where going on still
+    means something (the retry after a wrong attempt count): each broken one is kept."""
+
+    def __init__(self) -> None:
+        self.broken: list[str] = []
+
+    def expect(self, condition: bool, spec: str, operation: str, expected: str,
+               got: object = "") -> bool:
+        """:func:`expect`, noted instead of raised; whether it held."""
+        try:
+            expect(condition, spec, operation, expected, got)
+        except SpecMismatch as exc:
+            self.broken.append(str(exc))
+        return condition
+
+
+@contextmanager
+def soft_expectations() -> Iterator[Expectations]:
+    """Collect a check's broken expectations and fail once at the end with them all; a
+    hard :func:`expect` that fails inside ends the block and joins the list, and any other
+    exception carries the list as a note."""
+    found = Expectations()
+    try:
+        yield found
+    except SpecMismatch as exc:
+        raise _all_of([*found.broken, *getattr(exc, "broken", (str(exc),))]) from None
+    except BaseException as exc:
+        if found.broken:
+            exc.add_note("expectations broken before it: " + BROKEN_SEPARATOR.join(found.broken))
+        raise
+    if found.broken:
+        raise _all_of(found.broken)
+
+
+def _all_of(broken: Sequence[str]) -> SpecMismatch:
+    return SpecMismatch(broken[0]) if len(broken) == 1 else SpecMismatches(broken)
+
+
 def expect_error(
     spec: str,
     operation: str,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from storecheck.conformance.checks import BROKEN_SEPARATOR
 from storecheck.conformance.hermitage import ANOMALIES, CASES
 from storecheck.conformance.isolation import ISOLATION_TABLE_PROPERTY
 from storecheck.conformance.latency_check import LATENCY_PROPERTY, SCALING_PROPERTY
@@ -36,6 +37,8 @@ class Failure:
     category: str
     operation: str
     message: str
+    rules: list[str] = field(default_factory=list)
+    """Each rule the check found broken (several where it went on past the first)."""
 
 
 @dataclass(eq=False)  # registered as a plugin, so it must stay hashable
@@ -81,7 +84,7 @@ class ResultBook:
         if report.failed and report.nodeid not in self.failures:
             self.failures[report.nodeid] = Failure(
                 report.nodeid, labels["backend"], labels["spec"], labels["category"],
-                labels["operation"], _message(report),
+                labels["operation"], _message(report), _rules(report),
             )
 
     def matrix(self) -> dict[tuple[str, str, str], Counter[str]]:
@@ -104,8 +107,9 @@ MESSAGE_CHARS = 600
 finding (a message that lists the offending calls after a colon keeps the first of them)."""
 
 
-def _message(report: pytest.TestReport) -> str:
-    """The failure's message on one line: the exception's lines joined, its name dropped."""
+def _message(report: pytest.TestReport, limit: int | None = MESSAGE_CHARS) -> str:
+    """The failure's message on one line: the exception's lines joined, its name dropped,
+    cut at ``limit`` characters."""
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -113,6 +117,22 @@ def _message(report: pytest.TestReport) -> str:
     exception_name, _, rest = line.partition(": ")
     if rest and _EXCEPTION_NAME.fullmatch(exception_name):
         line = rest
+    return line if limit is None else _cut(line)
+
+
+_BROKEN = re.compile(r"\d+ expectations broken: \(1\) ")
+_NEXT_BROKEN = re.compile(re.escape(BROKEN_SEPARATOR) + r"\(\d+\) ")
+
+
+def _rules(report: pytest.TestReport) -> list[str]:
+    """The rules a failure names: one, or each of a check's broken expectations."""
+    message = _message(report, limit=None)
+    found = _BROKEN.match(message)
+    rules = _NEXT_BROKEN.split(message[found.end():]) if found else [message]
+    return [_cut(rule) for rule in rules]
+
+
+def _cut(line: str) -> str:
     return line if len(line) <= MESSAGE_CHARS else line[:MESSAGE_CHARS - 3] + "..."
 
 
@@ -138,7 +158,7 @@ def terminal_lines(book: ResultBook) -> list[str]:
             f"{failure.backend}: {failure.message}"
         )
     rules = broken_rules(book)
-    if len(rules) < len(book.failures):
+    if len(rules) < len(book.failures) or any(len(f.rules) > 1 for f in book.failures.values()):
         lines.append(f"broken rules ({len(rules)}, from {len(book.failures)} failed checks):")
         lines.extend(f"  {rule['backend']}: {rule['rule']} ({rule['checks']} "
                      f"check{'s' if rule['checks'] > 1 else ''})" for rule in rules)
@@ -150,8 +170,9 @@ def broken_rules(book: ResultBook) -> list[dict[str, Any]]:
     the store did instead), most checks first: one fault often fails several checks."""
     grouped: dict[tuple[str, str], list[Failure]] = {}
     for failure in book.failures.values():
-        rule = failure.message.split("; got ", 1)[0]
-        grouped.setdefault((failure.backend, rule), []).append(failure)
+        for broken in failure.rules or [failure.message]:
+            rule = broken.split("; got ", 1)[0]
+            grouped.setdefault((failure.backend, rule), []).append(failure)
     return [{"backend": backend, "rule": rule, "checks": len(failures),
              "specs": sorted({f.spec for f in failures}),
              "nodeids": [f.nodeid for f in failures]}

@@ -409,3 +409,28 @@ def test_node_ids_do_not_depend_on_where_the_package_is_installed(
                                 str(installed), "--collect-only", "-q", *QUICK)
     ids = [line for line in result.stdout.lines if "::" in line]
     assert ids and all(line.startswith("storecheck/session_history/test_") for line in ids), ids[:3]
+
+
+def test_a_check_reports_every_rule_it_finds_broken(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue that counts attempts at failure breaks two rules in each of two checks: each
+    check goes on past the first and its failure names both; the end of the run and the
+    report list each rule apart."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+    result = pytester.runpytest_subprocess(
+        "--store=tests.mutants.conversations:attempts_counted_at_failure",
+        "--store-spec=conversations", "-k", "retry_with_backoff or dequeue_order",
+        "--store-report=report.json", *QUICK)
+    assert result.ret == 1
+    failed = [line for line in result.stdout.lines if line.startswith("FAILED conversations")]
+    assert len(failed) == 2 and all("2 expectations broken: (1) " in line for line in failed), (
+        result.stdout.str())
+    result.stdout.fnmatch_lines([
+        "broken rules (4, from 2 failed checks):",
+        "*expected attempt 1 counted when the job is claimed (1 check)",
+        "*expected attempt 2 counted when the job is claimed (1 check)"])
+    report = json.loads((pytester.path / "report.json").read_text())
+    assert sorted(len(failure["rules"]) for failure in report["failures"]) == [2, 2]
+    assert all(rule.startswith("conversations.dequeue: expected ")
+               for failure in report["failures"] for rule in failure["rules"])

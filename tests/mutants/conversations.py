@@ -73,6 +73,26 @@ class FailedJobsNeverRetried(SqliteConversations):
             return self._job(conn, job_id, "fail_job") if failed else failed
 
 
+class AttemptsCountedAtFailure(SqliteConversations):
+    """The real queue's count: a claim leaves ``attempts`` as it was and a failure adds one,
+    so a claimed job reads one attempt short and a job is retried once more than
+    ``max_attempts`` allows."""
+
+    def dequeue(self, worker: str, now: datetime, lease_seconds: float) -> Job | None:
+        claimed = super().dequeue(worker, now, lease_seconds)
+        if claimed is None:
+            return None
+        with self._tx("dequeue", worker) as conn:
+            conn.execute("UPDATE jobs SET attempts = attempts - 1 WHERE id = ?", (claimed.id,))
+        return replace(claimed, attempts=claimed.attempts - 1)
+
+    def fail_job(self, job_id: int, worker: str, error: str, now: datetime) -> Job:
+        with self._tx("fail_job", job_id) as conn:
+            conn.execute("UPDATE jobs SET attempts = attempts + 1 WHERE id = ? AND worker = ?",
+                         (job_id, worker))
+        return super().fail_job(job_id, worker, error, now)
+
+
 class FtsNotUpdatedOnDelete(SqliteConversations):
     migrations = edit_migration(
         MIGRATIONS, 1, "up",
@@ -166,6 +186,7 @@ MUTANTS: dict[str, tuple[type[SqliteConversations], str]] = {
     "dequeue_select_then_update": (DequeueSelectThenUpdate, "concurrency"),
     "lease_never_expires": (LeaseNeverExpires, "model"),
     "failed_jobs_never_retried": (FailedJobsNeverRetried, "model"),
+    "attempts_counted_at_failure": (AttemptsCountedAtFailure, "model"),
     "fts_not_updated_on_delete": (FtsNotUpdatedOnDelete, "fk"),
     "soft_deleted_still_listed": (SoftDeletedStillListed, "model"),
     "soft_delete_keeps_the_first_time": (SoftDeleteKeepsTheFirstTime, "model"),
