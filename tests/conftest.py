@@ -50,9 +50,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Each mutant group's per-mutant verdicts (``mutant_outcomes``: name -> caught), for the
+    mutation score at the end of the run."""
     for name, value in report.user_properties:
-        if name == "mutant" and report.when == "call":
-            MUTATION_RESULTS[str(value)] = report.passed
+        if name == "mutant_outcomes" and report.when == "call" and isinstance(value, dict):
+            MUTATION_RESULTS.update({str(mutant): bool(ok) for mutant, ok in value.items()})
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -61,7 +63,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     caught = sum(MUTATION_RESULTS.values())
     terminalreporter.section("mutation score")
     for name, ok in sorted(MUTATION_RESULTS.items()):
-        terminalreporter.write_line(f"{'caught ' if ok else 'MISSED '} {name}")
+        if not ok:
+            terminalreporter.write_line(f"MISSED {name}")
     terminalreporter.write_line(
         f"mutation score: {caught}/{len(MUTATION_RESULTS)} mutants caught "
         f"({100 * caught / len(MUTATION_RESULTS):.0f}%)"

@@ -160,14 +160,17 @@ def test_each_mutant_is_caught_in_its_category(
     assert run.returncode == 1, run.output[-3000:]
     names = {backend["ref"]: backend["name"] for backend in run.report.get("backends", [])}
     escaped = []
+    caught: dict[str, bool] = {}
     for mutant in mutants:
         backend = names.get(mutant.ref)
         failed = {row["category"] for row in run.report["results"]
                   if row["backend"] == backend and row["failed"]}
         stray = {f["spec"] for f in run.report["failures"] if f["backend"] == backend} - {mutant.spec}
+        caught[f"{mutant.module}/{mutant.name}"] = category in failed and not stray
         if category not in failed or stray:
             escaped.append(f"{mutant.module}/{mutant.name} ({mutant.spec}): failed in "
                            f"{sorted(failed)}, other specs {sorted(stray)}")
+    record_property("mutant_outcomes", caught)
     assert not escaped, "\n".join(escaped) + "\n" + run.output[-3000:]
 
 
