@@ -80,10 +80,11 @@ def hostile_lines() -> tuple[dict[str, tuple[str, int | None]], list[str]]:
     return by_id, without_id
 
 
-def test_every_hostile_line_gets_its_answer_and_the_server_goes_on() -> None:
-    by_id, without_id = hostile_lines()
-    responses, sent = serve([line for line, _ in by_id.values()] + without_id)
-    assert len(responses) == sent
+def answered_as_named(responses: list[dict[str, Any]], sent: int,
+                      by_id: dict[str, tuple[str, int | None]]) -> tuple[list[int], str]:
+    """Every hostile line answered once, each one with an id as :func:`hostile_lines` names;
+    the codes of the answers without an id, sorted, and their messages joined."""
+    assert len(responses) == sent and well_formed(responses), responses
     answered = {r["id"]: r for r in responses if r["id"] is not None}
     assert answered["fits"]["result"] == json.loads(FITS)
     assert answered["last"]["result"] == "still here"
@@ -91,8 +92,14 @@ def test_every_hostile_line_gets_its_answer_and_the_server_goes_on() -> None:
         assert answered[name].get("error", {}).get("code") == code, answered[name]
     refused = sorted((r["error"]["code"], r["error"]["message"]) for r in responses
                      if r["id"] is None)
-    assert [code for code, _ in refused] == [faults.PARSE_ERROR] + [faults.INVALID_REQUEST] * 5
-    messages = " | ".join(message for _, message in refused)
+    return [code for code, _ in refused], " | ".join(message for _, message in refused)
+
+
+def test_every_hostile_line_gets_its_answer_and_the_server_goes_on() -> None:
+    by_id, without_id = hostile_lines()
+    responses, sent = serve([line for line, _ in by_id.values()] + without_id)
+    codes, messages = answered_as_named(responses, sent, by_id)
+    assert codes == [faults.PARSE_ERROR] + [faults.INVALID_REQUEST] * 5
     assert "nested deeper than" in messages and "NaN is not JSON" in messages
     assert "1e999 is out of range" in messages, messages
 

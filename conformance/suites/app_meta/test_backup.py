@@ -284,11 +284,8 @@ def test_a_backup_with_a_tampered_event_is_refused_and_changes_nothing(
                   for path in _files_of(fresh_location, copy_name))
     if not changed:
         pytest.skip("the backup holds no event's data as text a check can edit")
-    error = expect_error(SPEC, "restore", partial(store.restore, copy_name), StorageFailed)
-    expect(isinstance(error, StorageFailed) and error.cause is StorageCause.CORRUPT, SPEC,
-           "restore", "StorageFailed(CORRUPT) for a backup whose event no longer matches its "
-           "checksum", error)
-    expect(snapshot_all(store) == before, SPEC, "restore", "nothing changed by the refusal")
+    _refused_unchanged(store, copy_name, StorageCause.CORRUPT,
+                       "a backup whose event no longer matches its checksum", before)
 
 
 @pytest.mark.badinput
@@ -306,10 +303,18 @@ def test_another_applications_database_as_a_backup_is_refused_as_foreign(
     main = Path(fresh_location + BACKUPS_SUFFIX) / good.name
     copy_name = backup_name(T0 + MICRO)
     what = foreign_database(_copied(fresh_location, good.name, copy_name, main))
-    error = expect_error(SPEC, "restore", partial(store.restore, copy_name), StorageFailed)
-    expect(isinstance(error, StorageFailed) and error.cause is StorageCause.FOREIGN, SPEC,
-           "restore", f"StorageFailed(FOREIGN) for {what}", error)
-    expect(snapshot_all(store) == before, SPEC, "restore", "nothing changed by the refusal")
+    _refused_unchanged(store, copy_name, StorageCause.FOREIGN, what, before)
+
+
+def _refused_unchanged(store: Any, name: str, cause: StorageCause, what: str,
+                       before: Any) -> None:
+    """Restoring backup ``name`` raises StorageFailed with ``cause`` and the store reads
+    back ``before``."""
+    error = expect_error(SPEC, "restore", partial(store.restore, name), StorageFailed)
+    expect(isinstance(error, StorageFailed) and error.cause is cause, SPEC, "restore",
+           f"StorageFailed({cause.name}) for {what}", error)
+    expect(snapshot_all(store) == before, SPEC, "restore",
+           f"nothing changed by the refused restore of {what}")
 
 
 @pytest.mark.badinput
