@@ -19,8 +19,12 @@ than on 1,000.  ``agent_stats``, ``pattern_stats``, ``active_sessions`` and
 running session and deleting every old one grow with the data by nature.
 
 The seed's store description adds "Batch insert (10 records): ~72µs" (line 78),
-again the Go peer's figure: the ``save_events (10)`` row holds a batch of ten to
-line 453's bound pro rata (1 ms for ten records) and prints the 72 µs beside it.
+again the Go peer's figure: the ``save_events (10)`` row holds a batch of ten to line
+453's bound for a batch operation (10 ms) and prints the 72 µs beside it.  Read pro rata
+(1 ms for ten records) the bound sits under what one commit costs: the bare SQL of the
+batch measured 0.63 ms at the median and the reference 1.08 ms on a quiet shared
+machine, so the row would fail every correct store on a slower disk.  A store that
+commits the ten one by one is the floor multiple's to catch.
 
 The seed's figures are benchmark means (Go's ns/op), so its rows are held at the
 median; the project's rows at p99.  "Query by agent ... for 1000 records" is read
@@ -65,8 +69,8 @@ STEP: Final = timedelta(milliseconds=100)
 """The dataset's events are this far apart, in the order they were saved."""
 SEED_453: Final = "seed 002 line 453: batch operations < 10ms per 100 records"
 SEED_80: Final = "seed 002 line 80: query by agent < 10ms for 1000 records"
-SEED_453_TEN: Final = ("seed 002 line 453: batch operations < 10ms per 100 records, for ten "
-                       "(line 78: the Go peer's ~72µs)")
+SEED_453_TEN: Final = ("seed 002 line 453: batch operations < 10ms, a batch of ten (line 78: "
+                       "the Go peer's ~72µs)")
 SMALL_BATCH: Final = 10
 TEN_MS: Final = f"{PROJECT_TARGET}: the seed's 10ms bound (lines 80, 453) for every call"
 NOW: Final = T0 + timedelta(days=30)
@@ -297,7 +301,7 @@ would reuse the keys their run on 10,000 events took."""
 TARGETS: Final[tuple[tuple[LatencyTarget, Workload, Floor | None], ...]] = (
     (LatencyTarget("save_events (100)", DATASET, 50, 10, SEED_453), _save_events,
      _save_events_floor),
-    (LatencyTarget("save_events (10)", DATASET, 50, 1, SEED_453_TEN), _save_ten,
+    (LatencyTarget("save_events (10)", DATASET, 50, 10, SEED_453_TEN), _save_ten,
      _save_ten_floor),
     (LatencyTarget("events_by_agent (100)", DATASET, 50, 10, SEED_80), _by_agent(100),
      _by_agent_floor(100)),
