@@ -48,7 +48,7 @@ from storecheck.fixtures.app_meta import T0, small_world, snapshot_all
 pytestmark = pytest.mark.acid
 BATCH = 100
 FEED_LIMIT = 1000
-KILLS_PER_PROFILE = {"quick": 12, "default": 40, "thorough": 100}
+KILLS_PER_PROFILE = {"quick": 20, "default": 40, "thorough": 100}
 KILL_WITHIN_S = 0.1
 """Kills land at a moment drawn up to this long after the worker's first block: many blocks
 in, at any point of one."""
@@ -221,7 +221,7 @@ def test_an_append_killed_midway_leaves_whole_batches(
 def test_blocks_killed_midway_are_whole_after_reopening(
         backend: Any, fresh_location: str, open_store: Any, store_profile: Any) -> None:
     """A process committing blocks that append an event and put a setting is SIGKILLed at a
-    random moment, again and again (12 kills at the quick profile, 40 at the default, 100 at
+    random moment, again and again (20 kills at the quick profile, 40 at the default, 100 at
     the thorough: a black box's window between two commits is hit by chance, so the count
     is what makes a miss unlikely); reopened, the store holds each block's event and
     setting both or neither.  The production layout keeps them in two files, each with

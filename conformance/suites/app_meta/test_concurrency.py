@@ -36,6 +36,17 @@ from storecheck.conformance.suites.app_meta.workers import (
 from storecheck.fixtures.app_meta import snapshot_all
 
 pytestmark = pytest.mark.concurrency
+
+
+class TestLockWait(LockWaitSuite):
+    """First in the module: a store whose writers give up at the lock fails here before
+    the longer races run."""
+
+    spec = SPEC
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)
+
+
 PAGE = 500
 
 
@@ -167,8 +178,3 @@ def test_a_processor_tailing_the_feed_sees_every_event_of_writer_threads_once_in
     expect(versions == [batches * batch] * writers, SPEC, "aggregate_version",
            f"every stream at version {batches * batch}", versions)
 
-
-class TestLockWait(LockWaitSuite):
-    spec = SPEC
-    snapshot = staticmethod(snapshot_all)
-    write = staticmethod(write_some)

@@ -17,6 +17,17 @@ from storecheck.conformance.suites.conversations.workers import add_messages, dr
 from storecheck.fixtures.conversations import T0
 
 pytestmark = pytest.mark.concurrency
+
+
+class TestLockWait(LockWaitSuite):
+    """First in the module: a store whose writers give up at the lock fails here before
+    the longer races run."""
+
+    spec = SPEC
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)
+
+
 JOBS = 2_000
 
 
@@ -92,8 +103,3 @@ def test_concurrent_writers_lose_no_message(
     ids = [m.id for m in store.list_messages("shared")]
     expect(len(set(ids)) == total, SPEC, "add_message", "distinct message ids", len(set(ids)))
 
-
-class TestLockWait(LockWaitSuite):
-    spec = SPEC
-    snapshot = staticmethod(snapshot_all)
-    write = staticmethod(write_some)

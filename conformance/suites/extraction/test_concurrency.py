@@ -19,6 +19,15 @@ from storecheck.fixtures.extraction import T0, ExtractionFactory
 pytestmark = pytest.mark.concurrency
 
 
+class TestLockWait(LockWaitSuite):
+    """First in the module: a store whose writers give up at the lock fails here before
+    the longer races run."""
+
+    spec = SPEC
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)
+
+
 @pytest.mark.requires(caps.MULTI_PROCESS)
 @pytest.mark.operation("record_progress")
 def test_worker_processes_lose_no_addition(
@@ -73,8 +82,3 @@ def test_threads_saving_overlapping_blocks_store_each_content_once(
     expect(len(stored) == len(contents), SPEC, "code_blocks",
            f"{len(contents)} stored blocks", len(stored))
 
-
-class TestLockWait(LockWaitSuite):
-    spec = SPEC
-    snapshot = staticmethod(snapshot_all)
-    write = staticmethod(write_some)

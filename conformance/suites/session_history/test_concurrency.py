@@ -17,6 +17,15 @@ from storecheck.fixtures.session_history import SessionFactory
 pytestmark = pytest.mark.concurrency
 
 
+class TestLockWait(LockWaitSuite):
+    """First in the module: a store whose writers give up at the lock fails here before
+    the longer races run."""
+
+    spec = SPEC
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)
+
+
 def _count_sessions(store: Any, workspace_id: int) -> list[str]:
     query = SessionQuery(workspace_id=workspace_id)
     return [s.id for s in all_pages(lambda cursor: store.search_sessions(query, 500, cursor))]
@@ -119,8 +128,3 @@ def test_concurrent_get_or_create_returns_one_workspace(store: Any, store_profil
            f"every caller of {rounds} rounds of {threads} racing threads to get the same "
            "workspace and no error", (split, errors[:2]))
 
-
-class TestLockWait(LockWaitSuite):
-    spec = SPEC
-    snapshot = staticmethod(snapshot_all)
-    write = staticmethod(write_some)

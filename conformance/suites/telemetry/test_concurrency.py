@@ -24,6 +24,17 @@ from storecheck.conformance.suites.telemetry.workers import record_results
 from storecheck.fixtures.telemetry import T0, TelemetryFactory
 
 pytestmark = pytest.mark.concurrency
+
+
+class TestLockWait(LockWaitSuite):
+    """First in the module: a store whose writers give up at the lock fails here before
+    the longer races run."""
+
+    spec = SPEC
+    snapshot = staticmethod(snapshot_all)
+    write = staticmethod(write_some)
+
+
 ROUNDS = 150
 
 
@@ -156,8 +167,3 @@ def _judge_dimensions(store: Any, round_: int, vectors: list[Any],
                 f"refused {sorted(lost)}"]
     return []
 
-
-class TestLockWait(LockWaitSuite):
-    spec = SPEC
-    snapshot = staticmethod(snapshot_all)
-    write = staticmethod(write_some)
