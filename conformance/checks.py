@@ -155,15 +155,72 @@ def wait_until(instant: float) -> None:
     time.sleep(max(0.0, instant - time.time()))
 
 
+def worker_processes() -> Any:
+    """The ``multiprocessing`` context of every worker process a check starts.
+
+    A worker starts clean, as a separate program would: no thread, connection or open store
+    of this process.  Where the platform has one, a fork server gives that at a fork's cost:
+    a fresh interpreter of its own that imported what this process had of storecheck when
+    the first worker started, holds nothing else, and forks each worker from that state.
+    Spawning a fresh interpreter per worker pays its start and every import again (about
+    half a second), and a kill check starts 20 to 100 workers.  Elsewhere workers are
+    spawned.  Either way a worker runs with this process's import path, environment and
+    working directory as they are when it starts (:func:`worker_pool`, :func:`start_killable`).
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    from multiprocessing import forkserver
+
+    if not forkserver._forkserver._forkserver_pid:  # type: ignore[attr-defined]
+        # The server skips a module it cannot import (a worker imports what it unpickles);
+        # test modules are left to the workers.
+        context.set_forkserver_preload(sorted(
+            name for name, module in list(sys.modules.items())
+            if name.startswith("storecheck.") and module is not None
+            and not name.rpartition(".")[2].startswith(("test_", "conftest"))))
+    return context
+
+
+@dataclass(frozen=True)
+class _Surroundings:
+    """What a spawned process would take from this one at its start."""
+
+    path: list[str]
+    environment: dict[str, str]
+    directory: str
+
+    @classmethod
+    def now(cls) -> _Surroundings:
+        return cls(list(sys.path), dict(os.environ), os.getcwd())
+
+    def enter(self) -> None:
+        sys.path[:] = self.path
+        os.environ.clear()
+        os.environ.update(self.environment)
+        os.chdir(self.directory)
+
+
+def worker_pool(processes: int, initializer: Callable[..., Any] | None = None,
+                initargs: tuple[Any, ...] = ()) -> Any:
+    """A pool of :func:`worker_processes` with this process's surroundings."""
+    return worker_processes().Pool(processes=processes, initializer=_start_pool_worker,
+                                   initargs=(_Surroundings.now(), initializer, initargs))
+
+
+def _start_pool_worker(surroundings: _Surroundings, initializer: Callable[..., Any] | None,
+                       initargs: tuple[Any, ...]) -> None:
+    surroundings.enter()
+    if initializer is not None:
+        initializer(*initargs)
+
+
 def run_workers(target: Callable[..., Any], argument_lists: Sequence[tuple[Any, ...]],
                 timeout: float = 240.0) -> list[Any]:
-    """Run ``target(*args)`` in one spawned process per argument tuple; return results in order.
-
-    Spawned (not forked) so a worker starts clean, as a separate program would;
-    an exception in a worker is re-raised here with its message.
-    """
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(processes=len(argument_lists)) as pool:
+    """Run ``target(*args)`` in one worker process (:func:`worker_processes`) per argument
+    tuple; return results in order.  An exception in a worker is re-raised here with its
+    message."""
+    with worker_pool(len(argument_lists)) as pool:
         pending = [pool.apply_async(target, args) for args in argument_lists]
         return [job.get(timeout=timeout) for job in pending]
 
@@ -181,8 +238,8 @@ class SpinStart:
     """
 
     def __init__(self, racers: int, context: Any = None, timeout: float = 120.0) -> None:
-        # The spawn context's primitives serve threads of one process as well.
-        context = context or multiprocessing.get_context("spawn")
+        # A process context's primitives serve threads of one process as well.
+        context = context or worker_processes()
         self.racers = racers
         self.timeout = timeout
         self._barrier = context.Barrier(racers, timeout=timeout)
@@ -355,17 +412,18 @@ def progress(config: pytest.Config, message: str) -> None:
 
 
 def start_killable(target: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-    """Start ``target(*args)`` in a spawned process that leads a process group of its own,
+    """Start ``target(*args)`` in a worker process that leads a process group of its own,
     so that :func:`sigkill` ends it together with every process it started: an ``exec:``
     backend's implementation process is the store itself, and it must die too."""
-    worker = multiprocessing.get_context("spawn").Process(
-        target=_in_own_group, args=(target, *args))
+    worker = worker_processes().Process(
+        target=_in_own_group, args=(_Surroundings.now(), target, *args))
     worker.start()
     return worker
 
 
-def _in_own_group(target: Callable[..., Any], *args: Any) -> None:
+def _in_own_group(surroundings: _Surroundings, target: Callable[..., Any], *args: Any) -> None:
     os.setpgid(0, 0)
+    surroundings.enter()
     target(*args)
 
 
@@ -380,13 +438,13 @@ def sigkill(worker: Any) -> None:
 
 def kill_midway(spec: str, operation: str, target: Callable[..., Any], args: tuple[Any, ...],
                 *, within_s: float, torn: Callable[[], bool] = lambda: False) -> None:
-    """Run ``target(*args, started)`` in a spawned process and SIGKILL it mid-operation.
+    """Run ``target(*args, started)`` in a worker process and SIGKILL it mid-operation.
 
     ``target`` sets the ``started`` event it is given just before (or just after the first
     step of) the work to interrupt; the kill comes at once when ``torn()`` sees part of the
     work (a change made in pieces), else ``within_s`` seconds after the start.
     """
-    started = multiprocessing.get_context("spawn").Event()
+    started = worker_processes().Event()
     worker = start_killable(target, (*args, started))
     deadline = time.monotonic() + 60
     while not started.wait(0.05) and worker.is_alive() and time.monotonic() < deadline:

@@ -17,7 +17,6 @@ expected value would wrongly fail a store that orders the blocks the other way.
 
 from __future__ import annotations
 
-import multiprocessing
 import random
 import threading
 import time
@@ -29,7 +28,7 @@ from typing import Any, ClassVar, Protocol
 import pytest
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.backend import EngineSessions
-from storecheck.conformance.checks import expect, fast_switching, run_threads
+from storecheck.conformance.checks import expect, fast_switching, run_threads, worker_pool, worker_processes
 from storecheck.conformance.errors import Busy, StoreError
 from storecheck.conformance.hermitage import ENGINES, Cell, Engine, differences, measure
 
@@ -377,10 +376,10 @@ def isolation_in_processes(backend: Any, spec: str, location: str, adapter: Isol
     """Every scenario, each round's two blocks in two worker processes with a store each;
     the workers start once and meet at a barrier before every round."""
     plan = rounds_of(adapter, store, "processes")
-    context = multiprocessing.get_context("spawn")
+    context = worker_processes()
     barrier = context.Barrier(2, timeout=timeout)
     signals = [Rendezvous(context.Event) for _ in plan]
-    with context.Pool(processes=2, initializer=_keep, initargs=(barrier, signals)) as pool:
+    with worker_pool(2, _keep, (barrier, signals)) as pool:
         jobs = [pool.apply_async(_process_blocks, (backend, spec, location, adapter, plan, role))
                 for role in (0, 1)]
         per_role = [job.get(timeout=timeout) for job in jobs]

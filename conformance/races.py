@@ -13,7 +13,6 @@ by a schedule, not by the machine's luck.
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +29,8 @@ from storecheck.conformance.checks import (
     fast_switching,
     outcome,
     run_threads,
+    worker_pool,
+    worker_processes,
 )
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, StoreError
 from storecheck.conformance.isolation import retrying_busy
@@ -165,9 +166,9 @@ def race_in_processes(backend: Any, spec: str, location: str, cases: Sequence[tu
     Workers are spawned once; before every case they meet (:class:`SpinStart`),
     so the racing calls start together however long spawning and opening took.
     """
-    context = multiprocessing.get_context("spawn")
+    context = worker_processes()
     start = SpinStart(racers + (holder is not None), context, timeout)
-    with context.Pool(processes=racers, initializer=_keep_start, initargs=(start,)) as pool:
+    with worker_pool(racers, _keep_start, (start,)) as pool:
         pending = [pool.apply_async(_race_worker, (backend, spec, location, list(cases)))
                    for _ in range(racers)]
         try:
