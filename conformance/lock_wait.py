@@ -28,14 +28,14 @@ from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import Outcome, SpecData, expect, outcome, run_threads
 from storecheck.conformance.errors import Busy
 
-BUSY_TIMEOUT_S = 0.05
+BUSY_TIMEOUT_S = 0.025
 """The engine's own wait per attempt, set for both checks: short, so that a hold passes
 many of them."""
-HOLD_S = 0.6
+HOLD_S = 0.3
 """How long the first check's holder keeps the lock once the waiters are about to write:
 twelve busy timeouts, and far inside :data:`GENEROUS_DEADLINE_S`."""
 GENEROUS_DEADLINE_S = 60.0
-SHORT_DEADLINE_S = 0.5
+SHORT_DEADLINE_S = 0.25
 """The second check's deadline, which its holder outlasts."""
 VERDICT_SLACK_S = 10.0
 """How long past its deadline a waiter may take to give up (a loaded machine's scheduling),
