@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import random
 import signal
 import sys
 import threading
@@ -456,6 +457,25 @@ def kill_midway(spec: str, operation: str, target: Callable[..., Any], args: tup
     while time.monotonic() < kill_at and not torn():
         pass
     sigkill(worker)
+
+
+def kill_at_random_moments(spec: str, operation: str, target: Callable[..., Any],
+                           args_of_round: Callable[[int], tuple[Any, ...]], kills: int,
+                           within_s: float) -> None:
+    """:func:`kill_midway` ``kills`` times, each worker running ``target(*args_of_round(n))``
+    and killed at a moment drawn uniformly from its first ``within_s`` seconds of work.
+
+    For a store that is a black box, whose statements no hook reaches: a window between two
+    commits that takes a share ``s`` of each repetition of the operation is missed by every
+    kill with probability ``(1 - s) ** kills`` (the profile's ``kills`` makes that small for
+    ``s`` of a tenth).  ``within_s`` must span many repetitions, so that the moment's place
+    within one repetition is as good as random.  The moments are seeded by ``kills``: a
+    failing run repeats.
+    """
+    moments = random.Random(kills)
+    for round_ in range(kills):
+        kill_midway(spec, operation, target, args_of_round(round_),
+                    within_s=moments.uniform(0.0, within_s))
 
 
 READ_DEADLINE_S = 1.0
