@@ -26,6 +26,7 @@ __all__ = [
     "IntegrityVerifiable",
     "LockWaitTunable",
     "Migratable",
+    "PartialImplementation",
     "SettingsReadable",
     "SqlIntrospectable",
     "StorageLimited",
@@ -202,6 +203,21 @@ class CheckedAvailability(Protocol):
         whatever the flags."""
 
 
+@runtime_checkable
+class PartialImplementation(Protocol):
+    """Optional for a backend that implements only some of a spec's operations (a store
+    ported one operation at a time)."""
+
+    @property
+    def operations(self) -> frozenset[str] | None:
+        """The operations its stores implement, by their method names, or None for all.
+
+        A check that calls one it lacks is skipped ("needs ``create_session``, not
+        implemented") and counted apart; the run ends with the list of what is missing
+        and how many checks each blocks.  A store that lacks an operation its backend does
+        not declare missing is refused at open."""
+
+
 @dataclass(frozen=True)
 class FileBackend:
     """Base for backends whose location is a file in a per-check directory.
@@ -213,6 +229,8 @@ class FileBackend:
     name: str
     specs: frozenset[str]
     capabilities: frozenset[str] = field(default_factory=frozenset)
+    operations: frozenset[str] | None = None
+    """:class:`PartialImplementation`: the operations implemented, or None for all."""
 
     def new_location(self, spec: str, workdir: Path) -> str:
         directory = workdir / f"{self.name}-{spec}"

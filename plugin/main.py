@@ -22,7 +22,7 @@ from storecheck.conformance.latency import Budget
 from storecheck.conformance.latency_check import LatencySettings
 from storecheck.conformance.scaling import LARGE, LARGEST, SCALING_MODES, SMALL, Growth
 from storecheck.conformance.wire.client import DEFAULT_TIMEOUT_S
-from storecheck.plugin import hookspecs, known_failures, maxfail
+from storecheck.plugin import hookspecs, known_failures, maxfail, partial
 from storecheck.plugin.opening import OpenFailures, note_failure, open_checked
 from storecheck.plugin.profiles import PROFILES, Profile
 from storecheck.plugin.results import (
@@ -360,6 +360,12 @@ def pytest_runtest_makereport(
     callspec = getattr(item, "callspec", None)
     selected = callspec.params.get("backend") if callspec else None
     if report.failed and isinstance(selected, Selected):
+        needed = partial.needed_operation(
+            call.excinfo.value if call.excinfo is not None else None, str(report.longrepr),
+            partial.declared_missing(selected.backend, _spec_of(item) or ""))
+        if needed is not None:
+            partial.skip_as_not_implemented(report, item, needed, selected.backend.name)
+            return report
         maxfail.count_failure(item.config, selected.backend.name)
     if report.failed and call.excinfo is not None and isinstance(selected, Selected):
         note_failure(call.excinfo.value, selected.backend.name, _spec_of(item) or "",
@@ -440,7 +446,9 @@ def pytest_terminal_summary(
     terminalreporter.section("storecheck conformance")
     for line in terminal_lines(book):
         terminalreporter.write_line(line)
-    for title, table in (("storecheck known failures", known_lines(book)),
+    for title, table in (("storecheck not implemented (declared by the backend)",
+                          partial.not_implemented_lines(book.blocked)),
+                         ("storecheck known failures", known_lines(book)),
                          ("storecheck latency", latency_lines(book)),
                          ("storecheck scaling", scaling_lines(book)),
                          ("storecheck isolation levels (Hermitage's anomalies)",
@@ -507,7 +515,9 @@ def open_store(backend: Selected, spec_name: str, fresh_location: str,
                                         schema_version=schema_version)
 
         store = open_checked(plain, backend.backend.name, spec_name, request.node.nodeid,
-                             failures, fresh=schema_version is None and location is None)
+                             failures, fresh=schema_version is None and location is None,
+                             declared_missing=partial.declared_missing(backend.backend,
+                                                                       spec_name))
         opened.append(store)
         return store
 

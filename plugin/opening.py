@@ -36,14 +36,18 @@ class OpenFailures:
     first: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
-def missing_operations(store: Any, spec: str) -> list[str]:
-    """The spec's operations (and ``close``) that ``store`` does not offer as methods."""
-    wanted = [operation.name for operation in SPECS[spec].operations] + ["close"]
+def missing_operations(store: Any, spec: str,
+                       declared_missing: frozenset[str] = frozenset()) -> list[str]:
+    """The spec's operations (and ``close``) that ``store`` does not offer as methods, but
+    those its backend declares it lacks (:mod:`storecheck.plugin.partial`)."""
+    wanted = [operation.name for operation in SPECS[spec].operations
+              if operation.name not in declared_missing] + ["close"]
     return [name for name in wanted if not callable(getattr(store, name, None))]
 
 
 def open_checked(open_store: Callable[[], Any], backend: str, spec: str, nodeid: str,
-                 failures: OpenFailures, fresh: bool) -> Any:
+                 failures: OpenFailures, fresh: bool,
+                 declared_missing: frozenset[str] = frozenset()) -> Any:
     """``open_store()``; :class:`StoreDidNotOpen` for any open that returns no store of
     the spec, and for a ``fresh`` open (the check's location, the newest schema) that
     raises anything but a spec error.  (A spec error may be what the check is after: it
@@ -62,7 +66,7 @@ def open_checked(open_store: Callable[[], Any], backend: str, spec: str, nodeid:
             "skipped",
             (f"backend {backend!r} could not open a {spec} store (see {nodeid}): "
              f"{type(exc).__name__}: {exc}")[:400]) from exc
-    missing = missing_operations(store, spec)
+    missing = missing_operations(store, spec, declared_missing)
     if missing:
         closer = getattr(store, "close", None)
         if callable(closer):
@@ -72,7 +76,9 @@ def open_checked(open_store: Callable[[], Any], backend: str, spec: str, nodeid:
             f"{spec}: backend {backend!r}: open() returned a {type(store).__name__} that lacks "
             f"{len(missing)} of the spec's operations: {listed} (the {spec} Protocol, "
             f"{SPECS[spec].module.__name__}, lists each with its types); the other checks "
-            f"of {spec} on {backend!r} are skipped",
+            f"of {spec} on {backend!r} are skipped.  A store ported one operation at a time "
+            "runs by declaring the ones it has: ``operations`` on the backend, or in an "
+            "exec: server's handshake",
             (f"backend {backend!r} returns no {spec} store from open() (see {nodeid}): it "
              f"lacks {listed}")[:400])
     return store

@@ -20,6 +20,7 @@ from storecheck.conformance.checks import BROKEN_SEPARATOR
 from storecheck.conformance.hermitage import ANOMALIES, CASES
 from storecheck.conformance.isolation import ISOLATION_TABLE_PROPERTY
 from storecheck.conformance.latency_check import LATENCY_PROPERTY, SCALING_PROPERTY
+from storecheck.plugin.partial import NOT_IMPLEMENTED_PROPERTY
 from storecheck.plugin.selection import Plan
 
 _EXCEPTION_NAME = re.compile(r"[A-Za-z_][\w.]*")
@@ -56,6 +57,9 @@ class ResultBook:
     """Checks that failed as the --store-known-failures manifest says, by node id."""
     unmatched_known: list[Any] = field(default_factory=list)
     """Manifest entries that matched no collected check (filled where checks are collected)."""
+    blocked: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    """Checks skipped for an operation their backend declares it lacks, by (backend, spec,
+    operation)."""
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         labels = dict(_labels(report))
@@ -70,6 +74,13 @@ class ResultBook:
                 elif name == ISOLATION_TABLE_PROPERTY and isinstance(value, dict):
                     self.isolation.setdefault(labels["backend"],
                                               {"backend": labels["backend"], **value})
+        needed = [value for name, value in report.user_properties
+                  if name == NOT_IMPLEMENTED_PROPERTY]
+        if needed and report.skipped:
+            if self.outcomes.get(report.nodeid, (labels, ""))[1] != "not_implemented":
+                self.blocked[(labels["backend"], labels["spec"], str(needed[0]))] += 1
+            self.outcomes[report.nodeid] = (labels, "not_implemented")
+            return
         if getattr(report, "wasxfail", None) is not None and report.skipped:
             self.known[report.nodeid] = {**labels, "nodeid": report.nodeid,
                                          "reason": str(report.wasxfail)}
@@ -143,12 +154,15 @@ def terminal_lines(book: ResultBook) -> list[str]:
     rows = sorted({(backend, spec) for backend, spec, _ in cells})
     width = max(len(f"{b} / {s}") for b, s in rows)
     lines = [f"{'backend / spec':<{width}}  " + "  ".join(f"{c:>13}" for c in CATEGORIES),
-             "cells: passed/failed/skipped" + (", +N known failures" if book.known else "")]
+             "cells: passed/failed/skipped" + (", +N known failures" if book.known else "")
+             + (", +N not implemented" if book.blocked else "")]
     for backend, spec in rows:
         parts = []
         for category in CATEGORIES:
             count = cells.get((backend, spec, category))
-            known = f"+{count['known']}k" if count is not None and count["known"] else ""
+            known = "" if count is None else "".join(
+                f"+{count[outcome]}{mark}" for outcome, mark in
+                (("known", "k"), ("not_implemented", "ni")) if count[outcome])
             parts.append(f"{'-':>13}" if count is None else
                          f"{count['passed']}/{count['failed']}/{count['skipped']}{known}".rjust(13))
         lines.append(f"{backend + ' / ' + spec:<{width}}  " + "  ".join(parts))
@@ -279,8 +293,12 @@ def build_report(book: ResultBook, plan: Plan, exit_status: int) -> dict[str, An
         "results": [
             {"backend": backend, "spec": spec, "category": category,
              "passed": count["passed"], "failed": count["failed"], "skipped": count["skipped"],
-             "known": count["known"]}
+             "known": count["known"], "not_implemented": count["not_implemented"]}
             for (backend, spec, category), count in sorted(cells.items())
+        ],
+        "not_implemented": [
+            {"backend": backend, "spec": spec, "operation": operation, "checks": checks}
+            for (backend, spec, operation), checks in sorted(book.blocked.items())
         ],
         "failures": [vars(failure) for failure in book.failures.values()],
         "broken_rules": broken_rules(book),

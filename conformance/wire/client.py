@@ -274,13 +274,15 @@ def _operation(method: Method, signature: inspect.Signature) -> Any:
     return operation
 
 
-_CLASSES: dict[tuple[str, frozenset[str]], type[RemoteStore]] = {}
+_CLASSES: dict[tuple[str, frozenset[str], frozenset[str] | None], type[RemoteStore]] = {}
 
 
-def store_class(spec: str, capabilities: frozenset[str]) -> type[RemoteStore]:
+def store_class(spec: str, capabilities: frozenset[str],
+                operations: frozenset[str] | None = None) -> type[RemoteStore]:
     """The store class of ``spec`` with the methods ``capabilities`` promise, so that a
-    check asking ``isinstance(store, Migratable)`` gets the claimed answer."""
-    key = (spec, capabilities)
+    check asking ``isinstance(store, Migratable)`` gets the claimed answer; of the spec's
+    operations, those in ``operations`` only where the implementation names them."""
+    key = (spec, capabilities, operations)
     if key not in _CLASSES:
         namespace: dict[str, Any] = {}
         for method in methods_for(spec):
@@ -288,6 +290,9 @@ def store_class(spec: str, capabilities: frozenset[str]) -> type[RemoteStore]:
                     "close", "begin", "commit", "rollback"):
                 continue
             if method.capability is not None and method.capability not in capabilities:
+                continue
+            if (operations is not None and method.capability is None
+                    and method.attribute not in operations):
                 continue
             namespace[method.attribute] = _operation(method, _signature(method))
         base = _Atomic if caps.TRANSACTIONS in capabilities else RemoteStore
@@ -329,7 +334,7 @@ class ExecBackend(FileBackend):
             connection.kill("the store did not open")
             connection.close()
             raise
-        return store_class(spec, self.capabilities)(connection, spec, opened)
+        return store_class(spec, self.capabilities, self.operations)(connection, spec, opened)
 
 
 _SPARES: dict[tuple[str, float], Connection | None] = {}
@@ -368,5 +373,7 @@ def exec_backend(command: str, *, name: str | None = None,
     # process: its time off this thread's CPU is that process's, so it is never in_process.
     return ExecBackend(name=name or f"exec-{claim.name}", specs=frozenset(claim.specs),
                        capabilities=frozenset(claim.capabilities) - {caps.IN_PROCESS},
+                       operations=None if claim.operations is None else frozenset(
+                           claim.operations),
                        command=command,
                        timeout_s=timeout_s)

@@ -85,6 +85,17 @@ def record_fields(record: type) -> tuple[tuple[str, Any], ...]:
     return tuple((field.name, hints[field.name]) for field in dataclasses.fields(record))
 
 
+OPTIONAL: Final = {"wire": "optional"}
+"""A field's ``metadata`` for one a message may leave out (its default is taken): for
+fields added to a protocol record after implementations already send it without them."""
+
+
+def optional_fields(record: type) -> frozenset[str]:
+    """The fields of ``record`` marked :data:`OPTIONAL`."""
+    return frozenset(field.name for field in dataclasses.fields(record)
+                     if field.metadata.get("wire") == "optional")
+
+
 def literal_kind(hint: Any) -> type:
     """The type of a ``Literal``'s members (all of one kind in the specs)."""
     return type(typing.get_args(hint)[0])
@@ -397,6 +408,7 @@ def _array_decoder(hint: Any, origin: Any) -> Decoder:
 def _record_decoder(record: type) -> Decoder:
     fields = [(name, _decoder(field_hint)) for name, field_hint in record_fields(record)]
     names = {name for name, _ in fields}
+    optional = optional_fields(record)
 
     def decode_record(data: JSON, path: str) -> Any:
         if not isinstance(data, dict):
@@ -406,10 +418,11 @@ def _record_decoder(record: type) -> Decoder:
             if unknown:
                 raise WireTypeError(f"{path}.{unknown[0]}", f"no such field of {record.__name__}",
                                     data)
-            missing = sorted(names - set(data))
-            raise WireTypeError(f"{path}.{missing[0]}", "a field it lacks", data)
+            missing = sorted(names - set(data) - optional)
+            if missing:
+                raise WireTypeError(f"{path}.{missing[0]}", "a field it lacks", data)
         return record(**{name: decode_field(data[name], f"{path}.{name}")
-                         for name, decode_field in fields})
+                         for name, decode_field in fields if name in data})
 
     return decode_record
 

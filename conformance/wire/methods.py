@@ -14,7 +14,7 @@ import importlib
 import inspect
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
 from typing import Any, Final
@@ -22,7 +22,7 @@ from typing import Any, Final
 from storecheck.conformance import backend as contract
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance.specs import SPECS
-from storecheck.conformance.wire.codec import record_fields
+from storecheck.conformance.wire.codec import OPTIONAL, record_fields
 
 PROTOCOL_VERSION: Final = 1
 
@@ -45,6 +45,9 @@ class Handshake:
     """Short name for test ids and reports."""
     specs: tuple[str, ...]
     capabilities: tuple[str, ...]
+    operations: tuple[str, ...] | None = field(default=None, metadata=OPTIONAL)
+    """The operations it implements, when only some (a store being ported one operation
+    at a time); left out or null: all of them."""
 
 
 @dataclass(frozen=True)

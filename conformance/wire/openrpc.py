@@ -14,7 +14,13 @@ from typing import Any, Final, Literal, Union
 from storecheck.conformance.errors import ConstraintKind, StorageCause
 from storecheck.conformance.specs import SPECS
 from storecheck.conformance.wire import faults
-from storecheck.conformance.wire.codec import BYTES_TAG, NON_FINITE, literal_kind, record_fields
+from storecheck.conformance.wire.codec import (
+    BYTES_TAG,
+    NON_FINITE,
+    literal_kind,
+    optional_fields,
+    record_fields,
+)
 from storecheck.conformance.wire.methods import PROTOCOL_VERSION, Method, methods_for
 
 OPENRPC_VERSION: Final = "1.3.2"
@@ -102,7 +108,8 @@ class SchemaBuilder:
                 "title": name,
                 "description": inspect.getdoc(record) or name,
                 "properties": {field: self.schema(hint) for field, hint in fields},
-                "required": [field for field, _ in fields],
+                "required": [field for field, _ in fields
+                             if field not in optional_fields(record)],
                 "additionalProperties": False,
             }
         return {"$ref": SCHEMA_REF + name}

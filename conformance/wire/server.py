@@ -249,9 +249,12 @@ class Server:
         arguments = self._arguments(method, message.get("params", {}))
         thread = message.get("thread", 0)
         if method.name == "storecheck.handshake":
+            operations = getattr(self.backend, "operations", None)
             return encode(Handshake(PROTOCOL_VERSION, self.backend.name,
                                     tuple(sorted(self.backend.specs)),
-                                    tuple(sorted(self.backend.capabilities))), Handshake)
+                                    tuple(sorted(self.backend.capabilities)),
+                                    None if operations is None else tuple(sorted(operations))),
+                          Handshake)
         if method.name == "storecheck.echo":
             return message["params"]["value"]
         if method.name == "storecheck.open":
