@@ -110,58 +110,17 @@ def test_a_store_that_does_not_open_is_one_failure_and_its_other_checks_skip(
     assert len(result.stdout.lines) < 200, len(result.stdout.lines)
 
 
-PARTIAL = """
-from dataclasses import dataclass
-from storecheck.reference_impl.memory.backend import MemoryBackend
-from storecheck.conformance.specs import SPECS
-
-LACKING = frozenset({"touch_workspace", "import_legacy", "session_summary"})
-
-
-class Ported:
-    \"\"\"The reference's operations, but the three not yet ported.\"\"\"
-
-    def __init__(self, inner):
-        self._inner = inner
-
-    def __getattr__(self, name):
-        if name in LACKING:
-            raise AttributeError(f"'Ported' object has no attribute {name!r}", name=name,
-                                 obj=self)
-        return getattr(self._inner, name)
-
-
-@dataclass(frozen=True)
-class Declared(MemoryBackend):
-    name: str = "declared"
-
-    @property
-    def operations(self):
-        return frozenset(op.name for op in SPECS["session_history"].operations) - LACKING
-
-    def open(self, spec, location, *, schema_version=None):
-        return Ported(MemoryBackend.open(self, spec, location, schema_version=schema_version))
-
-
-@dataclass(frozen=True)
-class Undeclared(Declared):
-    name: str = "undeclared"
-    operations = None
-
-
-declared, undeclared = Declared(), Undeclared()
-"""
 
 
 def test_a_partial_implementation_runs_every_check_it_can_and_lists_what_is_missing(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A backend declaring the operations it has: a check that calls another one is
     skipped naming it, counted apart; the run ends with each missing operation and the
     checks it blocks, in the terminal and the report, and exits 0 when the rest passes."""
-    pytester.makepyfile(partial=PARTIAL)
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
     result = pytester.runpytest_subprocess(
-        "--store=partial:declared", "--store-spec=session_history", "-m", "not latency",
+        "--store=tests.partial_backend:declared", "--store-spec=session_history", "-m", "not latency",
         "--store-report=r.json", *QUICK)
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-3000:]
     report = json.loads(pytester.path.joinpath("r.json").read_text())
@@ -175,16 +134,17 @@ def test_a_partial_implementation_runs_every_check_it_can_and_lists_what_is_miss
     for operation, checks in blocked.items():
         assert f"declared / session_history: {operation} blocks {checks} check" in text
     assert "needs 'import_legacy', not implemented by backend 'declared'" in (
-        pytester.runpytest_subprocess("--store=partial:declared", "--store-spec=session_history",
+        pytester.runpytest_subprocess("--store=tests.partial_backend:declared",
+                                      "--store-spec=session_history",
                                       "-k", "legacy", "-rs", *QUICK).stdout.str())
 
 
 def test_a_store_lacking_an_operation_its_backend_does_not_declare_is_refused_at_open(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pytester.makepyfile(partial=PARTIAL)
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
     result = pytester.runpytest_subprocess(
-        "--store=partial:undeclared", "--store-spec=session_history", "-m", "acid", *QUICK)
+        "--store=tests.partial_backend:undeclared", "--store-spec=session_history", "-m", "acid", *QUICK)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*lacks 3 of the spec's operations: touch_workspace, "
                                  "session_summary, import_legacy*declaring the ones it has*"])

@@ -189,3 +189,21 @@ def test_latency_through_the_wire_is_reported_raw_and_net_of_the_echo(tmp_path: 
     assert transport["net_p99_ms"] <= row["p99_ms"], row
     assert "net of the wire (echo p50" in run.output, run.output[-3000:]
     jsonschema.validate(run.report, report_schema())
+
+
+def test_a_server_declaring_the_operations_it_has_gets_a_store_of_those_alone(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The handshake's ``operations`` reach the harness: the remote store lacks the others,
+    so a check calling one is skipped as not implemented, as for a Python backend."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    backend = exec_backend(f"{sys.executable} -m storecheck.conformance.wire serve "
+                           "tests.partial_backend:declared")
+    assert backend.operations is not None
+    assert "import_legacy" not in backend.operations and "create_session" in backend.operations
+    store = backend.open("session_history", backend.new_location("session_history", tmp_path))
+    try:
+        assert not hasattr(store, "import_legacy") and callable(store.get_or_create_workspace)
+    finally:
+        store.close()
+    silent = exec_backend(SERVE_SQLITE)
+    assert silent.operations is None
