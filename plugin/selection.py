@@ -128,7 +128,11 @@ def make_plan(config: pytest.Config) -> Plan | None:
             f"--store-profile={profile_name}: unknown profile; choose one of "
             f"{', '.join(PROFILES)}"
         )
-    wanted_specs = _split(config.getoption("store_spec"))
+    spec_option = config.getoption("store_spec")
+    wanted_specs = _split(spec_option)
+    if spec_option is not None and not wanted_specs:
+        raise pytest.UsageError(f"--store-spec={spec_option}: names no spec; name one or more "
+                                f"of {', '.join(sorted(SPECS))}, or leave the flag out for all")
     for spec in wanted_specs:
         if spec not in SPECS:
             raise pytest.UsageError(

@@ -33,6 +33,7 @@ def test_without_store_the_plugin_adds_nothing(pytester: pytest.Pytester) -> Non
         (["--store=os:getcwd"], "--store=os:getcwd", "is not a backend"),
         (["--store-spec=session_history"], "--store-spec", "needs --store"),
         (["--store="], "--store=", "names no backend"),
+        (["--store=sqlite", "--store-spec=,"], "--store-spec=,", "names no spec"),
         (["--store=sqlite", "--store-exec-timeout=-1"], "--store-exec-timeout=-1",
          "positive number"),
         (["--store=sqlite", "--store-maxfail=-1"], "--store-maxfail=-1", "0 (no limit) or more"),
