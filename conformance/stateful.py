@@ -76,7 +76,7 @@ class ComparingMachine(RuleBasedStateMachine):
         model = (self.model if self.reach is None
                  else reach.ObservedModel(self.model, self.reach, self.history))
         theirs = outcome(lambda: call(model, False))
-        note(f"{operation}: model {theirs.describe()}")
+        note(_brief(f"{operation}: model {theirs.describe()}"))
         if normalise is not None:
             mine = type(mine)(normalise(mine.value), mine.error) if mine.error is None else mine
             theirs = (type(theirs)(normalise(theirs.value), theirs.error)
@@ -176,3 +176,12 @@ def run_machine(machine: type[ComparingMachine], profile: Any) -> None:
             suppress_health_check=list(HealthCheck),
         ),
     )
+
+
+NOTE_CHARS = 100
+"""How much of a step's result its note keeps: the steps of a failing sequence are read for
+what was called in which order; the one result that differs is in the failure itself."""
+
+
+def _brief(text: str) -> str:
+    return text if len(text) <= NOTE_CHARS else text[:NOTE_CHARS - 3] + "..."

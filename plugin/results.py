@@ -123,6 +123,8 @@ def _message(report: pytest.TestReport, limit: int | None = MESSAGE_CHARS) -> st
     cut at ``limit`` characters."""
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
+    # Hypothesis adds the failing steps to the message; the rerun replays them in full.
+    text = _FAILING_CASE.split(text, maxsplit=1)[0]
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     line = " ".join(lines) or "failed"
     exception_name, _, rest = line.partition(": ")
@@ -131,6 +133,7 @@ def _message(report: pytest.TestReport, limit: int | None = MESSAGE_CHARS) -> st
     return line if limit is None else _cut(line)
 
 
+_FAILING_CASE = re.compile(r"^(?:Failing test case|Falsifying example)\b", re.MULTILINE)
 _BROKEN = re.compile(r"\d+ expectations broken: \(1\) ")
 _NEXT_BROKEN = re.compile(re.escape(BROKEN_SEPARATOR) + r"\(\d+\) ")
 

@@ -151,6 +151,24 @@ def test_a_store_lacking_an_operation_its_backend_does_not_declare_is_refused_at
                                  "session_summary, import_legacy*declaring the ones it has*"])
 
 
+def test_a_model_failure_reads_as_its_finding_and_a_short_script(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The FAILED line and the report carry the result that differs, not the failing
+    steps hypothesis appends; each step's note keeps the call and the start of its result."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    mutant = "tests.mutants.app_meta:chunk_count_not_updated"
+    result = pytester.runpytest_subprocess(f"--store={mutant}", "--store-spec=app_meta",
+                                           "-m", "model", "--store-report=r.json", *QUICK)
+    result.assert_outcomes(failed=1)
+    (failed,) = [line for line in result.stdout.lines if line.startswith("FAILED app_meta")]
+    assert failed.endswith("result.chunk_count: 2 where the model has 1"), failed
+    (failure,) = json.loads(pytester.path.joinpath("r.json").read_text())["failures"]
+    assert "Failing test case" not in failure["message"], failure["message"]
+    notes = [line for line in result.stdout.lines if ": model " in line]
+    assert notes and all(len(line.removeprefix("E").strip()) <= 100 for line in notes), notes
+
+
 def test_an_open_refused_on_purpose_skips_no_later_check(pytester: pytest.Pytester) -> None:
     """The tampered-history check expects its opens refused and catches the error: the
     checks after it (the races, in a later file) still run."""

@@ -1,8 +1,8 @@
 """``model``: random operation sequences, every result compared with the model.
 
 A failure is shrunk by hypothesis to a minimal sequence of operations and
-printed as a script of ``state.<rule>(...)`` calls; ``print_blob`` adds the
-``@reproduce_failure`` line that replays it exactly.
+printed as a script of ``state.<rule>(...)`` calls; the plugin's rerun command
+replays the saved example exactly (``--store-replay``).
 """
 
 from __future__ import annotations
