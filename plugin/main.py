@@ -443,20 +443,23 @@ def pytest_terminal_summary(
     book = config.stash.get(BOOK_KEY, None)
     if book is None or hasattr(config, "workerinput"):
         return
-    terminalreporter.section("storecheck conformance")
-    for line in terminal_lines(book):
-        terminalreporter.write_line(line)
+    # The long tables first and, unless -v, only their rows to act on: the matrix and the
+    # failures come last, where the screen ends.
+    full = config.get_verbosity() > 0
     for title, table in (("storecheck not implemented (declared by the backend)",
                           partial.not_implemented_lines(book.blocked)),
                          ("storecheck known failures", known_lines(book)),
-                         ("storecheck latency", latency_lines(book)),
-                         ("storecheck scaling", scaling_lines(book)),
+                         ("storecheck latency", latency_lines(book, full)),
+                         ("storecheck scaling", scaling_lines(book, full)),
                          ("storecheck isolation levels (Hermitage's anomalies)",
-                          isolation_lines(book))):
+                          isolation_lines(book, full))):
         if table:
             terminalreporter.section(title)
             for line in table:
                 terminalreporter.write_line(line)
+    terminalreporter.section("storecheck conformance")
+    for line in terminal_lines(book):
+        terminalreporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -206,13 +206,30 @@ def known_lines(book: ResultBook) -> list[str]:
     return lines
 
 
-def latency_lines(book: ResultBook) -> list[str]:
+FULL_TABLES_HINT = "-v shows every row; --store-report keeps them all"
+
+
+def _passed_rows(rows: list[dict[str, Any]], full: bool) -> tuple[list[dict[str, Any]], str]:
+    """The rows to print, and a line for those left out: all under ``full``, else the ones
+    a person must act on (any verdict but a pass)."""
+    if full:
+        return rows, ""
+    shown = [row for row in rows if row["verdict"] != "pass"]
+    hidden = len(rows) - len(shown)
+    if not hidden:
+        return shown, ""
+    passed = f"{hidden} more passed" if shown else f"all {hidden} passed"
+    return shown, f"{passed} ({FULL_TABLES_HINT})"
+
+
+def latency_lines(book: ResultBook, full: bool = True) -> list[str]:
     if not book.latency:
         return []
     header = (f"{'backend / spec / operation':<62} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} "
               f"{'samples':>7} {'target':>12} {'verdict':>12} {'vs raw':>7}")
-    lines = [header]
-    for row in book.latency:
+    rows, left_out = _passed_rows(book.latency, full)
+    lines = [header] if rows else []
+    for row in rows:
         name = f"{row['backend']} / {row['spec']} / {row['operation']}"
         target = f"p{row['percentile']:g}<{row['target_ms']:g}"
         overhead = "-" if row["overhead"] is None else f"{row['overhead']:.2f}x"
@@ -225,32 +242,38 @@ def latency_lines(book: ResultBook) -> list[str]:
             label = f"  net of the wire (echo p50 {wire['p50_ms']:.3f} ms)"
             lines.append(f"{label:<62} {wire['net_p50_ms']:>9.3f} {wire['net_p95_ms']:>9.3f} "
                          f"{wire['net_p99_ms']:>9.3f}")
-    return lines
+    return lines + ([left_out] if left_out else [])
 
 
-def scaling_lines(book: ResultBook) -> list[str]:
+def scaling_lines(book: ResultBook, full: bool = True) -> list[str]:
     if not book.scaling:
         return []
     header = (f"{'backend / spec / operation':<62} {'small ms':>9} {'large ms':>9} "
               f"{'growth':>7} {'allowed':>8} {'verdict':>7}")
-    lines = [header]
-    for row in book.scaling:
+    rows, left_out = _passed_rows(book.scaling, full)
+    lines = [header] if rows else []
+    for row in rows:
         name = f"{row['backend']} / {row['spec']} / {row['operation']}"
         lines.append(f"{name:<62} {row['small_p50_ms']:>9.3f} {row['large_p50_ms']:>9.3f} "
                      f"{row['ratio']:>6.2f}x {row['allowed']:>7g}x {row['verdict']:>7}")
         if row.get("transport_p50_ms") is not None:
             lines.append(f"  growth net of the wire (echo p50 {row['transport_p50_ms']:.3f} ms)")
-    return lines
+    return lines + ([left_out] if left_out else [])
 
 
 _TITLES = {case.name: case.title for case in CASES}
 
 
-def isolation_lines(book: ResultBook) -> list[str]:
+def isolation_lines(book: ResultBook, full: bool = True) -> list[str]:
     """Per backend, anomaly x isolation level of its engine: prevented (and how) or
-    exhibited, with a ``!`` where the cell differs from the published table."""
+    exhibited, with a ``!`` where the cell differs from the published table; unless
+    ``full``, a table that matches the published one in every cell is one line."""
     lines = []
     for backend, table in sorted(book.isolation.items()):
+        if not full and all(cell["verdict"] == cell["published"] for cell in table["cells"]):
+            lines.append(f"{backend} ({table['engine']} engine): all {len(table['cells'])} "
+                         f"cells match the published table ({FULL_TABLES_HINT})")
+            continue
         levels = list(dict.fromkeys(cell["level"] for cell in table["cells"]))
         cells = {(cell["anomaly"], cell["level"]): cell for cell in table["cells"]}
         lines.append(f"{backend} ({table['engine']} engine; compared with {table['source']})")
