@@ -489,7 +489,9 @@ def spec_name(request: pytest.FixtureRequest) -> str:
     """The spec of the suite module running."""
     spec = getattr(request.module, "SPEC", None)
     if spec is None:
-        raise pytest.UsageError(f"{request.node.nodeid}: module has no SPEC attribute")
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: module has no SPEC attribute; a module using the "
+            "storecheck fixtures names its spec, e.g. SPEC = \"session_history\"")
     return str(spec)
 
 
