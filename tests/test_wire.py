@@ -176,8 +176,9 @@ def test_an_ini_setting_names_an_exec_backend(pytester: pytest.Pytester) -> None
 
 
 def test_latency_through_the_wire_is_reported_raw_and_net_of_the_echo(tmp_path: Path) -> None:
+    # -vv against the runner's -q: every table row, passed ones included.
     run = run_suite(tmp_path, f"exec:{SERVE_SQLITE}", "--latency=warn", "--scaling=warn",
-                    "--store-spec=session_history", "-m", "latency", "-k", "get_session")
+                    "--store-spec=session_history", "-m", "latency", "-k", "get_session", "-vv")
     assert run.returncode == 0, run.output[-3000:]
     (growth,) = run.report["scaling"]
     assert growth["transport_p50_ms"] > 0, growth

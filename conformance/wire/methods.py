@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import typing
@@ -77,6 +78,9 @@ class Method:
     result: Any
     summary: str
     capability: str | None = None
+    description: str = ""
+    """The rest of the operation's docstring: its rules, orders and errors, in the spec's
+    words."""
 
 
 SPEC_EXTRAS: Final[dict[str, tuple[str, ...]]] = {
@@ -127,6 +131,11 @@ def _summary(function: Any) -> str:
     return " ".join(doc.split("\n\n")[0].split())
 
 
+def _description(function: Any) -> str:
+    doc = inspect.getdoc(function) or ""
+    return "\n\n".join(" ".join(part.split()) for part in doc.split("\n\n")[1:])
+
+
 def _protocol_methods(protocol: type, prefix: str, capability: str | None,
                       skip: frozenset[str] = frozenset()) -> list[Method]:
     found = []
@@ -142,7 +151,7 @@ def _protocol_methods(protocol: type, prefix: str, capability: str | None,
         name = f"{prefix}.{attribute}"
         result = RESULT_OVERRIDES.get(name, hints.get("return"))
         found.append(Method(name, attribute, params, None if result is type(None) else result,
-                            _summary(function), capability))
+                            _summary(function), capability, _description(function)))
     return found
 
 
@@ -161,6 +170,11 @@ def methods_for(spec: str) -> tuple[Method, ...]:
     operations: list[Method] = []
     for protocol in spec_protocols(module):
         operations += _protocol_methods(protocol, spec, None, frozenset({"close"}))
+    # An operation without a docstring is summed up by the spec's list of operations.
+    listed = {operation.name: operation.summary for operation in SPECS[spec].operations}
+    operations = [method if method.summary or method.attribute not in listed
+                  else dataclasses.replace(method, summary=listed[method.attribute])
+                  for method in operations]
     store: list[Method] = []
     for protocol, capability in STORE_PROTOCOLS:
         store += _protocol_methods(protocol, "store", capability)

@@ -132,6 +132,7 @@ def _method(builder: SchemaBuilder, method: Method) -> dict[str, Any]:
     described: dict[str, Any] = {
         "name": method.name,
         "summary": method.summary or method.name,
+        **({"description": method.description} if method.description else {}),
         "paramStructure": "by-name",
         "params": [{"name": param.name, "required": param.required,
                     "schema": builder.schema(param.hint)} for param in method.params],
