@@ -84,6 +84,10 @@ def test_the_openrpc_document_has_every_operation_with_its_named_params(spec: st
     assert {"storecheck.handshake", "storecheck.open", "storecheck.echo", "store.begin",
             "store.commit", "store.rollback", "store.close"} <= set(described)
     assert len(described) == len(methods_for(spec))
+    # An implementer reads each method's summary: none is merely its own name.
+    unsummed = [name for name, method in described.items()
+                if method["summary"].strip() in ("", name, name.rpartition(".")[2])]
+    assert not unsummed, unsummed
 
 
 def test_the_protocol_command_prints_the_document() -> None:

@@ -123,13 +123,18 @@ class AppMetaMaintenance(Protocol):
     def list_backups(self) -> list[Backup]:
         """The backups in the directory, oldest first; other files there are ignored."""
 
-    def backup_due(self, at: datetime, interval: timedelta) -> bool: ...
+    def backup_due(self, at: datetime, interval: timedelta) -> bool:
+        """Whether a backup is due at ``at``: no backup exists, or the newest is at least
+        ``interval`` old; an ``interval`` outside [:data:`MIN_BACKUP_INTERVAL`,
+        :data:`MAX_BACKUP_INTERVAL`] is a :class:`ValidationError`."""
 
     def restore(self, name: str) -> Backup:
         """Verify the backup ``name`` and put it in place of the store's data (see the
         module docstring); :class:`NotFound` if there is no such backup."""
 
-    def health(self) -> Health: ...
+    def health(self) -> Health:
+        """Each file's size, WAL size, pages and ``quick_check``, the connection pool and
+        the newest backup's time; damage is reported in ``quick_check``, never raised."""
 
 
 __all__ = [
