@@ -299,10 +299,13 @@ def compare(argv: Sequence[str]) -> int:
 USAGE = """usage: storecheck compare REPORT.json [REPORT.json ...] [--out DIR]
                           [--fail-on-regression PCT] [--stat p50|p95|p99]
        storecheck protocol SPEC
+       storecheck protocol --check COMMAND [SPEC]
        storecheck --version
 
 'protocol SPEC' prints SPEC's wire protocol (for --store=exec:COMMAND backends) as an
-OpenRPC document.
+OpenRPC document; 'protocol --check COMMAND' starts that implementation, makes one
+valid call of every operation and checks each reply against the protocol's schemas,
+naming each wrong method and field (exit 1).
 
 Run 'storecheck compare --help' for details; the conformance suite itself runs
 under pytest: pytest --store=NAME.  Exit status: 0 ok, 1 a regression,

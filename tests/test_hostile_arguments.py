@@ -28,7 +28,7 @@ def test_the_sweep_reaches_every_argument_and_record_field(
     tmp_path: Path, spec: str, protocol: type, suite: Any
 ) -> None:
     store = MEMORY_BACKEND.open(spec, MEMORY_BACKEND.new_location(spec, tmp_path))
-    calls, _ = suite._valid_calls(store)
+    calls, _ = suite.valid_calls(store)
     unreached = []
     for operation in operations_with_arguments(protocol):
         start = calls[operation](0)

@@ -212,3 +212,29 @@ def test_a_server_declaring_the_operations_it_has_gets_a_store_of_those_alone(
         store.close()
     silent = exec_backend(SERVE_SQLITE)
     assert silent.operations is None
+
+
+def test_protocol_check_passes_the_served_reference_on_every_operation() -> None:
+    """Every operation of every spec answered once, each reply decoded: an ``ok`` line for
+    each of the spec's operations, exit 0."""
+    checked = subprocess.run(
+        [sys.executable, "-m", "storecheck.conformance.wire", "protocol", "--check",
+         SERVE_SQLITE], capture_output=True, text=True, timeout=300, check=False)
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
+    answered = {line.split()[1] for line in checked.stdout.splitlines() if line.startswith("ok")}
+    operations = {f"{spec}.{operation.name}" for spec, info in SPECS.items()
+                  for operation in info.operations}
+    assert operations <= answered, sorted(operations - answered)
+    assert checked.stdout.splitlines()[-1] == "every reply is right"
+
+
+def test_protocol_check_names_the_method_and_field_of_a_wrong_reply() -> None:
+    server = f"{sys.executable} {Path(__file__).parent / 'wire' / 'one_wrong_reply.py'}"
+    checked = subprocess.run(
+        [sys.executable, "-m", "storecheck.conformance.wire", "protocol", "--check", server,
+         "session_history"], capture_output=True, text=True, timeout=300, check=False)
+    assert checked.returncode == 1, checked.stdout[-3000:] + checked.stderr[-3000:]
+    wrong = [line for line in checked.stdout.splitlines() if line.startswith("WRONG")]
+    assert len(wrong) == 1, wrong
+    assert wrong[0].startswith("WRONG session_history.get_session: ")
+    assert "result.workspace_id: expected an integer, got '" in wrong[0]

@@ -1,4 +1,5 @@
-"""The wire's command line: ``serve BACKEND`` and ``protocol SPEC``."""
+"""The wire's command line: ``serve BACKEND``, ``protocol SPEC`` and ``protocol --check
+COMMAND``."""
 
 from __future__ import annotations
 
@@ -23,10 +24,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("backend", help="a registered backend name (sqlite, memory, ...) or "
                        "module:attr, as --store takes")
     protocol = commands.add_parser(
-        "protocol", help="print a spec's wire protocol as an OpenRPC document (JSON)")
-    protocol.add_argument("spec", choices=sorted(SPECS))
+        "protocol", help="print a spec's wire protocol as an OpenRPC document (JSON); with "
+        "--check, check a server's reply to one valid call of every operation instead")
+    protocol.add_argument("spec", nargs="?", choices=sorted(SPECS),
+                          help="the spec (with --check: only this one; default every spec "
+                          "the server implements)")
+    protocol.add_argument("--check", metavar="COMMAND",
+                          help="start COMMAND (an implementation, as exec:COMMAND names it), "
+                          "make each operation's valid call and check every reply against "
+                          "the protocol's schemas; exit 1 naming each wrong method and field")
     arguments = parser.parse_args(argv)
     if arguments.command == "protocol":
+        if arguments.check is not None:
+            from storecheck.conformance.wire.validate import check_server
+
+            return check_server(arguments.check.removeprefix("exec:"),
+                                [arguments.spec] if arguments.spec else [])
+        if arguments.spec is None:
+            parser.error("protocol: name a spec (or --check COMMAND)")
         return print_protocol(arguments.spec)
     return serve_backend(arguments.backend)
 

@@ -178,7 +178,7 @@ def test_a_tampered_event_is_reported_never_returned(open_store: Any,
            SPEC, "read_events", "reads that do not meet the tampered event go on")
 
 
-def _valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]:
+def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]:
     """A call of each operation that succeeds, fresh ids from ``n``, every optional argument
     given; and what a refused call must leave unchanged."""
     small_world(store, "v")
@@ -269,7 +269,7 @@ def _valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]
 @pytest.mark.parametrize("operation", swept_operations(AppMetaStore))
 def test_no_raw_exception_from_any_argument(store: Any, operation: str) -> None:
     """Each argument and record field at its extremes and of the wrong kind, one at a time."""
-    calls, state = _valid_calls(store)
+    calls, state = valid_calls(store)
     check_operation(SPEC, store, AppMetaStore, operation, calls[operation], state)
 
 

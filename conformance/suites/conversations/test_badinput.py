@@ -184,7 +184,7 @@ def test_hostile_text_in_every_field_and_search(
     store.close()
 
 
-def _valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]:
+def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]:
     """A call of each operation that succeeds, fresh ids from ``n``, every optional argument
     given; and what a refused call must leave unchanged, cheap enough to read per call."""
     factory = ConversationFactory(seed=37)
@@ -252,5 +252,5 @@ def _valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]
 @pytest.mark.parametrize("operation", swept_operations(ConversationStore))
 def test_no_raw_exception_from_any_argument(store: Any, operation: str) -> None:
     """Each argument and record field at its extremes and of the wrong kind, one at a time."""
-    calls, state = _valid_calls(store)
+    calls, state = valid_calls(store)
     check_operation(SPEC, store, ConversationStore, operation, calls[operation], state)

@@ -201,7 +201,7 @@ def test_hostile_text_in_every_key_and_query(
     store.close()
 
 
-def _valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]:
+def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]:
     """A call of each operation that succeeds, fresh ids from ``n``, every optional argument
     given; and what a refused call must leave unchanged."""
     factory = ExtractionFactory(seed=37)
@@ -256,5 +256,5 @@ def _valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]
 @pytest.mark.parametrize("operation", swept_operations(ExtractionStore))
 def test_no_raw_exception_from_any_argument(store: Any, operation: str) -> None:
     """Each argument and record field at its extremes and of the wrong kind, one at a time."""
-    calls, state = _valid_calls(store)
+    calls, state = valid_calls(store)
     check_operation(SPEC, store, ExtractionStore, operation, calls[operation], state)

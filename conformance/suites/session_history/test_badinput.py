@@ -200,7 +200,7 @@ def test_every_text_field_and_filter_takes_hostile_strings(
 
 
 
-def _valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]:
+def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]:
     """A call of each operation that succeeds, fresh ids from ``n``, every optional field
     set; and what a refused call must leave unchanged (every session, the children of the
     session the calls write to, the migration metadata), cheap enough to read per call."""
@@ -268,5 +268,5 @@ def _valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]
 @pytest.mark.parametrize("operation", swept_operations(SessionHistoryStore))
 def test_no_raw_exception_from_any_argument(store: Any, operation: str) -> None:
     """Each argument and record field at its extremes and of the wrong kind, one at a time."""
-    calls, state = _valid_calls(store)
+    calls, state = valid_calls(store)
     check_operation(SPEC, store, SessionHistoryStore, operation, calls[operation], state)

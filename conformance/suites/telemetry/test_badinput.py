@@ -261,7 +261,7 @@ def test_text_fields_are_stored_verbatim(store: Any) -> None:
                SPEC, "record_query", f"text {n} back verbatim in every field", stored)
 
 
-def _valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]:
+def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]:
     """A call of each operation that succeeds, fresh ids from ``n``, every optional argument
     given; and what a refused call must leave unchanged."""
     factory = TelemetryFactory(seed=37)
@@ -335,5 +335,5 @@ def _valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]
 @pytest.mark.parametrize("operation", swept_operations(TelemetryStore))
 def test_no_raw_exception_from_any_argument(store: Any, operation: str) -> None:
     """Each argument and record field at its extremes and of the wrong kind, one at a time."""
-    calls, state = _valid_calls(store)
+    calls, state = valid_calls(store)
     check_operation(SPEC, store, TelemetryStore, operation, calls[operation], state)
