@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound, ValidationError
 from storecheck.conformance.specs import SPECS
+from storecheck.conformance.wire import faults
 from storecheck.conformance.wire.client import exec_backend
 from storecheck.conformance.wire.codec import decode, encode
 from storecheck.conformance.wire.faults import ImplementationError, ProtocolFailure
@@ -84,6 +85,17 @@ def test_the_openrpc_document_has_every_operation_with_its_named_params(spec: st
     assert {"storecheck.handshake", "storecheck.open", "storecheck.echo", "store.begin",
             "store.commit", "store.rollback", "store.close"} <= set(described)
     assert len(described) == len(methods_for(spec))
+    # Each error a method lists is a spec error, its data the StoreErrorData schema; what
+    # the operation's docstring says of one is its message.
+    for name, method in described.items():
+        for error in method["errors"]:
+            assert error["message"].partition(":")[0] in faults.SPEC_ERRORS, (name, error)
+            assert error["data"] == {"$ref": "#/components/schemas/StoreErrorData"}
+    if spec == "session_history":
+        completing = {error["message"] for error in
+                      described["session_history.complete_session"]["errors"]}
+        assert "Conflict: one already finished Conflict (also for every caller but one of " \
+               "concurrent completions)." in completing, completing
     # An implementer reads each method's summary: none is merely its own name.
     unsummed = [name for name, method in described.items()
                 if method["summary"].strip() in ("", name, name.rpartition(".")[2])]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -128,7 +129,7 @@ SCALARS: Final[dict[Any, dict[str, Any]]] = {
 }
 
 
-def _method(builder: SchemaBuilder, method: Method) -> dict[str, Any]:
+def _method(builder: SchemaBuilder, method: Method, writes: bool) -> dict[str, Any]:
     described: dict[str, Any] = {
         "name": method.name,
         "summary": method.summary or method.name,
@@ -137,19 +138,53 @@ def _method(builder: SchemaBuilder, method: Method) -> dict[str, Any]:
         "params": [{"name": param.name, "required": param.required,
                     "schema": builder.schema(param.hint)} for param in method.params],
         "result": {"name": "result", "schema": builder.schema(method.result)},
-        "errors": [{"code": faults.STORE_ERROR, "message": "a spec error",
-                    "data": "an object as components.schemas.StoreErrorData"}],
+        "errors": _errors(method, writes),
     }
     if method.capability is not None:
         described["x-capability"] = method.capability
     return described
 
 
+_SENTENCE = re.compile(r"[^.;]*(?:\.(?=\w)[^.;]*)*[.;]?")
+
+
+def _plain(text: str) -> str:
+    """Docstring markup as plain text: ``:class:`NotFound``` -> NotFound."""
+    return re.sub(r":\w+:`~?([^`]+)`", r"\1", text).replace("``", "`")
+
+
+def _errors(method: Method, writes: bool) -> list[dict[str, Any]]:
+    """The spec errors ``method`` may answer with (code -32000, ``data`` as
+    ``StoreErrorData``): those its description names, each with the spec's words for when,
+    then those every method of its kind may raise.  Any other error code is the
+    implementation failing."""
+    text = _plain(f"{method.summary} {method.description}")
+    said = {name: " ".join(found.group(0).split()).strip(" ;")
+            for name in faults.SPEC_ERRORS
+            for found in [next((sentence for sentence in _SENTENCE.finditer(text)
+                                if name in sentence.group(0)), None)] if found}
+    addressing = any(param.name == "id" or param.name.endswith("_id") for param in method.params)
+    general = {"NotFound": "the record it addresses does not exist" if addressing else "",
+               "ValidationError": "an argument the spec's value rules refuse" if method.params
+               else "",
+               "ConstraintViolation": "a write the schema's constraints refuse (data.kind)"
+               if writes else "",
+               "Busy": "the lock was not had within the store's deadline (a "
+               "retry may succeed)", "StorageFailed": "the storage under the store failed "
+               "(data.cause says how)"}
+    errors = [{"code": faults.STORE_ERROR, "message": f"{name}: {when}",
+               "data": {"$ref": SCHEMA_REF + "StoreErrorData"}}
+              for name, when in {**{k: v for k, v in general.items() if v}, **said}.items()]
+    return sorted(errors, key=lambda error: list(faults.SPEC_ERRORS).index(
+        error["message"].partition(":")[0]))
+
+
 def openrpc_document(spec: str) -> dict[str, Any]:
     """The OpenRPC document of ``spec``'s wire protocol."""
     info = SPECS[spec]
     builder = SchemaBuilder()
-    methods = [_method(builder, method) for method in methods_for(spec)]
+    writing = {f"{spec}.{operation.name}" for operation in info.operations if operation.writes}
+    methods = [_method(builder, method, method.name in writing) for method in methods_for(spec)]
     return {
         "openrpc": OPENRPC_VERSION,
         "info": {
