@@ -32,6 +32,7 @@ __all__ = [
     "StorageLimited",
     "Store",
     "Transactional",
+    "lacking_operations",
     "unknown_capabilities",
 ]
 
@@ -242,6 +243,17 @@ class FileBackend:
 
     def open(self, spec: str, location: str, *, schema_version: int | None = LATEST) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement open()")
+
+
+def lacking_operations(backend: Any, spec: str) -> frozenset[str]:
+    """The spec's operations that ``backend`` declares its stores do not implement
+    (:class:`PartialImplementation`); empty for a backend that declares nothing."""
+    from storecheck.conformance.specs import SPECS
+
+    operations = getattr(backend, "operations", None)
+    if operations is None:
+        return frozenset()
+    return frozenset(operation.name for operation in SPECS[spec].operations) - set(operations)
 
 
 def unknown_capabilities(backend: Backend) -> Iterator[str]:

@@ -340,9 +340,9 @@ def read_while(read: Callable[[], object], action: Callable[[], T]) -> T:
     action's steps: by chance, not by a hook, and likely only for a store in this process.
     A store behind a pipe answers each read a round trip later, so a window shorter than
     that is seen by luck; the kill checks (:func:`kill_at_random_moments`) are the ones
-    whose power against such a store is stated.  The action starts only once the reader has finished a first read:
-    on a loaded machine a new thread can otherwise miss a short action altogether, and
-    the check would pass without having looked.  An exception in the reader fails the
+    whose power against such a store is stated.  The action starts only once the reader
+    has finished a first read: on a loaded machine a new thread can otherwise miss a short
+    action altogether, and the check would pass without having looked.  An exception in the reader fails the
     check once the action is done.
     """
     done, reading = threading.Event(), threading.Event()

@@ -20,6 +20,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from storecheck.conformance import reach
+from storecheck.conformance.backend import lacking_operations
 from storecheck.conformance.checks import SpecMismatch, outcome
 from storecheck.conformance.result_diff import IdMap, StoreAssignedIds, outcome_differences
 from storecheck.conformance.specs import SPECS
@@ -41,6 +42,9 @@ class ComparingMachine(RuleBasedStateMachine):
     backend: ClassVar[Any]
     workdir: ClassVar[Path]
     make_model: ClassVar[Callable[[], Any]]
+
+    lacking: ClassVar[frozenset[str]] = frozenset()
+    """The operations the backend declares its stores lack (set by :func:`run_machine`)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -72,9 +76,11 @@ class ComparingMachine(RuleBasedStateMachine):
         """
         if operation not in self.reads:
             self.unchecked = True
-        mine = outcome(lambda: call(self.store, True))
         model = (self.model if self.reach is None
                  else reach.ObservedModel(self.model, self.reach, self.history))
+        if operation in self.lacking:
+            return self._without_the_store(operation, call, model)
+        mine = outcome(lambda: call(self.store, True))
         theirs = outcome(lambda: call(model, False))
         note(_brief(f"{operation}: model {theirs.describe()}"))
         if normalise is not None:
@@ -88,6 +94,19 @@ class ComparingMachine(RuleBasedStateMachine):
             )
         if operation in self.writes and theirs.error is None:
             self.writes_done.append((operation, call, normalise))
+        return theirs.value
+
+    def _without_the_store(self, operation: str, call: Callable[[Any, bool], Any],
+                           model: Any) -> Any:
+        """An operation the store lacks, met inside another rule (a start, a read-back): a
+        read is answered by the model alone, which it does not change; a write is done on
+        neither side, so the two stay alike, and what it would have returned is a
+        :class:`_Lacking` that stops the check as one needing it if the rule uses it."""
+        if operation in self.writes:
+            note(f"{operation}: not implemented; done on neither side")
+            return _Lacking(operation)
+        theirs = outcome(lambda: call(model, False))
+        note(_brief(f"{operation}: not implemented; the model alone {theirs.describe()}"))
         return theirs.value
 
     @precondition(lambda self: bool(self.writes_done))
@@ -162,9 +181,22 @@ def _shifted(value: Any, shift: timedelta) -> Any:
     return value
 
 
+def for_the_store(machine: type[ComparingMachine]) -> type[ComparingMachine]:
+    """``machine`` as its backend's stores can run it: a rule named after an operation the
+    backend declares they lack never fires (a precondition that never holds), and the
+    other rules meet it as :meth:`ComparingMachine.both` says."""
+    lacking = lacking_operations(machine.backend, machine.spec)
+    if not lacking:
+        return machine
+    never = precondition(lambda self: False)
+    gated = {name: never(getattr(machine, name)) for name in sorted(lacking)
+             if callable(getattr(machine, name, None))}
+    return type(machine.__name__, (machine,), {**gated, "lacking": lacking})
+
+
 def run_machine(machine: type[ComparingMachine], profile: Any) -> None:
     run_state_machine_as_test(
-        machine,
+        for_the_store(machine),
         settings=settings(
             max_examples=profile.examples,
             stateful_step_count=profile.steps,
@@ -185,3 +217,32 @@ what was called in which order; the one result that differs is in the failure it
 
 def _brief(text: str) -> str:
     return text if len(text) <= NOTE_CHARS else text[:NOTE_CHARS - 3] + "..."
+
+
+class _Lacking:
+    """What a write the store lacks would have returned: any use of it is the
+    ``AttributeError`` of the missing operation, which the plugin reports as a check that
+    needs it (not implemented), never as a failure of the store."""
+
+    def __init__(self, operation: str) -> None:
+        self._operation = operation
+
+    def _needed(self) -> AttributeError:
+        return AttributeError(f"the store has no attribute {self._operation!r} (declared not "
+                              "implemented), and this check uses what it returns",
+                              name=self._operation)
+
+    def __getattr__(self, name: str) -> Any:
+        raise self._needed()
+
+    def __iter__(self) -> Any:
+        raise self._needed()
+
+    def __getitem__(self, key: Any) -> Any:
+        raise self._needed()
+
+    def __len__(self) -> int:
+        raise self._needed()
+
+    def __bool__(self) -> bool:
+        raise self._needed()

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from storecheck.conformance.backend import lacking_operations
 from storecheck.conformance.capabilities import describe
 from storecheck.conformance.checks import progress
 from storecheck.conformance.latency import Budget
@@ -362,7 +363,7 @@ def pytest_runtest_makereport(
     if report.failed and isinstance(selected, Selected):
         needed = partial.needed_operation(
             call.excinfo.value if call.excinfo is not None else None, str(report.longrepr),
-            partial.declared_missing(selected.backend, _spec_of(item) or ""))
+            lacking_operations(selected.backend, _spec_of(item) or ""))
         if needed is not None:
             partial.skip_as_not_implemented(report, item, needed, selected.backend.name)
             return report
@@ -521,7 +522,7 @@ def open_store(backend: Selected, spec_name: str, fresh_location: str,
 
         store = open_checked(plain, backend.backend.name, spec_name, request.node.nodeid,
                              failures, fresh=schema_version is None and location is None,
-                             declared_missing=partial.declared_missing(backend.backend,
+                             declared_missing=lacking_operations(backend.backend,
                                                                        spec_name))
         opened.append(store)
         return store

@@ -14,23 +14,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, Final
+from typing import Final
 
 import pytest
-from storecheck.conformance.specs import SPECS
 
 NOT_IMPLEMENTED_PROPERTY: Final = "storecheck_not_implemented"
 """The user property naming the missing operation a skipped check needed."""
 
 _LACKED_ATTRIBUTE = re.compile(r"has no attribute '(\w+)'")
-
-
-def declared_missing(backend: Any, spec: str) -> frozenset[str]:
-    """The spec's operations that ``backend`` declares its stores do not implement."""
-    operations = getattr(backend, "operations", None)
-    if operations is None:
-        return frozenset()
-    return frozenset(operation.name for operation in SPECS[spec].operations) - set(operations)
 
 
 def needed_operation(error: BaseException | None, text: str,
