@@ -40,6 +40,7 @@ from storecheck.conformance.specs.telemetry_inputs import as_float32
 from storecheck.fixtures.values import tricky_text
 from storecheck.reference_impl.backend import SQLITE_BACKEND
 from storecheck.reference_impl.memory import formulas
+from storecheck.reference_impl.telemetry import similarity
 
 MEMORY_MODEL = Path(formulas.__file__).parent
 SPEC_MODULES = "storecheck.conformance.specs."
@@ -168,6 +169,41 @@ def test_find_similar_queries_is_a_brute_force_ranking(tmp_path: Path) -> None:
                     assert hit.similarity == pytest.approx(similarity, abs=2e-9)
     finally:
         store.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_the_float32_screen_keeps_the_full_float64_ranking(data: st.DataObject) -> None:
+    """The reference screens in float32 and computes float64 only for what the screen keeps:
+    against a full float64 ranking of every vector, on vectors one float32 step apart
+    (near-ties the screen cannot tell apart), exact copies, several vectors to a query, and
+    magnitudes from the smallest normal float32 to near its largest."""
+    dimension = data.draw(st.integers(1, 48), label="dimension")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    base = rng.standard_normal((data.draw(st.integers(1, 6), label="bases"), dimension))
+    count = data.draw(st.integers(1, 120), label="vectors")
+    scales = data.draw(st.lists(st.sampled_from((1e-37, 1e-3, 1.0, 1e3, 1e37)), min_size=count,
+                                max_size=count), label="scales")
+    rows = np.array([base[i % len(base)] * scales[i] for i in range(count)], dtype=np.float32)
+    steps = rng.integers(-2, 3, size=rows.shape).astype(np.int32)
+    rows = (rows.view(np.int32) + steps * (rows != 0)).view(np.float32)
+    rows[~rows.any(axis=1), 0] = 1.0
+    query_ids = [f"q-{rng.integers(0, max(count // 2, 1)):03d}" for _ in range(count)]
+    matrix = similarity.build((count, count, count), query_ids, rows)
+    probe = as_float32(list(base[0] + rng.standard_normal(dimension) * 1e-6))
+    if not any(probe):
+        return
+    exact = rows.astype(np.float64) @ np.array(probe) / (
+        np.linalg.norm(rows.astype(np.float64), axis=1) * np.linalg.norm(np.array(probe)))
+    best: dict[str, float] = {}
+    for query_id, value in zip(query_ids, exact, strict=True):
+        best[query_id] = max(best.get(query_id, -2.0), float(value))
+    expected = sorted(best.items(), key=lambda item: (-round(item[1], 9), item[0]))
+    for limit in (1, 3, 10, len(best)):
+        found = matrix.top(probe, limit)
+        assert [hit.query_id for hit in found] == [q for q, _ in expected[:limit]], limit
+        for hit, (_, value) in zip(found, expected, strict=False):
+            assert hit.similarity == pytest.approx(value, abs=2e-9)
 
 
 def _numpy_cosine(a: tuple[float, ...], b: tuple[float, ...]) -> float:
