@@ -35,7 +35,7 @@ from storecheck.reference_impl.postgres.store import PostgresStore
 from storecheck.reference_impl.telemetry import rows
 from storecheck.reference_impl.telemetry.ml import vector_values
 from storecheck.reference_impl.telemetry.rows import VECTOR_COLUMNS
-from storecheck.reference_impl.telemetry.similarity import VectorIndex
+from storecheck.reference_impl.telemetry.similarity import IDS_BEFORE_COMMIT, VectorIndex
 from storecheck.reference_impl.telemetry.store import SqliteTelemetry
 
 INSERT_VECTORS_FROM_ARRAYS: Final = (
@@ -55,7 +55,7 @@ class PgTelemetry(PostgresStore, SqliteTelemetry):
 
     def __init__(self, location: str, **options: Any) -> None:
         super().__init__(location, **options)
-        self.vectors = VectorIndex()
+        self.vectors = VectorIndex(IDS_BEFORE_COMMIT)
 
     def record_ab_result(self, test_id: str, variant: str, success: bool) -> VariantResult:
         test_id, variant, success = inputs.ab_result(test_id, variant, success)

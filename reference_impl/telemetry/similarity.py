@@ -1,10 +1,8 @@
 """Cosine top-k over the stored feature vectors, with numpy.
 
-The vectors are read once into memory and kept until the table changes.  The
-table's row count, highest id and id total change with every insert and delete
-(ids are never reused), so together they tell whether the kept matrix is current;
-the total tells apart a delete plus a late commit of a lower id, which a server
-whose ids are handed out before commit can show with count and maximum unchanged.
+The vectors are read once into memory and kept until the table changes: each
+search first reads the table's version (:data:`SERIAL_COMMITS`,
+:data:`IDS_BEFORE_COMMIT`), which every insert and delete changes.
 
 A search screens every vector in float32 (unit rows against the unit probe: half
 the memory traffic of float64, and no overflow for components near the float32
@@ -23,7 +21,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from storecheck.conformance.specs.telemetry import DIGITS, SimilarQuery
 
@@ -102,17 +100,30 @@ def empty() -> VectorMatrix:
                         np.zeros((0, 0), dtype=np.float32), None)
 
 
+SERIAL_COMMITS: Final = ("SELECT (SELECT count(*) FROM feature_vectors), "
+                          "(SELECT max(id) FROM feature_vectors), NULL")
+"""The version where writers commit one at a time and ids are never reused (SQLite, with
+``AUTOINCREMENT``): an insert raises the highest id, a delete lowers the count, so the two
+tell every change; each is a scalar subquery so that SQLite counts the B-tree's pages and
+seeks the highest key (7 microseconds on 10,000 vectors) instead of scanning an index
+(1 ms)."""
+
+IDS_BEFORE_COMMIT: Final = "SELECT count(*), max(id), sum(id) FROM feature_vectors"
+"""The version where ids are handed out before commit (a PostgreSQL sequence): a delete
+plus a late commit of a lower id leaves count and maximum as they were, not the total."""
+
+
 class VectorIndex:
     """The kept matrix of one store object, shared by its threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, version_query: str) -> None:
+        self._version_query = version_query
         self._lock = threading.Lock()
         self._matrix: VectorMatrix | None = None
 
     def current(self, conn: Any) -> VectorMatrix:
         """The matrix of what ``conn``'s transaction sees."""
-        count, highest, total = conn.execute(
-            "SELECT count(*), max(id), sum(id) FROM feature_vectors").fetchone()
+        count, highest, total = conn.execute(self._version_query).fetchone()
         with self._lock:
             if self._matrix is not None and self._matrix.version == (count, highest, total):
                 return self._matrix

@@ -43,7 +43,7 @@ from storecheck.reference_impl.telemetry.rows import (
     SESSION_COLUMNS,
     TRACE_COLUMNS,
 )
-from storecheck.reference_impl.telemetry.similarity import VectorIndex
+from storecheck.reference_impl.telemetry.similarity import SERIAL_COMMITS, VectorIndex
 
 MIGRATIONS = load_migrations("storecheck.reference_impl.telemetry.migrations")
 SELECT_SESSION: Final = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"
@@ -119,7 +119,7 @@ class SqliteTelemetry(SqliteTelemetryMl):
 
     def __init__(self, path: str, **options: Any) -> None:
         super().__init__(path, **options)
-        self.vectors = VectorIndex()
+        self.vectors = VectorIndex(SERIAL_COMMITS)
 
     # -- sessions and events -----------------------------------------------------------
 
