@@ -48,7 +48,8 @@ written below.  Rules beyond the records' types:
   ``find_similar_queries(embedding, limit)`` ranks queries by the best cosine
   similarity (:func:`cosine_similarity`) of any of their vectors, highest
   first, ties by query id, and returns the top ``limit``.
-* Predictions: ``update_prediction_ground_truth`` sets the actual value; a
+* Predictions: ``batch_insert_predictions`` is all or nothing (the first
+  refused prediction's error).  ``update_prediction_ground_truth`` sets the actual value; a
   prediction is correct when its predicted value equals the actual one.
   ``calculate_model_accuracy(run)`` is correct over labelled predictions,
   ``None`` when none is labelled.  ``predictions_for_run`` lists
@@ -557,6 +558,13 @@ class TelemetryStore(Protocol):
 
     def insert_prediction(self, new: NewPrediction) -> Prediction: ...
 
+    def batch_insert_predictions(self, batch: Sequence[NewPrediction]) -> list[Prediction]:
+        """All or nothing, each prediction under :meth:`insert_prediction`'s rules.  Input
+        that is not a valid prediction anywhere in the batch is :class:`ValidationError`
+        before anything is written; otherwise the error is the first refused prediction's
+        (an id already used earlier in the batch is UNIQUE at its second use).  Returns the
+        stored predictions in the batch's order."""
+
     def update_prediction_ground_truth(self, prediction_id: str,
                                        actual_value: str) -> Prediction: ...
 
@@ -612,6 +620,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("feature_vectors_for_query", "get_feature_vectors_for_query(query_id)", False),
         ("find_similar_queries", "find_similar_queries(embedding, limit): cosine", False),
         ("insert_prediction", "insert_prediction(prediction)", True),
+        ("batch_insert_predictions", "batch insert for predictions, all or nothing", True),
         ("update_prediction_ground_truth", "update_prediction_ground_truth(id, actual)", True),
         ("predictions_for_run", "get_predictions_for_run(run_id)", False),
         ("calculate_model_accuracy", "calculate_model_accuracy(run_id): SQL aggregation",

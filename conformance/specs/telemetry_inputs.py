@@ -250,8 +250,14 @@ def search(value: Any, limit: Any) -> tuple[tuple[float, ...], int]:
     return embedding(v, "embedding", value), v.limit(limit)
 
 
-def new_prediction(new: Any) -> NewPrediction:
-    v = check("insert_prediction")
+def prediction_batch(batch: Any) -> tuple[NewPrediction, ...]:
+    v = check("batch_insert_predictions")
+    return v.sequence("batch", batch,
+                      lambda _, item: new_prediction(item, "batch_insert_predictions"))
+
+
+def new_prediction(new: Any, operation: str = "insert_prediction") -> NewPrediction:
+    v = check(operation)
     if not isinstance(new, NewPrediction):
         raise v.fail("expected a NewPrediction", new)
     for name in ("id", "run_id", "predicted_value"):

@@ -459,21 +459,26 @@ class MemoryTelemetry(MemoryStore[State]):
 
     # -- predictions ---------------------------------------------------------------------
 
+    @staticmethod
+    def _insert_prediction(s: State, operation: str, new: NewPrediction) -> Prediction:
+        _check(operation, "id <> ''", new.id != "", new.id)
+        _check(operation, "confidence BETWEEN 0 AND 1", _in_range(new.confidence, 0, 1),
+               new.confidence)
+        _unique(operation, s.predictions, new.id)
+        _parent(operation, s.runs, new.run_id, "run_id")
+        s.predictions[new.id] = Prediction(new.id, new.run_id, new.predicted_value,
+                                           new.confidence, new.predicted_at,
+                                           new.input_hash, None, None)
+        return s.predictions[new.id]
+
     def insert_prediction(self, new: NewPrediction) -> Prediction:
         new = inputs.new_prediction(new)
-        operation = "insert_prediction"
+        return self._apply(lambda s: self._insert_prediction(s, "insert_prediction", new))
 
-        def change(s: State) -> Prediction:
-            _check(operation, "id <> ''", new.id != "", new.id)
-            _check(operation, "confidence BETWEEN 0 AND 1", _in_range(new.confidence, 0, 1),
-                   new.confidence)
-            _unique(operation, s.predictions, new.id)
-            _parent(operation, s.runs, new.run_id, "run_id")
-            s.predictions[new.id] = Prediction(new.id, new.run_id, new.predicted_value,
-                                               new.confidence, new.predicted_at,
-                                               new.input_hash, None, None)
-            return s.predictions[new.id]
-        return self._apply(change)
+    def batch_insert_predictions(self, batch: Sequence[NewPrediction]) -> list[Prediction]:
+        checked = inputs.prediction_batch(batch)
+        return self._apply(lambda s: [self._insert_prediction(s, "batch_insert_predictions",
+                                                              new) for new in checked])
 
     def update_prediction_ground_truth(self, prediction_id: str,
                                        actual_value: str) -> Prediction:

@@ -183,6 +183,15 @@ class SqliteTelemetryMl(SqliteStore):
             return rows.prediction(conn.execute(INSERT_PREDICTION,
                                                 prediction_values(new)).fetchone())
 
+    def batch_insert_predictions(self, batch: Sequence[NewPrediction]) -> list[Prediction]:
+        checked = inputs.prediction_batch(batch)
+        with self._tx("batch_insert_predictions", len(checked)) as conn:
+            # One statement per prediction, in order: a multi-row INSERT checks every row's
+            # CHECK before any FOREIGN KEY, which would name the wrong prediction's error.
+            return [rows.prediction(conn.execute(INSERT_PREDICTION,
+                                                 prediction_values(new)).fetchone())
+                    for new in checked]
+
     def update_prediction_ground_truth(self, prediction_id: str,
                                        actual_value: str) -> Prediction:
         v = inputs.check("update_prediction_ground_truth")

@@ -92,8 +92,10 @@ class BatchCommittedPerChunk(SqliteExtraction):
     chunk its own transaction: a batch refused past its first chunk keeps that chunk."""
 
     def save_events(self, batch: Sequence[NewExtractionEvent]) -> list[ExtractionEvent]:
-        return [event for first in range(0, len(batch), 500)
-                for event in super().save_events(batch[first:first + 500])]
+        stored: list[ExtractionEvent] = []
+        for first in range(0, len(batch), 500):
+            stored += super().save_events(batch[first:first + 500])
+        return stored
 
 
 class ActiveSessionsTiesByIdAscending(SqliteExtraction):

@@ -29,7 +29,9 @@ from storecheck.conformance.specs.telemetry import (
     FeatureVector,
     LabeledSample,
     NewFeatureVector,
+    NewPrediction,
     NewQueryEvent,
+    Prediction,
     QueryEvent,
     Session,
     SimilarQuery,
@@ -44,7 +46,12 @@ from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.telemetry import SqliteTelemetry
 from storecheck.reference_impl.telemetry import rows as row_codec
-from storecheck.reference_impl.telemetry.ml import INSERT_VECTOR, vector_values
+from storecheck.reference_impl.telemetry.ml import (
+    INSERT_PREDICTION,
+    INSERT_VECTOR,
+    prediction_values,
+    vector_values,
+)
 from storecheck.reference_impl.telemetry.rows import EXPORT_COLUMNS_SQL, VARIANT_COLUMNS
 from storecheck.reference_impl.telemetry.store import DELETE_SESSIONS, MIGRATIONS
 
@@ -270,8 +277,62 @@ class VectorBatchCommittedPerChunk(SqliteTelemetry):
     chunk keeps that chunk."""
 
     def batch_insert_feature_vectors(self, batch: Sequence[NewFeatureVector]) -> list[FeatureVector]:
-        return [vector for first in range(0, len(batch), 500)
-                for vector in super().batch_insert_feature_vectors(batch[first:first + 500])]
+        stored: list[FeatureVector] = []
+        for first in range(0, len(batch), 500):
+            stored += super().batch_insert_feature_vectors(batch[first:first + 500])
+        return stored
+
+
+class PredictionBatchCommittedPerChunk(SqliteTelemetry):
+    """A large prediction batch stored 500 to a transaction: a batch refused past its first
+    chunk keeps that chunk."""
+
+    def batch_insert_predictions(self, batch: Sequence[NewPrediction]) -> list[Prediction]:
+        stored: list[Prediction] = []
+        for first in range(0, len(batch), 500):
+            stored += super().batch_insert_predictions(batch[first:first + 500])
+        return stored
+
+
+class PredictionBatchInOneStatement(SqliteTelemetry):
+    """The batch as one multi-row INSERT: the statement checks every row's CHECK before
+    its FOREIGN KEYs, so a later prediction's confidence is reported ahead of an earlier
+    prediction's missing run."""
+
+    def batch_insert_predictions(self, batch: Sequence[NewPrediction]) -> list[Prediction]:
+        checked = inputs.prediction_batch(batch)
+        if not checked:
+            return []
+        placeholders = "(?, ?, ?, ?, ?, ?)"
+        statement = INSERT_PREDICTION.replace(
+            "VALUES " + placeholders, "VALUES " + ", ".join([placeholders] * len(checked)))
+        values = [value for new in checked for value in prediction_values(new)]
+        with self._tx("batch_insert_predictions", len(checked)) as conn:
+            stored = {row[0]: row_codec.prediction(row) for row in conn.execute(statement, values)}
+        return [stored[new.id] for new in checked]
+
+
+class PredictionBatchIgnoresDuplicates(SqliteTelemetry):
+    """``INSERT OR IGNORE`` for the batch, so that a retried upload does not fail: a
+    prediction whose id is taken is dropped in silence, and the batch reports it stored."""
+
+    def batch_insert_predictions(self, batch: Sequence[NewPrediction]) -> list[Prediction]:
+        checked = inputs.prediction_batch(batch)
+        statement = INSERT_PREDICTION.replace("INSERT INTO", "INSERT OR IGNORE INTO").split(
+            " RETURNING")[0]
+        with self._tx("batch_insert_predictions", len(checked)) as conn:
+            for new in checked:
+                conn.execute(statement, prediction_values(new))
+        return [Prediction(new.id, new.run_id, new.predicted_value, new.confidence,
+                           new.predicted_at, new.input_hash, None, None) for new in checked]
+
+
+class PredictionBatchReturnedInIdOrder(SqliteTelemetry):
+    """The stored predictions read back ``ORDER BY id`` after the insert, not in the batch's
+    order."""
+
+    def batch_insert_predictions(self, batch: Sequence[NewPrediction]) -> list[Prediction]:
+        return sorted(super().batch_insert_predictions(batch), key=lambda p: p.id)
 
 
 class AggregatesCommittedDayByDay(SqliteTelemetry):
@@ -491,6 +552,9 @@ MUTANTS: dict[str, tuple[type[SqliteTelemetry], str]] = {
     "query_hash_not_normalised": (QueryHashNotNormalised, "model"),
     "vector_batch_committed_one_by_one": (VectorBatchCommittedOneByOne, "acid"),
     "vector_batch_committed_per_chunk": (VectorBatchCommittedPerChunk, "acid"),
+    "prediction_batch_committed_per_chunk": (PredictionBatchCommittedPerChunk, "acid"),
+    "prediction_batch_returned_in_id_order": (PredictionBatchReturnedInIdOrder, "acid"),
+    "prediction_batch_ignores_duplicates": (PredictionBatchIgnoresDuplicates, "model"),
     "aggregates_committed_day_by_day": (AggregatesCommittedDayByDay, "acid"),
     "prune_session_by_session": (PruneSessionBySession, "acid"),
     "prune_children_committed_apart": (PruneChildrenCommittedApart, "acid"),
@@ -498,6 +562,7 @@ MUTANTS: dict[str, tuple[type[SqliteTelemetry], str]] = {
     "prune_takes_the_cutoff_instant": (PruneTakesTheCutoffInstant, "fk"),
     "delete_counts_own_feedback_only": (DeleteCountsOwnFeedbackOnly, "fk"),
     "vector_batch_in_one_statement": (VectorBatchInOneStatement, "fk"),
+    "prediction_batch_in_one_statement": (PredictionBatchInOneStatement, "fk"),
     "result_counts_read_then_written": (ResultCountsReadThenWritten, "concurrency"),
     "finalized_checked_apart": (FinalizedCheckedApart, "concurrency"),
     "end_checked_apart": (EndCheckedApart, "concurrency"),

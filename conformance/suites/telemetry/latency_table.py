@@ -235,6 +235,21 @@ def _inserted(operation: str, record: Callable[[Dataset, str], Any]) -> Workload
     return insert
 
 
+def _new_predictions(data: Dataset, prefix: str) -> list[NewPrediction]:
+    return [_new_prediction(data, prefix) for _ in range(BATCH)]
+
+
+def _batch_predictions(store: Any, data: Dataset, i: int) -> Any:
+    return store.batch_insert_predictions(_new_predictions(data, "batch"))
+
+
+def _batch_predictions_floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    for new in _new_predictions(data, "floor"):
+        conn.execute(INSERT_PREDICTION, prediction_values(new)).fetchone()
+    conn.execute("COMMIT")
+
+
 def _insert_vector(store: Any, data: Dataset, i: int) -> Any:
     return store.insert_feature_vector(data.batches[i % len(data.batches)][i % BATCH])
 
@@ -295,6 +310,7 @@ SCAN = ("cosine against every stored vector (the spec ranks them all): linear in
 SCALING: Final[tuple[tuple[Growth, Workload], ...]] = (
     (Growth("record_query", 2.5, WRITE), _record_query),
     (Growth("batch_insert_feature_vectors (100)", 2.5, WRITE), _batch_vectors),
+    (Growth("batch_insert_predictions (100)", 2.5, WRITE), _batch_predictions),
     (Growth("session_activity", 2.5, KEYED), _session_activity),
     (Growth("feature_vectors_for_query", 2.5, KEYED), _vectors_of_query),
     (Growth("list_training_runs (1)", 2.5, PAGE), _list_runs),
@@ -323,6 +339,8 @@ TARGETS: Final[tuple[tuple[LatencyTarget, Workload, Floor | None], ...]] = (
      None),
     (LatencyTarget("batch_insert_feature_vectors (100 x 384)", DATASET, 50, 50, SEED_448),
      _batch_vectors, None),
+    (LatencyTarget("batch_insert_predictions (100)", DATASET, 50, 50, SEED_448),
+     _batch_predictions, _batch_predictions_floor),
     (LatencyTarget("export_training_data (10K rows)", DATASET, 50, 1000, SEED_449,
                    floor_multiple=EXPORT_MULTIPLE), _export, _export_floor),
     (LatencyTarget("find_similar_queries (10K x 384, top 10)", DATASET, 99, 100, SEED_450),

@@ -1,6 +1,6 @@
-"""``acid``: a vector batch is all or nothing, a day batch of aggregates is one change,
-deleting and pruning are one transaction each (even under SIGKILL), ``atomic()`` rolls
-back every table, and reads never wait for a writer."""
+"""``acid``: a vector batch and a prediction batch are all or nothing, a day batch of
+aggregates is one change, deleting and pruning are one transaction each (even under
+SIGKILL), ``atomic()`` rolls back every table, and reads never wait for a writer."""
 
 from __future__ import annotations
 
@@ -83,6 +83,60 @@ def _faulty(vector: Any, fault: str) -> Any:
     if fault.startswith("other"):
         return replace(vector, embedding=vector.embedding[:-1])
     return replace(vector, feature_set="")
+
+
+PREDICTION_FAULTS: Final = {
+    "missing run (FOREIGN_KEY)": lambda p: replace(p, run_id="no-such-run"),
+    "confidence above one (CHECK)": lambda p: replace(p, confidence=1.5),
+    "id used earlier in the batch (UNIQUE)": lambda p: replace(p, id="batch-p-1"),
+    "NaN confidence (Validation)": lambda p: replace(p, confidence=float("nan")),
+}
+
+
+@pytest.mark.operation("batch_insert_predictions")
+@pytest.mark.parametrize("fault", list(PREDICTION_FAULTS))
+def test_a_prediction_batch_with_one_bad_prediction_stores_none(store: Any, fault: str) -> None:
+    """Prediction 557 of 600 breaks a rule: the batch raises the spec's error and stores
+    nothing, neither the 556 before it (a first chunk of 500 included) nor the 43 after it;
+    a prediction stored before stays."""
+    factory = TelemetryFactory()
+    for run_id in ("before", "batch"):
+        store.insert_training_run(factory.run(id=run_id))
+    earlier = store.batch_insert_predictions([factory.prediction("before")])
+    batch = [replace(factory.prediction("batch"), id=f"batch-p-{n + 1}")
+             for n in range(REFUSED_BATCH)]
+    batch[REFUSED_AT - 1] = PREDICTION_FAULTS[fault](batch[REFUSED_AT - 1])
+    error, kind = ((ValidationError, None) if "Validation" in fault
+                   else (ConstraintViolation, ConstraintKind[fault.split("(")[1][:-1]]))
+    expect_error(SPEC, "batch_insert_predictions",
+                 lambda: store.batch_insert_predictions(batch), error, kind)
+    left = store.predictions_for_run("batch")
+    expect(left == [], SPEC, "batch_insert_predictions",
+           f"none of the batch stored when prediction {REFUSED_AT} of {REFUSED_BATCH} is "
+           "refused", len(left))
+    expect(store.predictions_for_run("before") == earlier, SPEC, "batch_insert_predictions",
+           "the earlier prediction untouched")
+
+
+@pytest.mark.operation("batch_insert_predictions")
+def test_a_prediction_batch_is_stored_whole_and_returned_in_its_order(store: Any) -> None:
+    """A hundred predictions, ids in no sorted order and every tenth at the same instant:
+    returned as given, each as :meth:`insert_prediction` returns it (no ground truth yet),
+    and read back whole."""
+    factory = TelemetryFactory()
+    store.insert_training_run(factory.run(id="run"))
+    batch = [replace(factory.prediction("run"), id=f"p-{(n * 37) % BATCH:03d}",
+                     predicted_at=T0 + timedelta(seconds=n // 10)) for n in range(BATCH)]
+    stored = store.batch_insert_predictions(batch)
+    expect([p.id for p in stored] == [p.id for p in batch], SPEC, "batch_insert_predictions",
+           "the stored predictions in the batch's order", [p.id for p in stored[:5]])
+    expect(all((p.run_id, p.predicted_value, p.confidence, p.predicted_at, p.actual_value)
+               == (new.run_id, new.predicted_value, new.confidence, new.predicted_at, None)
+               for p, new in zip(stored, batch, strict=True)), SPEC,
+           "batch_insert_predictions", "each prediction as given, with no actual value")
+    read = store.predictions_for_run("run")
+    expect(sorted(read, key=lambda p: p.id) == sorted(stored, key=lambda p: p.id), SPEC,
+           "predictions_for_run", "the batch read back whole", len(read))
 
 
 @pytest.mark.operation("batch_insert_feature_vectors")

@@ -315,6 +315,8 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
         "find_similar_queries": lambda n: {"embedding": vector.embedding, "limit": 5},
         "insert_prediction": lambda n: {"new": NewPrediction(f"p-{n}", "run", "yes", 0.5, T0,
                                                              "cd" * 32)},
+        "batch_insert_predictions": lambda n: {"batch": [
+            NewPrediction(f"pb-{n}-{k}", "run", "yes", 0.5, T0, "cd" * 32) for k in range(2)]},
         "update_prediction_ground_truth": lambda n: {"prediction_id": "pred",
                                                      "actual_value": "no"},
         "predictions_for_run": lambda n: {"run_id": "run"},

@@ -154,3 +154,24 @@ def test_a_vector_batch_reports_its_first_bad_vector(store: Any, first: str, lat
     after = store.feature_vectors_for_query(query_id)
     expect(after == before, SPEC, "batch_insert_feature_vectors",
            "nothing of the refused batch stored", after)
+
+
+@pytest.mark.operation("batch_insert_predictions")
+@pytest.mark.parametrize("first, later", [("FOREIGN_KEY", "CHECK"), ("CHECK", "FOREIGN_KEY")])
+def test_a_prediction_batch_reports_its_first_bad_prediction(store: Any, first: str,
+                                                             later: str) -> None:
+    """Prediction 3 of 8 breaks one rule, prediction 7 another: the batch reports
+    prediction 3's, in either order, and stores none of the eight."""
+    factory = TelemetryFactory()
+    store.insert_training_run(factory.run(id="run"))
+    batch = [factory.prediction("run") for _ in range(8)]
+    broken = {"FOREIGN_KEY": lambda prediction: replace(prediction, run_id="ghost-run"),
+              "CHECK": lambda prediction: replace(prediction, confidence=-0.5)}
+    batch[2] = broken[first](batch[2])
+    batch[6] = broken[later](batch[6])
+    expect_error(SPEC, "batch_insert_predictions",
+                 lambda: store.batch_insert_predictions(batch),
+                 ConstraintViolation, ConstraintKind[first])
+    after = store.predictions_for_run("run")
+    expect(after == [], SPEC, "batch_insert_predictions",
+           "nothing of the refused batch stored", after)

@@ -208,6 +208,13 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                 NewFeatureVector("q-2", "query_embedding", (0.0, 1.0, 0.0), T0),
                 NewFeatureVector(QUERIES[3], "other_set", (0.1, 0.2, 0.3), T0 + MICRO)])
             call("batch_update_aggregates", [DAYS[0]])
+            # A prediction batch stored whole, then one whose second use of an id refuses it.
+            call("batch_insert_predictions", [
+                NewPrediction("p-batch", "run-1", "no", 0.25, T0 + MICRO),
+                NewPrediction("p-batch-2", "run-tied", "yes", 1.0, T0)])
+            call("batch_insert_predictions", [
+                NewPrediction("p-batch-3", "run-1", "no", 0.25, T0),
+                NewPrediction("p-batch-3", "run-1", "yes", 0.5, T0)])
             call("create_session", NewSession("s-gone", T0))
             call("delete_session", "s-gone")
             call("prune_old_data", T0 - timedelta(days=400))
@@ -318,6 +325,10 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         @rule(new=predictions)
         def insert_prediction(self, new: NewPrediction) -> None:
             self.both("insert_prediction", lambda s, _: s.insert_prediction(new))
+
+        @rule(batch=st.lists(predictions, max_size=3))
+        def batch_insert_predictions(self, batch: list[NewPrediction]) -> None:
+            self.both("batch_insert_predictions", lambda s, _: s.batch_insert_predictions(batch))
 
         @rule(prediction_id=st.sampled_from(PREDICTIONS), value=st.sampled_from(VALUES))
         def update_prediction_ground_truth(self, prediction_id: str, value: str) -> None:
