@@ -29,11 +29,11 @@ what the seed leaves open is decided below.  Rules beyond the records' types:
   ``content_hash`` is :func:`content_hash` of its content, and the document's
   ``chunk_count`` and ``updated_at`` follow.  Documents list by ``created_at``,
   then id; chunks by index.
-* Pipelines: ``name`` is unique; ``config_json`` is a JSON object.  A run
-  starts ``pending``; :data:`RUN_TRANSITIONS` are the only legal moves
-  (anything else, a run moved to its own status included, is
-  :class:`Conflict`).  Moving to ``running`` sets ``started_at``; moving to an
-  end status sets ``completed_at``, which may not come before ``started_at``
+* Pipelines: ``name`` is unique; ``config_json`` is a JSON object; pipelines
+  list by name, then id.  A run starts ``pending``; :data:`RUN_TRANSITIONS`
+  are the only legal moves (anything else, a run moved to its own status
+  included, is :class:`Conflict`).  Moving to ``running`` sets ``started_at``;
+  moving to an end status sets ``completed_at``, which may not come before ``started_at``
   (CHECK); ``failed`` requires an error message and only ``failed`` may carry
   one.  Runs list not-yet-started first, then by
   ``started_at`` newest first, ties by id.  ``delete_pipeline`` is refused while
@@ -48,7 +48,9 @@ what the seed leaves open is decided below.  Rules beyond the records' types:
 * Tools, flows and models: ``name`` is unique for tools and flows; their JSON
   fields must parse.  Models (schema version 2, the application's "add models
   table" step) have a type and source from :data:`MODEL_TYPES` and
-  :data:`MODEL_SOURCES`.  Each lists by name, then id.
+  :data:`MODEL_SOURCES`.  Each lists by name, then id.  Nothing names a tool, a
+  schedule or a flow, so each is deleted alone; deleting a pipeline's last
+  schedule (and its runs having none) lets the pipeline be deleted.
 * Events: an aggregate's stream is its id; its type is fixed by its first
   event (another type is :class:`Conflict`).  ``append_events(aggregate,
   expected_version, events)`` appends 1 to :data:`MAX_BATCH` events when the
@@ -536,9 +538,13 @@ class AppMetaStore(Protocol):
 
     def get_pipeline(self, pipeline_id: str) -> Pipeline: ...
 
+    def list_pipelines(self) -> list[Pipeline]: ...
+
     def delete_pipeline(self, pipeline_id: str) -> None: ...
 
     def create_run(self, new: NewRun) -> PipelineRun: ...
+
+    def get_run(self, run_id: str) -> PipelineRun: ...
 
     def transition_run(self, run_id: str, status: str, at: datetime,
                        error_message: str | None = None,
@@ -552,6 +558,10 @@ class AppMetaStore(Protocol):
 
     def list_tools(self, enabled_only: bool) -> list[Tool]: ...
 
+    def get_tool(self, tool_id: str) -> Tool: ...
+
+    def delete_tool(self, tool_id: str) -> None: ...
+
     def create_schedule(self, new: NewSchedule) -> Schedule: ...
 
     def set_schedule_enabled(self, schedule_id: str, enabled: bool, at: datetime) -> Schedule: ...
@@ -560,9 +570,17 @@ class AppMetaStore(Protocol):
 
     def due_schedules(self, at: datetime) -> list[Schedule]: ...
 
+    def get_schedule(self, schedule_id: str) -> Schedule: ...
+
+    def delete_schedule(self, schedule_id: str) -> None: ...
+
     def create_flow(self, new: NewFlow) -> Flow: ...
 
     def list_flows(self) -> list[Flow]: ...
+
+    def get_flow(self, flow_id: str) -> Flow: ...
+
+    def delete_flow(self, flow_id: str) -> None: ...
 
     def register_model(self, new: NewModel) -> Model: ...
 
@@ -613,19 +631,27 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("delete_document", "documents, cascading to document_chunks", True),
         ("create_pipeline", "pipelines", True),
         ("get_pipeline", "pipelines by id", False),
+        ("list_pipelines", "pipelines by name", False),
         ("delete_pipeline", "pipelines (runs and schedules restrict)", True),
         ("create_run", "pipeline_runs", True),
+        ("get_run", "pipeline_runs by id", False),
         ("transition_run", "pipeline_runs.status: pending -> running -> end", True),
         ("list_runs", "idx_pipeline_runs_pipeline_id, idx_pipeline_runs_started_at", False),
         ("register_tool", "tools", True),
         ("set_tool_enabled", "tools.enabled", True),
         ("list_tools", "tools", False),
+        ("get_tool", "tools by id", False),
+        ("delete_tool", "tools by id", True),
         ("create_schedule", "schedules: cron_expression, next_run", True),
         ("set_schedule_enabled", "schedules.enabled", True),
         ("record_schedule_run", "schedules.last_run, next_run", True),
         ("due_schedules", "idx_schedules_next_run", False),
+        ("get_schedule", "schedules by id", False),
+        ("delete_schedule", "schedules by id (frees its pipeline)", True),
         ("create_flow", "flows", True),
         ("list_flows", "flows", False),
+        ("get_flow", "flows by id", False),
+        ("delete_flow", "flows by id", True),
         ("register_model", "models (schema version 2)", True),
         ("list_models", "idx_models_type", False),
         ("append_events", "events: expected version, no gaps, checksum", True),

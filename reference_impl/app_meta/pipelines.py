@@ -67,6 +67,11 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
         with self._tx("get_pipeline", pipeline_id, write=False) as conn:
             return self._pipeline(conn, pipeline_id, "get_pipeline")
 
+    def list_pipelines(self) -> list[Pipeline]:
+        with self._tx("list_pipelines", write=False) as conn:
+            return [rows.pipeline(row) for row in conn.execute(
+                f"SELECT {PIPELINE_COLUMNS} FROM pipelines ORDER BY name, id")]
+
     def delete_pipeline(self, pipeline_id: str) -> None:
         (pipeline_id,) = inputs.texts("delete_pipeline", pipeline_id=pipeline_id)
         with self._tx("delete_pipeline", pipeline_id) as conn:
@@ -91,6 +96,15 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
                 "INSERT INTO pipeline_runs (id, pipeline_id, kb_id, status) "
                 f"VALUES (?, ?, ?, 'pending') RETURNING {RUN_COLUMNS}",
                 (new.id, new.pipeline_id, new.kb_id)).fetchone())
+
+    def get_run(self, run_id: str) -> PipelineRun:
+        (run_id,) = inputs.texts("get_run", run_id=run_id)
+        with self._tx("get_run", run_id, write=False) as conn:
+            row = conn.execute(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE id = ?",
+                               (run_id,)).fetchone()
+        if row is None:
+            raise NotFound(SPEC, "get_run", "no such run", run_id)
+        return rows.run(row)
 
     def transition_run(self, run_id: str, status: str, at: datetime,
                        error_message: str | None = None,
@@ -154,6 +168,21 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
                 f"SELECT {TOOL_COLUMNS} FROM tools WHERE enabled = 1 OR ? = 0 "
                 "ORDER BY name, id", (int(enabled_only),))]
 
+    def get_tool(self, tool_id: str) -> Tool:
+        (tool_id,) = inputs.texts("get_tool", tool_id=tool_id)
+        with self._tx("get_tool", tool_id, write=False) as conn:
+            row = conn.execute(f"SELECT {TOOL_COLUMNS} FROM tools WHERE id = ?",
+                               (tool_id,)).fetchone()
+        if row is None:
+            raise NotFound(SPEC, "get_tool", "no such tool", tool_id)
+        return rows.tool(row)
+
+    def delete_tool(self, tool_id: str) -> None:
+        (tool_id,) = inputs.texts("delete_tool", tool_id=tool_id)
+        with self._tx("delete_tool", tool_id) as conn:
+            if conn.execute("DELETE FROM tools WHERE id = ?", (tool_id,)).rowcount == 0:
+                raise NotFound(SPEC, "delete_tool", "no such tool", tool_id)
+
     # -- schedules ------------------------------------------------------------------------
 
     @staticmethod
@@ -204,6 +233,17 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
                 f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE enabled = 1 AND next_run <= ? "
                 "ORDER BY next_run, id", (to_text(at),))]
 
+    def get_schedule(self, schedule_id: str) -> Schedule:
+        (schedule_id,) = inputs.texts("get_schedule", schedule_id=schedule_id)
+        with self._tx("get_schedule", schedule_id, write=False) as conn:
+            return self._schedule(conn, schedule_id, "get_schedule")
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        (schedule_id,) = inputs.texts("delete_schedule", schedule_id=schedule_id)
+        with self._tx("delete_schedule", schedule_id) as conn:
+            if conn.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,)).rowcount == 0:
+                raise NotFound(SPEC, "delete_schedule", "no such schedule", schedule_id)
+
     # -- flows and models -------------------------------------------------------------------
 
     def create_flow(self, new: NewFlow) -> Flow:
@@ -219,6 +259,21 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
         with self._tx("list_flows", write=False) as conn:
             return [rows.flow(row) for row in conn.execute(
                 f"SELECT {FLOW_COLUMNS} FROM flows ORDER BY name, id")]
+
+    def get_flow(self, flow_id: str) -> Flow:
+        (flow_id,) = inputs.texts("get_flow", flow_id=flow_id)
+        with self._tx("get_flow", flow_id, write=False) as conn:
+            row = conn.execute(f"SELECT {FLOW_COLUMNS} FROM flows WHERE id = ?",
+                               (flow_id,)).fetchone()
+        if row is None:
+            raise NotFound(SPEC, "get_flow", "no such flow", flow_id)
+        return rows.flow(row)
+
+    def delete_flow(self, flow_id: str) -> None:
+        (flow_id,) = inputs.texts("delete_flow", flow_id=flow_id)
+        with self._tx("delete_flow", flow_id) as conn:
+            if conn.execute("DELETE FROM flows WHERE id = ?", (flow_id,)).rowcount == 0:
+                raise NotFound(SPEC, "delete_flow", "no such flow", flow_id)
 
     def register_model(self, new: NewModel) -> Model:
         new = inputs.new_model(new)

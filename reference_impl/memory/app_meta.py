@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from storecheck.conformance.errors import Conflict, ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs import app_meta_inputs as inputs
@@ -46,6 +47,11 @@ from storecheck.reference_impl.memory.app_meta_catalog import (
 )
 
 
+def _removed(operation: str, table: dict[str, Any], key: str, what: str) -> None:
+    _found(operation, table, key, what)
+    del table[key]
+
+
 class MemoryAppMeta(MemoryAppMetaCatalog):
     """Implements :class:`~storecheck.conformance.specs.app_meta.AppMetaStore`."""
 
@@ -69,6 +75,9 @@ class MemoryAppMeta(MemoryAppMetaCatalog):
     def get_pipeline(self, pipeline_id: str) -> Pipeline:
         (pipeline_id,) = inputs.texts("get_pipeline", pipeline_id=pipeline_id)
         return self._read(lambda s: _found("get_pipeline", s.pipelines, pipeline_id, "pipeline"))
+
+    def list_pipelines(self) -> list[Pipeline]:
+        return self._read(lambda s: sorted(s.pipelines.values(), key=lambda p: (p.name, p.id)))
 
     def delete_pipeline(self, pipeline_id: str) -> None:
         (pipeline_id,) = inputs.texts("delete_pipeline", pipeline_id=pipeline_id)
@@ -94,6 +103,10 @@ class MemoryAppMeta(MemoryAppMetaCatalog):
                                          None, None, None)
             return s.runs[new.id]
         return self._apply(change)
+
+    def get_run(self, run_id: str) -> PipelineRun:
+        (run_id,) = inputs.texts("get_run", run_id=run_id)
+        return self._read(lambda s: _found("get_run", s.runs, run_id, "run"))
 
     def transition_run(self, run_id: str, status: str, at: datetime,
                        error_message: str | None = None,
@@ -162,6 +175,14 @@ class MemoryAppMeta(MemoryAppMetaCatalog):
             (t for t in s.tools.values() if t.enabled or not enabled_only),
             key=lambda t: (t.name, t.id)))
 
+    def get_tool(self, tool_id: str) -> Tool:
+        (tool_id,) = inputs.texts("get_tool", tool_id=tool_id)
+        return self._read(lambda s: _found("get_tool", s.tools, tool_id, "tool"))
+
+    def delete_tool(self, tool_id: str) -> None:
+        (tool_id,) = inputs.texts("delete_tool", tool_id=tool_id)
+        self._apply(lambda s: _removed("delete_tool", s.tools, tool_id, "tool"))
+
     def create_schedule(self, new: NewSchedule) -> Schedule:
         new, _ = inputs.new_schedule(new)
         next_run = inputs.next_run("create_schedule", new.cron_expression, new.created_at)
@@ -209,6 +230,14 @@ class MemoryAppMeta(MemoryAppMetaCatalog):
             (x for x in s.schedules.values() if x.enabled and x.next_run <= at),
             key=lambda x: (x.next_run, x.id)))
 
+    def get_schedule(self, schedule_id: str) -> Schedule:
+        (schedule_id,) = inputs.texts("get_schedule", schedule_id=schedule_id)
+        return self._read(lambda s: _found("get_schedule", s.schedules, schedule_id, "schedule"))
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        (schedule_id,) = inputs.texts("delete_schedule", schedule_id=schedule_id)
+        self._apply(lambda s: _removed("delete_schedule", s.schedules, schedule_id, "schedule"))
+
     def create_flow(self, new: NewFlow) -> Flow:
         new = inputs.new_flow(new)
 
@@ -223,6 +252,14 @@ class MemoryAppMeta(MemoryAppMetaCatalog):
 
     def list_flows(self) -> list[Flow]:
         return self._read(lambda s: sorted(s.flows.values(), key=lambda f: (f.name, f.id)))
+
+    def get_flow(self, flow_id: str) -> Flow:
+        (flow_id,) = inputs.texts("get_flow", flow_id=flow_id)
+        return self._read(lambda s: _found("get_flow", s.flows, flow_id, "flow"))
+
+    def delete_flow(self, flow_id: str) -> None:
+        (flow_id,) = inputs.texts("delete_flow", flow_id=flow_id)
+        self._apply(lambda s: _removed("delete_flow", s.flows, flow_id, "flow"))
 
     def register_model(self, new: NewModel) -> Model:
         new = inputs.new_model(new)

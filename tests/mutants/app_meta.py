@@ -22,13 +22,19 @@ from storecheck.conformance.specs.app_meta import (
     KnowledgeBase,
     LoadedAggregate,
     NewChunk,
+    Pipeline,
     PipelineRun,
     Setting,
     SettingValue,
 )
 from storecheck.reference_impl.app_meta import SqliteAppMeta
 from storecheck.reference_impl.app_meta import rows as row_codec
-from storecheck.reference_impl.app_meta.rows import DOCUMENT_COLUMNS, KB_COLUMNS, RUN_COLUMNS
+from storecheck.reference_impl.app_meta.rows import (
+    DOCUMENT_COLUMNS,
+    KB_COLUMNS,
+    PIPELINE_COLUMNS,
+    RUN_COLUMNS,
+)
 from storecheck.reference_impl.engine.timestamps import to_text
 
 from tests.mutants import edit_migration, sqlite_mutant_backends
@@ -228,6 +234,42 @@ class ReplaceChunksInTwoTransactions(SqliteAppMeta):
                                                    document_id)).fetchone())
 
 
+class DeletingAMissingScheduleSucceeds(SqliteAppMeta):
+    """``DELETE ... WHERE id = ?`` without looking at what it deleted: a schedule already
+    gone is "deleted" again without a word."""
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        with self._tx("delete_schedule", schedule_id) as conn:
+            conn.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,))
+
+
+class MissingRunIsNone(SqliteAppMeta):
+    """``get_run`` of an unknown id returns ``None`` (the row the query did not find)."""
+
+    def get_run(self, run_id: str) -> PipelineRun:
+        with self._tx("get_run", run_id, write=False) as conn:
+            row = conn.execute(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE id = ?",
+                               (run_id,)).fetchone()
+        return None if row is None else row_codec.run(row)  # type: ignore[return-value]
+
+
+class PipelinesListedAsCreated(SqliteAppMeta):
+    """Pipelines listed in the order they were created (rowid), not by name."""
+
+    def list_pipelines(self) -> list[Pipeline]:
+        with self._tx("list_pipelines", write=False) as conn:
+            return [row_codec.pipeline(row) for row in conn.execute(
+                f"SELECT {PIPELINE_COLUMNS} FROM pipelines ORDER BY rowid")]
+
+
+class ToolDeletedByDisabling(SqliteAppMeta):
+    """``delete_tool`` as a soft delete (the tool disabled, kept for its history): it stays
+    in the full listing and can still be read."""
+
+    def delete_tool(self, tool_id: str) -> None:
+        super().set_tool_enabled(tool_id, False, super().get_tool(tool_id).updated_at)
+
+
 MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "settings_lose_their_type": (SettingsLoseTheirType, "model"),
     "chunk_count_not_updated": (ChunkCountNotUpdated, "model"),
@@ -242,6 +284,10 @@ MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "pipeline_delete_cascades": (PipelineDeleteCascades, "fk"),
     "chunks_keep_their_document": (ChunksKeepTheirDocument, "fk"),
     "replace_chunks_in_two_transactions": (ReplaceChunksInTwoTransactions, "acid"),
+    "deleting_a_missing_schedule_succeeds": (DeletingAMissingScheduleSucceeds, "model"),
+    "missing_run_is_none": (MissingRunIsNone, "model"),
+    "pipelines_listed_as_created": (PipelinesListedAsCreated, "model"),
+    "tool_deleted_by_disabling": (ToolDeletedByDisabling, "model"),
 }
 
 globals().update(sqlite_mutant_backends(MUTANTS, __name__))

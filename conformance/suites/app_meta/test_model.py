@@ -46,6 +46,7 @@ from storecheck.fixtures.app_meta import (
     AGGREGATES,
     CHUNKS,
     DOCUMENTS,
+    FLOWS,
     KEYS,
     KNOWLEDGE_BASES,
     MICRO,
@@ -195,6 +196,19 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             call("create_pipeline", NewPipeline("p-o", "unused", "{}", T0))
             call("delete_pipeline", "p-o")
             call("set_tool_enabled", "t-1", True, T0 + MICRO)
+            # Created after "ingest", listed before it ("I" sorts before "i").
+            call("create_pipeline", NewPipeline("p-2", "Ingest", '{"steps": [1]}', T0))
+            # A schedule holds its pipeline until it is deleted; tools and flows go alone.
+            call("create_pipeline", NewPipeline("p-s", "scheduled", "{}", T0))
+            call("create_schedule", NewSchedule("sch-o", "hourly", "0 * * * *", "p-s", T0))
+            call("delete_pipeline", "p-s")
+            call("delete_schedule", "sch-o")
+            call("delete_schedule", "sch-o")
+            call("delete_pipeline", "p-s")
+            call("register_tool", NewTool("t-o", "fetch", "http", "{}", "{}", T0))
+            call("delete_tool", "t-o")
+            call("create_flow", NewFlow("f-o", "gone", "{}", T0))
+            call("delete_flow", "f-o")
             call("set_schedule_enabled", "sch-1", False, T0 + MICRO)
             call("set_schedule_enabled", "sch-1", True, T0 + 2 * MICRO)
             call("append_events", "a-1", "Order", 0, [
@@ -315,9 +329,31 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         def due_schedules(self, at: Any) -> None:
             self.call("due_schedules", at)
 
+        @rule(run_id=st.sampled_from(RUNS), tool_id=st.sampled_from(TOOLS),
+              schedule_id=st.sampled_from(SCHEDULES), flow_id=st.sampled_from(FLOWS))
+        def get_one_of_each(self, run_id: str, tool_id: str, schedule_id: str,
+                            flow_id: str) -> None:
+            """A missing one is NotFound on both sides, not a None the reads above forgive."""
+            self.call("get_run", run_id)
+            self.call("get_tool", tool_id)
+            self.call("get_schedule", schedule_id)
+            self.call("get_flow", flow_id)
+
+        @rule(tool_id=st.sampled_from(TOOLS))
+        def delete_tool(self, tool_id: str) -> None:
+            self.call("delete_tool", tool_id)
+
+        @rule(schedule_id=st.sampled_from(SCHEDULES))
+        def delete_schedule(self, schedule_id: str) -> None:
+            self.call("delete_schedule", schedule_id)
+
         @rule(new=flows)
         def create_flow(self, new: NewFlow) -> None:
             self.call("create_flow", new)
+
+        @rule(flow_id=st.sampled_from(FLOWS))
+        def delete_flow(self, flow_id: str) -> None:
+            self.call("delete_flow", flow_id)
 
         @rule(new=models)
         def register_model(self, new: NewModel) -> None:
@@ -394,7 +430,11 @@ def _read_knowledge(store: Any) -> Any:
 def _read_work(store: Any) -> Any:
     return ([(_or_none(partial(store.get_pipeline, pipeline_id)),
               _or_none(partial(store.list_runs, pipeline_id))) for pipeline_id in PIPELINES],
+            store.list_pipelines(), [_or_none(partial(store.get_run, r)) for r in RUNS],
             store.list_tools(True), store.list_tools(False), store.list_flows(),
+            [_or_none(partial(store.get_tool, t)) for t in TOOLS],
+            [_or_none(partial(store.get_schedule, x)) for x in SCHEDULES],
+            [_or_none(partial(store.get_flow, f)) for f in FLOWS],
             [store.list_models(kind) for kind in (None, *MODEL_TYPES)],
             [store.due_schedules(T0 + offset) for offset in (
                 timedelta(0), timedelta(days=1, hours=9), timedelta(days=400))])
