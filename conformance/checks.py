@@ -432,11 +432,15 @@ def _in_own_group(surroundings: _Surroundings, target: Callable[..., Any], *args
 
 
 def sigkill(worker: Any) -> None:
-    """SIGKILL a process of :func:`start_killable` and the processes it started."""
-    try:
-        os.killpg(worker.pid, signal.SIGKILL)
-    except ProcessLookupError:  # it had not made its group yet
-        os.kill(worker.pid, signal.SIGKILL)
+    """SIGKILL a process of :func:`start_killable` and the processes it started.  One that
+    has already ended is no error: a worker's parent is the fork server, which reaps it at
+    once, so its pid may be gone before the kill comes (the work finished first)."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(worker.pid, signal.SIGKILL)
+            break
+        except ProcessLookupError:  # no group made yet, or the process has ended
+            continue
     worker.join()
 
 

@@ -273,9 +273,13 @@ def _within_deadline(spec: str, what: str, location: Path, open_store: Callable[
     """``open_store()`` in a thread of its own, failing the check if it has not returned
     within :data:`OPEN_DEADLINE_S`."""
     answer: list[Any] = []
+    raised: list[BaseException] = []
 
     def opening() -> None:
-        answer.append(outcome(open_store))
+        try:
+            answer.append(outcome(open_store))
+        except BaseException as exc:  # not a spec error: re-raised in the check's thread
+            raised.append(exc)
 
     thread = threading.Thread(target=opening, daemon=True)
     thread.start()
@@ -288,6 +292,8 @@ def _within_deadline(spec: str, what: str, location: Path, open_store: Callable[
         thread.join(OPEN_DEADLINE_S)
         expect(False, spec, "open", f"opening {what} refused within {OPEN_DEADLINE_S:g} s",
                "it was still waiting")
+    if raised:
+        raise raised[0]
     (result,) = answer
     if result.error is not None:
         raise result.error

@@ -8,6 +8,7 @@ from typing import Any
 
 from storecheck.reference_impl.backend import SqliteBackend, sqlite_backend
 from storecheck.reference_impl.engine import Migration
+from storecheck.reference_impl.engine.connection import Database
 
 
 def mutant_name(module: str, name: str) -> str:
@@ -19,7 +20,17 @@ def mutant_name(module: str, name: str) -> str:
 def sqlite_mutant_backends(mutants: dict[str, tuple[type[Any], str]],
                            module: str) -> dict[str, SqliteBackend]:
     """One backend per mutant store class of ``module``, found by
-    ``--store=tests.mutants.<module>:<name>`` in the module's globals."""
+    ``--store=tests.mutants.<module>:<name>`` in the module's globals.  Each class is made
+    a global of the module it names under its own name, so that a worker process can
+    unpickle it: a class made by ``type()`` in a comprehension is otherwise found nowhere,
+    and a check that starts a worker would fail on the pickling, not on the mutant's flaw."""
+    for store, _ in mutants.values():
+        home = sys.modules[store.__module__]
+        if getattr(home, store.__qualname__, None) is not store:
+            if hasattr(home, store.__qualname__) or "<" in store.__qualname__:
+                raise AssertionError(f"mutant class {store.__qualname__} of {store.__module__} "
+                                     "cannot be found by its name: give it one of its own")
+            setattr(home, store.__qualname__, store)
     return {name: sqlite_backend(mutant_name(module, name), ((store.spec, store),))
             for name, (store, _) in mutants.items()}
 
@@ -45,3 +56,12 @@ def edit_migration(migrations: tuple[Migration, ...], version: int, direction: s
             migration = replace(migration, **{direction: text.replace(old, new)})
         edited.append(migration)
     return tuple(edited)
+
+
+class NoRetryDatabase(Database):
+    """The engine without its busy retry: a statement that meets a lock fails at once."""
+
+    @staticmethod
+    def _retry_busy(step: Any, first_attempt: float | None = None) -> Any:
+        return step()
+

@@ -25,10 +25,10 @@ from storecheck.conformance.specs.conversations import (
 )
 from storecheck.reference_impl.conversations import MIGRATIONS, SqliteConversations
 from storecheck.reference_impl.conversations import rows as row_codec
-from storecheck.reference_impl.engine import ConnectionRules, Database
+from storecheck.reference_impl.engine import ConnectionRules
 from storecheck.reference_impl.engine.timestamps import to_text
 
-from tests.mutants import edit_migration, sqlite_mutant_backends
+from tests.mutants import NoRetryDatabase, edit_migration, sqlite_mutant_backends
 
 
 class DequeueSelectThenUpdate(SqliteConversations):
@@ -208,12 +208,6 @@ class AtomicIsNotATransaction(SqliteConversations):
     @contextmanager
     def atomic(self) -> Iterator[None]:
         yield
-
-
-class NoRetryDatabase(Database):
-    @staticmethod
-    def _retry_busy(step: Any) -> Any:
-        return step()
 
 
 class BusyErrorLeaks(SqliteConversations):

@@ -41,7 +41,7 @@ from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.session_history import MIGRATIONS, SqliteSessionHistory
 from storecheck.reference_impl.session_history import rows as row_codec
 
-from tests.mutants import edit_migration, sqlite_mutant_backends
+from tests.mutants import NoRetryDatabase, edit_migration, sqlite_mutant_backends
 
 
 class _WithMigrations(SqliteSessionHistory):
@@ -146,17 +146,13 @@ class LostUpdateOnStats(SqliteSessionHistory):
         return self.get_session(session_id)
 
 
-class NoRetryDatabase(Database):
+class NoRetryNoTimeoutDatabase(NoRetryDatabase):
     def __init__(self, path: str, rules: ConnectionRules | None = None) -> None:
         super().__init__(path, ConnectionRules(busy_timeout_ms=0))
 
-    @staticmethod
-    def _retry_busy(step: Any) -> Any:
-        return step()
-
 
 class BusyErrorLeaks(SqliteSessionHistory):
-    database_class = NoRetryDatabase
+    database_class = NoRetryNoTimeoutDatabase
 
 
 class SearchByStringFormatting(SqliteSessionHistory):

@@ -77,8 +77,8 @@ class OpensAnyFile(SqliteConversations):
 
     migrator_class = AdoptingMigrator
 
-    def _look_before_touching(self) -> None:
-        return None
+    def _look_before_touching(self, goal: int) -> bool:
+        return False
 
 
 class IntegrityCheckRaises(SqliteSessionHistory):
