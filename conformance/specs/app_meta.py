@@ -50,7 +50,10 @@ what the seed leaves open is decided below.  Rules beyond the records' types:
   table" step) have a type and source from :data:`MODEL_TYPES` and
   :data:`MODEL_SOURCES`.  Each lists by name, then id.  Nothing names a tool, a
   schedule or a flow, so each is deleted alone; deleting a pipeline's last
-  schedule (and its runs having none) lets the pipeline be deleted.
+  schedule (and its runs having none) lets the pipeline be deleted.  An update
+  of a pipeline, a tool or a flow holds its fields to the rules of their creation
+  (a name still unique, JSON that parses); a description cannot be cleared, only
+  replaced.
 * Events: an aggregate's stream is its id; its type is fixed by its first
   event (another type is :class:`Conflict`).  ``append_events(aggregate,
   expected_version, events)`` appends 1 to :data:`MAX_BATCH` events when the
@@ -540,6 +543,11 @@ class AppMetaStore(Protocol):
 
     def list_pipelines(self) -> list[Pipeline]: ...
 
+    def update_pipeline(self, pipeline_id: str, at: datetime, name: str | None = None,
+                        description: str | None = None, config_json: str | None = None,
+                        status: str | None = None) -> Pipeline:
+        """Sets what is given (``None`` leaves a field); ``updated_at`` becomes ``at``."""
+
     def delete_pipeline(self, pipeline_id: str) -> None: ...
 
     def create_run(self, new: NewRun) -> PipelineRun: ...
@@ -560,6 +568,10 @@ class AppMetaStore(Protocol):
 
     def get_tool(self, tool_id: str) -> Tool: ...
 
+    def update_tool(self, tool_id: str, at: datetime, name: str | None = None,
+                    config_json: str | None = None, schema_json: str | None = None) -> Tool:
+        """Sets what is given (``None`` leaves a field); ``updated_at`` becomes ``at``."""
+
     def delete_tool(self, tool_id: str) -> None: ...
 
     def create_schedule(self, new: NewSchedule) -> Schedule: ...
@@ -579,6 +591,11 @@ class AppMetaStore(Protocol):
     def list_flows(self) -> list[Flow]: ...
 
     def get_flow(self, flow_id: str) -> Flow: ...
+
+    def update_flow(self, flow_id: str, at: datetime, name: str | None = None,
+                    description: str | None = None,
+                    definition_json: str | None = None) -> Flow:
+        """Sets what is given (``None`` leaves a field); ``updated_at`` becomes ``at``."""
 
     def delete_flow(self, flow_id: str) -> None: ...
 
@@ -632,6 +649,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("create_pipeline", "pipelines", True),
         ("get_pipeline", "pipelines by id", False),
         ("list_pipelines", "pipelines by name", False),
+        ("update_pipeline", "pipelines: name, description, config, status", True),
         ("delete_pipeline", "pipelines (runs and schedules restrict)", True),
         ("create_run", "pipeline_runs", True),
         ("get_run", "pipeline_runs by id", False),
@@ -641,6 +659,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("set_tool_enabled", "tools.enabled", True),
         ("list_tools", "tools", False),
         ("get_tool", "tools by id", False),
+        ("update_tool", "tools: name, config, schema", True),
         ("delete_tool", "tools by id", True),
         ("create_schedule", "schedules: cron_expression, next_run", True),
         ("set_schedule_enabled", "schedules.enabled", True),
@@ -651,6 +670,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("create_flow", "flows", True),
         ("list_flows", "flows", False),
         ("get_flow", "flows by id", False),
+        ("update_flow", "flows: name, description, definition", True),
         ("delete_flow", "flows by id", True),
         ("register_model", "models (schema version 2)", True),
         ("list_models", "idx_models_type", False),

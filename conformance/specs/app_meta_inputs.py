@@ -144,6 +144,33 @@ def new_pipeline(given: Any) -> NewPipeline:
         description=v.optional_text("description", new.description))
 
 
+def pipeline_update(pipeline_id: Any, at: Any, name: Any, description: Any, config_json: Any,
+                    status: Any) -> tuple[str, datetime, str | None, str | None, str | None,
+                                          str | None]:
+    v = check("update_pipeline")
+    config = None if config_json is None else json_text(v, "config_json", config_json,
+                                                        object_required=True)
+    return (v.text("pipeline_id", pipeline_id), v.timestamp("at", at),
+            v.optional_text("name", name), v.optional_text("description", description), config,
+            v.optional_text("status", status))
+
+
+def tool_update(tool_id: Any, at: Any, name: Any, config_json: Any,
+                schema_json: Any) -> tuple[str, datetime, str | None, str | None, str | None]:
+    v = check("update_tool")
+    return (v.text("tool_id", tool_id), v.timestamp("at", at), v.optional_text("name", name),
+            optional_json(v, "config_json", config_json),
+            optional_json(v, "schema_json", schema_json))
+
+
+def flow_update(flow_id: Any, at: Any, name: Any, description: Any,
+                definition_json: Any) -> tuple[str, datetime, str | None, str | None, str | None]:
+    v = check("update_flow")
+    return (v.text("flow_id", flow_id), v.timestamp("at", at), v.optional_text("name", name),
+            v.optional_text("description", description),
+            optional_json(v, "definition_json", definition_json))
+
+
 def new_run(new: Any) -> NewRun:
     v = check("create_run")
     new = record(v, "new", new, NewRun)

@@ -72,6 +72,20 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
             return [rows.pipeline(row) for row in conn.execute(
                 f"SELECT {PIPELINE_COLUMNS} FROM pipelines ORDER BY name, id")]
 
+    def update_pipeline(self, pipeline_id: str, at: datetime, name: str | None = None,
+                        description: str | None = None, config_json: str | None = None,
+                        status: str | None = None) -> Pipeline:
+        pipeline_id, at, name, description, config_json, status = inputs.pipeline_update(
+            pipeline_id, at, name, description, config_json, status)
+        with self._tx("update_pipeline", pipeline_id) as conn:
+            self._pipeline(conn, pipeline_id, "update_pipeline")
+            return rows.pipeline(conn.execute(
+                "UPDATE pipelines SET name = coalesce(?, name), "
+                "description = coalesce(?, description), config = coalesce(?, config), "
+                "status = coalesce(?, status), updated_at = ? WHERE id = ? "
+                f"RETURNING {PIPELINE_COLUMNS}",
+                (name, description, config_json, status, to_text(at), pipeline_id)).fetchone())
+
     def delete_pipeline(self, pipeline_id: str) -> None:
         (pipeline_id,) = inputs.texts("delete_pipeline", pipeline_id=pipeline_id)
         with self._tx("delete_pipeline", pipeline_id) as conn:
@@ -177,6 +191,20 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
             raise NotFound(SPEC, "get_tool", "no such tool", tool_id)
         return rows.tool(row)
 
+    def update_tool(self, tool_id: str, at: datetime, name: str | None = None,
+                    config_json: str | None = None, schema_json: str | None = None) -> Tool:
+        tool_id, at, name, config_json, schema_json = inputs.tool_update(
+            tool_id, at, name, config_json, schema_json)
+        with self._tx("update_tool", tool_id) as conn:
+            row = conn.execute(
+                "UPDATE tools SET name = coalesce(?, name), config = coalesce(?, config), "
+                "schema = coalesce(?, schema), updated_at = ? WHERE id = ? "
+                f"RETURNING {TOOL_COLUMNS}",
+                (name, config_json, schema_json, to_text(at), tool_id)).fetchone()
+        if row is None:
+            raise NotFound(SPEC, "update_tool", "no such tool", tool_id)
+        return rows.tool(row)
+
     def delete_tool(self, tool_id: str) -> None:
         (tool_id,) = inputs.texts("delete_tool", tool_id=tool_id)
         with self._tx("delete_tool", tool_id) as conn:
@@ -267,6 +295,22 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
                                (flow_id,)).fetchone()
         if row is None:
             raise NotFound(SPEC, "get_flow", "no such flow", flow_id)
+        return rows.flow(row)
+
+    def update_flow(self, flow_id: str, at: datetime, name: str | None = None,
+                    description: str | None = None,
+                    definition_json: str | None = None) -> Flow:
+        flow_id, at, name, description, definition_json = inputs.flow_update(
+            flow_id, at, name, description, definition_json)
+        with self._tx("update_flow", flow_id) as conn:
+            row = conn.execute(
+                "UPDATE flows SET name = coalesce(?, name), "
+                "description = coalesce(?, description), "
+                "definition = coalesce(?, definition), updated_at = ? WHERE id = ? "
+                f"RETURNING {FLOW_COLUMNS}",
+                (name, description, definition_json, to_text(at), flow_id)).fetchone()
+        if row is None:
+            raise NotFound(SPEC, "update_flow", "no such flow", flow_id)
         return rows.flow(row)
 
     def delete_flow(self, flow_id: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from storecheck.conformance.errors import Conflict, ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs import app_meta_inputs as inputs
@@ -46,6 +46,13 @@ from storecheck.reference_impl.memory.app_meta_catalog import (
     verified,
 )
 
+T = TypeVar("T")
+
+
+def _given(value: T | None, stored: T) -> T:
+    """An update's field: what was given, or what is stored where ``None`` was."""
+    return stored if value is None else value
+
 
 def _removed(operation: str, table: dict[str, Any], key: str, what: str) -> None:
     _found(operation, table, key, what)
@@ -78,6 +85,28 @@ class MemoryAppMeta(MemoryAppMetaCatalog):
 
     def list_pipelines(self) -> list[Pipeline]:
         return self._read(lambda s: sorted(s.pipelines.values(), key=lambda p: (p.name, p.id)))
+
+    def update_pipeline(self, pipeline_id: str, at: datetime, name: str | None = None,
+                        description: str | None = None, config_json: str | None = None,
+                        status: str | None = None) -> Pipeline:
+        pipeline_id, at, name, description, config_json, status = inputs.pipeline_update(
+            pipeline_id, at, name, description, config_json, status)
+        operation = "update_pipeline"
+
+        def change(s: State) -> Pipeline:
+            pipeline = _found(operation, s.pipelines, pipeline_id, "pipeline")
+            _check(operation, "name <> ''", name != "", name)
+            _check(operation, "status IN PIPELINE_STATUSES",
+                   status is None or status in PIPELINE_STATUSES, status)
+            _unique(operation, name is not None and _named(s.pipelines, name, pipeline_id),
+                    "name", name)
+            s.pipelines[pipeline_id] = replace(
+                pipeline, name=_given(name, pipeline.name),
+                description=_given(description, pipeline.description),
+                config_json=_given(config_json, pipeline.config_json),
+                status=_given(status, pipeline.status), updated_at=at)
+            return s.pipelines[pipeline_id]
+        return self._apply(change)
 
     def delete_pipeline(self, pipeline_id: str) -> None:
         (pipeline_id,) = inputs.texts("delete_pipeline", pipeline_id=pipeline_id)
@@ -179,6 +208,23 @@ class MemoryAppMeta(MemoryAppMetaCatalog):
         (tool_id,) = inputs.texts("get_tool", tool_id=tool_id)
         return self._read(lambda s: _found("get_tool", s.tools, tool_id, "tool"))
 
+    def update_tool(self, tool_id: str, at: datetime, name: str | None = None,
+                    config_json: str | None = None, schema_json: str | None = None) -> Tool:
+        tool_id, at, name, config_json, schema_json = inputs.tool_update(
+            tool_id, at, name, config_json, schema_json)
+        operation = "update_tool"
+
+        def change(s: State) -> Tool:
+            tool = _found(operation, s.tools, tool_id, "tool")
+            _check(operation, "name <> ''", name != "", name)
+            _unique(operation, name is not None and _named(s.tools, name, tool_id), "name", name)
+            s.tools[tool_id] = replace(tool, name=_given(name, tool.name),
+                                       config_json=_given(config_json, tool.config_json),
+                                       schema_json=_given(schema_json, tool.schema_json),
+                                       updated_at=at)
+            return s.tools[tool_id]
+        return self._apply(change)
+
     def delete_tool(self, tool_id: str) -> None:
         (tool_id,) = inputs.texts("delete_tool", tool_id=tool_id)
         self._apply(lambda s: _removed("delete_tool", s.tools, tool_id, "tool"))
@@ -256,6 +302,24 @@ class MemoryAppMeta(MemoryAppMetaCatalog):
     def get_flow(self, flow_id: str) -> Flow:
         (flow_id,) = inputs.texts("get_flow", flow_id=flow_id)
         return self._read(lambda s: _found("get_flow", s.flows, flow_id, "flow"))
+
+    def update_flow(self, flow_id: str, at: datetime, name: str | None = None,
+                    description: str | None = None,
+                    definition_json: str | None = None) -> Flow:
+        flow_id, at, name, description, definition_json = inputs.flow_update(
+            flow_id, at, name, description, definition_json)
+        operation = "update_flow"
+
+        def change(s: State) -> Flow:
+            flow = _found(operation, s.flows, flow_id, "flow")
+            _check(operation, "name <> ''", name != "", name)
+            _unique(operation, name is not None and _named(s.flows, name, flow_id), "name", name)
+            s.flows[flow_id] = replace(
+                flow, name=_given(name, flow.name),
+                description=_given(description, flow.description),
+                definition_json=_given(definition_json, flow.definition_json), updated_at=at)
+            return s.flows[flow_id]
+        return self._apply(change)
 
     def delete_flow(self, flow_id: str) -> None:
         (flow_id,) = inputs.texts("delete_flow", flow_id=flow_id)

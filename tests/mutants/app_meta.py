@@ -19,6 +19,7 @@ from storecheck.conformance.specs import cron
 from storecheck.conformance.specs.app_meta import (
     SPEC,
     Document,
+    Flow,
     KnowledgeBase,
     LoadedAggregate,
     NewChunk,
@@ -26,6 +27,7 @@ from storecheck.conformance.specs.app_meta import (
     PipelineRun,
     Setting,
     SettingValue,
+    Tool,
 )
 from storecheck.reference_impl.app_meta import SqliteAppMeta
 from storecheck.reference_impl.app_meta import rows as row_codec
@@ -270,6 +272,48 @@ class ToolDeletedByDisabling(SqliteAppMeta):
         super().set_tool_enabled(tool_id, False, super().get_tool(tool_id).updated_at)
 
 
+class PipelineUpdateClearsTheDescription(SqliteAppMeta):
+    """``description = ?`` where every other field has ``coalesce``: an update that does
+    not name the description erases it."""
+
+    def update_pipeline(self, pipeline_id: str, at: datetime, name: str | None = None,
+                        description: str | None = None, config_json: str | None = None,
+                        status: str | None = None) -> Pipeline:
+        updated = super().update_pipeline(pipeline_id, at, name, description, config_json,
+                                          status)
+        if description is None:
+            with self._tx("update_pipeline", pipeline_id) as conn:
+                conn.execute("UPDATE pipelines SET description = NULL WHERE id = ?",
+                             (pipeline_id,))
+            return super().get_pipeline(pipeline_id)
+        return updated
+
+
+class ToolUpdateKeepsUpdatedAt(SqliteAppMeta):
+    """``update_tool`` changes the fields and leaves ``updated_at`` as it was."""
+
+    def update_tool(self, tool_id: str, at: datetime, name: str | None = None,
+                    config_json: str | None = None, schema_json: str | None = None) -> Tool:
+        before = super().get_tool(tool_id)
+        super().update_tool(tool_id, before.updated_at, name, config_json, schema_json)
+        return super().get_tool(tool_id)
+
+
+class FlowUpdateTrustsItsJson(SqliteAppMeta):
+    """``create_flow`` parses the definition; ``update_flow`` stores what it is given."""
+
+    def update_flow(self, flow_id: str, at: datetime, name: str | None = None,
+                    description: str | None = None,
+                    definition_json: str | None = None) -> Flow:
+        updated = super().update_flow(flow_id, at, name, description, None)
+        if definition_json is None:
+            return updated
+        with self._tx("update_flow", flow_id) as conn:
+            conn.execute("UPDATE flows SET definition = ? WHERE id = ?",
+                         (definition_json, flow_id))
+        return super().get_flow(flow_id)
+
+
 MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "settings_lose_their_type": (SettingsLoseTheirType, "model"),
     "chunk_count_not_updated": (ChunkCountNotUpdated, "model"),
@@ -288,6 +332,9 @@ MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "missing_run_is_none": (MissingRunIsNone, "model"),
     "pipelines_listed_as_created": (PipelinesListedAsCreated, "model"),
     "tool_deleted_by_disabling": (ToolDeletedByDisabling, "model"),
+    "pipeline_update_clears_the_description": (PipelineUpdateClearsTheDescription, "model"),
+    "tool_update_keeps_updated_at": (ToolUpdateKeepsUpdatedAt, "model"),
+    "flow_update_trusts_its_json": (FlowUpdateTrustsItsJson, "model"),
 }
 
 globals().update(sqlite_mutant_backends(MUTANTS, __name__))

@@ -233,6 +233,9 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
         "create_pipeline": lambda n: {"new": NewPipeline(f"v-p-new-{n}", f"new {n}", "{}", T0,
                                                          "active", "d")},
         "get_pipeline": lambda n: {"pipeline_id": "v-p-1"},
+        "update_pipeline": lambda n: {"pipeline_id": "v-p-1", "at": LATER,
+                                      "name": f"v renamed {n}", "description": "d",
+                                      "config_json": '{"n": 1}', "status": "active"},
         "delete_pipeline": lambda n: {"pipeline_id": store.create_pipeline(NewPipeline(
             f"v-p-gone-{n}", f"gone {n}", "{}", T0)).id},
         "create_run": lambda n: {"new": NewRun(f"v-r-new-{n}", "v-p-1", "v-kb-1")},
@@ -245,6 +248,8 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
         "set_tool_enabled": lambda n: {"tool_id": "v-t-1", "enabled": bool(n % 2), "at": LATER},
         "list_tools": lambda n: {"enabled_only": True},
         "get_tool": lambda n: {"tool_id": "v-t-1"},
+        "update_tool": lambda n: {"tool_id": "v-t-1", "at": LATER, "name": f"v tool {n}",
+                                  "config_json": "{}", "schema_json": '{"type": "object"}'},
         "delete_tool": lambda n: {"tool_id": store.register_tool(NewTool(
             f"v-t-gone-{n}", f"gone tool {n}", "http", "{}", "{}", T0)).id},
         "create_schedule": lambda n: {"new": NewSchedule(f"v-s-new-{n}", f"sched {n}",
@@ -259,6 +264,8 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
         "create_flow": lambda n: {"new": NewFlow(f"v-f-new-{n}", f"flow {n}", "{}", T0, True,
                                                  "d")},
         "get_flow": lambda n: {"flow_id": "v-f-1"},
+        "update_flow": lambda n: {"flow_id": "v-f-1", "at": LATER, "name": f"v flow {n}",
+                                  "description": "d", "definition_json": "{}"},
         "delete_flow": lambda n: {"flow_id": store.create_flow(NewFlow(
             f"v-f-gone-{n}", f"gone flow {n}", "{}", T0)).id},
         "register_model": lambda n: {"new": NewModel(f"v-m-{n}", "m", "embedding",

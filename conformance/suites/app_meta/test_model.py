@@ -27,6 +27,7 @@ from storecheck.conformance.specs import app_meta as spec_module
 from storecheck.conformance.specs.app_meta import (
     KB_STATUSES,
     MODEL_TYPES,
+    PIPELINE_STATUSES,
     SPEC,
     STORE_ASSIGNED_IDS,
     NewChunk,
@@ -61,6 +62,8 @@ from storecheck.fixtures.app_meta import (
     events,
     few_times,
     flows,
+    json_objects,
+    json_values,
     knowledge_bases,
     models,
     pipelines,
@@ -209,6 +212,22 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             call("delete_tool", "t-o")
             call("create_flow", NewFlow("f-o", "gone", "{}", T0))
             call("delete_flow", "f-o")
+            # Updates: one field, a taken name (UNIQUE), an empty one (CHECK), a missing id.
+            call("update_pipeline", "p-2", T0 + MICRO, None, "rebuilt", None, "active")
+            call("update_pipeline", "p-2", T0 + 2 * MICRO, None, None, '{"steps": [2]}')
+            call("update_pipeline", "p-2", T0 + MICRO, "ingest")
+            call("update_pipeline", "p-2", T0 + MICRO, "")
+            call("update_pipeline", "p-gone", T0, "x")
+            call("register_tool", NewTool("t-2", "fetch", "http", "{}", "{}", T0))
+            call("update_tool", "t-2", T0 + MICRO, None, '{"timeout": 5}')
+            call("update_tool", "t-2", T0 + MICRO, "search")
+            call("create_flow", NewFlow("f-2", "route", "{}", T0, True, "first"))
+            call("update_flow", "f-2", T0 + MICRO, "Answer", None, '{"nodes": [1]}')
+            call("update_flow", "f-2", T0 + MICRO, "answer")
+            # What creation refuses, an update refuses too.
+            call("update_flow", "f-2", T0 + MICRO, None, None, "{")
+            call("update_tool", "t-2", T0 + MICRO, None, None, "NaN")
+            call("update_pipeline", "p-2", T0 + MICRO, None, None, "[1]")
             call("set_schedule_enabled", "sch-1", False, T0 + MICRO)
             call("set_schedule_enabled", "sch-1", True, T0 + 2 * MICRO)
             call("append_events", "a-1", "Order", 0, [
@@ -290,6 +309,16 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         def create_pipeline(self, new: NewPipeline) -> None:
             self.call("create_pipeline", new)
 
+        @rule(pipeline_id=st.sampled_from(PIPELINES), at=few_times,
+              name=st.none() | st.sampled_from(("ingest", "Ingest", "")),
+              description=st.none() | st.sampled_from(("", "weekly")),
+              config_json=st.none() | json_objects,
+              status=st.none() | st.sampled_from((*PIPELINE_STATUSES, "Draft")))
+        def update_pipeline(self, pipeline_id: str, at: Any, name: str | None,
+                            description: str | None, config_json: str | None,
+                            status: str | None) -> None:
+            self.call("update_pipeline", pipeline_id, at, name, description, config_json, status)
+
         @rule(pipeline_id=st.sampled_from(PIPELINES))
         def delete_pipeline(self, pipeline_id: str) -> None:
             self.call("delete_pipeline", pipeline_id)
@@ -339,6 +368,13 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             self.call("get_schedule", schedule_id)
             self.call("get_flow", flow_id)
 
+        @rule(tool_id=st.sampled_from(TOOLS), at=few_times,
+              name=st.none() | st.sampled_from(("search", "Search", "")),
+              config_json=json_values, schema_json=json_values)
+        def update_tool(self, tool_id: str, at: Any, name: str | None, config_json: str | None,
+                        schema_json: str | None) -> None:
+            self.call("update_tool", tool_id, at, name, config_json, schema_json)
+
         @rule(tool_id=st.sampled_from(TOOLS))
         def delete_tool(self, tool_id: str) -> None:
             self.call("delete_tool", tool_id)
@@ -350,6 +386,14 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         @rule(new=flows)
         def create_flow(self, new: NewFlow) -> None:
             self.call("create_flow", new)
+
+        @rule(flow_id=st.sampled_from(FLOWS), at=few_times,
+              name=st.none() | st.sampled_from(("answer", "Answer", "")),
+              description=st.none() | st.sampled_from(("", "routes questions")),
+              definition_json=json_values)
+        def update_flow(self, flow_id: str, at: Any, name: str | None, description: str | None,
+                        definition_json: str | None) -> None:
+            self.call("update_flow", flow_id, at, name, description, definition_json)
 
         @rule(flow_id=st.sampled_from(FLOWS))
         def delete_flow(self, flow_id: str) -> None:
