@@ -11,8 +11,8 @@ lifecycle of each wrapped process (``process_sessions`` and their
   increase in creation order and break every tie below.
 * Events: ``save_events`` is one transaction: every event is stored, or (one
   refused) none is; ids follow the batch's order.  ``events_by_agent``,
-  ``events_by_type`` and ``events_by_pattern`` list the agent's events newest
-  first (``timestamp`` desc, then ``id`` desc) up to ``limit``;
+  ``events_by_type``, ``events_by_pattern`` and ``events_by_risk`` list the
+  agent's events newest first (``timestamp`` desc, then ``id`` desc) up to ``limit``;
   ``events_by_session`` lists a session's events oldest first (``timestamp``,
   then ``id``); ``timeline(agent, start, end)`` lists the agent's events with
   ``start <= timestamp < end`` oldest first (the end instant is excluded, so
@@ -97,10 +97,10 @@ SEED: Final = "002_8e20c77259dd2cf8.txt"
 RISK_LEVELS: Final[tuple[str, ...]] = ("low", "medium", "high", "critical")
 STATES: Final[tuple[str, ...]] = ("started", "running", "paused", "completed")
 """The seed's "state transition history (started, running, paused, completed)"."""
-SCHEMA_VERSIONS: Final[tuple[int, ...]] = (1, 2)
+SCHEMA_VERSIONS: Final[tuple[int, ...]] = (1, 2, 3)
 """1: the seed's tables and indexes; 2: the indexes the time-ordered reads need (by
 agent, type, pattern and session), which the seed's set lacks, in place of the four
-seed indexes no read uses."""
+seed indexes no read uses; 3: the index of an agent's events by risk level."""
 MIN_SPEED: Final = 0.1
 MAX_SPEED: Final = 100.0
 
@@ -341,6 +341,12 @@ class ExtractionStore(Protocol):
     def events_by_pattern(self, agent_name: str, pattern: str,
                           limit: int) -> list[ExtractionEvent]: ...
 
+    def events_by_risk(self, agent_name: str, risk_level: str,
+                       limit: int) -> list[ExtractionEvent]:
+        """The seed's filtering by risk level: the agent's events at ``risk_level``, newest
+        first.  A level outside :data:`RISK_LEVELS` finds an empty list (no event carries
+        one), as does an event without a level, which no level names."""
+
     def events_by_session(self, session_id: str) -> list[ExtractionEvent]: ...
 
     def agent_stats(self, agent_name: str) -> AgentStats: ...
@@ -397,6 +403,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("save_events", "SaveExtractionBatch(events): one transaction", True),
         ("events_by_agent", "GetExtractionsByAgent(agent, limit): recent first", False),
         ("events_by_type", "GetExtractionsByType(agent, type, limit)", False),
+        ("events_by_risk", "filtering by risk level (agent, level, limit)", False),
         ("events_by_pattern", "GetExtractionsByPattern(agent, pattern, limit)", False),
         ("events_by_session", "GetExtractionsBySession(sessionID)", False),
         ("agent_stats", "GetExtractionStats(agent); GET /api/query/stats/agent/:name", False),

@@ -131,6 +131,14 @@ class SqliteExtraction(SqliteStore):
                             (v.text("agent_name", agent_name), v.text("event_type", event_type),
                              v.limit(limit)))
 
+    def events_by_risk(self, agent_name: str, risk_level: str,
+                       limit: int) -> list[ExtractionEvent]:
+        v = inputs.check("events_by_risk")
+        return self._events("events_by_risk", f"SELECT {EVENT_COLUMNS} FROM extraction_events "
+                            f"WHERE agent_name = ? AND risk_level = ? {NEWEST_FIRST}",
+                            (v.text("agent_name", agent_name), v.text("risk_level", risk_level),
+                             v.limit(limit)))
+
     def events_by_pattern(self, agent_name: str, pattern: str,
                           limit: int) -> list[ExtractionEvent]:
         v = inputs.check("events_by_pattern")

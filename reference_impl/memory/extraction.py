@@ -120,6 +120,10 @@ class MemoryExtraction(MemoryStore[State]):
                           limit: int) -> list[ExtractionEvent]:
         return self._agent_events("events_by_pattern", agent_name, limit, pattern=pattern)
 
+    def events_by_risk(self, agent_name: str, risk_level: str,
+                       limit: int) -> list[ExtractionEvent]:
+        return self._agent_events("events_by_risk", agent_name, limit, risk_level=risk_level)
+
     def events_by_session(self, session_id: str) -> list[ExtractionEvent]:
         inputs.check("events_by_session").text("session_id", session_id)
         return self._read(lambda s: _in_order(

@@ -16,10 +16,14 @@ from storecheck.conformance.specs.conversations import (
     LearningHit,
     LearningQuery,
 )
+from storecheck.conformance.specs.extraction import ExtractionEvent
 from storecheck.conformance.specs.session_history import Cursor, SessionPage, SessionQuery
 from storecheck.reference_impl.conversations import SqliteConversations
 from storecheck.reference_impl.conversations.learning_search import search_statement
 from storecheck.reference_impl.engine.timestamps import to_text
+from storecheck.reference_impl.extraction import SqliteExtraction
+from storecheck.reference_impl.extraction import rows as row_codec
+from storecheck.reference_impl.extraction.rows import EVENT_COLUMNS
 from storecheck.reference_impl.session_history import SqliteSessionHistory
 
 from tests.mutants import edit_migration, sqlite_mutant_backends
@@ -116,6 +120,22 @@ class JobCountsCountedInPython(SqliteConversations):
         return counts
 
 
+# -- extraction -----------------------------------------------------------------
+
+
+class RiskFilteredInPython(SqliteExtraction):
+    """An agent's events at a risk level picked out in the application from all of the
+    agent's events, newest first: right, but it reads every event of the agent."""
+
+    def events_by_risk(self, agent_name: str, risk_level: str,
+                       limit: int) -> list[ExtractionEvent]:
+        with self._tx("events_by_risk", write=False) as conn:
+            found = [row_codec.event(row) for row in conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM extraction_events WHERE agent_name = ? "
+                "ORDER BY timestamp DESC, id DESC", (agent_name,))]
+        return [event for event in found if event.risk_level == risk_level][:limit]
+
+
 SESSION_HISTORY: dict[str, tuple[type[Any], str]] = {
     "messages_index_forgotten": (MessagesIndexForgotten, "latency"),
     "cursor_found_in_python": (CursorFoundInPython, "latency"),
@@ -127,5 +147,8 @@ CONVERSATIONS: dict[str, tuple[type[Any], str]] = {
     "uploads_index_forgotten": (UploadsIndexForgotten, "latency"),
     "job_counts_counted_in_python": (JobCountsCountedInPython, "latency"),
 }
-MUTANTS = {**SESSION_HISTORY, **CONVERSATIONS}
+EXTRACTION: dict[str, tuple[type[Any], str]] = {
+    "risk_filtered_in_python": (RiskFilteredInPython, "latency"),
+}
+MUTANTS = {**SESSION_HISTORY, **CONVERSATIONS, **EXTRACTION}
 globals().update(sqlite_mutant_backends(MUTANTS, __name__))

@@ -326,6 +326,30 @@ class EventsNewestById(SqliteExtraction):
         return sorted(found, key=lambda event: event.id, reverse=True)[:limit]
 
 
+class RiskFilterAcrossAgents(SqliteExtraction):
+    """``events_by_risk`` filters on the level alone: every agent's events at it."""
+
+    def events_by_risk(self, agent_name: str, risk_level: str,
+                       limit: int) -> list[ExtractionEvent]:
+        v = inputs.check("events_by_risk")
+        v.text("agent_name", agent_name)
+        risk_level, limit = v.text("risk_level", risk_level), v.limit(limit)
+        with self._tx("events_by_risk", write=False) as conn:
+            return [row_codec.event(row) for row in conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM extraction_events WHERE risk_level = ? "
+                "ORDER BY timestamp DESC, id DESC LIMIT ?", (risk_level, limit))]
+
+
+class RiskLevelMatchedWithoutCase(SqliteExtraction):
+    """The level compared without case, so that a "High" asked for finds the "high" events
+    (the stored levels are lower case, so a level the spec does not have finds some)."""
+
+    def events_by_risk(self, agent_name: str, risk_level: str,
+                       limit: int) -> list[ExtractionEvent]:
+        level = risk_level.lower() if isinstance(risk_level, str) else risk_level
+        return super().events_by_risk(agent_name, level, limit)
+
+
 class PartialUpdateClearsFields(SqliteExtraction):
     def update_session(self, session_id: str, update: ProcessSessionUpdate) -> ProcessSession:
         session = super().update_session(session_id, update)
@@ -358,6 +382,8 @@ class ReadsTakeTheWriteLock(SqliteExtraction):
 
 
 MUTANTS: dict[str, tuple[type[SqliteExtraction], str]] = {
+    "risk_filter_across_agents": (RiskFilterAcrossAgents, "model"),
+    "risk_level_matched_without_case": (RiskLevelMatchedWithoutCase, "model"),
     "dedup_returns_the_ignored_rows_id": (DedupReturnsTheIgnoredRowsId, "model"),
     "session_and_first_state_in_two_commits": (SessionAndFirstStateInTwoCommits, "acid"),
     "foreign_keys_never_enabled": (ForeignKeysNeverEnabled, "fk"),

@@ -188,6 +188,15 @@ def _by_type(store: Any, data: Dataset, i: int) -> Any:
     return store.events_by_type(AGENTS[i % len(AGENTS)], EVENT_TYPES[i % 3], 100)
 
 
+def _by_risk(level: str | None) -> Workload:
+    """A level of the dataset's (``None``: each in turn), or one none of its events has."""
+    def by_risk(store: Any, data: Dataset, i: int) -> Any:
+        return store.events_by_risk(AGENTS[i % len(AGENTS)],
+                                    level or ("low", "medium", "high")[i % 3], 100)
+
+    return by_risk
+
+
 def _by_pattern(store: Any, data: Dataset, i: int) -> Any:
     return store.events_by_pattern(AGENTS[i % len(AGENTS)], PATTERNS[i % 3], 100)
 
@@ -276,6 +285,10 @@ SCALING: Final[tuple[tuple[Growth, Workload], ...]] = (
     (Growth("events_by_agent (100)", 2.5, PAGE), _by_agent(100)),
     (Growth("events_by_type (100)", 2.5, PAGE), _by_type),
     (Growth("events_by_pattern (100)", 2.5, PAGE), _by_pattern),
+    (Growth("events_by_risk (100)", 2.5, PAGE), _by_risk(None)),
+    (Growth("events_by_risk (a level no event has)", 2.5, "found empty at once through an "
+            "index on (agent, risk, time); without it every event of the agent is read"),
+     _by_risk("critical")),
     (Growth("events_by_session", 2.5, SESSION), _by_session),
     (Growth("timeline (a fixed window)", 2.5, "the same 50 hits, found through an index "
             "on (agent, time)"), _timeline),

@@ -367,6 +367,7 @@ def test_concurrent_writers_do_not_corrupt_data(store: Any, store_profile: Any) 
 READS: dict[str, Callable[[Any], Any]] = {
     "events_by_agent": lambda s: s.events_by_agent("codex", 10),
     "events_by_type": lambda s: s.events_by_type("codex", "error", 10),
+    "events_by_risk": lambda s: s.events_by_risk("codex", "high", 10),
     "events_by_pattern": lambda s: s.events_by_pattern("codex", "file_write", 10),
     "events_by_session": lambda s: s.events_by_session("read"),
     "agent_stats": lambda s: s.agent_stats("codex"),

@@ -224,6 +224,7 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
         "save_events": lambda n: {"batch": [event, factory.event("codex", "base")]},
         "events_by_agent": lambda n: {"agent_name": "codex", "limit": 10},
         "events_by_type": lambda n: {"agent_name": "codex", "event_type": "error", "limit": 10},
+        "events_by_risk": lambda n: {"agent_name": "codex", "risk_level": "high", "limit": 10},
         "events_by_pattern": lambda n: {"agent_name": "codex", "pattern": "file_write",
                                         "limit": 10},
         "events_by_session": lambda n: {"session_id": "base"},

@@ -48,12 +48,22 @@ class TestMigration(MigrationSuite):
     write = staticmethod(write_some)
 
 
+RISK_INDEX = "idx_events_agent_risk_time"
+"""Migration 003's one index: an agent's events by risk level."""
+
+
 @pytest.mark.requires(caps.SQL_INTROSPECTION)
 @pytest.mark.operation("migrate")
 def test_migration_002_down_removes_its_indexes_and_keeps_every_row(open_store: Any) -> None:
     store = open_store()
     write_some(store, 9)
     before = snapshot_all(store)
+    expect(RISK_INDEX in store.schema_ddl(), SPEC, "migrate",
+           f"{RISK_INDEX} at version 3", sorted(store.schema_ddl()))
+    store.migrate(2)
+    expect(RISK_INDEX not in store.schema_ddl(), SPEC, "migrate",
+           f"no {RISK_INDEX} at version 2")
+    expect(snapshot_all(store) == before, SPEC, "migrate", "every row kept by 003 down")
     added = {name for name in store.schema_ddl() if name.startswith(("idx_events_", "idx_blocks_",
                                                                      "idx_sessions_"))}
     expect(len(added) == 9, SPEC, "migrate", "the nine indexes of 002 at version 2",

@@ -22,6 +22,7 @@ from storecheck.conformance import reach
 from storecheck.conformance.errors import NotFound
 from storecheck.conformance.specs import extraction as spec_module
 from storecheck.conformance.specs.extraction import (
+    RISK_LEVELS,
     SPEC,
     STORE_ASSIGNED_IDS,
     NewCodeBlock,
@@ -64,7 +65,8 @@ SITUATIONS = (
     *reach.derived(spec_module, compared={
         "session_history": ("now - days", lambda a: a["now"] - timedelta(days=a["days"]))}),
     *(reach.tie(operation, "timestamp") for operation in (
-        "events_by_agent", "events_by_type", "events_by_pattern", "events_by_session",
+        "events_by_agent", "events_by_type", "events_by_pattern", "events_by_risk",
+        "events_by_session",
         "timeline", "code_blocks", "state_changes")),
     *(reach.tie(operation, "started_at")
       for operation in ("sessions_by_agent", "session_history", "active_sessions")),
@@ -134,6 +136,8 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                 _create, new=NewProcessSession("codex", "sess_tied", T0, "dev")))
             self.both("active_sessions", lambda s, _: s.active_sessions())
             self.both("events_by_type", lambda s, _: s.events_by_type("codex", "error", 1000))
+            self.both("events_by_risk", lambda s, _: s.events_by_risk("codex", "low", 1000))
+            self.both("events_by_risk", lambda s, _: s.events_by_risk("codex", "Low", 1000))
             self.both("events_by_pattern",
                       lambda s, _: s.events_by_pattern("codex", "error_detection", 1000))
             # Every other write once, so that the rules doing each write again find one: an
@@ -166,6 +170,11 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         @rule(agent=agents, event_type=st.sampled_from((*EVENT_TYPES, "")), limit=limits)
         def events_by_type(self, agent: str, event_type: str, limit: int) -> None:
             self.both("events_by_type", lambda s, _: s.events_by_type(agent, event_type, limit))
+
+        @rule(agent=agents, risk_level=st.sampled_from((*RISK_LEVELS, "High", "")),
+              limit=limits)
+        def events_by_risk(self, agent: str, risk_level: str, limit: int) -> None:
+            self.both("events_by_risk", lambda s, _: s.events_by_risk(agent, risk_level, limit))
 
         @rule(agent=agents, pattern=st.sampled_from((*PATTERNS, "")), limit=limits)
         def events_by_pattern(self, agent: str, pattern: str, limit: int) -> None:
