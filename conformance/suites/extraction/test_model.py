@@ -137,13 +137,18 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             self.both("active_sessions", lambda s, _: s.active_sessions())
             self.both("events_by_type", lambda s, _: s.events_by_type("codex", "error", 1000))
             self.both("events_by_risk", lambda s, _: s.events_by_risk("codex", "low", 1000))
-            self.both("events_by_risk", lambda s, _: s.events_by_risk("codex", "Low", 1000))
             self.both("events_by_pattern",
                       lambda s, _: s.events_by_pattern("codex", "error_detection", 1000))
             # Every other write once, so that the rules doing each write again find one: an
             # event tied with the batch's first, progress, a state change, a purge of nothing.
             self.both("save_event", lambda s, _: s.save_event(NewExtractionEvent(
                 "codex", "sess_def456", T0, "error", "error_detection", risk_level="low")))
+            # A second low-risk event at the same instant (the level's list ties), and a
+            # level in another case than the stored one, which finds nothing.
+            self.both("save_event", lambda s, _: s.save_event(NewExtractionEvent(
+                "codex", "sess_def456", T0, "warning", "error_detection", risk_level="low")))
+            self.both("events_by_risk", lambda s, _: s.events_by_risk("codex", "low", 1000))
+            self.both("events_by_risk", lambda s, _: s.events_by_risk("codex", "Low", 1000))
             self.both("record_progress", lambda s, _: s.record_progress("sess_def456", 3, 1, 0))
             self.both("record_state_change", lambda s, _: s.record_state_change(
                 NewStateChange("sess_def456", T0, "paused")))
