@@ -603,6 +603,12 @@ class AppMetaStore(Protocol):
 
     def list_models(self, model_type: str | None) -> list[Model]: ...
 
+    def set_model_status(self, model_id: str, status: str, at: datetime) -> Model:
+        """A model's download state moves (``status`` of :data:`MODEL_STATUSES`, else CHECK)."""
+
+    def delete_model(self, model_id: str) -> None:
+        """The bundled model too: the store does not bring it back."""
+
     # the event store
     def append_events(self, aggregate_id: str, aggregate_type: str, expected_version: int,
                       events: Sequence[NewEvent]) -> list[StoredEvent]: ...
@@ -674,6 +680,8 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("delete_flow", "flows by id", True),
         ("register_model", "models (schema version 2)", True),
         ("list_models", "idx_models_type", False),
+        ("set_model_status", "models.status (a download's state)", True),
+        ("delete_model", "models by id", True),
         ("append_events", "events: expected version, no gaps, checksum", True),
         ("read_events", "idx_events_aggregate", False),
         ("aggregate_version", "events: last sequence_number", False),

@@ -336,3 +336,21 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
             return [rows.model(row) for row in conn.execute(
                 f"SELECT {MODEL_COLUMNS} FROM models WHERE CAST(? AS TEXT) IS NULL OR model_type = ? "
                 "ORDER BY name, id", (model_type, model_type))]
+
+    def set_model_status(self, model_id: str, status: str, at: datetime) -> Model:
+        v = inputs.check("set_model_status")
+        model_id, status, at = (v.text("model_id", model_id), v.text("status", status),
+                                v.timestamp("at", at))
+        with self._tx("set_model_status", model_id) as conn:
+            if conn.execute("SELECT 1 FROM models WHERE id = ?", (model_id,)).fetchone() is None:
+                raise NotFound(SPEC, "set_model_status", "no such model", model_id)
+            return rows.model(conn.execute(
+                f"UPDATE models SET status = ?, updated_at = ? WHERE id = ? "
+                f"RETURNING {MODEL_COLUMNS}", (status, to_text(at), model_id)).fetchone())
+
+    def delete_model(self, model_id: str) -> None:
+        (model_id,) = inputs.texts("delete_model", model_id=model_id)
+        with self._tx("delete_model", model_id) as conn:
+            if conn.execute("DELETE FROM models WHERE id = ?", (model_id,)).rowcount == 0:
+                raise NotFound(SPEC, "delete_model", "no such model", model_id)
+

@@ -354,6 +354,23 @@ class MemoryAppMeta(MemoryAppMetaCatalog):
             (m for m in s.models.values() if model_type is None or m.model_type == model_type),
             key=lambda m: (m.name, m.id)))
 
+    def set_model_status(self, model_id: str, status: str, at: datetime) -> Model:
+        v = inputs.check("set_model_status")
+        model_id, status, at = (v.text("model_id", model_id), v.text("status", status),
+                                v.timestamp("at", at))
+
+        def change(s: State) -> Model:
+            model = _found("set_model_status", s.models, model_id, "model")
+            _check("set_model_status", "status IN MODEL_STATUSES", status in MODEL_STATUSES,
+                   status)
+            s.models[model_id] = replace(model, status=status)
+            return s.models[model_id]
+        return self._apply(change)
+
+    def delete_model(self, model_id: str) -> None:
+        (model_id,) = inputs.texts("delete_model", model_id=model_id)
+        self._apply(lambda s: _removed("delete_model", s.models, model_id, "model"))
+
     # -- the event store ------------------------------------------------------------------------
 
     def append_events(self, aggregate_id: str, aggregate_type: str, expected_version: int,

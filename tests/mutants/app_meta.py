@@ -17,11 +17,13 @@ from storecheck.conformance.errors import NotFound
 from storecheck.conformance.specs import app_meta_inputs as inputs
 from storecheck.conformance.specs import cron
 from storecheck.conformance.specs.app_meta import (
+    BUNDLED_MODELS,
     SPEC,
     Document,
     Flow,
     KnowledgeBase,
     LoadedAggregate,
+    Model,
     NewChunk,
     Pipeline,
     PipelineRun,
@@ -314,6 +316,24 @@ class FlowUpdateTrustsItsJson(SqliteAppMeta):
         return super().get_flow(flow_id)
 
 
+class ModelStatusReadBeforeTheUpdate(SqliteAppMeta):
+    """``set_model_status`` reads the model, then updates it, and returns what it read."""
+
+    def set_model_status(self, model_id: str, status: str, at: datetime) -> Model:
+        before = next((m for m in super().list_models(None) if m.id == model_id), None)
+        super().set_model_status(model_id, status, at)
+        return before  # type: ignore[return-value]
+
+
+class BundledModelKept(SqliteAppMeta):
+    """The model the application ships is never deleted (it would have to be downloaded
+    again); ``delete_model`` of it succeeds and keeps it."""
+
+    def delete_model(self, model_id: str) -> None:
+        if model_id not in {model.id for model in BUNDLED_MODELS}:
+            super().delete_model(model_id)
+
+
 MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "settings_lose_their_type": (SettingsLoseTheirType, "model"),
     "chunk_count_not_updated": (ChunkCountNotUpdated, "model"),
@@ -335,6 +355,8 @@ MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "pipeline_update_clears_the_description": (PipelineUpdateClearsTheDescription, "model"),
     "tool_update_keeps_updated_at": (ToolUpdateKeepsUpdatedAt, "model"),
     "flow_update_trusts_its_json": (FlowUpdateTrustsItsJson, "model"),
+    "model_status_read_before_the_update": (ModelStatusReadBeforeTheUpdate, "model"),
+    "bundled_model_kept": (BundledModelKept, "model"),
 }
 
 globals().update(sqlite_mutant_backends(MUTANTS, __name__))

@@ -189,6 +189,12 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
         store.create_run(NewRun(run_id, "v-p-1", "v-kb-1"))
         return run_id
 
+    def model(n: int) -> str:
+        model_id = f"v-m-s-{next(fresh)}"
+        store.register_model(NewModel(model_id, "m", "embedding", "huggingface", "{}",
+                                      "downloading", T0))
+        return model_id
+
     def stream(n: int) -> tuple[str, int]:
         aggregate = f"v-stream-{next(fresh)}"
         store.append_events(aggregate, "Stream", 0, [NewEvent(f"{aggregate}-1", "A", "{}", T0),
@@ -272,6 +278,9 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
                                                      "huggingface", "{}", "available", T0,
                                                      384, 90)},
         "list_models": lambda n: {"model_type": "embedding"},
+        "set_model_status": lambda n: {"model_id": model(n), "status": "available",
+                                       "at": LATER},
+        "delete_model": lambda n: {"model_id": model(n)},
         "append_events": append,
         "read_events": lambda n: {"aggregate_id": "v-kb-1", "from_version": 1},
         "aggregate_version": lambda n: {"aggregate_id": "v-kb-1"},

@@ -26,6 +26,7 @@ from storecheck.conformance.errors import NotFound
 from storecheck.conformance.specs import app_meta as spec_module
 from storecheck.conformance.specs.app_meta import (
     KB_STATUSES,
+    MODEL_STATUSES,
     MODEL_TYPES,
     PIPELINE_STATUSES,
     SPEC,
@@ -51,6 +52,7 @@ from storecheck.fixtures.app_meta import (
     KEYS,
     KNOWLEDGE_BASES,
     MICRO,
+    MODELS,
     PIPELINES,
     PROCESSORS,
     RUNS,
@@ -212,6 +214,11 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             call("delete_tool", "t-o")
             call("create_flow", NewFlow("f-o", "gone", "{}", T0))
             call("delete_flow", "f-o")
+            # A model's download, and the bundled model deleted (twice: NotFound).
+            call("set_model_status", "m-1", "downloading", T0 + MICRO)
+            call("set_model_status", "m-1", "ready", T0 + MICRO)
+            call("delete_model", "sentence-transformers/all-MiniLM-L6-v2")
+            call("delete_model", "sentence-transformers/all-MiniLM-L6-v2")
             # Updates: one field, a taken name (UNIQUE), an empty one (CHECK), a missing id.
             call("update_pipeline", "p-2", T0 + MICRO, None, "rebuilt", None, "active")
             call("update_pipeline", "p-2", T0 + 2 * MICRO, None, None, '{"steps": [2]}')
@@ -402,6 +409,15 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         @rule(new=models)
         def register_model(self, new: NewModel) -> None:
             self.call("register_model", new)
+
+        @rule(model_id=st.sampled_from(MODELS),
+              status=st.sampled_from((*MODEL_STATUSES, "ready")), at=few_times)
+        def set_model_status(self, model_id: str, status: str, at: Any) -> None:
+            self.call("set_model_status", model_id, status, at)
+
+        @rule(model_id=st.sampled_from(MODELS))
+        def delete_model(self, model_id: str) -> None:
+            self.call("delete_model", model_id)
 
         @rule(aggregate_id=aggregate_ids, aggregate_type=aggregate_types,
               expected_version=versions, batch=st.lists(events, min_size=0, max_size=3))
