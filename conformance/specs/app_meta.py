@@ -64,6 +64,12 @@ what the seed leaves open is decided below.  Rules beyond the records' types:
   :func:`event_checksum`; a read that finds an event whose fields no longer
   match its checksum raises ``StorageFailed(CORRUPT)`` naming the event, and
   returns none of them.
+* Undo and redo (seed lines 79, 168) are the application's use of the event
+  store, not operations of it: an undo appends the compensating event, and a
+  state as of an earlier version is :func:`replay` of ``read_events`` up to it.
+  The seed says nothing of what an undone event becomes (hidden, deleted,
+  marked), so the store keeps every event as appended and adds no operation
+  whose rules would have to be guessed.
 * Snapshots: ``save_snapshot`` stores the state of an aggregate at a version
   between 1 and its current version, newer than its stored snapshot (else
   :class:`Conflict`); one snapshot per aggregate, the newest.
@@ -528,6 +534,12 @@ class AppMetaStore(Protocol):
 
     def list_documents(self, kb_id: str) -> list[Document]: ...
 
+    def update_document(self, document_id: str, at: datetime, title: str | None = None,
+                        license_info: str | None = None,
+                        metadata_json: str | None = None) -> Document:
+        """A document's description (``None`` leaves a field); its source, content hash,
+        size and chunks are the ingestion's and stay; ``updated_at`` becomes ``at``."""
+
     def replace_chunks(self, document_id: str, chunks: Sequence[NewChunk],
                        at: datetime) -> Document: ...
 
@@ -649,6 +661,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("add_document", "documents", True),
         ("get_document", "documents by id", False),
         ("list_documents", "idx_documents_kb_id", False),
+        ("update_document", "documents: title, license, metadata", True),
         ("replace_chunks", "document_chunks: re-chunking, chunk_count follows", True),
         ("document_chunks", "idx_chunks_document_id, unique (document_id, chunk_index)", False),
         ("delete_document", "documents, cascading to document_chunks", True),

@@ -118,6 +118,15 @@ def new_document(given: Any) -> NewDocument:
         metadata_json=optional_json(v, "metadata_json", new.metadata_json))
 
 
+def document_update(document_id: Any, at: Any, title: Any, license_info: Any,
+                    metadata_json: Any) -> tuple[str, datetime, str | None, str | None,
+                                                 str | None]:
+    v = check("update_document")
+    return (v.text("document_id", document_id), v.timestamp("at", at),
+            v.optional_text("title", title), v.optional_text("license_info", license_info),
+            optional_json(v, "metadata_json", metadata_json))
+
+
 def chunks(document_id: Any, given: Any, at: Any) -> tuple[str, tuple[NewChunk, ...], datetime]:
     v = check("replace_chunks")
 

@@ -178,6 +178,21 @@ class SqliteAppMetaCatalog(SqliteStore):
                  new.license_info, new.metadata_json, to_text(new.created_at),
                  to_text(new.created_at))).fetchone())
 
+    def update_document(self, document_id: str, at: datetime, title: str | None = None,
+                        license_info: str | None = None,
+                        metadata_json: str | None = None) -> Document:
+        document_id, at, title, license_info, metadata_json = inputs.document_update(
+            document_id, at, title, license_info, metadata_json)
+        with self._tx("update_document", document_id) as conn:
+            row = conn.execute(
+                "UPDATE documents SET title = coalesce(?, title), "
+                "license_info = coalesce(?, license_info), metadata = coalesce(?, metadata), "
+                f"updated_at = ? WHERE id = ? RETURNING {DOCUMENT_COLUMNS}",
+                (title, license_info, metadata_json, to_text(at), document_id)).fetchone()
+        if row is None:
+            raise NotFound(SPEC, "update_document", "no such document", document_id)
+        return rows.document(row)
+
     def get_document(self, document_id: str) -> Document:
         (document_id,) = inputs.texts("get_document", document_id=document_id)
         with self._tx("get_document", document_id, write=False) as conn:

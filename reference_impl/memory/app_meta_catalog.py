@@ -246,6 +246,22 @@ class MemoryAppMetaCatalog(MemoryStore[State]):
             return s.documents[new.id]
         return self._apply(change)
 
+    def update_document(self, document_id: str, at: datetime, title: str | None = None,
+                        license_info: str | None = None,
+                        metadata_json: str | None = None) -> Document:
+        document_id, at, title, license_info, metadata_json = inputs.document_update(
+            document_id, at, title, license_info, metadata_json)
+
+        def change(s: State) -> Document:
+            document = _found("update_document", s.documents, document_id, "document")
+            s.documents[document_id] = replace(
+                document, title=document.title if title is None else title,
+                license_info=document.license_info if license_info is None else license_info,
+                metadata_json=document.metadata_json if metadata_json is None else metadata_json,
+                updated_at=at)
+            return s.documents[document_id]
+        return self._apply(change)
+
     def get_document(self, document_id: str) -> Document:
         (document_id,) = inputs.texts("get_document", document_id=document_id)
         return self._read(lambda s: _found("get_document", s.documents, document_id,

@@ -10,6 +10,7 @@ store's are in :mod:`tests.mutants.app_meta_events`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -334,6 +335,19 @@ class BundledModelKept(SqliteAppMeta):
             super().delete_model(model_id)
 
 
+class DocumentUpdateResetsItsChunkCount(SqliteAppMeta):
+    """``update_document`` writes the whole row back from the caller's view of it, with the
+    chunk count a fresh document has."""
+
+    def update_document(self, document_id: str, at: datetime, title: str | None = None,
+                        license_info: str | None = None,
+                        metadata_json: str | None = None) -> Document:
+        updated = super().update_document(document_id, at, title, license_info, metadata_json)
+        with self._tx("update_document", document_id) as conn:
+            conn.execute("UPDATE documents SET chunk_count = 0 WHERE id = ?", (document_id,))
+        return replace(updated, chunk_count=0)
+
+
 MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "settings_lose_their_type": (SettingsLoseTheirType, "model"),
     "chunk_count_not_updated": (ChunkCountNotUpdated, "model"),
@@ -357,6 +371,7 @@ MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "flow_update_trusts_its_json": (FlowUpdateTrustsItsJson, "model"),
     "model_status_read_before_the_update": (ModelStatusReadBeforeTheUpdate, "model"),
     "bundled_model_kept": (BundledModelKept, "model"),
+    "document_update_resets_its_chunk_count": (DocumentUpdateResetsItsChunkCount, "model"),
 }
 
 globals().update(sqlite_mutant_backends(MUTANTS, __name__))

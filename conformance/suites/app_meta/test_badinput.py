@@ -231,6 +231,9 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
             f"v-d-new-{n}", "v-kb-1", "t", "/t", "ab" * 32, 10, T0, "MIT", "{}")},
         "get_document": lambda n: {"document_id": "v-d-1"},
         "list_documents": lambda n: {"kb_id": "v-kb-1"},
+        "update_document": lambda n: {"document_id": "v-d-1", "at": LATER,
+                                      "title": f"t {n}", "license_info": "MIT",
+                                      "metadata_json": '{"n": 1}'},
         "replace_chunks": lambda n: {"document_id": "v-d-1", "chunks": [
             NewChunk(f"v-c-new-{n}", "text", 1, "{}")], "at": LATER},
         "document_chunks": lambda n: {"document_id": "v-d-1"},

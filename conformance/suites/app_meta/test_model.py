@@ -214,6 +214,10 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             call("delete_tool", "t-o")
             call("create_flow", NewFlow("f-o", "gone", "{}", T0))
             call("delete_flow", "f-o")
+            # A document described anew: its title alone, then its metadata; bad JSON refused.
+            call("update_document", "d-1", T0 + 2 * MICRO, "Guide v2")
+            call("update_document", "d-tied", T0 + 2 * MICRO, None, "CC-BY", '{"lang": "en"}')
+            call("update_document", "d-tied", T0 + 2 * MICRO, None, None, "{")
             # A model's download, and the bundled model deleted (twice: NotFound).
             call("set_model_status", "m-1", "downloading", T0 + MICRO)
             call("set_model_status", "m-1", "ready", T0 + MICRO)
@@ -307,6 +311,14 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
               at=few_times)
         def replace_chunks(self, document_id: str, given: list[NewChunk], at: Any) -> None:
             self.call("replace_chunks", document_id, given, at)
+
+        @rule(document_id=st.sampled_from(DOCUMENTS), at=few_times,
+              title=st.none() | st.sampled_from(("Guide v2", "")),
+              license_info=st.none() | st.sampled_from(("MIT", "")),
+              metadata_json=json_values)
+        def update_document(self, document_id: str, at: Any, title: str | None,
+                            license_info: str | None, metadata_json: str | None) -> None:
+            self.call("update_document", document_id, at, title, license_info, metadata_json)
 
         @rule(document_id=st.sampled_from(DOCUMENTS))
         def delete_document(self, document_id: str) -> None:
