@@ -42,9 +42,11 @@ what the seed leaves open is decided below.  Rules beyond the records' types:
   bug).
 * Schedules: ``cron_expression`` is read by :mod:`.cron` (UTC);
   ``next_run`` is :func:`~.cron.next_fire` after the creation instant, after
-  each recorded run, and after the instant a schedule is enabled again (missed
-  runs are not made up).  ``due_schedules(at)`` lists the enabled schedules
-  with ``next_run <= at``, oldest ``next_run`` first, ties by id.
+  each recorded run, after the instant a schedule is enabled again (missed
+  runs are not made up), and after the instant its expression is changed by
+  ``update_schedule`` (a name alone changes no time).  Schedule names are
+  unique.  ``due_schedules(at)`` lists the enabled schedules with
+  ``next_run <= at``, oldest ``next_run`` first, ties by id.
 * Tools, flows and models: ``name`` is unique for tools and flows; their JSON
   fields must parse.  Models (schema version 2, the application's "add models
   table" step) have a type and source from :data:`MODEL_TYPES` and
@@ -596,6 +598,10 @@ class AppMetaStore(Protocol):
 
     def get_schedule(self, schedule_id: str) -> Schedule: ...
 
+    def update_schedule(self, schedule_id: str, at: datetime, name: str | None = None,
+                        cron_expression: str | None = None) -> Schedule:
+        """Sets what is given (``None`` leaves a field); ``updated_at`` becomes ``at``."""
+
     def delete_schedule(self, schedule_id: str) -> None: ...
 
     def create_flow(self, new: NewFlow) -> Flow: ...
@@ -685,6 +691,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("record_schedule_run", "schedules.last_run, next_run", True),
         ("due_schedules", "idx_schedules_next_run", False),
         ("get_schedule", "schedules by id", False),
+        ("update_schedule", "schedules: name, cron_expression (next_run follows)", True),
         ("delete_schedule", "schedules by id (frees its pipeline)", True),
         ("create_flow", "flows", True),
         ("list_flows", "flows", False),

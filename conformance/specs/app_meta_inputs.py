@@ -225,6 +225,20 @@ def new_schedule(new: Any) -> tuple[NewSchedule, cron.Cron]:
                        v.timestamp("created_at", new.created_at), enabled), parsed
 
 
+def schedule_update(schedule_id: Any, at: Any, name: Any,
+                    cron_expression: Any) -> tuple[str, datetime, str | None, str | None]:
+    v = check("update_schedule")
+    schedule_id, at = v.text("schedule_id", schedule_id), v.timestamp("at", at)
+    name, expression = v.optional_text("name", name), v.optional_text("cron_expression",
+                                                                      cron_expression)
+    if expression is not None:
+        try:
+            cron.parse(expression)
+        except cron.CronError as exc:
+            raise v.fail(f"cron_expression: {exc}", expression) from None
+    return schedule_id, at, name, expression
+
+
 def next_run(operation: str, expression: str, after: datetime) -> datetime:
     """The next firing after ``after``; an expression whose next firing lies past the
     year 9999 is refused like any other instant out of range."""

@@ -266,6 +266,20 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
         with self._tx("get_schedule", schedule_id, write=False) as conn:
             return self._schedule(conn, schedule_id, "get_schedule")
 
+    def update_schedule(self, schedule_id: str, at: datetime, name: str | None = None,
+                        cron_expression: str | None = None) -> Schedule:
+        schedule_id, at, name, cron_expression = inputs.schedule_update(
+            schedule_id, at, name, cron_expression)
+        next_run = (None if cron_expression is None
+                    else to_text(inputs.next_run("update_schedule", cron_expression, at)))
+        with self._tx("update_schedule", schedule_id) as conn:
+            self._schedule(conn, schedule_id, "update_schedule")
+            conn.execute("UPDATE schedules SET name = coalesce(?, name), "
+                         "cron_expression = coalesce(?, cron_expression), "
+                         "next_run = coalesce(?, next_run), updated_at = ? WHERE id = ?",
+                         (name, cron_expression, next_run, to_text(at), schedule_id))
+            return self._schedule(conn, schedule_id, "update_schedule")
+
     def delete_schedule(self, schedule_id: str) -> None:
         (schedule_id,) = inputs.texts("delete_schedule", schedule_id=schedule_id)
         with self._tx("delete_schedule", schedule_id) as conn:

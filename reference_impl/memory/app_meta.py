@@ -280,6 +280,26 @@ class MemoryAppMeta(MemoryAppMetaCatalog):
         (schedule_id,) = inputs.texts("get_schedule", schedule_id=schedule_id)
         return self._read(lambda s: _found("get_schedule", s.schedules, schedule_id, "schedule"))
 
+    def update_schedule(self, schedule_id: str, at: datetime, name: str | None = None,
+                        cron_expression: str | None = None) -> Schedule:
+        schedule_id, at, name, cron_expression = inputs.schedule_update(
+            schedule_id, at, name, cron_expression)
+        operation = "update_schedule"
+        next_run = (None if cron_expression is None
+                    else inputs.next_run(operation, cron_expression, at))
+
+        def change(s: State) -> Schedule:
+            schedule = _found(operation, s.schedules, schedule_id, "schedule")
+            _check(operation, "name <> ''", name != "", name)
+            _unique(operation, name is not None and _named(s.schedules, name, schedule_id),
+                    "name", name)
+            s.schedules[schedule_id] = replace(
+                schedule, name=_given(name, schedule.name),
+                cron_expression=_given(cron_expression, schedule.cron_expression),
+                next_run=_given(next_run, schedule.next_run), updated_at=at)
+            return s.schedules[schedule_id]
+        return self._apply(change)
+
     def delete_schedule(self, schedule_id: str) -> None:
         (schedule_id,) = inputs.texts("delete_schedule", schedule_id=schedule_id)
         self._apply(lambda s: _removed("delete_schedule", s.schedules, schedule_id, "schedule"))

@@ -28,6 +28,7 @@ from storecheck.conformance.specs.app_meta import (
     NewChunk,
     Pipeline,
     PipelineRun,
+    Schedule,
     Setting,
     SettingValue,
     Tool,
@@ -348,6 +349,20 @@ class DocumentUpdateResetsItsChunkCount(SqliteAppMeta):
         return replace(updated, chunk_count=0)
 
 
+class ScheduleKeepsItsOldNextRun(SqliteAppMeta):
+    """``update_schedule`` stores the new expression and leaves ``next_run`` where the old
+    one put it: the schedule fires once more on its old time."""
+
+    def update_schedule(self, schedule_id: str, at: datetime, name: str | None = None,
+                        cron_expression: str | None = None) -> Schedule:
+        before = super().get_schedule(schedule_id)
+        super().update_schedule(schedule_id, at, name, cron_expression)
+        with self._tx("update_schedule", schedule_id) as conn:
+            conn.execute("UPDATE schedules SET next_run = ? WHERE id = ?",
+                         (to_text(before.next_run), schedule_id))
+        return super().get_schedule(schedule_id)
+
+
 MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "settings_lose_their_type": (SettingsLoseTheirType, "model"),
     "chunk_count_not_updated": (ChunkCountNotUpdated, "model"),
@@ -371,6 +386,7 @@ MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "flow_update_trusts_its_json": (FlowUpdateTrustsItsJson, "model"),
     "model_status_read_before_the_update": (ModelStatusReadBeforeTheUpdate, "model"),
     "bundled_model_kept": (BundledModelKept, "model"),
+    "schedule_keeps_its_old_next_run": (ScheduleKeepsItsOldNextRun, "model"),
     "document_update_resets_its_chunk_count": (DocumentUpdateResetsItsChunkCount, "model"),
 }
 

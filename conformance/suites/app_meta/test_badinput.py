@@ -268,6 +268,8 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
         "record_schedule_run": lambda n: {"schedule_id": "v-s-1", "at": LATER},
         "due_schedules": lambda n: {"at": LATER},
         "get_schedule": lambda n: {"schedule_id": "v-s-1"},
+        "update_schedule": lambda n: {"schedule_id": "v-s-1", "at": LATER,
+                                      "name": f"v sched {n}", "cron_expression": "0 * * * *"},
         "delete_schedule": lambda n: {"schedule_id": store.create_schedule(NewSchedule(
             f"v-s-gone-{n}", f"gone sched {n}", "*/5 * * * *", "v-p-1", T0)).id},
         "create_flow": lambda n: {"new": NewFlow(f"v-f-new-{n}", f"flow {n}", "{}", T0, True,

@@ -60,6 +60,7 @@ from storecheck.fixtures.app_meta import (
     T0,
     TOOLS,
     chunks,
+    cron_expressions,
     documents,
     events,
     few_times,
@@ -214,6 +215,12 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             call("delete_tool", "t-o")
             call("create_flow", NewFlow("f-o", "gone", "{}", T0))
             call("delete_flow", "f-o")
+            # A schedule renamed (its time stays), then given another expression (its next
+            # run follows from the change), a taken name, an expression that does not parse.
+            call("update_schedule", "sch-2", T0 + MICRO, "nightly, renamed")
+            call("update_schedule", "sch-2", T0 + timedelta(hours=2), None, "*/15 * * * *")
+            call("update_schedule", "sch-2", T0 + MICRO, "nightly")
+            call("update_schedule", "sch-2", T0 + MICRO, None, "61 * * * *")
             # A document described anew: its title alone, then its metadata; bad JSON refused.
             call("update_document", "d-1", T0 + 2 * MICRO, "Guide v2")
             call("update_document", "d-tied", T0 + 2 * MICRO, None, "CC-BY", '{"lang": "en"}')
@@ -397,6 +404,13 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         @rule(tool_id=st.sampled_from(TOOLS))
         def delete_tool(self, tool_id: str) -> None:
             self.call("delete_tool", tool_id)
+
+        @rule(schedule_id=st.sampled_from(SCHEDULES), at=few_times,
+              name=st.none() | st.sampled_from(("nightly", "Nightly", "")),
+              cron_expression=st.none() | cron_expressions)
+        def update_schedule(self, schedule_id: str, at: Any, name: str | None,
+                            cron_expression: str | None) -> None:
+            self.call("update_schedule", schedule_id, at, name, cron_expression)
 
         @rule(schedule_id=st.sampled_from(SCHEDULES))
         def delete_schedule(self, schedule_id: str) -> None:
