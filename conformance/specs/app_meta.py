@@ -598,6 +598,9 @@ class AppMetaStore(Protocol):
 
     def get_schedule(self, schedule_id: str) -> Schedule: ...
 
+    def list_schedules(self) -> list[Schedule]:
+        """Every schedule, enabled or not, by name then id."""
+
     def update_schedule(self, schedule_id: str, at: datetime, name: str | None = None,
                         cron_expression: str | None = None) -> Schedule:
         """Sets what is given (``None`` leaves a field); ``updated_at`` becomes ``at``."""
@@ -691,6 +694,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("record_schedule_run", "schedules.last_run, next_run", True),
         ("due_schedules", "idx_schedules_next_run", False),
         ("get_schedule", "schedules by id", False),
+        ("list_schedules", "schedules by name", False),
         ("update_schedule", "schedules: name, cron_expression (next_run follows)", True),
         ("delete_schedule", "schedules by id (frees its pipeline)", True),
         ("create_flow", "flows", True),

@@ -266,6 +266,11 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
         with self._tx("get_schedule", schedule_id, write=False) as conn:
             return self._schedule(conn, schedule_id, "get_schedule")
 
+    def list_schedules(self) -> list[Schedule]:
+        with self._tx("list_schedules", write=False) as conn:
+            return [rows.schedule(row) for row in conn.execute(
+                f"SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY name, id")]
+
     def update_schedule(self, schedule_id: str, at: datetime, name: str | None = None,
                         cron_expression: str | None = None) -> Schedule:
         schedule_id, at, name, cron_expression = inputs.schedule_update(

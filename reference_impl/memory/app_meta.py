@@ -280,6 +280,9 @@ class MemoryAppMeta(MemoryAppMetaCatalog):
         (schedule_id,) = inputs.texts("get_schedule", schedule_id=schedule_id)
         return self._read(lambda s: _found("get_schedule", s.schedules, schedule_id, "schedule"))
 
+    def list_schedules(self) -> list[Schedule]:
+        return self._read(lambda s: sorted(s.schedules.values(), key=lambda x: (x.name, x.id)))
+
     def update_schedule(self, schedule_id: str, at: datetime, name: str | None = None,
                         cron_expression: str | None = None) -> Schedule:
         schedule_id, at, name, cron_expression = inputs.schedule_update(

@@ -363,6 +363,14 @@ class ScheduleKeepsItsOldNextRun(SqliteAppMeta):
         return super().get_schedule(schedule_id)
 
 
+class SchedulesListedWhenEnabled(SqliteAppMeta):
+    """``list_schedules`` shares the due query's ``WHERE enabled = 1``: a paused schedule
+    disappears from the list it would be resumed from."""
+
+    def list_schedules(self) -> list[Schedule]:
+        return [schedule for schedule in super().list_schedules() if schedule.enabled]
+
+
 MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "settings_lose_their_type": (SettingsLoseTheirType, "model"),
     "chunk_count_not_updated": (ChunkCountNotUpdated, "model"),
@@ -387,6 +395,7 @@ MUTANTS: dict[str, tuple[type[SqliteAppMeta], str]] = {
     "model_status_read_before_the_update": (ModelStatusReadBeforeTheUpdate, "model"),
     "bundled_model_kept": (BundledModelKept, "model"),
     "schedule_keeps_its_old_next_run": (ScheduleKeepsItsOldNextRun, "model"),
+    "schedules_listed_when_enabled": (SchedulesListedWhenEnabled, "model"),
     "document_update_resets_its_chunk_count": (DocumentUpdateResetsItsChunkCount, "model"),
 }
 

@@ -221,6 +221,7 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             call("update_schedule", "sch-2", T0 + timedelta(hours=2), None, "*/15 * * * *")
             call("update_schedule", "sch-2", T0 + MICRO, "nightly")
             call("update_schedule", "sch-2", T0 + MICRO, None, "61 * * * *")
+            call("set_schedule_enabled", "sch-2", False, T0 + 2 * MICRO)
             # A document described anew: its title alone, then its metadata; bad JSON refused.
             call("update_document", "d-1", T0 + 2 * MICRO, "Guide v2")
             call("update_document", "d-tied", T0 + 2 * MICRO, None, "CC-BY", '{"lang": "en"}')
@@ -516,7 +517,8 @@ def _read_knowledge(store: Any) -> Any:
 def _read_work(store: Any) -> Any:
     return ([(_or_none(partial(store.get_pipeline, pipeline_id)),
               _or_none(partial(store.list_runs, pipeline_id))) for pipeline_id in PIPELINES],
-            store.list_pipelines(), [_or_none(partial(store.get_run, r)) for r in RUNS],
+            store.list_pipelines(), store.list_schedules(),
+            [_or_none(partial(store.get_run, r)) for r in RUNS],
             store.list_tools(True), store.list_tools(False), store.list_flows(),
             [_or_none(partial(store.get_tool, t)) for t in TOOLS],
             [_or_none(partial(store.get_schedule, x)) for x in SCHEDULES],
