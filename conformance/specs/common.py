@@ -187,6 +187,10 @@ class Validator:
             raise self.fail(f"limit must be between 1 and {maximum}", value)
         return limit
 
+    def optional_limit(self, value: Any, maximum: int = 1000) -> int | None:
+        """``None`` (every row, where the seed's limit is optional) or a :meth:`limit`."""
+        return None if value is None else self.limit(value, maximum)
+
     def one_of(self, name: str, value: Any, allowed: tuple[str, ...]) -> str:
         """For filters and arguments that are not stored (stored enums are CHECKs)."""
         if value not in allowed:

@@ -540,7 +540,9 @@ class TelemetryStore(Protocol):
 
     def get_training_run(self, run_id: str) -> TrainingRun: ...
 
-    def list_training_runs(self, model_type: str | None, limit: int) -> list[TrainingRun]: ...
+    def list_training_runs(self, model_type: str | None,
+                           limit: int | None) -> list[TrainingRun]:
+        """``limit`` ``None`` lists every run (the seed's limit is optional)."""
 
     def update_training_run_results(self, run_id: str,
                                     metrics: TrainingMetrics) -> TrainingRun: ...
@@ -585,8 +587,9 @@ class TelemetryStore(Protocol):
                              format: str) -> TrainingDataExport:
         """``start <= timestamp <= end``; ``format`` one of :data:`EXPORT_FORMATS`."""
 
-    def get_labeled_samples(self, limit: int) -> list[LabeledSample]:
-        """Newest query first (``timestamp`` desc, then id desc)."""
+    def get_labeled_samples(self, limit: int | None) -> list[LabeledSample]:
+        """Newest query first (``timestamp`` desc, then id desc); ``limit`` ``None`` gives
+        every labelled query (the seed's limit is optional)."""
 
     def get_model_performance(self, model_version: str) -> ModelPerformance: ...
 

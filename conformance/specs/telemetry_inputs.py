@@ -167,9 +167,9 @@ def new_run(new: Any) -> NewTrainingRun:
     return replace(new, started_at=v.timestamp("started_at", new.started_at))
 
 
-def run_filter(model_type: Any, limit: Any) -> tuple[str | None, int]:
+def run_filter(model_type: Any, limit: Any) -> tuple[str | None, int | None]:
     v = check("list_training_runs")
-    return v.optional_text("model_type", model_type), v.limit(limit)
+    return v.optional_text("model_type", model_type), v.optional_limit(limit)
 
 
 def metrics(value: Any) -> TrainingMetrics:

@@ -338,8 +338,8 @@ class MemoryTelemetry(MemoryStore[State]):
             return TrainingDataExport(format, len(rows), render(EXPORT_COLUMNS, rows))
         return self._read(look)
 
-    def get_labeled_samples(self, limit: int) -> list[LabeledSample]:
-        limit = inputs.check("get_labeled_samples").limit(limit)
+    def get_labeled_samples(self, limit: int | None) -> list[LabeledSample]:
+        limit = inputs.check("get_labeled_samples").optional_limit(limit)
 
         def look(s: State) -> list[LabeledSample]:
             found = []
@@ -375,7 +375,8 @@ class MemoryTelemetry(MemoryStore[State]):
         inputs.check("get_training_run").text("run_id", run_id)
         return self._read(lambda s: _found("get_training_run", s.runs, run_id, "training run"))
 
-    def list_training_runs(self, model_type: str | None, limit: int) -> list[TrainingRun]:
+    def list_training_runs(self, model_type: str | None,
+                           limit: int | None) -> list[TrainingRun]:
         model_type, limit = inputs.run_filter(model_type, limit)
         return self._read(lambda s: _runs_newest_first(s.runs.values(), model_type)[:limit])
 

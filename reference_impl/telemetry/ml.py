@@ -40,6 +40,7 @@ from storecheck.reference_impl.telemetry.rows import (
     TEST_COLUMNS,
     VARIANT_COLUMNS,
     VECTOR_COLUMNS,
+    row_limit,
 )
 from storecheck.reference_impl.telemetry.similarity import VectorIndex
 
@@ -104,16 +105,17 @@ class SqliteTelemetryMl(SqliteStore):
         with self._tx("get_training_run", run_id, write=False) as conn:
             return self._run(conn, run_id, "get_training_run")
 
-    def list_training_runs(self, model_type: str | None, limit: int) -> list[TrainingRun]:
+    def list_training_runs(self, model_type: str | None,
+                           limit: int | None) -> list[TrainingRun]:
         model_type, limit = inputs.run_filter(model_type, limit)
         with self._tx("list_training_runs", model_type, write=False) as conn:
             if model_type is None:
                 found = conn.execute(f"SELECT {RUN_COLUMNS} FROM model_training_runs "
-                                     "ORDER BY started_at DESC, id LIMIT ?", (limit,))
+                                     "ORDER BY started_at DESC, id LIMIT ?", (row_limit(limit),))
             else:
                 found = conn.execute(f"SELECT {RUN_COLUMNS} FROM model_training_runs "
                                      "WHERE model_type = ? ORDER BY started_at DESC, id LIMIT ?",
-                                     (model_type, limit))
+                                     (model_type, row_limit(limit)))
             return [rows.run(row) for row in found]
 
     def update_training_run_results(self, run_id: str,

@@ -119,3 +119,13 @@ def variant(row: Any) -> VariantResult:
 def export_row(row: Any) -> ExportRow:
     return (row[0], row[1], from_text(row[2]), row[3], row[4], row[5], row[6], row[7], row[8],
             real(row[9]), bool(row[10]), row[11], row[12], real(row[13]))
+
+
+EVERY_ROW: Final = 2**63 - 1
+"""The LIMIT of a listing asked for without one: the largest count both SQLite and
+PostgreSQL take, which no table reaches (SQLite's own "no limit", -1, is an error on
+PostgreSQL, and its NULL a type error on SQLite)."""
+
+
+def row_limit(limit: int | None) -> int:
+    return EVERY_ROW if limit is None else limit

@@ -42,6 +42,7 @@ from storecheck.reference_impl.telemetry.rows import (
     QUERY_COLUMNS,
     SESSION_COLUMNS,
     TRACE_COLUMNS,
+    row_limit,
 )
 from storecheck.reference_impl.telemetry.similarity import SERIAL_COMMITS, VectorIndex
 
@@ -276,8 +277,8 @@ class SqliteTelemetry(SqliteTelemetryMl):
             found = conn.execute(EXPORT, (to_text(start), to_text(end))).fetchall()
         return training_data([rows.export_row(row) for row in found], format)
 
-    def get_labeled_samples(self, limit: int) -> list[LabeledSample]:
-        limit = inputs.check("get_labeled_samples").limit(limit)
+    def get_labeled_samples(self, limit: int | None) -> list[LabeledSample]:
+        limit = inputs.check("get_labeled_samples").optional_limit(limit)
         with self._tx("get_labeled_samples", limit, write=False) as conn:
             found = conn.execute(
                 "SELECT * FROM (SELECT q.id, q.query_type, q.query_length, q.latency_ms, "
@@ -285,6 +286,6 @@ class SqliteTelemetry(SqliteTelemetryMl):
                 "WHERE f.query_id = q.id AND f.feedback_type IN ('thumbs_up', 'thumbs_down') "
                 "ORDER BY f.timestamp DESC, f.id DESC LIMIT 1) AS label, q.timestamp "
                 "FROM queries AS q) WHERE label IS NOT NULL "
-                "ORDER BY timestamp DESC, id DESC LIMIT ?", (limit,)).fetchall()
+                "ORDER BY timestamp DESC, id DESC LIMIT ?", (row_limit(limit),)).fetchall()
         return [LabeledSample(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
                 for row in found]

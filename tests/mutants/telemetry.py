@@ -335,6 +335,17 @@ class PredictionBatchReturnedInIdOrder(SqliteTelemetry):
         return sorted(super().batch_insert_predictions(batch), key=lambda p: p.id)
 
 
+class NoLimitMeansNoRows(SqliteTelemetry):
+    """A missing limit bound as ``int(limit or 0)``: ``LIMIT 0``, so "every run" is none."""
+
+    def list_training_runs(self, model_type: str | None,
+                           limit: int | None) -> list[TrainingRun]:
+        if limit is None:
+            inputs.run_filter(model_type, None)
+            return []
+        return super().list_training_runs(model_type, limit)
+
+
 class AggregatesCommittedDayByDay(SqliteTelemetry):
     """Each day's aggregate replaced in its own transaction."""
 
@@ -555,6 +566,7 @@ MUTANTS: dict[str, tuple[type[SqliteTelemetry], str]] = {
     "prediction_batch_committed_per_chunk": (PredictionBatchCommittedPerChunk, "acid"),
     "prediction_batch_returned_in_id_order": (PredictionBatchReturnedInIdOrder, "acid"),
     "prediction_batch_ignores_duplicates": (PredictionBatchIgnoresDuplicates, "model"),
+    "no_limit_means_no_rows": (NoLimitMeansNoRows, "model"),
     "aggregates_committed_day_by_day": (AggregatesCommittedDayByDay, "acid"),
     "prune_session_by_session": (PruneSessionBySession, "acid"),
     "prune_children_committed_apart": (PruneChildrenCommittedApart, "acid"),

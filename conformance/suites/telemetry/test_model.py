@@ -229,6 +229,8 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                 call("export_training_data", T0 - MICRO, T0, format)
                 call("export_training_data", ancient, ancient, format)
             call("get_labeled_samples", 10)
+            call("get_labeled_samples", None)
+            call("list_training_runs", None, None)
             # Every window's ends at a stored instant and a microsecond either side, and an
             # empty one (its end not after its start).
             for edge in (-MICRO, timedelta(0), MICRO):
@@ -290,16 +292,16 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             self.both("export_training_data",
                       lambda s, _: s.export_training_data(start, end, format))
 
-        @rule(limit=limits)
-        def get_labeled_samples(self, limit: int) -> None:
+        @rule(limit=st.none() | limits)
+        def get_labeled_samples(self, limit: int | None) -> None:
             self.both("get_labeled_samples", lambda s, _: s.get_labeled_samples(limit))
 
         @rule(new=runs)
         def insert_training_run(self, new: NewTrainingRun) -> None:
             self.both("insert_training_run", lambda s, _: s.insert_training_run(new))
 
-        @rule(model_type=st.none() | st.sampled_from(MODEL_TYPES), limit=limits)
-        def list_training_runs(self, model_type: str | None, limit: int) -> None:
+        @rule(model_type=st.none() | st.sampled_from(MODEL_TYPES), limit=st.none() | limits)
+        def list_training_runs(self, model_type: str | None, limit: int | None) -> None:
             self.both("list_training_runs",
                       lambda s, _: s.list_training_runs(model_type, limit))
 
