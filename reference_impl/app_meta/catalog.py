@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Final
+from typing import Any, Final, TypeVar
 
 from storecheck.conformance.errors import Conflict, ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs import app_meta_inputs as inputs
@@ -33,6 +33,8 @@ from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.store import SqliteStore
 from storecheck.reference_impl.engine.timestamps import to_text
 
+R = TypeVar("R")
+
 SELECT_SETTING: Final = f"SELECT {SETTING_COLUMNS} FROM settings WHERE key = ?"
 UPSERT_SETTING: Final = (
     "INSERT INTO settings (key, value, schema_version, created_at, updated_at) "
@@ -44,8 +46,16 @@ INSERT_CHUNK: Final = (
     "token_count, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
-def _found(row: object, what: str, operation: str, key: object) -> None:
+def found(row: R | None, what: str, operation: str, key: object) -> R:
+    """``row``, the one ``key`` names; NotFound in the spec's words where there is none."""
     if row is None:
+        raise NotFound(SPEC, operation, f"no such {what}", key)
+    return row
+
+
+def deleted(cursor: Any, what: str, operation: str, key: object) -> None:
+    """A DELETE by key that found nothing to delete is NotFound."""
+    if cursor.rowcount == 0:
         raise NotFound(SPEC, operation, f"no such {what}", key)
 
 
@@ -70,7 +80,7 @@ class SqliteAppMetaCatalog(SqliteStore):
         (key,) = inputs.texts("get_setting", key=key)
         with self._tx("get_setting", key, write=False) as conn:
             row = conn.execute(SELECT_SETTING, (key,)).fetchone()
-            _found(row, "setting", "get_setting", key)
+            found(row, "setting", "get_setting", key)
             return rows.setting(row)
 
     def list_settings(self) -> list[Setting]:
@@ -90,7 +100,7 @@ class SqliteAppMetaCatalog(SqliteStore):
     def _knowledge_base(conn: Connection, kb_id: str, operation: str) -> KnowledgeBase:
         row = conn.execute(f"SELECT {KB_COLUMNS} FROM knowledge_bases WHERE id = ?",
                            (kb_id,)).fetchone()
-        _found(row, "knowledge base", operation, kb_id)
+        found(row, "knowledge base", operation, kb_id)
         return rows.knowledge_base(row)
 
     def create_knowledge_base(self, new: NewKnowledgeBase) -> KnowledgeBase:
@@ -164,7 +174,7 @@ class SqliteAppMetaCatalog(SqliteStore):
     def _document(conn: Connection, document_id: str, operation: str) -> Document:
         row = conn.execute(f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = ?",
                            (document_id,)).fetchone()
-        _found(row, "document", operation, document_id)
+        found(row, "document", operation, document_id)
         return rows.document(row)
 
     def add_document(self, new: NewDocument) -> Document:
@@ -189,9 +199,7 @@ class SqliteAppMetaCatalog(SqliteStore):
                 "license_info = coalesce(?, license_info), metadata = coalesce(?, metadata), "
                 f"updated_at = ? WHERE id = ? RETURNING {DOCUMENT_COLUMNS}",
                 (title, license_info, metadata_json, to_text(at), document_id)).fetchone()
-        if row is None:
-            raise NotFound(SPEC, "update_document", "no such document", document_id)
-        return rows.document(row)
+        return rows.document(found(row, "document", "update_document", document_id))
 
     def get_document(self, document_id: str) -> Document:
         (document_id,) = inputs.texts("get_document", document_id=document_id)

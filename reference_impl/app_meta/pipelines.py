@@ -24,7 +24,7 @@ from storecheck.conformance.specs.app_meta import (
     Tool,
 )
 from storecheck.reference_impl.app_meta import rows
-from storecheck.reference_impl.app_meta.catalog import SqliteAppMetaCatalog
+from storecheck.reference_impl.app_meta.catalog import SqliteAppMetaCatalog, deleted, found
 from storecheck.reference_impl.app_meta.rows import (
     FLOW_COLUMNS,
     MODEL_COLUMNS,
@@ -116,9 +116,7 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
         with self._tx("get_run", run_id, write=False) as conn:
             row = conn.execute(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE id = ?",
                                (run_id,)).fetchone()
-        if row is None:
-            raise NotFound(SPEC, "get_run", "no such run", run_id)
-        return rows.run(row)
+        return rows.run(found(row, "run", "get_run", run_id))
 
     def transition_run(self, run_id: str, status: str, at: datetime,
                        error_message: str | None = None,
@@ -187,9 +185,7 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
         with self._tx("get_tool", tool_id, write=False) as conn:
             row = conn.execute(f"SELECT {TOOL_COLUMNS} FROM tools WHERE id = ?",
                                (tool_id,)).fetchone()
-        if row is None:
-            raise NotFound(SPEC, "get_tool", "no such tool", tool_id)
-        return rows.tool(row)
+        return rows.tool(found(row, "tool", "get_tool", tool_id))
 
     def update_tool(self, tool_id: str, at: datetime, name: str | None = None,
                     config_json: str | None = None, schema_json: str | None = None) -> Tool:
@@ -201,15 +197,13 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
                 "schema = coalesce(?, schema), updated_at = ? WHERE id = ? "
                 f"RETURNING {TOOL_COLUMNS}",
                 (name, config_json, schema_json, to_text(at), tool_id)).fetchone()
-        if row is None:
-            raise NotFound(SPEC, "update_tool", "no such tool", tool_id)
-        return rows.tool(row)
+        return rows.tool(found(row, "tool", "update_tool", tool_id))
 
     def delete_tool(self, tool_id: str) -> None:
         (tool_id,) = inputs.texts("delete_tool", tool_id=tool_id)
         with self._tx("delete_tool", tool_id) as conn:
-            if conn.execute("DELETE FROM tools WHERE id = ?", (tool_id,)).rowcount == 0:
-                raise NotFound(SPEC, "delete_tool", "no such tool", tool_id)
+            deleted(conn.execute("DELETE FROM tools WHERE id = ?", (tool_id,)),
+                    "tool", "delete_tool", tool_id)
 
     # -- schedules ------------------------------------------------------------------------
 
@@ -288,8 +282,8 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
     def delete_schedule(self, schedule_id: str) -> None:
         (schedule_id,) = inputs.texts("delete_schedule", schedule_id=schedule_id)
         with self._tx("delete_schedule", schedule_id) as conn:
-            if conn.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,)).rowcount == 0:
-                raise NotFound(SPEC, "delete_schedule", "no such schedule", schedule_id)
+            deleted(conn.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,)),
+                    "schedule", "delete_schedule", schedule_id)
 
     # -- flows and models -------------------------------------------------------------------
 
@@ -312,9 +306,7 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
         with self._tx("get_flow", flow_id, write=False) as conn:
             row = conn.execute(f"SELECT {FLOW_COLUMNS} FROM flows WHERE id = ?",
                                (flow_id,)).fetchone()
-        if row is None:
-            raise NotFound(SPEC, "get_flow", "no such flow", flow_id)
-        return rows.flow(row)
+        return rows.flow(found(row, "flow", "get_flow", flow_id))
 
     def update_flow(self, flow_id: str, at: datetime, name: str | None = None,
                     description: str | None = None,
@@ -328,15 +320,13 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
                 "definition = coalesce(?, definition), updated_at = ? WHERE id = ? "
                 f"RETURNING {FLOW_COLUMNS}",
                 (name, description, definition_json, to_text(at), flow_id)).fetchone()
-        if row is None:
-            raise NotFound(SPEC, "update_flow", "no such flow", flow_id)
-        return rows.flow(row)
+        return rows.flow(found(row, "flow", "update_flow", flow_id))
 
     def delete_flow(self, flow_id: str) -> None:
         (flow_id,) = inputs.texts("delete_flow", flow_id=flow_id)
         with self._tx("delete_flow", flow_id) as conn:
-            if conn.execute("DELETE FROM flows WHERE id = ?", (flow_id,)).rowcount == 0:
-                raise NotFound(SPEC, "delete_flow", "no such flow", flow_id)
+            deleted(conn.execute("DELETE FROM flows WHERE id = ?", (flow_id,)),
+                    "flow", "delete_flow", flow_id)
 
     def register_model(self, new: NewModel) -> Model:
         new = inputs.new_model(new)
@@ -361,8 +351,8 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
         model_id, status, at = (v.text("model_id", model_id), v.text("status", status),
                                 v.timestamp("at", at))
         with self._tx("set_model_status", model_id) as conn:
-            if conn.execute("SELECT 1 FROM models WHERE id = ?", (model_id,)).fetchone() is None:
-                raise NotFound(SPEC, "set_model_status", "no such model", model_id)
+            found(conn.execute("SELECT 1 FROM models WHERE id = ?", (model_id,)).fetchone(),
+                  "model", "set_model_status", model_id)
             return rows.model(conn.execute(
                 f"UPDATE models SET status = ?, updated_at = ? WHERE id = ? "
                 f"RETURNING {MODEL_COLUMNS}", (status, to_text(at), model_id)).fetchone())
@@ -370,6 +360,6 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
     def delete_model(self, model_id: str) -> None:
         (model_id,) = inputs.texts("delete_model", model_id=model_id)
         with self._tx("delete_model", model_id) as conn:
-            if conn.execute("DELETE FROM models WHERE id = ?", (model_id,)).rowcount == 0:
-                raise NotFound(SPEC, "delete_model", "no such model", model_id)
+            deleted(conn.execute("DELETE FROM models WHERE id = ?", (model_id,)),
+                    "model", "delete_model", model_id)
 

@@ -76,6 +76,13 @@ INSERT_SESSION: Final = (
 UPDATABLE: Final = ("environment", "stdout_log_path", "stderr_log_path",
                     "extraction_config_version", "environment_config_version")
 
+AGENT_EVENTS_BY: Final = {
+    field: f"SELECT {EVENT_COLUMNS} FROM extraction_events WHERE agent_name = ? AND {field} = ? "
+           f"{NEWEST_FIRST}"
+    for field in ("event_type", "pattern", "risk_level")}
+"""One agent's events with one column equal to a value, newest first, through the index on
+(agent, that column, time, id)."""
+
 
 def event_values(new: NewExtractionEvent) -> tuple[object, ...]:
     return (new.agent_name, new.session_id, to_text(new.timestamp), new.event_type, new.pattern,
@@ -123,29 +130,28 @@ class SqliteExtraction(SqliteStore):
         return self._events("events_by_agent", EVENTS_BY_AGENT,
                             (v.text("agent_name", agent_name), v.limit(limit)))
 
+    def _agent_events_by(self, operation: str, field: str, agent_name: str, value: str,
+                         limit: int) -> list[ExtractionEvent]:
+        """The agent's events whose ``field`` (a column of :data:`AGENT_EVENTS_BY`) is
+        ``value``, newest first."""
+        v = inputs.check(operation)
+        return self._events(operation, AGENT_EVENTS_BY[field],
+                            (v.text("agent_name", agent_name), v.text(field, value),
+                             v.limit(limit)))
+
     def events_by_type(self, agent_name: str, event_type: str,
                        limit: int) -> list[ExtractionEvent]:
-        v = inputs.check("events_by_type")
-        return self._events("events_by_type", f"SELECT {EVENT_COLUMNS} FROM extraction_events "
-                            f"WHERE agent_name = ? AND event_type = ? {NEWEST_FIRST}",
-                            (v.text("agent_name", agent_name), v.text("event_type", event_type),
-                             v.limit(limit)))
+        return self._agent_events_by("events_by_type", "event_type", agent_name, event_type,
+                                     limit)
 
     def events_by_risk(self, agent_name: str, risk_level: str,
                        limit: int) -> list[ExtractionEvent]:
-        v = inputs.check("events_by_risk")
-        return self._events("events_by_risk", f"SELECT {EVENT_COLUMNS} FROM extraction_events "
-                            f"WHERE agent_name = ? AND risk_level = ? {NEWEST_FIRST}",
-                            (v.text("agent_name", agent_name), v.text("risk_level", risk_level),
-                             v.limit(limit)))
+        return self._agent_events_by("events_by_risk", "risk_level", agent_name, risk_level,
+                                     limit)
 
     def events_by_pattern(self, agent_name: str, pattern: str,
                           limit: int) -> list[ExtractionEvent]:
-        v = inputs.check("events_by_pattern")
-        return self._events("events_by_pattern", f"SELECT {EVENT_COLUMNS} FROM extraction_events "
-                            f"WHERE agent_name = ? AND pattern = ? {NEWEST_FIRST}",
-                            (v.text("agent_name", agent_name), v.text("pattern", pattern),
-                             v.limit(limit)))
+        return self._agent_events_by("events_by_pattern", "pattern", agent_name, pattern, limit)
 
     def events_by_session(self, session_id: str) -> list[ExtractionEvent]:
         inputs.check("events_by_session").text("session_id", session_id)
