@@ -57,6 +57,7 @@ pytestmark = pytest.mark.slow
 
 CRASH = re.compile(r"Can't pickle|takes \d+ positional arguments? but \d+ (?:was|were) given|"
                    r"No such process|not enough values to unpack|unexpected keyword argument|"
+                   r"super\(type, obj\)|"
                    r"builtins\.(?:TypeError|NameError|AttributeError|ImportError)")
 """Failures that are a crash of Python code, the mutant's or the harness's, not a finding."""
 
