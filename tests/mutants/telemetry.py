@@ -153,7 +153,8 @@ class SignificanceUnpooledVariance(SqliteTelemetry):
 class RunTiesByIdDescending(SqliteTelemetry):
     """``ORDER BY started_at DESC, id DESC``: runs started at one instant in reverse."""
 
-    def list_training_runs(self, model_type: str | None, limit: int) -> list[TrainingRun]:
+    def list_training_runs(self, model_type: str | None,
+                           limit: int | None) -> list[TrainingRun]:
         runs = super().list_training_runs(model_type, 1000)
         return sorted(runs, key=lambda run: (run.started_at, run.id), reverse=True)[:limit]
 
@@ -231,7 +232,7 @@ class DimensionNotEnforced(SqliteTelemetry):
 class LabelFromTheFirstFeedback(SqliteTelemetry):
     """The label taken from the query's oldest thumbs feedback, not its latest."""
 
-    def get_labeled_samples(self, limit: int) -> list[LabeledSample]:
+    def get_labeled_samples(self, limit: int | None) -> list[LabeledSample]:
         found = super().get_labeled_samples(limit)
         with self._tx("get_labeled_samples", write=False) as conn:
             return [replace(sample, label=conn.execute(
