@@ -51,11 +51,11 @@ what the seed leaves open is decided below.  Rules beyond the records' types:
   fields must parse.  Models (schema version 2, the application's "add models
   table" step) have a type and source from :data:`MODEL_TYPES` and
   :data:`MODEL_SOURCES`.  Each lists by name, then id.  Nothing names a tool, a
-  schedule or a flow, so each is deleted alone; deleting a pipeline's last
-  schedule (and its runs having none) lets the pipeline be deleted.  An update
-  of a pipeline, a tool or a flow holds its fields to the rules of their creation
-  (a name still unique, JSON that parses); a description cannot be cleared, only
-  replaced.
+  schedule or a flow, so each is deleted alone; once its schedules are
+  deleted, a pipeline without runs can be.  An update of a pipeline, a tool, a
+  flow, a schedule or a document holds its fields to the rules of their creation
+  (a name still unique and not empty, JSON that parses); a field given as
+  ``None`` is left as it is, so a description cannot be cleared, only replaced.
 * Events: an aggregate's stream is its id; its type is fixed by its first
   event (another type is :class:`Conflict`).  ``append_events(aggregate,
   expected_version, events)`` appends 1 to :data:`MAX_BATCH` events when the
