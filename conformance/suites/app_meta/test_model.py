@@ -226,8 +226,15 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             call("update_document", "d-1", T0 + 2 * MICRO, "Guide v2")
             call("update_document", "d-tied", T0 + 2 * MICRO, None, "CC-BY", '{"lang": "en"}')
             call("update_document", "d-tied", T0 + 2 * MICRO, None, None, "{")
+            # One of each read by id, and one that is not there (NotFound, not None).
+            for operation, found, missing in (("get_run", "r-1", "r-gone"),
+                                              ("get_tool", "t-1", "t-gone"),
+                                              ("get_schedule", "sch-1", "sch-gone"),
+                                              ("get_flow", "f-1", "f-gone")):
+                call(operation, found)
+                call(operation, missing)
             # A model's download, and the bundled model deleted (twice: NotFound).
-            call("set_model_status", "m-1", "downloading", T0 + MICRO)
+            call("set_model_status", "m-1", "available", T0 + MICRO)
             call("set_model_status", "m-1", "ready", T0 + MICRO)
             call("delete_model", "sentence-transformers/all-MiniLM-L6-v2")
             call("delete_model", "sentence-transformers/all-MiniLM-L6-v2")
