@@ -342,8 +342,8 @@ def read_while(read: Callable[[], object], action: Callable[[], T]) -> T:
     that is seen by luck; the kill checks (:func:`kill_at_random_moments`) are the ones
     whose power against such a store is stated.  The action starts only once the reader
     has finished a first read: on a loaded machine a new thread can otherwise miss a short
-    action altogether, and the check would pass without having looked.  An exception in the reader fails the
-    check once the action is done.
+    action altogether, and the check would pass without having looked.  An exception in
+    the reader fails the check once the action is done.
     """
     done, reading = threading.Event(), threading.Event()
     raised: list[tuple[int, BaseException]] = []

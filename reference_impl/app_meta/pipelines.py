@@ -272,12 +272,13 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
         next_run = (None if cron_expression is None
                     else to_text(inputs.next_run("update_schedule", cron_expression, at)))
         with self._tx("update_schedule", schedule_id) as conn:
-            self._schedule(conn, schedule_id, "update_schedule")
-            conn.execute("UPDATE schedules SET name = coalesce(?, name), "
-                         "cron_expression = coalesce(?, cron_expression), "
-                         "next_run = coalesce(?, next_run), updated_at = ? WHERE id = ?",
-                         (name, cron_expression, next_run, to_text(at), schedule_id))
-            return self._schedule(conn, schedule_id, "update_schedule")
+            row = conn.execute("UPDATE schedules SET name = coalesce(?, name), "
+                               "cron_expression = coalesce(?, cron_expression), "
+                               "next_run = coalesce(?, next_run), updated_at = ? WHERE id = ? "
+                               f"RETURNING {SCHEDULE_COLUMNS}",
+                               (name, cron_expression, next_run, to_text(at),
+                                schedule_id)).fetchone()
+        return rows.schedule(found(row, "schedule", "update_schedule", schedule_id))
 
     def delete_schedule(self, schedule_id: str) -> None:
         (schedule_id,) = inputs.texts("delete_schedule", schedule_id=schedule_id)
@@ -351,11 +352,10 @@ class SqliteAppMetaPipelines(SqliteAppMetaCatalog):
         model_id, status, at = (v.text("model_id", model_id), v.text("status", status),
                                 v.timestamp("at", at))
         with self._tx("set_model_status", model_id) as conn:
-            found(conn.execute("SELECT 1 FROM models WHERE id = ?", (model_id,)).fetchone(),
-                  "model", "set_model_status", model_id)
-            return rows.model(conn.execute(
-                f"UPDATE models SET status = ?, updated_at = ? WHERE id = ? "
-                f"RETURNING {MODEL_COLUMNS}", (status, to_text(at), model_id)).fetchone())
+            row = conn.execute(f"UPDATE models SET status = ?, updated_at = ? WHERE id = ? "
+                               f"RETURNING {MODEL_COLUMNS}",
+                               (status, to_text(at), model_id)).fetchone()
+        return rows.model(found(row, "model", "set_model_status", model_id))
 
     def delete_model(self, model_id: str) -> None:
         (model_id,) = inputs.texts("delete_model", model_id=model_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from storecheck.conformance.errors import Conflict, ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs import app_meta_inputs as inputs
@@ -39,19 +39,13 @@ from storecheck.reference_impl.memory.app_meta_catalog import (
     State,
     _check,
     _found,
+    _given,
     _named,
     _not_empty,
     _parent,
     _unique,
     verified,
 )
-
-T = TypeVar("T")
-
-
-def _given(value: T | None, stored: T) -> T:
-    """An update's field: what was given, or what is stored where ``None`` was."""
-    return stored if value is None else value
 
 
 def _removed(operation: str, table: dict[str, Any], key: str, what: str) -> None:

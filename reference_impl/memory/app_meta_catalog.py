@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from storecheck.conformance.errors import (
     Conflict,
@@ -46,6 +46,12 @@ RULES = Rules(SPEC)
 _check = RULES.check
 _parent = RULES.parent
 _found = RULES.found
+T = TypeVar("T")
+
+
+def _given(value: T | None, stored: T) -> T:
+    """An update's field: what was given, or what is stored where ``None`` was."""
+    return stored if value is None else value
 
 
 @dataclass
@@ -190,9 +196,8 @@ class MemoryAppMetaCatalog(MemoryStore[State]):
             _check(operation, "health_score BETWEEN 0 AND 1",
                    health_score is None or 0 <= health_score <= 1, health_score)
             s.knowledge_bases[kb_id] = replace(
-                kb, status=kb.status if status is None else status,
-                health_score=kb.health_score if health_score is None else health_score,
-                updated_at=at)
+                kb, status=_given(status, kb.status),
+                health_score=_given(health_score, kb.health_score), updated_at=at)
             return s.knowledge_bases[kb_id]
         return self._apply(change)
 
@@ -255,10 +260,9 @@ class MemoryAppMetaCatalog(MemoryStore[State]):
         def change(s: State) -> Document:
             document = _found("update_document", s.documents, document_id, "document")
             s.documents[document_id] = replace(
-                document, title=document.title if title is None else title,
-                license_info=document.license_info if license_info is None else license_info,
-                metadata_json=document.metadata_json if metadata_json is None else metadata_json,
-                updated_at=at)
+                document, title=_given(title, document.title),
+                license_info=_given(license_info, document.license_info),
+                metadata_json=_given(metadata_json, document.metadata_json), updated_at=at)
             return s.documents[document_id]
         return self._apply(change)
 

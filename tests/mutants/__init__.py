@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from storecheck.reference_impl.backend import SqliteBackend, sqlite_backend
 from storecheck.reference_impl.engine import Migration
 from storecheck.reference_impl.engine.connection import Database
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def mutant_name(module: str, name: str) -> str:
@@ -65,3 +69,12 @@ class NoRetryDatabase(Database):
     def _retry_busy(step: Any, first_attempt: float | None = None) -> Any:
         return step()
 
+
+def per_chunk(batch: Sequence[T], write: Callable[[Sequence[T]], list[R]],
+              size: int = 500) -> list[R]:
+    """``batch`` written ``size`` items to a call of ``write`` (each its own transaction):
+    the chunked-commit bug, where a batch refused past its first chunk keeps that chunk."""
+    stored: list[R] = []
+    for first in range(0, len(batch), size):
+        stored += write(batch[first:first + size])
+    return stored

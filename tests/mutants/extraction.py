@@ -39,7 +39,7 @@ from storecheck.reference_impl.extraction import MIGRATIONS, SqliteExtraction
 from storecheck.reference_impl.extraction import rows as row_codec
 from storecheck.reference_impl.extraction.rows import BLOCK_COLUMNS, EVENT_COLUMNS
 
-from tests.mutants import edit_migration, sqlite_mutant_backends
+from tests.mutants import edit_migration, per_chunk, sqlite_mutant_backends
 
 _PURGED = "SELECT session_id FROM process_sessions WHERE ended_at < ?"
 
@@ -92,10 +92,7 @@ class BatchCommittedPerChunk(SqliteExtraction):
     chunk its own transaction: a batch refused past its first chunk keeps that chunk."""
 
     def save_events(self, batch: Sequence[NewExtractionEvent]) -> list[ExtractionEvent]:
-        stored: list[ExtractionEvent] = []
-        for first in range(0, len(batch), 500):
-            stored += super().save_events(batch[first:first + 500])
-        return stored
+        return per_chunk(batch, super().save_events)
 
 
 class ActiveSessionsTiesByIdAscending(SqliteExtraction):

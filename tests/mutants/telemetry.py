@@ -55,7 +55,7 @@ from storecheck.reference_impl.telemetry.ml import (
 from storecheck.reference_impl.telemetry.rows import EXPORT_COLUMNS_SQL, VARIANT_COLUMNS
 from storecheck.reference_impl.telemetry.store import DELETE_SESSIONS, MIGRATIONS
 
-from tests.mutants import edit_migration, sqlite_mutant_backends
+from tests.mutants import edit_migration, per_chunk, sqlite_mutant_backends
 
 
 class PercentilesAllAverage(SqliteTelemetry):
@@ -278,10 +278,7 @@ class VectorBatchCommittedPerChunk(SqliteTelemetry):
     chunk keeps that chunk."""
 
     def batch_insert_feature_vectors(self, batch: Sequence[NewFeatureVector]) -> list[FeatureVector]:
-        stored: list[FeatureVector] = []
-        for first in range(0, len(batch), 500):
-            stored += super().batch_insert_feature_vectors(batch[first:first + 500])
-        return stored
+        return per_chunk(batch, super().batch_insert_feature_vectors)
 
 
 class PredictionBatchCommittedPerChunk(SqliteTelemetry):
@@ -289,10 +286,7 @@ class PredictionBatchCommittedPerChunk(SqliteTelemetry):
     chunk keeps that chunk."""
 
     def batch_insert_predictions(self, batch: Sequence[NewPrediction]) -> list[Prediction]:
-        stored: list[Prediction] = []
-        for first in range(0, len(batch), 500):
-            stored += super().batch_insert_predictions(batch[first:first + 500])
-        return stored
+        return per_chunk(batch, super().batch_insert_predictions)
 
 
 class PredictionBatchInOneStatement(SqliteTelemetry):
