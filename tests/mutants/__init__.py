@@ -40,12 +40,10 @@ def sqlite_mutant_backends(mutants: dict[str, tuple[type[Any], str]],
 
 
 def on_database(store: type[Any], database: type[Any], module: str) -> type[Any]:
-    """``store`` with its files opened by ``database`` (a broken engine), made a global of
-    ``module`` under its own name so that a worker process can unpickle it."""
-    name = f"{database.__name__}{store.__name__}"
-    mutant = type(name, (store,), {"database_class": database, "__module__": module})
-    setattr(sys.modules[module], name, mutant)
-    return mutant
+    """``store`` with its files opened by ``database`` (a broken engine), a class of
+    ``module`` (:func:`sqlite_mutant_backends` makes it a global there)."""
+    return type(f"{database.__name__}{store.__name__}", (store,),
+                {"database_class": database, "__module__": module})
 
 
 def edit_migration(migrations: tuple[Migration, ...], version: int, direction: str, old: str,
