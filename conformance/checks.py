@@ -11,7 +11,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
 from typing import Any, ClassVar, Final, TypeVar
 
 import pytest
@@ -377,8 +378,8 @@ def every_page(fetch: Callable[[Any], Any], *, offset_minutes: int = 0,
     """The pages of a keyset-paginated listing, at most ``limit`` of them.
 
     ``fetch(cursor)`` returns a page with ``items`` and ``next_cursor``; each
-    cursor is handed back re-expressed at a UTC offset of ``offset_minutes``
-    (the same instant), as a client in another zone would.
+    cursor is handed back with every instant in it re-expressed at a UTC offset of
+    ``offset_minutes`` (the same instant), as a client in another zone would.
     """
     pages: list[Any] = []
     cursor = None
@@ -387,8 +388,10 @@ def every_page(fetch: Callable[[Any], Any], *, offset_minutes: int = 0,
         pages.append(page)
         if page.next_cursor is None:
             break
-        cursor = replace(page.next_cursor,
-                         created_at=in_offset(page.next_cursor.created_at, offset_minutes))
+        cursor = replace(page.next_cursor, **{
+            field.name: in_offset(getattr(page.next_cursor, field.name), offset_minutes)
+            for field in fields(page.next_cursor)
+            if isinstance(getattr(page.next_cursor, field.name), datetime)})
     return pages
 
 

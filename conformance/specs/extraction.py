@@ -16,7 +16,15 @@ lifecycle of each wrapped process (``process_sessions`` and their
   ``events_by_session`` lists a session's events oldest first (``timestamp``,
   then ``id``); ``timeline(agent, start, end)`` lists the agent's events with
   ``start <= timestamp < end`` oldest first (the end instant is excluded, so
-  consecutive windows never share an event).  These reads select by the stored
+  consecutive windows never share an event).  ``query_events(where, limit, after)``
+  is the seed's query endpoint (``GET /api/query/extractions?agent&type&pattern&limit``,
+  with its ``total``): the events every given field of ``where`` (an
+  :class:`EventFilter`) equals, across all agents when it names none, newest
+  first, a page of at most ``limit`` after the cursor ``after``; the page's
+  ``total`` counts every event the filter matches, on any page, and its
+  ``next_cursor`` (the last event's ``timestamp`` and ``id``) is set exactly when
+  more events follow.  A cursor may be handed back at any UTC offset, and one no
+  stored event carries still marks a place in the order.  These reads select by the stored
   value: an agent name or session id nothing carries (an empty one included)
   finds an empty list, not :class:`NotFound` or a CHECK violation (events need
   no process session).
@@ -97,10 +105,12 @@ SEED: Final = "002_8e20c77259dd2cf8.txt"
 RISK_LEVELS: Final[tuple[str, ...]] = ("low", "medium", "high", "critical")
 STATES: Final[tuple[str, ...]] = ("started", "running", "paused", "completed")
 """The seed's "state transition history (started, running, paused, completed)"."""
-SCHEMA_VERSIONS: Final[tuple[int, ...]] = (1, 2, 3)
+SCHEMA_VERSIONS: Final[tuple[int, ...]] = (1, 2, 3, 4)
 """1: the seed's tables and indexes; 2: the indexes the time-ordered reads need (by
 agent, type, pattern and session), which the seed's set lacks, in place of the four
-seed indexes no read uses; 3: the index of an agent's events by risk level."""
+seed indexes no read uses; 3: the index of an agent's events by risk level; 4: the index
+of every agent's events newest first (:meth:`ExtractionStore.query_events` naming no
+agent)."""
 MIN_SPEED: Final = 0.1
 MAX_SPEED: Final = 100.0
 
@@ -116,6 +126,7 @@ STORE_ASSIGNED_IDS: Final[dict[tuple[str, str], str]] = {
     ("CodeBlock", "id"): "code_block",
     ("ProcessSession", "id"): "process_session",
     ("StateChange", "id"): "state_change",
+    ("EventCursor", "id"): "event",
 }
 """Fields whose values the store picks: compared up to a consistent renaming."""
 
@@ -310,6 +321,36 @@ class PurgeCounts:
     code_blocks: int
 
 
+@dataclass(frozen=True)
+class EventFilter:
+    """What :meth:`ExtractionStore.query_events` selects: every field given must equal the
+    event's; one left ``None`` matches any value, so an empty filter matches every event
+    of every agent.  Text nothing carries (an empty one included) matches no event."""
+
+    agent_name: str | None = None
+    event_type: str | None = None
+    pattern: str | None = None
+    risk_level: str | None = None
+
+
+@dataclass(frozen=True)
+class EventCursor:
+    """A place in the newest-first order: the page after it holds the events older than
+    ``timestamp``, and those at ``timestamp`` with a smaller ``id``."""
+
+    timestamp: datetime
+    id: int
+
+
+@dataclass(frozen=True)
+class EventPage:
+    items: tuple[ExtractionEvent, ...]
+    total: int
+    """Every event the filter matches, on this page or any other (the seed's ``total``)."""
+    next_cursor: EventCursor | None
+    """The last item's place when more events follow it; ``None`` on the last page."""
+
+
 def replay_steps(events: Sequence[ExtractionEvent], speed: float) -> list[ReplayStep]:
     """The replay of ``events`` (already in session order) at ``speed``: the rule itself."""
     if not (isinstance(speed, int | float) and not isinstance(speed, bool)
@@ -346,6 +387,12 @@ class ExtractionStore(Protocol):
         """The seed's filtering by risk level: the agent's events at ``risk_level``, newest
         first.  A level outside :data:`RISK_LEVELS` finds an empty list (no event carries
         one), as does an event without a level, which no level names."""
+
+    def query_events(self, where: EventFilter, limit: int,
+                     after: EventCursor | None = None) -> EventPage:
+        """The seed's ``GET /api/query/extractions``: the events ``where`` matches, newest
+        first (``timestamp`` desc, ``id`` desc), a page of at most ``limit`` after
+        ``after``, with the total the filter matches."""
 
     def events_by_session(self, session_id: str) -> list[ExtractionEvent]: ...
 
@@ -405,6 +452,8 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("events_by_type", "GetExtractionsByType(agent, type, limit)", False),
         ("events_by_risk", "filtering by risk level (agent, level, limit)", False),
         ("events_by_pattern", "GetExtractionsByPattern(agent, pattern, limit)", False),
+        ("query_events", "GET /api/query/extractions?agent&type&pattern&limit: total, "
+         "pages", False),
         ("events_by_session", "GetExtractionsBySession(sessionID)", False),
         ("agent_stats", "GetExtractionStats(agent); GET /api/query/stats/agent/:name", False),
         ("pattern_stats", "GET /api/query/stats/pattern/:pattern", False),

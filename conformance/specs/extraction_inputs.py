@@ -17,6 +17,8 @@ from storecheck.conformance.specs.extraction import (
     MAX_SPEED,
     MIN_SPEED,
     SPEC,
+    EventCursor,
+    EventFilter,
     NewCodeBlock,
     NewExtractionEvent,
     NewProcessSession,
@@ -156,6 +158,23 @@ def history(agent_name: Any, days: Any, now: Any) -> tuple[str, datetime]:
                                                        -86_400 * count)
 
 
+def event_query(where: Any, limit: Any,
+                after: Any) -> tuple[EventFilter, int, EventCursor | None]:
+    """``query_events``'s filter, limit and cursor, the cursor's instant in UTC."""
+    v = check("query_events")
+    if not isinstance(where, EventFilter):
+        raise v.fail("where must be an EventFilter", where)
+    for name in ("agent_name", "event_type", "pattern", "risk_level"):
+        v.optional_text(f"where.{name}", getattr(where, name))
+    count = v.limit(limit)
+    if after is None:
+        return where, count, None
+    if not isinstance(after, EventCursor):
+        raise v.fail("after must be an EventCursor", after)
+    return where, count, EventCursor(v.timestamp("after.timestamp", after.timestamp),
+                                     v.integer("after.id", after.id))
+
+
 def speed(value: Any) -> float:
     v = check("replay")
     number = v.finite("speed", value)
@@ -168,6 +187,7 @@ __all__ = [
     "check",
     "completion",
     "event_batch",
+    "event_query",
     "history",
     "new_code_block",
     "new_event",

@@ -12,6 +12,9 @@ from storecheck.conformance.specs.extraction import (
     SPEC,
     AgentStats,
     CodeBlock,
+    EventCursor,
+    EventFilter,
+    EventPage,
     ExtractionEvent,
     NewCodeBlock,
     NewExtractionEvent,
@@ -84,6 +87,25 @@ AGENT_EVENTS_BY: Final = {
 (agent, that column, time, id)."""
 
 
+FILTERED: Final = ("agent_name", "event_type", "pattern", "risk_level")
+"""The columns an :class:`EventFilter` may name, in the order of its fields."""
+
+
+def query_statements(where: EventFilter) -> tuple[str, str, str]:
+    """The count, the first page and a page after a cursor of ``query_events``, for the
+    fields ``where`` gives (the columns are :data:`FILTERED`'s; every value is bound)."""
+    given = [f"{name} = ?" for name in FILTERED if getattr(where, name) is not None]
+    # A row value seeks into the index to the cursor; an OR of two comparisons walks it.
+    after = [*given, "(timestamp, id) < (?, ?)"]
+    return (f"SELECT count(*) FROM extraction_events{_where(given)}",
+            f"SELECT {EVENT_COLUMNS} FROM extraction_events{_where(given)} {NEWEST_FIRST}",
+            f"SELECT {EVENT_COLUMNS} FROM extraction_events{_where(after)} {NEWEST_FIRST}")
+
+
+def _where(conditions: list[str]) -> str:
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
 def event_values(new: NewExtractionEvent) -> tuple[object, ...]:
     return (new.agent_name, new.session_id, to_text(new.timestamp), new.event_type, new.pattern,
             new.matched_value, new.original_line, new.line_number, new.metadata_json,
@@ -152,6 +174,22 @@ class SqliteExtraction(SqliteStore):
     def events_by_pattern(self, agent_name: str, pattern: str,
                           limit: int) -> list[ExtractionEvent]:
         return self._agent_events_by("events_by_pattern", "pattern", agent_name, pattern, limit)
+
+    def query_events(self, where: EventFilter, limit: int,
+                     after: EventCursor | None = None) -> EventPage:
+        where, limit, after = inputs.event_query(where, limit, after)
+        values = tuple(getattr(where, name) for name in FILTERED
+                       if getattr(where, name) is not None)
+        count, first, following = query_statements(where)
+        with self._tx("query_events", values, write=False) as conn:
+            total = conn.execute(count, values).fetchone()[0]
+            found = (conn.execute(first, (*values, limit + 1)) if after is None
+                     else conn.execute(following, (*values, to_text(after.timestamp), after.id,
+                                                   limit + 1))).fetchall()
+        items = tuple(rows.event(row) for row in found[:limit])
+        more = len(found) > limit
+        return EventPage(items, total, EventCursor(items[-1].timestamp, items[-1].id)
+                         if more else None)
 
     def events_by_session(self, session_id: str) -> list[ExtractionEvent]:
         inputs.check("events_by_session").text("session_id", session_id)

@@ -15,6 +15,9 @@ from storecheck.conformance.specs.extraction import (
     STATES,
     AgentStats,
     CodeBlock,
+    EventCursor,
+    EventFilter,
+    EventPage,
     ExtractionEvent,
     NewCodeBlock,
     NewExtractionEvent,
@@ -123,6 +126,25 @@ class MemoryExtraction(MemoryStore[State]):
     def events_by_risk(self, agent_name: str, risk_level: str,
                        limit: int) -> list[ExtractionEvent]:
         return self._agent_events("events_by_risk", agent_name, limit, risk_level=risk_level)
+
+    def query_events(self, where: EventFilter, limit: int,
+                     after: EventCursor | None = None) -> EventPage:
+        where, limit, after = inputs.event_query(where, limit, after)
+        wanted = {name: value for name, value in (
+            ("agent_name", where.agent_name), ("event_type", where.event_type),
+            ("pattern", where.pattern), ("risk_level", where.risk_level)) if value is not None}
+
+        def look(s: State) -> EventPage:
+            matched = _newest_first((e for e in s.events.values() if all(
+                getattr(e, name) == value for name, value in wanted.items())), len(s.events))
+            following = matched if after is None else [
+                e for e in matched if e.timestamp < after.timestamp
+                or (e.timestamp == after.timestamp and e.id < after.id)]
+            page = tuple(following[:limit])
+            return EventPage(page, len(matched), EventCursor(page[-1].timestamp, page[-1].id)
+                             if len(following) > limit else None)
+
+        return self._read(look)
 
     def events_by_session(self, session_id: str) -> list[ExtractionEvent]:
         inputs.check("events_by_session").text("session_id", session_id)

@@ -16,7 +16,12 @@ from storecheck.conformance.specs.conversations import (
     LearningHit,
     LearningQuery,
 )
-from storecheck.conformance.specs.extraction import ExtractionEvent
+from storecheck.conformance.specs.extraction import (
+    EventCursor,
+    EventFilter,
+    EventPage,
+    ExtractionEvent,
+)
 from storecheck.conformance.specs.session_history import Cursor, SessionPage, SessionQuery
 from storecheck.reference_impl.conversations import SqliteConversations
 from storecheck.reference_impl.conversations.learning_search import search_statement
@@ -136,6 +141,29 @@ class RiskFilteredInPython(SqliteExtraction):
         return [event for event in found if event.risk_level == risk_level][:limit]
 
 
+class QueryPagedInPython(SqliteExtraction):
+    """``query_events`` reads every event the filter matches, newest first, and cuts the page
+    out after the cursor in the application: right, and the total is free, but each page
+    costs the whole listing."""
+
+    def query_events(self, where: EventFilter, limit: int,
+                     after: EventCursor | None = None) -> EventPage:
+        everything = super().query_events(where, 1, None)
+        found: list[ExtractionEvent] = []
+        with self._tx("query_events", write=False) as conn:
+            for row in conn.execute(f"SELECT {EVENT_COLUMNS} FROM extraction_events "
+                                    "ORDER BY timestamp DESC, id DESC"):
+                event = row_codec.event(row)
+                if all(wanted is None or getattr(event, name) == wanted
+                       for name, wanted in vars(where).items()):
+                    found.append(event)
+        if after is not None:
+            found = [e for e in found if (e.timestamp, e.id) < (after.timestamp, after.id)]
+        page = tuple(found[:limit])
+        return EventPage(page, everything.total, EventCursor(page[-1].timestamp, page[-1].id)
+                         if len(found) > limit else None)
+
+
 SESSION_HISTORY: dict[str, tuple[type[Any], str]] = {
     "messages_index_forgotten": (MessagesIndexForgotten, "latency"),
     "cursor_found_in_python": (CursorFoundInPython, "latency"),
@@ -149,6 +177,7 @@ CONVERSATIONS: dict[str, tuple[type[Any], str]] = {
 }
 EXTRACTION: dict[str, tuple[type[Any], str]] = {
     "risk_filtered_in_python": (RiskFilteredInPython, "latency"),
+    "query_paged_in_python": (QueryPagedInPython, "latency"),
 }
 MUTANTS = {**SESSION_HISTORY, **CONVERSATIONS, **EXTRACTION}
 globals().update(sqlite_mutant_backends(MUTANTS, __name__))

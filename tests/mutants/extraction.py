@@ -21,6 +21,9 @@ from storecheck.conformance.specs import extraction_inputs as inputs
 from storecheck.conformance.specs.extraction import (
     AgentStats,
     CodeBlock,
+    EventCursor,
+    EventFilter,
+    EventPage,
     ExtractionEvent,
     NewCodeBlock,
     NewExtractionEvent,
@@ -347,6 +350,76 @@ class RiskLevelMatchedWithoutCase(SqliteExtraction):
         return super().events_by_risk(agent_name, level, limit)
 
 
+class QueryTotalOfThePage(SqliteExtraction):
+    """``total`` counts the events of the page returned, not every event the filter
+    matches."""
+
+    def query_events(self, where: EventFilter, limit: int,
+                     after: EventCursor | None = None) -> EventPage:
+        page = super().query_events(where, limit, after)
+        return replace(page, total=len(page.items))
+
+
+class QueryTotalAfterTheCursor(SqliteExtraction):
+    """``total`` counted with the page's own conditions, the cursor's among them: the
+    events left from here on, shrinking page by page."""
+
+    def query_events(self, where: EventFilter, limit: int,
+                     after: EventCursor | None = None) -> EventPage:
+        page = super().query_events(where, limit, after)
+        left, cursor = 0, after
+        while True:
+            rest = super().query_events(where, 1000, cursor)
+            left, cursor = left + len(rest.items), rest.next_cursor
+            if cursor is None:
+                return replace(page, total=left)
+
+
+class QueryCursorOnTimeAlone(SqliteExtraction):
+    """The cursor's id is never compared: the next page starts after every event at the
+    cursor's instant, so one tied with the last item of a page is skipped."""
+
+    def query_events(self, where: EventFilter, limit: int,
+                     after: EventCursor | None = None) -> EventPage:
+        if isinstance(after, EventCursor) and isinstance(after.id, int):
+            after = replace(after, id=-(2**63))
+        return super().query_events(where, limit, after)
+
+
+class QueryCursorInclusive(SqliteExtraction):
+    """The page after a cursor starts at the cursor's own event (``<=``): every page
+    repeats the last item of the one before."""
+
+    def query_events(self, where: EventFilter, limit: int,
+                     after: EventCursor | None = None) -> EventPage:
+        if isinstance(after, EventCursor) and isinstance(after.id, int):
+            after = replace(after, id=after.id + 1)
+        return super().query_events(where, limit, after)
+
+
+class QueryNextCursorOnAFullPage(SqliteExtraction):
+    """A page of ``limit`` events always gets a next cursor (the store reads ``limit`` rows,
+    not one more to see whether any follows): an exact last page points at an empty one."""
+
+    def query_events(self, where: EventFilter, limit: int,
+                     after: EventCursor | None = None) -> EventPage:
+        page = super().query_events(where, limit, after)
+        if page.next_cursor is None and page.items and len(page.items) == limit:
+            last = page.items[-1]
+            return replace(page, next_cursor=EventCursor(last.timestamp, last.id))
+        return page
+
+
+class QueryFilterDropsRiskLevel(SqliteExtraction):
+    """The filter's risk level is never applied: the events at every level come back."""
+
+    def query_events(self, where: EventFilter, limit: int,
+                     after: EventCursor | None = None) -> EventPage:
+        if isinstance(where, EventFilter):
+            where = replace(where, risk_level=None)
+        return super().query_events(where, limit, after)
+
+
 class PartialUpdateClearsFields(SqliteExtraction):
     def update_session(self, session_id: str, update: ProcessSessionUpdate) -> ProcessSession:
         session = super().update_session(session_id, update)
@@ -381,6 +454,12 @@ class ReadsTakeTheWriteLock(SqliteExtraction):
 MUTANTS: dict[str, tuple[type[SqliteExtraction], str]] = {
     "risk_filter_across_agents": (RiskFilterAcrossAgents, "model"),
     "risk_level_matched_without_case": (RiskLevelMatchedWithoutCase, "model"),
+    "query_total_of_the_page": (QueryTotalOfThePage, "model"),
+    "query_total_after_the_cursor": (QueryTotalAfterTheCursor, "model"),
+    "query_cursor_on_time_alone": (QueryCursorOnTimeAlone, "model"),
+    "query_cursor_inclusive": (QueryCursorInclusive, "model"),
+    "query_next_cursor_on_a_full_page": (QueryNextCursorOnAFullPage, "model"),
+    "query_filter_drops_risk_level": (QueryFilterDropsRiskLevel, "model"),
     "dedup_returns_the_ignored_rows_id": (DedupReturnsTheIgnoredRowsId, "model"),
     "session_and_first_state_in_two_commits": (SessionAndFirstStateInTwoCommits, "acid"),
     "foreign_keys_never_enabled": (ForeignKeysNeverEnabled, "fk"),

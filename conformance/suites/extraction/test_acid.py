@@ -33,6 +33,7 @@ from storecheck.conformance.errors import (
 from storecheck.conformance.nesting import NestingSuite
 from storecheck.conformance.specs.extraction import (
     SPEC,
+    EventFilter,
     NewProcessSession,
     NewStateChange,
     SessionTotals,
@@ -369,6 +370,7 @@ READS: dict[str, Callable[[Any], Any]] = {
     "events_by_type": lambda s: s.events_by_type("codex", "error", 10),
     "events_by_risk": lambda s: s.events_by_risk("codex", "high", 10),
     "events_by_pattern": lambda s: s.events_by_pattern("codex", "file_write", 10),
+    "query_events": lambda s: s.query_events(EventFilter(), 10),
     "events_by_session": lambda s: s.events_by_session("read"),
     "agent_stats": lambda s: s.agent_stats("codex"),
     "pattern_stats": lambda s: s.pattern_stats("file_write"),

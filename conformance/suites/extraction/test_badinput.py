@@ -20,6 +20,8 @@ from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, V
 from storecheck.conformance.hostile_arguments import ValidCall, check_operation, swept_operations
 from storecheck.conformance.specs.extraction import (
     SPEC,
+    EventCursor,
+    EventFilter,
     ExtractionStore,
     NewCodeBlock,
     NewExtractionEvent,
@@ -219,6 +221,7 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
                 store.events_by_agent("codex", 1000))
 
     event = factory.event("codex", "base", code_block_language="python")
+    newest = store.events_by_agent("codex", 1)[0]
     return {
         "save_event": lambda n: {"new": event},
         "save_events": lambda n: {"batch": [event, factory.event("codex", "base")]},
@@ -227,6 +230,9 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
         "events_by_risk": lambda n: {"agent_name": "codex", "risk_level": "high", "limit": 10},
         "events_by_pattern": lambda n: {"agent_name": "codex", "pattern": "file_write",
                                         "limit": 10},
+        "query_events": lambda n: {"where": EventFilter("codex", "error", "file_write", "high"),
+                                   "limit": 10, "after": EventCursor(newest.timestamp,
+                                                                     newest.id)},
         "events_by_session": lambda n: {"session_id": "base"},
         "agent_stats": lambda n: {"agent_name": "codex"},
         "pattern_stats": lambda n: {"pattern": "file_write"},

@@ -1,16 +1,17 @@
 """``migration``: 001 the seed's tables and indexes, 002 the time-ordered indexes in place of
-the unread ones, up and down."""
+the unread ones, 003 and 004 one index each, up and down."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
 from storecheck.conformance import capabilities as caps
-from storecheck.conformance.checks import expect
+from storecheck.conformance.checks import all_pages, expect
 from storecheck.conformance.migration_checks import MigrationSuite
-from storecheck.conformance.specs.extraction import SPEC
+from storecheck.conformance.specs.extraction import SPEC, EventFilter
 from storecheck.fixtures.extraction import AGENTS, T0, ExtractionFactory
 
 pytestmark = [pytest.mark.migration, pytest.mark.requires(caps.MIGRATIONS)]
@@ -25,6 +26,7 @@ def snapshot_all(store: Any) -> dict[str, Any]:
         "history": {s.session_id: (store.state_changes(s.session_id),
                                    store.events_by_session(s.session_id)) for s in sessions},
         "events": {agent: store.events_by_agent(agent, 1000) for agent in AGENTS},
+        "every agent's events": all_pages(partial(store.query_events, EventFilter(), 2)),
         "blocks": {agent: store.code_blocks(agent, None, 1000) for agent in AGENTS},
         "stats": [store.agent_stats(agent) for agent in AGENTS],
     }
@@ -48,22 +50,25 @@ class TestMigration(MigrationSuite):
     write = staticmethod(write_some)
 
 
-RISK_INDEX = "idx_events_agent_risk_time"
-"""Migration 003's one index: an agent's events by risk level."""
+ONE_INDEX_STEPS = {4: "idx_events_time", 3: "idx_events_agent_risk_time"}
+"""The migrations that add one index each (every agent's events by time; an agent's events
+by risk level), newest first."""
 
 
 @pytest.mark.requires(caps.SQL_INTROSPECTION)
 @pytest.mark.operation("migrate")
-def test_migration_002_down_removes_its_indexes_and_keeps_every_row(open_store: Any) -> None:
+def test_migrations_down_remove_their_indexes_and_keep_every_row(open_store: Any) -> None:
     store = open_store()
     write_some(store, 9)
     before = snapshot_all(store)
-    expect(RISK_INDEX in store.schema_ddl(), SPEC, "migrate",
-           f"{RISK_INDEX} at version 3", sorted(store.schema_ddl()))
-    store.migrate(2)
-    expect(RISK_INDEX not in store.schema_ddl(), SPEC, "migrate",
-           f"no {RISK_INDEX} at version 2")
-    expect(snapshot_all(store) == before, SPEC, "migrate", "every row kept by 003 down")
+    for version, index in ONE_INDEX_STEPS.items():
+        expect(index in store.schema_ddl(), SPEC, "migrate", f"{index} at version {version}",
+               sorted(store.schema_ddl()))
+        store.migrate(version - 1)
+        expect(index not in store.schema_ddl(), SPEC, "migrate",
+               f"no {index} at version {version - 1}")
+        expect(snapshot_all(store) == before, SPEC, "migrate",
+               f"every row kept by {version:03d} down")
     added = {name for name in store.schema_ddl() if name.startswith(("idx_events_", "idx_blocks_",
                                                                      "idx_sessions_"))}
     expect(len(added) == 9, SPEC, "migrate", "the nine indexes of 002 at version 2",

@@ -8,6 +8,7 @@ sessions are created twice, completed twice and purged with their children.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -19,12 +20,15 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, rule
 from storecheck.conformance import reach
+from storecheck.conformance.checks import every_page
 from storecheck.conformance.errors import NotFound
 from storecheck.conformance.specs import extraction as spec_module
 from storecheck.conformance.specs.extraction import (
     RISK_LEVELS,
     SPEC,
     STORE_ASSIGNED_IDS,
+    EventCursor,
+    EventFilter,
     NewCodeBlock,
     NewExtractionEvent,
     NewProcessSession,
@@ -59,6 +63,10 @@ pytestmark = pytest.mark.model
 agents = st.sampled_from((*AGENTS, ""))
 session_ids = st.sampled_from((*SESSIONS, "sess_nobody"))
 limits = st.integers(1, 3) | st.sampled_from((0, 1000, 1001))
+filters = st.builds(EventFilter, st.none() | agents,
+                    st.none() | st.sampled_from((*EVENT_TYPES, "")),
+                    st.none() | st.sampled_from((*PATTERNS, "")),
+                    st.none() | st.sampled_from((*RISK_LEVELS, "High", "")))
 
 
 SITUATIONS = (
@@ -70,6 +78,13 @@ SITUATIONS = (
         "timeline", "code_blocks", "state_changes")),
     *(reach.tie(operation, "started_at")
       for operation in ("sessions_by_agent", "session_history", "active_sessions")),
+    reach.tie("query_events", "timestamp", within=lambda page: page.items),
+    reach.tie_across_pages("query_events", "timestamp", items=lambda page: page.items),
+    reach.sometimes("query_events: a filter naming every field", "query_events",
+                    lambda c: None not in dataclasses.astuple(c.arguments["where"])),
+    reach.sometimes("query_events: a page that is not the first and not the last",
+                    "query_events", lambda c: c.succeeded and c.arguments.get("after") is not None
+                    and c.result.next_cursor is not None),
     reach.sometimes("replay: two events at one instant (a zero delay after the first)",
                     "replay", lambda c: c.succeeded and any(
                         not step.delay for step in c.result[1:])),
@@ -158,6 +173,17 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             for start, end in ((T0, T0 + MICRO), (T0 - MICRO, T0 + 2 * MICRO),
                                (T0 + MICRO, T0 + 998 * MICRO)):
                 self.both("timeline", partial(_codex_window, start=start, end=end))
+            # Every agent's events, and the batch's by every field, in pages of one to three:
+            # pages of three end between the two events tied at T0 + 1us; a cursor a
+            # microsecond either side of a stored event's place, and exactly on it.
+            for where, limit in ((EventFilter(), 1), (EventFilter(), 2), (EventFilter(), 3),
+                                 (EventFilter("codex", "error", "error_detection", "high"), 3)):
+                self.both("query_events", partial(_every_query_page, where=where, limit=limit,
+                                                  offset=-300))
+            tied = self.model.events_by_type("codex", "error", 1000)[-2]
+            for shift in (-MICRO, timedelta(0), MICRO):
+                self.both("query_events", partial(self._query_after, where=EventFilter(),
+                                                  limit=2, event=tied, shift=shift))
             self.both("purge_sessions", lambda s, _: s.purge_sessions(T0))
 
         @rule(new=events)
@@ -185,6 +211,29 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         def events_by_pattern(self, agent: str, pattern: str, limit: int) -> None:
             self.both("events_by_pattern",
                       lambda s, _: s.events_by_pattern(agent, pattern, limit))
+
+        @rule(where=filters, limit=limits, offset=st.sampled_from(OFFSETS_MINUTES))
+        def query_events(self, where: EventFilter, limit: int, offset: int) -> None:
+            """Every page; each cursor handed back at another UTC offset (the same instant)."""
+            self.both("query_events", partial(_every_query_page, where=where, limit=limit,
+                                              offset=offset))
+
+        @rule(data=st.data(), where=filters, limit=limits,
+              shift=st.sampled_from((-MICRO, timedelta(0), MICRO)))
+        def query_after_a_held_event(self, data: st.DataObject, where: EventFilter, limit: int,
+                                     shift: timedelta) -> None:
+            """A cursor made from a held event's place, at its instant or a microsecond
+            either side: the page after it holds only what is older in the order."""
+            held = self.model.query_events(EventFilter(), 1000).items
+            if held:
+                event = data.draw(st.sampled_from(held), label="event of the cursor")
+                self.both("query_events", partial(self._query_after, where=where, limit=limit,
+                                                  event=event, shift=shift))
+
+        def _query_after(self, store: Any, backend_side: bool, where: EventFilter, limit: int,
+                         event: Any, shift: timedelta) -> Any:
+            return store.query_events(where, limit, EventCursor(
+                event.timestamp + shift, self.backend_id("event", event.id, backend_side)))
 
         @rule(session_id=session_ids)
         def events_by_session(self, session_id: str) -> None:
@@ -320,6 +369,12 @@ def _codex_day(store: Any, backend_side: bool, now: datetime) -> Any:
     return store.session_history("codex", 1, now)
 
 
+def _every_query_page(store: Any, backend_side: bool, where: EventFilter, limit: int,
+                      offset: int) -> Any:
+    return every_page(partial(store.query_events, where, limit), offset_minutes=offset,
+                      limit=50)
+
+
 def _create(store: Any, backend_side: bool, new: NewProcessSession) -> Any:
     return store.create_session(new)
 
@@ -329,7 +384,8 @@ def _save_block(store: Any, backend_side: bool, new: NewCodeBlock) -> Any:
 
 
 def _read_agent(store: Any, backend_side: bool, agent: str) -> Any:
-    return (store.events_by_agent(agent, 1000), store.code_blocks(agent, None, 1000),
+    return (store.events_by_agent(agent, 1000), store.query_events(EventFilter(agent), 1000),
+            store.code_blocks(agent, None, 1000),
             store.sessions_by_agent(agent, 1000), store.agent_stats(agent))
 
 
