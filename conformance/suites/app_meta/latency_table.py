@@ -7,7 +7,8 @@ read of a 1,000-event aggregate, a feed page of 500 and a snapshot load.
 
 The dataset of ``size`` rows (10,000 for the table, 1,000 beside it for the
 scaling checks) holds ``size`` settings; ``size // 10`` documents of ten chunks
-each (``size`` chunks) in knowledge bases of ten documents; and ``size + 1,000``
+each (``size`` chunks) in knowledge bases of ten documents; ``size`` documents without
+chunks in archive bases of 100; and ``size + 1,000``
 events: one long stream of ``size`` events with a snapshot 100 events before
 its head, and one stream of 1,000 events.
 
@@ -52,6 +53,12 @@ from storecheck.reference_impl.app_meta.events import (
 DATASET: Final = LARGE
 CHUNKS_PER_DOCUMENT: Final = 10
 DOCUMENTS_PER_BASE: Final = 10
+ARCHIVED_PER_ROW: Final = 1
+"""Documents without chunks per row of the dataset, in archive bases of
+:data:`ARCHIVED_PER_BASE`: most of a desktop app's documents are old ones nobody reindexes,
+and without them a whole scan of the documents (a forgotten index on their base) costs less
+than the call around it, and hides in the growth from 1,000 to 10,000 rows."""
+ARCHIVED_PER_BASE: Final = 100
 BATCH: Final = 100
 """Events appended per call while seeding."""
 AFTER_SNAPSHOT: Final = 100
@@ -124,6 +131,16 @@ def load(store: Any, transactional: bool, calls: int, size: int = DATASET) -> Da
         store.replace_chunks(_document(n), _chunks(n, 0), T0)
 
     in_blocks(documents, BATCH // CHUNKS_PER_DOCUMENT, document)
+
+    def archived(n: int) -> None:
+        base = f"archive-{n // ARCHIVED_PER_BASE:05d}"
+        if n % ARCHIVED_PER_BASE == 0:
+            store.create_knowledge_base(NewKnowledgeBase(base, f"archive {base}", "MiniLM", T0,
+                                                         status="inactive"))
+        store.add_document(NewDocument(f"archived-{n:06d}", base, f"old doc {n}",
+                                       f"/archive/{n}.md", f"archived-hash-{n}", 500, T0))
+
+    in_blocks(size * ARCHIVED_PER_ROW, BATCH, archived)
     long = _append_stream(store, LONG, size, 0, transactional)
     store.save_snapshot(LONG, size - AFTER_SNAPSHOT, '{"n": 0}', T0)
     thousand = _append_stream(store, THOUSAND, 1_000, size, transactional)

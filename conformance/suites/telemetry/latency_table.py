@@ -5,11 +5,14 @@ p99; batch insert (100 items) < 50ms total time; training data export (10K)
 < 1s total time; similarity search < 100ms at p99; model accuracy calc < 500ms
 total time.  The seed names no corpus; here every row runs on one dataset of
 10,000 queries: 1,000 sessions of ten queries, a 384-dimension vector per
-query (10,000 x 384, the corpus the similarity row is held on), a thumbs
-feedback on every other query, and 20 training runs of 1,000 predictions each
-(20,000 predictions, half of them labelled; the accuracy of one run reads its
-1,000 through an index, so the table's size barely matters, and 100,000 would
-cost the PostgreSQL dataset 150,000 round trips to load).  The seed's "total time" rows
+query (10,000 x 384, the corpus the similarity row is held on), two reasoning
+traces per query (one in its session, one in a busy session of its own), a
+thumbs feedback on every other query, 20 training runs of 1,000 predictions
+each (20,000 predictions, half of them labelled; the accuracy of one run reads
+its 1,000 through an index, so the table's size barely matters, and 100,000
+would cost the PostgreSQL dataset 150,000 round trips to load), one run of ten
+predictions (the one run of its model type) and 1,000 runs without any (a
+sweep's).  The seed's "total time" rows
 are held at the median of repeated whole calls (one slow sample is the shared
 machine's: a WAL checkpoint, a collection), its "p99 latency" rows at p99.  The
 single insert is held at p99 for every record the store takes one at a time (a
@@ -23,8 +26,8 @@ confidence; one the load explains is inconclusive).
 than on 1,000: key lookups, pages and per-run aggregates by 2.5x; similarity
 is a scan of every stored vector by definition (the spec ranks all of them),
 bounded at 12x for ten times the vectors, which a per-call reload of the matrix
-or a Python loop over the rows would break.  Left out: the exports, aggregates
-and retention, whose result grows with the data.
+or a Python loop over the rows would break.  Left out: the whole exports, aggregates
+and retention, whose result grows with the data (an export of a fixed second is in).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Final
 
@@ -74,12 +77,36 @@ QUERIES_PER_SESSION: Final = 10
 DIMENSION: Final = 384
 PREDICTIONS_PER_RUN: Final = 1_000
 QUERIES_PER_RUN: Final = 500
+"""One training run per 500 queries: 20 runs of 1,000 predictions at 10,000 queries."""
+QUERIES_PER_SWEEP_RUN: Final = 10
+"""One run without predictions per ten queries (a hyperparameter sweep's runs, most never
+scored): 1,000 runs at 10,000 queries, so that listing a model type's newest run without
+its index reads a table whose size shows."""
+BUSY_SESSION: Final = "busy-session"
+"""A session that reasons about every query (a server's): as many traces as the dataset has
+queries, beside the query's own session's trace.  No timed read asks for it; without it, a
+whole scan of the traces (a forgotten index on their session) costs about as much as what
+a session's activity returns, and hides in the growth from 1,000 to 10,000 queries."""
+BENCH_SESSION: Final = "bench-session"
+BENCH_RUN: Final = "bench-run"
+BENCH_T0: Final = T0 - timedelta(days=1)
+"""The session, its hundred queries and the run every timed write adds to: nothing a timed
+read asks for, so that the writes of the scaling rows (a few hundred calls on either
+dataset) do not pile onto the small dataset's keys ten times as thickly as onto the large
+one's, and make its reads the slower.  Their queries are a day before the dataset's, out of
+every export window."""
+SHORT_RUN_PREDICTIONS: Final = 10
+"""The predictions of the one short run of every dataset: reading them without the index on
+their run reads every prediction, which a run of 1,000 would hide behind its own cost."""
+RARE_MODEL_TYPE: Final = "distiller"
+"""The short run's model type, which no other run has: its newest run is the oldest of all
+runs, so a store without an index on (type, time) that walks the runs newest first reads
+every one of them to find it."""
 EXPORT_MULTIPLE: Final = 6.0
 """The export renders each of its 10,000 rows as a CSV record or a JSON line, work the bare
 SQL does not do (the way ``list_conversations`` decodes fifty metadata objects): measured
 3.6-3.9x its floor on a quiet machine, so the default 4x failed a correct reference on
 noise alone; a query per row or a second pass over the rows still crosses 6x."""
-"""One training run per 500 queries: 20 runs of 1,000 predictions at 10,000 queries."""
 BATCH: Final = 100
 STEP: Final = timedelta(milliseconds=100)
 """The dataset's queries are this far apart, in the order they were recorded."""
@@ -100,6 +127,8 @@ class Dataset:
     """Search vectors made in advance, so the timing is the store's alone."""
     batches: list[list[NewFeatureVector]]
     """Batches of 100 new vectors, each naming a query of the dataset."""
+    short_run: str = ""
+    """The run of :data:`SHORT_RUN_PREDICTIONS` predictions."""
 
     def query(self, i: int) -> str:
         return self.query_ids[(i * 7919) % len(self.query_ids)]
@@ -126,6 +155,7 @@ def load(store: Any, transactional: bool, calls: int, size: int = DATASET) -> Da
     hundred queries (one transaction each where the store has them)."""
     rng = np.random.default_rng(size)
     data = Dataset(size, [], [], _vectors(rng, 64), [])
+    store.create_session(NewSession(BUSY_SESSION, T0, "balanced", "0.4.2", "linux"))
     for first in range(0, size, BATCH):
         def write(first: int = first) -> None:
             for s in range(first // QUERIES_PER_SESSION, (first + BATCH) // QUERIES_PER_SESSION):
@@ -139,17 +169,38 @@ def load(store: Any, transactional: bool, calls: int, size: int = DATASET) -> Da
             store.batch_insert_feature_vectors([
                 NewFeatureVector(query_id, "query_embedding", embedding, T0)
                 for query_id, embedding in zip(query_ids, _vectors(rng, BATCH), strict=True)])
+            for n, query_id in enumerate(query_ids, start=first):
+                store.record_trace(_trace(n, query_id, f"s-{n // QUERIES_PER_SESSION:06d}"))
+                store.record_trace(_trace(n, query_id, BUSY_SESSION))
             data.query_ids += query_ids
             if first % QUERIES_PER_RUN == 0:
                 data.run_ids.append(_run(store, len(data.run_ids)))
+            for n in range(first, first + BATCH, QUERIES_PER_SWEEP_RUN):
+                store.insert_training_run(NewTrainingRun(
+                    f"sweep-{n:07d}", ("router", "ranker")[n // QUERIES_PER_SWEEP_RUN % 2],
+                    "sweep", T0 + n * STEP, '{"lr": 0.01}'))
         if transactional:
             with store.atomic():
                 write()
         else:
             write()
-    data.batches = [[NewFeatureVector(data.query(b * BATCH + k), "bench", embedding, T0)
-                     for k, embedding in enumerate(_vectors(rng, BATCH))] for b in range(4)]
+    store.create_session(NewSession(BENCH_SESSION, T0, "balanced", "0.4.2", "linux"))
+    bench_queries = [store.record_query(replace(
+        _query(n, BENCH_SESSION), id=f"bench-q-{n:03d}", timestamp=BENCH_T0 + n * STEP)).id
+        for n in range(BATCH)]
+    store.insert_training_run(NewTrainingRun(BENCH_RUN, "router", "bench", T0, '{"lr": 0.1}'))
+    data.batches = [[NewFeatureVector(query_id, "bench", embedding, T0)
+                     for query_id, embedding in zip(bench_queries, _vectors(rng, BATCH),
+                                                    strict=True)] for _ in range(4)]
+    data.short_run = _run(store, len(data.run_ids), SHORT_RUN_PREDICTIONS, "short-run",
+                          RARE_MODEL_TYPE)
     return data
+
+
+def _trace(n: int, query_id: str, session_id: str) -> NewTraceEvent:
+    return NewTraceEvent(f"t-{session_id}-{n:07d}", session_id, T0 + n * STEP,
+                         "chain_of_thought", 3 + n % 5, 40 + n % 200, query_id, 0.8, 0.6,
+                         '["plan", "act"]')
 
 
 def _feedback(n: int, query_id: str) -> NewFeedbackEvent:
@@ -157,11 +208,12 @@ def _feedback(n: int, query_id: str) -> NewFeedbackEvent:
                             ("thumbs_up", "thumbs_down")[n % 3 % 2], query_id, n % 5 + 1)
 
 
-def _run(store: Any, r: int) -> str:
-    run_id = f"run-{r:05d}"
-    store.insert_training_run(NewTrainingRun(run_id, ("router", "ranker")[r % 2],
+def _run(store: Any, r: int, predictions: int = PREDICTIONS_PER_RUN,
+         run_id: str | None = None, model_type: str | None = None) -> str:
+    run_id = run_id or f"run-{r:05d}"
+    store.insert_training_run(NewTrainingRun(run_id, model_type or ("router", "ranker")[r % 2],
                                              f"v{r % 3}", T0 + r * STEP, '{"lr": 0.001}'))
-    for p in range(PREDICTIONS_PER_RUN):
+    for p in range(predictions):
         prediction = store.insert_prediction(NewPrediction(
             f"{run_id}-p{p:05d}", run_id, ("yes", "no")[p % 2], (p % 100) / 100, T0 + p * STEP))
         if p % 2:
@@ -177,8 +229,9 @@ _fresh_ids = itertools.count()
 
 def _new_query(data: Dataset, prefix: str) -> NewQueryEvent:
     n = next(_fresh_ids)
-    return NewQueryEvent(f"{prefix}-{n}", "s-000000", T0 + n * STEP, f"bench query {n}",
-                         "search", 120, 1, 2, 3, 0.5, None, "balanced", '["web_search"]')
+    return NewQueryEvent(f"{prefix}-{n}", BENCH_SESSION, BENCH_T0 + n * STEP,
+                         f"bench query {n}", "search", 120, 1, 2, 3, 0.5, None, "balanced",
+                         '["web_search"]')
 
 
 def _record_query(store: Any, data: Dataset, i: int) -> Any:
@@ -208,14 +261,14 @@ def _new_session(data: Dataset, prefix: str) -> NewSession:
 
 def _new_feedback(data: Dataset, prefix: str) -> NewFeedbackEvent:
     n = next(_fresh_ids)
-    return NewFeedbackEvent(f"{prefix}-f-{n}", "s-000000", T0 + n * STEP, "thumbs_up",
-                            data.query(n), 4)
+    return NewFeedbackEvent(f"{prefix}-f-{n}", BENCH_SESSION, T0 + n * STEP, "thumbs_up",
+                            f"bench-q-{n % BATCH:03d}", 4)
 
 
 def _new_trace(data: Dataset, prefix: str) -> NewTraceEvent:
     n = next(_fresh_ids)
-    return NewTraceEvent(f"{prefix}-t-{n}", "s-000000", T0 + n * STEP, "chain_of_thought", 5,
-                         120, data.query(n), 0.8, 0.6, '["plan", "act"]')
+    return NewTraceEvent(f"{prefix}-t-{n}", BENCH_SESSION, T0 + n * STEP, "chain_of_thought",
+                         5, 120, f"bench-q-{n % BATCH:03d}", 0.8, 0.6, '["plan", "act"]')
 
 
 def _new_run(data: Dataset, prefix: str) -> NewTrainingRun:
@@ -225,7 +278,7 @@ def _new_run(data: Dataset, prefix: str) -> NewTrainingRun:
 
 def _new_prediction(data: Dataset, prefix: str) -> NewPrediction:
     n = next(_fresh_ids)
-    return NewPrediction(f"{prefix}-p-{n}", data.run(n), "yes", 0.75, T0 + n * STEP)
+    return NewPrediction(f"{prefix}-p-{n}", BENCH_RUN, "yes", 0.75, T0 + n * STEP)
 
 
 def _inserted(operation: str, record: Callable[[Dataset, str], Any]) -> Workload:
@@ -296,14 +349,33 @@ def _list_runs(store: Any, data: Dataset, i: int) -> Any:
     return store.list_training_runs(("router", "ranker")[i % 2], 1)
 
 
+def _list_rare_runs(store: Any, data: Dataset, i: int) -> Any:
+    return store.list_training_runs(RARE_MODEL_TYPE, 1)
+
+
 def _predictions(store: Any, data: Dataset, i: int) -> Any:
     return store.predictions_for_run(data.run(i))
+
+
+def _short_run_predictions(store: Any, data: Dataset, i: int) -> Any:
+    return store.predictions_for_run(data.short_run)
+
+
+def _short_run_accuracy(store: Any, data: Dataset, i: int) -> Any:
+    return store.calculate_model_accuracy(data.short_run)
+
+
+def _export_ten(store: Any, data: Dataset, i: int) -> Any:
+    """The ten queries of a second, from the dataset's middle, in the format of the call."""
+    start = T0 + data.size // 2 * STEP
+    return store.export_training_data(start, start + 9 * STEP, ("csv", "jsonl")[i % 2])
 
 
 KEYED = "a lookup by key through the primary key or an index on the key: log n"
 PAGE = "the newest rows of one key, read in order from an index on (key, time, id)"
 WRITE = "an insert or an update by key updates each index at log n"
 RUN = "one run's 1,000 predictions through an index on (run_id, ...), at every size"
+SHORT_RUN = "one run's 10 predictions through an index on (run_id, ...), at every size"
 SCAN = ("cosine against every stored vector (the spec ranks them all): linear in the "
         "vectors, one matrix-vector product over the kept float32 matrix")
 
@@ -314,8 +386,13 @@ SCALING: Final[tuple[tuple[Growth, Workload], ...]] = (
     (Growth("session_activity", 2.5, KEYED), _session_activity),
     (Growth("feature_vectors_for_query", 2.5, KEYED), _vectors_of_query),
     (Growth("list_training_runs (1)", 2.5, PAGE), _list_runs),
+    (Growth("list_training_runs (1 of a rare type)", 2.5, PAGE), _list_rare_runs),
     (Growth("predictions_for_run", 2.5, RUN), _predictions),
     (Growth("calculate_model_accuracy", 2.5, RUN), _accuracy),
+    (Growth("predictions_for_run (a run of 10)", 2.5, SHORT_RUN), _short_run_predictions),
+    (Growth("calculate_model_accuracy (a run of 10)", 2.5, SHORT_RUN), _short_run_accuracy),
+    (Growth("export_training_data (a second: 10 queries)", 2.5, "ten queries found through "
+            "an index on their timestamp, at every size"), _export_ten),
     (Growth("find_similar_queries (10)", 12.0, SCAN), _similar),
 )
 
