@@ -55,7 +55,13 @@ lifecycle of each wrapped process (``process_sessions`` and their
   order, each with the delay before it: zero for the first, then the gap to
   the previous event divided by ``speed`` (``timedelta`` division, rounded to
   the microsecond, halves to even).  ``speed`` is a finite number in
-  ``[0.1, 100]``.  A session id with no process session is :class:`NotFound`.
+  ``[0.1, 100]``.  Given ``start`` (the seed's "skip to timestamp"), the replay
+  begins there: only the events with ``timestamp >= start``, the first of them
+  with no delay.  A session id with no process session is :class:`NotFound`.
+  The seed's player also pauses, resumes and exports to HAR (lines 405-407):
+  those are a player's, done with the steps the store returns (a pause is a
+  wait between two of them, a HAR file one rendering of them), so no operation
+  stands for them.
 * Retention: ``purge_sessions(ended_before)`` deletes, in one transaction,
   every session with ``ended_at < ended_before`` together with its state
   changes, its extraction events and its code blocks (by ``session_id``);
@@ -437,7 +443,9 @@ class ExtractionStore(Protocol):
 
     def state_changes(self, session_id: str) -> list[StateChange]: ...
 
-    def replay(self, session_id: str, speed: float) -> list[ReplayStep]: ...
+    def replay(self, session_id: str, speed: float,
+               start: datetime | None = None) -> list[ReplayStep]:
+        """The session's events (from ``start`` on, when given) with their delays."""
 
     def purge_sessions(self, ended_before: datetime) -> PurgeCounts: ...
 
@@ -470,7 +478,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("active_sessions", "GetActiveSessions()", False),
         ("record_state_change", "RecordStateChange(change)", True),
         ("state_changes", "GetStateChanges(sessionID)", False),
-        ("replay", "GET /api/replay/session/:id?speed=1.0", False),
+        ("replay", "GET /api/replay/session/:id?speed=1.0; skip to timestamp", False),
         ("purge_sessions", "retention policies (auto-delete old data)", True),
     )
 )

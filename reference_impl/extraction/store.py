@@ -70,6 +70,9 @@ EVENTS_BY_AGENT: Final = (
     f"SELECT {EVENT_COLUMNS} FROM extraction_events WHERE agent_name = ? {NEWEST_FIRST}")
 EVENTS_OF_SESSION: Final = (
     f"SELECT {EVENT_COLUMNS} FROM extraction_events WHERE session_id = ? ORDER BY timestamp, id")
+EVENTS_OF_SESSION_FROM: Final = (
+    f"SELECT {EVENT_COLUMNS} FROM extraction_events WHERE session_id = ? AND timestamp >= ? "
+    "ORDER BY timestamp, id")
 SELECT_SESSION: Final = f"SELECT {SESSION_COLUMNS} FROM process_sessions WHERE session_id = ?"
 INSERT_SESSION: Final = (
     "INSERT INTO process_sessions (agent_name, session_id, environment, started_at, "
@@ -391,12 +394,19 @@ class SqliteExtraction(SqliteStore):
                                  "WHERE session_id = ? ORDER BY timestamp, id", (session_id,))
             return [rows.change(row) for row in found]
 
-    def replay(self, session_id: str, speed: float) -> list[ReplayStep]:
-        inputs.check("replay").text("session_id", session_id)
+    def replay(self, session_id: str, speed: float,
+               start: datetime | None = None) -> list[ReplayStep]:
+        v = inputs.check("replay")
+        v.text("session_id", session_id)
         factor = inputs.speed(speed)
+        begin = v.optional_timestamp("start", start)
         with self._tx("replay", session_id, write=False) as conn:
             self._session(conn, session_id, "replay")
-            events = self._session_events(conn, session_id)
+            if begin is None:
+                events = self._session_events(conn, session_id)
+            else:
+                events = [rows.event(row) for row in conn.execute(
+                    EVENTS_OF_SESSION_FROM, (session_id, to_text(begin)))]
         return replay_steps(events, factor)
 
     def purge_sessions(self, ended_before: datetime) -> PurgeCounts:

@@ -352,13 +352,17 @@ class MemoryExtraction(MemoryStore[State]):
 
         return self._read(look)
 
-    def replay(self, session_id: str, speed: float) -> list[ReplayStep]:
-        inputs.check("replay").text("session_id", session_id)
+    def replay(self, session_id: str, speed: float,
+               start: datetime | None = None) -> list[ReplayStep]:
+        v = inputs.check("replay")
+        v.text("session_id", session_id)
         factor = inputs.speed(speed)
+        begin = v.optional_timestamp("start", start)
 
         def look(s: State) -> list[ReplayStep]:
             self._session(s, session_id, "replay")
-            events = _in_order(e for e in s.events.values() if e.session_id == session_id)
+            events = _in_order(e for e in s.events.values() if e.session_id == session_id
+                               and (begin is None or e.timestamp >= begin))
             # The first event waits on itself: no delay.
             before = [event.timestamp for event in events[:1] + events[:-1]]
             return [ReplayStep(event, formulas.replay_delay(event.timestamp - earlier, factor))

@@ -35,6 +35,7 @@ from storecheck.conformance.specs.extraction import (
     ReplayStep,
     SavedCodeBlock,
     SessionTotals,
+    replay_steps,
 )
 from storecheck.reference_impl.engine import ConnectionRules
 from storecheck.reference_impl.engine.timestamps import to_text
@@ -300,8 +301,9 @@ class MojibakeRepaired(SqliteExtraction):
 
 
 class ReplayDelaysNotScaled(SqliteExtraction):
-    def replay(self, session_id: str, speed: float) -> list[ReplayStep]:
-        steps = super().replay(session_id, speed)
+    def replay(self, session_id: str, speed: float,
+               start: datetime | None = None) -> list[ReplayStep]:
+        steps = super().replay(session_id, speed, start)
         return [replace(step, delay=step.delay * speed) for step in steps]
 
 
@@ -348,6 +350,39 @@ class RiskLevelMatchedWithoutCase(SqliteExtraction):
                        limit: int) -> list[ExtractionEvent]:
         level = risk_level.lower() if isinstance(risk_level, str) else risk_level
         return super().events_by_risk(agent_name, level, limit)
+
+
+class ReplayStartExclusive(SqliteExtraction):
+    """A replay that skips to ``start`` leaves out the events at that very instant."""
+
+    def replay(self, session_id: str, speed: float,
+               start: datetime | None = None) -> list[ReplayStep]:
+        steps = super().replay(session_id, speed, start)
+        if start is None or not steps:
+            return steps
+        kept = [step.event for step in steps if step.event.timestamp > start]
+        return replay_steps(kept, speed)
+
+
+class ReplayWaitsFromTheStart(SqliteExtraction):
+    """A replay that skips to ``start`` waits from ``start`` to its first event (the first
+    delay is that gap at the speed, not zero)."""
+
+    def replay(self, session_id: str, speed: float,
+               start: datetime | None = None) -> list[ReplayStep]:
+        steps = super().replay(session_id, speed, start)
+        if start is None or not steps:
+            return steps
+        first = replace(steps[0], delay=(steps[0].event.timestamp - start) / speed)
+        return [first, *steps[1:]]
+
+
+class ReplayStartIgnored(SqliteExtraction):
+    """The start instant is taken and never applied: every event of the session comes back."""
+
+    def replay(self, session_id: str, speed: float,
+               start: datetime | None = None) -> list[ReplayStep]:
+        return super().replay(session_id, speed)
 
 
 class QueryTotalOfThePage(SqliteExtraction):
@@ -454,6 +489,9 @@ class ReadsTakeTheWriteLock(SqliteExtraction):
 MUTANTS: dict[str, tuple[type[SqliteExtraction], str]] = {
     "risk_filter_across_agents": (RiskFilterAcrossAgents, "model"),
     "risk_level_matched_without_case": (RiskLevelMatchedWithoutCase, "model"),
+    "replay_start_exclusive": (ReplayStartExclusive, "model"),
+    "replay_waits_from_the_start": (ReplayWaitsFromTheStart, "model"),
+    "replay_start_ignored": (ReplayStartIgnored, "model"),
     "query_total_of_the_page": (QueryTotalOfThePage, "model"),
     "query_total_after_the_cursor": (QueryTotalAfterTheCursor, "model"),
     "query_cursor_on_time_alone": (QueryCursorOnTimeAlone, "model"),

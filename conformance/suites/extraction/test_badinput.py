@@ -255,7 +255,7 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
         "record_state_change": lambda n: {"new": NewStateChange("base", later, "running", 0,
                                                                 '{"pid": 7}')},
         "state_changes": lambda n: {"session_id": "base"},
-        "replay": lambda n: {"session_id": "base", "speed": 2.0},
+        "replay": lambda n: {"session_id": "base", "speed": 2.0, "start": T0},
         "purge_sessions": lambda n: {"ended_before": T0},
     }, state
 

@@ -92,6 +92,9 @@ SITUATIONS = (
                     "replay", lambda c: c.succeeded and any(
                         _exact_delay(before, after, c.arguments["speed"]).denominator == 2
                         for before, after in zip(c.result, c.result[1:], strict=False))),
+    reach.sometimes("replay: skipped to an event's own instant", "replay",
+                    lambda c: c.succeeded and c.arguments.get("start") is not None
+                    and bool(c.result) and c.result[0].event.timestamp == c.arguments["start"]),
     reach.sometimes("save_code_block: content already stored (the stored block back)",
                     "save_code_block", lambda c: c.succeeded and not c.result.created),
 )
@@ -138,6 +141,10 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             self.both("complete_session", lambda s, _: s.complete_session(
                 "sess_abc123", 1, T0 + timedelta(days=3)))
             self.both("replay", lambda s, _: s.replay("sess_abc123", 4.0))
+            # Skipping to the two events tied at T0 + 1us: from exactly there and a
+            # microsecond either side (a microsecond later skips both).
+            for edge in (-MICRO, timedelta(0), MICRO):
+                self.both("replay", partial(_replay_from, start=T0 + MICRO + edge))
             self.both("update_session", lambda s, _: s.update_session(
                 "sess_def456", ProcessSessionUpdate(extraction_config_version="v2")))
             # Windows that start exactly where both sessions started and a microsecond
@@ -340,9 +347,21 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         def state_changes(self, session_id: str) -> None:
             self.both("state_changes", lambda s, _: s.state_changes(session_id))
 
-        @rule(session_id=session_ids, speed=speeds)
-        def replay(self, session_id: str, speed: float) -> None:
-            self.both("replay", lambda s, _: s.replay(session_id, speed))
+        @rule(session_id=session_ids, speed=speeds, start=st.none() | few_times)
+        def replay(self, session_id: str, speed: float, start: datetime | None) -> None:
+            self.both("replay", lambda s, _: s.replay(session_id, speed, start))
+
+        @rule(data=st.data(), speed=speeds, offset=st.sampled_from(OFFSETS_MINUTES),
+              edge=st.sampled_from((-MICRO, timedelta(0), MICRO)))
+        def replay_from_a_held_event(self, data: st.DataObject, speed: float, offset: int,
+                                     edge: timedelta) -> None:
+            """A replay that skips to a held event's instant, or a microsecond either side."""
+            held = [event for session_id in SESSIONS
+                    for event in self.model.events_by_session(session_id)]
+            if held:
+                event = data.draw(st.sampled_from(held), label="event to skip to")
+                start = in_offset(event.timestamp, offset) + edge
+                self.both("replay", lambda s, _: s.replay(event.session_id, speed, start))
 
         @rule(ended_before=few_times)
         def purge_sessions(self, ended_before: datetime) -> None:
@@ -364,6 +383,10 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
 
 def _codex_window(store: Any, backend_side: bool, start: datetime, end: datetime) -> Any:
     return store.timeline("codex", start, end)
+
+def _replay_from(store: Any, backend_side: bool, start: datetime) -> Any:
+    return store.replay("sess_abc123", 4.0, start)
+
 
 def _codex_day(store: Any, backend_side: bool, now: datetime) -> Any:
     return store.session_history("codex", 1, now)
