@@ -74,6 +74,17 @@ written below.  Rules beyond the records' types:
   ``get_model_performance`` / ``compare_models`` summarise the runs of a model
   version (the seed's ``v_model_performance``); a version with no training run
   is :class:`NotFound` (there is nothing to summarise, not a summary of zeros).
+* Two items of the seed's checklist have no operation.  "Feature importance
+  queries" (line 60) are named and never described: the store's feature vectors
+  are embeddings of queries, with no feature names and no model weights, and no
+  table the seed specifies holds what an importance would be computed from, so
+  any operation would be this spec's invention, not the seed's.  Parquet
+  (line 419, beside CSV and JSON): this spec holds every export to its bytes,
+  and a Parquet file's bytes are its writer's (library version in the footer,
+  page sizes, encodings, compression), so no rule two implementations could
+  both follow byte for byte exists; a Parquet file can be made from the
+  ``jsonl`` export, which carries every value exactly.  ``"parquet"`` is an
+  unknown format (:class:`ValidationError`).
 * Retention: ``prune_old_data(before)`` deletes, in one transaction, every
   session that ended before ``before`` the way ``delete_session`` does;
   running sessions stay; daily aggregates, runs, predictions and tests stay.
