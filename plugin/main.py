@@ -21,7 +21,14 @@ from storecheck.conformance.capabilities import describe
 from storecheck.conformance.checks import progress
 from storecheck.conformance.latency import Budget
 from storecheck.conformance.latency_check import LatencySettings
-from storecheck.conformance.scaling import LARGE, LARGEST, SCALING_MODES, SMALL, Growth
+from storecheck.conformance.scaling import (
+    LARGE,
+    LARGEST,
+    SCALING_MODES,
+    SMALL,
+    Growth,
+    reads_first,
+)
 from storecheck.conformance.wire.client import DEFAULT_TIMEOUT_S
 from storecheck.plugin import hookspecs, known_failures, maxfail, partial
 from storecheck.plugin.opening import OpenFailures, note_failure, open_checked
@@ -273,10 +280,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("latency_row", rows, ids=[row[0].operation for row in rows])
     growths = getattr(metafunc.cls, "scaling", None)
     if "scaling_row" in metafunc.fixturenames and growths is not None:
+        growths = reads_first(str(metafunc.cls.spec), growths)
         metafunc.parametrize("scaling_row", growths, ids=[row[0].operation for row in growths])
     largest = getattr(metafunc.cls, "largest_scaling", None)
     if "largest_scaling_row" in metafunc.fixturenames and largest is not None:
-        _parametrize_largest(metafunc, largest, plan.profile)
+        _parametrize_largest(metafunc, reads_first(str(metafunc.cls.spec), largest),
+                             plan.profile)
     spec = getattr(metafunc.module, "SPEC", None)
     chosen = plan.backends_for(spec) if spec else list(plan.selected)
     metafunc.parametrize(

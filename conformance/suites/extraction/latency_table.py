@@ -12,7 +12,7 @@ the machine's noise would decide.  The other rows are project targets held to
 the seed's 10 ms bound.  Every row is measured on
 10,000 events (the seed's queries speak of 1,000): 1,000 sessions of ten events
 each, four agents, a code block and six state changes per session, half the sessions
-completed.
+completed; and nine sessions without events of a fifth, idle agent per session.
 
 ``SCALING`` bounds how much each read and write may cost more on 10,000 events
 than on 1,000.  ``agent_stats``, ``pattern_stats``, ``active_sessions`` and
@@ -74,6 +74,12 @@ RUNNING_STATES: Final = 6
 ``completed``): a wrapped process reports its state as it goes, and without this many a
 whole scan of the state changes (a forgotten index on their session) costs less than the
 call around it, and hides in the growth from 1,000 to 10,000 events."""
+IDLE_AGENT: Final = "idle"
+IDLE_SESSIONS: Final = 9
+"""Sessions of an agent that never extracts anything, beside each session of the dataset's
+four agents: a wrapper started and left waiting.  No timed read asks for them; without them
+the sessions are a tenth of the events, and a whole scan of them (a forgotten index on
+(agent, started_at)) costs less than the ten sessions a page returns."""
 BENCH_SESSION: Final = "bench-session"
 STEP: Final = timedelta(milliseconds=100)
 """The dataset's events are this far apart, in the order they were saved."""
@@ -113,7 +119,8 @@ def _event(n: int, session_id: str, agent: str, at: Any = None) -> NewExtraction
 
 def load(store: Any, transactional: bool, calls: int, size: int = DATASET) -> Dataset:
     """``size`` events in sessions of ten, saved in batches of 100 (ten sessions each), each
-    session with :data:`RUNNING_STATES` state changes beside its first."""
+    session with :data:`RUNNING_STATES` state changes beside its first and
+    :data:`IDLE_SESSIONS` sessions of the idle agent beside it."""
     sessions = size // EVENTS_PER_SESSION
     data = Dataset([f"sess-{n:06d}" for n in range(sessions)],
                    T0 + (sessions - 1) * EVENTS_PER_SESSION * STEP, [])
@@ -124,6 +131,9 @@ def load(store: Any, transactional: bool, calls: int, size: int = DATASET) -> Da
                 session_id, agent = data.session_ids[s], AGENTS[s % len(AGENTS)]
                 start = T0 + s * EVENTS_PER_SESSION * STEP
                 store.create_session(NewProcessSession(agent, session_id, start, "bench"))
+                for k in range(IDLE_SESSIONS):
+                    store.create_session(NewProcessSession(IDLE_AGENT, f"idle-{s:06d}-{k}",
+                                                           start + k * STEP, "bench"))
                 for k in range(1, RUNNING_STATES + 1):
                     store.record_state_change(NewStateChange(session_id, start + k * STEP,
                                                              "running"))
