@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import random
@@ -15,6 +16,8 @@ from typing import Any
 import jsonschema
 import pytest
 from storecheck.conformance.latency import LatencyTarget, judge, percentile, summarise
+from storecheck.conformance.scaling import reads_first
+from storecheck.conformance.specs import SPECS
 from storecheck.conformance.timing import Sample, load_free, lower_bound, samples_needed
 from storecheck.plugin.compare_reports import main as storecheck_main
 
@@ -585,3 +588,21 @@ def test_every_floor_of_the_latency_table_runs_on_the_reference_file(
     finally:
         database.close()
         store.close()
+
+
+@pytest.mark.parametrize("spec", sorted(SPECS))
+def test_every_scaling_row_names_its_operation_and_reads_are_timed_before_writes(
+        spec: str) -> None:
+    """Every row of every spec's scaling tables names a spec operation first (that is how
+    :func:`reads_first` tells a write row from a read row), and the order the plugin times
+    them in puts every read before every write."""
+    table = importlib.import_module(f"storecheck.conformance.suites.{spec}.latency_table")
+    writes = {operation.name for operation in SPECS[spec].operations if operation.writes}
+    operations = {operation.name for operation in SPECS[spec].operations}
+    for rows in (table.SCALING, getattr(table, "LARGEST_SCALING", ())):
+        named = [growth.operation.split(" (")[0] for growth, _ in rows]
+        assert set(named) <= operations, f"{spec}: rows named after no operation"
+        ordered = [growth.operation.split(" (")[0] in writes
+                   for growth, _ in reads_first(spec, rows)]
+        assert ordered == sorted(ordered), f"{spec}: a read row timed after a write row"
+        assert sorted(map(id, reads_first(spec, rows))) == sorted(map(id, rows))
