@@ -3,8 +3,10 @@ document; the reference served through it; and every way a process can break it.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -96,6 +98,15 @@ def test_the_openrpc_document_has_every_operation_with_its_named_params(spec: st
                       described["session_history.complete_session"]["errors"]}
         assert "Conflict: one already finished Conflict (also for every caller but one of " \
                "concurrent completions)." in completing, completing
+    # Every sentence of the spec's text that names an operation is in that method's rules,
+    # found from the text itself (a sentence added to the spec later reaches its method).
+    text = inspect.getdoc(SPECS[spec].module) or ""
+    for operation in SPECS[spec].operations:
+        rules = described[f"{spec}.{operation.name}"].get("x-rules", [])
+        mentioned = re.findall(rf"``{operation.name}(?:\(|``)", text)
+        assert bool(rules) == bool(mentioned), (operation.name, rules)
+        assert all(re.search(rf"`{operation.name}[(`]", rule) for rule in rules), rules
+        assert all(":class:" not in rule and "``" not in rule for rule in rules), rules
     # An implementer reads each method's summary: none is merely its own name.
     unsummed = [name for name, method in described.items()
                 if method["summary"].strip() in ("", name, name.rpartition(".")[2])]

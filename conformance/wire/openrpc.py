@@ -129,7 +129,8 @@ SCALARS: Final[dict[Any, dict[str, Any]]] = {
 }
 
 
-def _method(builder: SchemaBuilder, method: Method, writes: bool) -> dict[str, Any]:
+def _method(builder: SchemaBuilder, method: Method, writes: bool,
+            spec_text: str = "") -> dict[str, Any]:
     described: dict[str, Any] = {
         "name": method.name,
         "summary": method.summary or method.name,
@@ -142,7 +143,27 @@ def _method(builder: SchemaBuilder, method: Method, writes: bool) -> dict[str, A
     }
     if method.capability is not None:
         described["x-capability"] = method.capability
+    rules = _rules_naming(method.attribute, spec_text)
+    if rules:
+        described["x-rules"] = rules
     return described
+
+
+def _rules_naming(operation: str, spec_text: str) -> list[str]:
+    """The sentences of the spec's text that name ``operation`` (``operation`` or
+    ``operation(...)``): its orders, derived values, roundings and errors in the spec's
+    words, so that a method can be implemented from its own entry."""
+    named = re.compile(rf"``{re.escape(operation)}(?:\(|``)")
+    paragraphs = re.split(r"\n\s*\n|\n(?=\* )", spec_text)
+    return [_plain(sentence)
+            for paragraph in paragraphs
+            for sentence in _FULL_STOP.split(" ".join(paragraph.split()).lstrip("* "))
+            if named.search(sentence)]
+
+
+_FULL_STOP = re.compile(r"(?<=[.)])\s+(?=[A-Z`(])")
+"""Where one sentence of a spec's text ends and the next begins (never inside ``a.b`` or
+``1.0``)."""
 
 
 _SENTENCE = re.compile(r"[^.;]*(?:\.(?=\w)[^.;]*)*[.;]?")
@@ -184,7 +205,9 @@ def openrpc_document(spec: str) -> dict[str, Any]:
     info = SPECS[spec]
     builder = SchemaBuilder()
     writing = {f"{spec}.{operation.name}" for operation in info.operations if operation.writes}
-    methods = [_method(builder, method, method.name in writing) for method in methods_for(spec)]
+    text = inspect.getdoc(info.module) or ""
+    methods = [_method(builder, method, method.name in writing, text)
+               for method in methods_for(spec)]
     return {
         "openrpc": OPENRPC_VERSION,
         "info": {
