@@ -8,7 +8,7 @@ storage, so that a weakened schema is caught.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -164,8 +164,8 @@ def event_query(where: Any, limit: Any,
     v = check("query_events")
     if not isinstance(where, EventFilter):
         raise v.fail("where must be an EventFilter", where)
-    for name in ("agent_name", "event_type", "pattern", "risk_level"):
-        v.optional_text(f"where.{name}", getattr(where, name))
+    for field in fields(EventFilter):
+        v.optional_text(f"where.{field.name}", getattr(where, field.name))
     count = v.limit(limit)
     if after is None:
         return where, count, None

@@ -130,7 +130,7 @@ SCALARS: Final[dict[Any, dict[str, Any]]] = {
 
 
 def _method(builder: SchemaBuilder, method: Method, writes: bool,
-            spec_text: str = "") -> dict[str, Any]:
+            spec_text: str) -> dict[str, Any]:
     described: dict[str, Any] = {
         "name": method.name,
         "summary": method.summary or method.name,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 from storecheck.conformance.errors import Conflict, NotFound
 from storecheck.conformance.specs import extraction_inputs as inputs
@@ -90,19 +91,33 @@ AGENT_EVENTS_BY: Final = {
 (agent, that column, time, id)."""
 
 
-FILTERED: Final = ("agent_name", "event_type", "pattern", "risk_level")
-"""The columns an :class:`EventFilter` may name, in the order of its fields."""
+FILTERED: Final = tuple(field.name for field in fields(EventFilter))
+"""The columns an :class:`EventFilter` may name: its fields, by the same names."""
 
 
-def query_statements(where: EventFilter) -> tuple[str, str, str]:
-    """The count, the first page and a page after a cursor of ``query_events``, for the
+class EventQuery(NamedTuple):
+    """The statements of one ``query_events`` filter and the values they all start with."""
+
+    total: str
+    """The count of every event the filter matches."""
+    first_page: str
+    page_after: str
+    """Bound with :attr:`values`, then the cursor's timestamp and id, then the limit."""
+    values: tuple[object, ...]
+
+
+def event_statements(where: EventFilter) -> EventQuery:
+    """The count, the first page and a page after a cursor of ``query_events`` for the
     fields ``where`` gives (the columns are :data:`FILTERED`'s; every value is bound)."""
-    given = [f"{name} = ?" for name in FILTERED if getattr(where, name) is not None]
+    given = [name for name in FILTERED if getattr(where, name) is not None]
+    equal = [f"{name} = ?" for name in given]
     # A row value seeks into the index to the cursor; an OR of two comparisons walks it.
-    after = [*given, "(timestamp, id) < (?, ?)"]
-    return (f"SELECT count(*) FROM extraction_events{_where(given)}",
-            f"SELECT {EVENT_COLUMNS} FROM extraction_events{_where(given)} {NEWEST_FIRST}",
-            f"SELECT {EVENT_COLUMNS} FROM extraction_events{_where(after)} {NEWEST_FIRST}")
+    after = [*equal, "(timestamp, id) < (?, ?)"]
+    return EventQuery(
+        f"SELECT count(*) FROM extraction_events{_where(equal)}",
+        f"SELECT {EVENT_COLUMNS} FROM extraction_events{_where(equal)} {NEWEST_FIRST}",
+        f"SELECT {EVENT_COLUMNS} FROM extraction_events{_where(after)} {NEWEST_FIRST}",
+        tuple(getattr(where, name) for name in given))
 
 
 def _where(conditions: list[str]) -> str:
@@ -181,14 +196,12 @@ class SqliteExtraction(SqliteStore):
     def query_events(self, where: EventFilter, limit: int,
                      after: EventCursor | None = None) -> EventPage:
         where, limit, after = inputs.event_query(where, limit, after)
-        values = tuple(getattr(where, name) for name in FILTERED
-                       if getattr(where, name) is not None)
-        count, first, following = query_statements(where)
-        with self._tx("query_events", values, write=False) as conn:
-            total = conn.execute(count, values).fetchone()[0]
-            found = (conn.execute(first, (*values, limit + 1)) if after is None
-                     else conn.execute(following, (*values, to_text(after.timestamp), after.id,
-                                                   limit + 1))).fetchall()
+        query = event_statements(where)
+        with self._tx("query_events", query.values, write=False) as conn:
+            total = conn.execute(query.total, query.values).fetchone()[0]
+            found = (conn.execute(query.first_page, (*query.values, limit + 1)) if after is None
+                     else conn.execute(query.page_after, (*query.values, to_text(after.timestamp),
+                                                          after.id, limit + 1))).fetchall()
         items = tuple(rows.event(row) for row in found[:limit])
         more = len(found) > limit
         return EventPage(items, total, EventCursor(items[-1].timestamp, items[-1].id)
@@ -200,8 +213,11 @@ class SqliteExtraction(SqliteStore):
             return self._session_events(conn, session_id)
 
     @staticmethod
-    def _session_events(conn: Connection, session_id: str) -> list[ExtractionEvent]:
-        found = conn.execute(EVENTS_OF_SESSION, (session_id,))
+    def _session_events(conn: Connection, session_id: str,
+                        start: datetime | None = None) -> list[ExtractionEvent]:
+        """The session's events oldest first, from ``start`` on when given."""
+        found = (conn.execute(EVENTS_OF_SESSION, (session_id,)) if start is None
+                 else conn.execute(EVENTS_OF_SESSION_FROM, (session_id, to_text(start))))
         return [rows.event(row) for row in found]
 
     def agent_stats(self, agent_name: str) -> AgentStats:
@@ -402,11 +418,7 @@ class SqliteExtraction(SqliteStore):
         begin = v.optional_timestamp("start", start)
         with self._tx("replay", session_id, write=False) as conn:
             self._session(conn, session_id, "replay")
-            if begin is None:
-                events = self._session_events(conn, session_id)
-            else:
-                events = [rows.event(row) for row in conn.execute(
-                    EVENTS_OF_SESSION_FROM, (session_id, to_text(begin)))]
+            events = self._session_events(conn, session_id, begin)
         return replay_steps(events, factor)
 
     def purge_sessions(self, ended_before: datetime) -> PurgeCounts:

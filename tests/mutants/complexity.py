@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from storecheck.conformance.specs import extraction_inputs
 from storecheck.conformance.specs.conversations import (
     JOB_STATUSES,
     ConversationCursor,
@@ -148,7 +149,7 @@ class QueryPagedInPython(SqliteExtraction):
 
     def query_events(self, where: EventFilter, limit: int,
                      after: EventCursor | None = None) -> EventPage:
-        everything = super().query_events(where, 1, None)
+        where, limit, after = extraction_inputs.event_query(where, limit, after)
         found: list[ExtractionEvent] = []
         with self._tx("query_events", write=False) as conn:
             for row in conn.execute(f"SELECT {EVENT_COLUMNS} FROM extraction_events "
@@ -157,10 +158,11 @@ class QueryPagedInPython(SqliteExtraction):
                 if all(wanted is None or getattr(event, name) == wanted
                        for name, wanted in vars(where).items()):
                     found.append(event)
+        total = len(found)
         if after is not None:
             found = [e for e in found if (e.timestamp, e.id) < (after.timestamp, after.id)]
         page = tuple(found[:limit])
-        return EventPage(page, everything.total, EventCursor(page[-1].timestamp, page[-1].id)
+        return EventPage(page, total, EventCursor(page[-1].timestamp, page[-1].id)
                          if len(found) > limit else None)
 
 

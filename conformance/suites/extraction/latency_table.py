@@ -61,9 +61,9 @@ from storecheck.reference_impl.extraction.store import (
     INSERT_CHANGE,
     INSERT_SESSION,
     SELECT_SESSION,
+    event_statements,
     event_values,
     insert_events_statement,
-    query_statements,
 )
 
 DATASET: Final = LARGE
@@ -253,18 +253,15 @@ def _query(combined: bool, deep: bool) -> Workload:
 
 def _query_floor(combined: bool, deep: bool) -> Floor:
     def floor(conn: sqlite3.Connection, data: Dataset, i: int) -> None:
-        where = _query_filter(i, combined)
-        values = tuple(value for value in (where.agent_name, where.event_type, where.pattern)
-                       if value is not None)
-        count, first, following = query_statements(where)
+        query = event_statements(_query_filter(i, combined))
         conn.execute("BEGIN")
-        conn.execute(count, values).fetchone()
+        conn.execute(query.total, query.values).fetchone()
         if deep:
             middle = _middle(data)
-            conn.execute(following, (*values, to_text(middle.timestamp), middle.id,
-                                     101)).fetchall()
+            conn.execute(query.page_after, (*query.values, to_text(middle.timestamp), middle.id,
+                                            101)).fetchall()
         else:
-            conn.execute(first, (*values, 101)).fetchall()
+            conn.execute(query.first_page, (*query.values, 101)).fetchall()
         conn.execute("COMMIT")
 
     return floor
