@@ -30,7 +30,7 @@ from storecheck.conformance.scaling import (
     reads_first,
 )
 from storecheck.conformance.wire.client import DEFAULT_TIMEOUT_S
-from storecheck.plugin import hookspecs, known_failures, maxfail, partial
+from storecheck.plugin import hookspecs, known_failures, maxfail, partial, shrinking
 from storecheck.plugin.opening import OpenFailures, note_failure, open_checked
 from storecheck.plugin.profiles import PROFILES, Profile
 from storecheck.plugin.results import (
@@ -107,6 +107,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="multiply every latency target by FACTOR, for slow machines (default: 1)",
     )
     group.addoption(
+        "--store-shrink-seconds", metavar="SECONDS", type=float, default=None,
+        help="how long hypothesis may shrink one failure before it is reported as it stands "
+        "(default: the profile's, "
+        + ", ".join(f"{p.name} {f'{p.shrink_seconds:g} s' if p.shrink else 'no shrinking'}"
+                    for p in PROFILES.values()) + ")",
+    )
+    group.addoption(
         "--store-replay", action="store_true", default=False,
         help="iterate on a known failure fast: each property first replays the failing "
         "example hypothesis saved (in .hypothesis/ under the directory pytest runs in) and "
@@ -176,6 +183,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if report_path is not None and not hasattr(config, "workerinput"):
         _check_writable(Path(report_path))
     config.stash[PLAN_KEY] = plan
+    if plan.profile.shrink and not shrinking.apply_budget(plan.profile.shrink_seconds):
+        config.issue_config_time_warning(pytest.PytestConfigWarning(
+            "--store-shrink-seconds: this version of hypothesis has no shrinking time bound to "
+            "set; its own (five minutes) holds"), stacklevel=2)
     book = ResultBook()
     config.stash[BOOK_KEY] = book
     config.pluginmanager.register(book, "storecheck-results")
@@ -194,8 +205,10 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         return None
     backends = ", ".join(f"{item.backend.name} ({', '.join(item.specs)})" for item in plan.selected)
     seed = config.getoption("hypothesis_seed", None)
-    replay = "; replaying saved failures without shrinking" if config.getoption(
-        "store_replay") else ""
+    profile = plan.profile
+    replay = ("; replaying saved failures without shrinking" if config.getoption("store_replay")
+              else f"; shrinking up to {profile.shrink_seconds:g} s" if profile.shrink
+              else "; no shrinking")
     return [f"storecheck: {backends}; profile {plan.profile.name}; hypothesis seed "
             f"{'random' if seed is None else seed}; latency {config.getoption('latency')}, "
             f"scaling {config.getoption('scaling')}{replay}"]
@@ -384,6 +397,13 @@ def pytest_runtest_makereport(
     if (entry is not None and report.failed and report.when == "call"
             and str(report.longrepr).startswith("[XPASS(strict)]")):
         report.longrepr = entry.passed_message()
+    plan = item.config.stash.get(PLAN_KEY, None)
+    if report.failed and report.when == "call" and plan is not None and plan.profile.shrink:
+        budget = ("--store-shrink-seconds" if item.config.getoption("store_shrink_seconds")
+                  else f"the {plan.profile.name} profile's budget; --store-shrink-seconds sets "
+                       "another")
+        shrinking.explain_stop(report, plan.profile.shrink_seconds, budget,
+                               item.config.getoption("hypothesis_seed", None))
     if report.failed and report.when == "call" and isinstance(selected, Selected):
         report.sections.append(("storecheck: rerun this check alone", rerun_command(
             item, selected)))

@@ -28,6 +28,8 @@ class Profile:
     """Time budget per operation; a slow operation stops early with fewer samples."""
     shrink: bool = True
     """Shrink failures to a minimal example (slow on a store that must reopen files)."""
+    shrink_seconds: float = 60.0
+    """How long one failure may be shrunk before it is reported as it stands."""
     largest_dataset: bool = False
     """Load a third dataset of ``LARGEST`` rows for the scaling rows a spec marks for it."""
     window_hit: float = 0.99
@@ -60,6 +62,6 @@ PROFILES: Final[dict[str, Profile]] = {
                 latency_samples=500, latency_seconds=5.0),
         Profile("thorough", examples=300, steps=80, processes=6, threads=4, items=100,
                 latency_samples=2000, latency_seconds=20.0, largest_dataset=True,
-                window_hit=0.9999),
+                shrink_seconds=300.0, window_hit=0.9999),
     )
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
@@ -165,6 +166,12 @@ def make_plan(config: pytest.Config) -> Plan | None:
     if duplicates:
         raise pytest.UsageError(f"--store: several backends are named {', '.join(duplicates)}")
     profile = PROFILES[profile_name]
+    shrink_seconds = config.getoption("store_shrink_seconds")
+    if shrink_seconds is not None:
+        if not 0 < shrink_seconds < math.inf:
+            raise pytest.UsageError(f"--store-shrink-seconds={shrink_seconds:g}: must be a "
+                                    "positive number of seconds")
+        profile = replace(profile, shrink_seconds=shrink_seconds)
     if config.getoption("store_replay"):
         profile = replace(profile, shrink=False)
     return Plan(tuple(selected), profile)

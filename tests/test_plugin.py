@@ -36,6 +36,8 @@ def test_without_store_the_plugin_adds_nothing(pytester: pytest.Pytester) -> Non
         (["--store=sqlite", "--store-spec=,"], "--store-spec=,", "names no spec"),
         (["--store=sqlite", "--store-exec-timeout=-1"], "--store-exec-timeout=-1",
          "positive number"),
+        (["--store=sqlite", "--store-shrink-seconds=0"], "--store-shrink-seconds=0",
+         "positive number"),
         (["--store=sqlite", "--store-maxfail=-1"], "--store-maxfail=-1", "0 (no limit) or more"),
         (["--store=memory", "--store-report=."], "--store-report=.", "is a directory"),
         (["--store=memory", "--store-report=/proc/nope/report.json"],
@@ -372,6 +374,29 @@ def _known(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, manifest:
     return pytester.runpytest_subprocess("--store-known-failures=known.toml", "-k",
                                          "random_operation", "--store-spec=session_history",
                                          *args, *QUICK)
+
+
+def test_shrinking_stops_at_its_time_budget_and_says_so_in_storechecks_words(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failure is shrunk for the profile's budget at most, then reported as it stands,
+    with what the user can do; hypothesis's own five-minute banner never shows."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    result = pytester.runpytest_subprocess(
+        f"--store={KNOWN_MUTANT}", "-k", "random_operation", "--store-profile=default",
+        "--store-shrink-seconds=0.01", "-p", "no:cacheprovider", "--hypothesis-seed=0")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([
+        "*profile default*shrinking up to 0.01 s*",
+        "*expected the model's result*",
+        "storecheck: shrinking stopped after 0.01 s (--store-shrink-seconds): the failing "
+        "example above is the smallest found by then, not necessarily the smallest there is. "
+        "The rerun command below replays it as it is; --hypothesis-seed=0 repeats the whole "
+        "search.",
+        "*storecheck: rerun this check alone*",
+    ])
+    assert "PLEASE REPORT" not in result.stdout.str()
+    assert "five minutes" not in result.stdout.str()
 
 
 def test_a_known_failure_is_reported_with_its_reason_and_does_not_fail_the_run(
