@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -287,6 +288,37 @@ def pytest_storecheck_modify_capabilities(backend, capabilities):
                                 "-k", "savepoint or processes", "-rs", *QUICK)
     result.assert_outcomes(passed=2, skipped=8)
     result.stdout.fnmatch_lines(["*'hooked' lacks capability 'multi_process'*"])
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_the_readmes_worked_example_fails_as_the_readme_says(pytester: pytest.Pytester) -> None:
+    """The README's cached backend, copied out of the README as a newcomer would, fails the
+    categories the README's list after it names, each on the operation it names."""
+    text = README.read_text()
+    example = text[text.index("A worked example"):]
+    start = example.index("```python\n") + len("```python\n")
+    code = example[start:example.index("\n```", start)]
+    told = example[example.index("`pytest --store=mypkg"):example.index("To make the backend")]
+    items = [" ".join(item.split()) for item in told.split("\n- ")[1:]]
+    said = {item.split("`")[1]: item for item in items}
+    package = pytester.mkpydir("mypkg")
+    package.joinpath("backends.py").write_text(code)
+    result = pytester.runpytest_subprocess("--store=mypkg.backends:make_backend", *QUICK,
+                                           "--store-report=report.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    report = json.loads(pytester.path.joinpath("report.json").read_text())
+    failed: dict[str, set[str]] = {}
+    for failure in report["failures"]:
+        # The finding names the spec's operation first: "session_history.get_session: ..."
+        operation = re.match(r"\[?session_history[.\]] ?(\w+):", failure["message"])
+        assert operation, failure["message"]
+        failed.setdefault(failure["category"], set()).add(operation.group(1))
+    assert set(failed) == set(said), (failed, said)
+    for category, operations in failed.items():
+        assert all(re.search(rf"`{operation}\b", said[category]) for operation in operations), (
+            category, operations, said[category])
 
 
 def test_a_module_attr_backend_imports_from_the_directory_pytest_runs_in(
