@@ -62,6 +62,35 @@ def test_every_connection_gets_the_rules(database: Database) -> None:
     assert seen == [(1, "wal", 1, 2000)] * 4
 
 
+def test_every_connection_gets_the_tuning_its_rules_ask_for(tmp_path: Path) -> None:
+    """A page cache, a memory map and temporary storage in memory, where the rules set them
+    (the reference adopts what ``tests/tuning_benchmark.py`` showed helps), on the first
+    connection and on another thread's; unset, SQLite's defaults stay."""
+    tuned = Database(str(tmp_path / "tuned.db"), ConnectionRules(
+        cache_kib=1234, mmap_bytes=1 << 20, temp_store="MEMORY"))
+    plain = Database(str(tmp_path / "plain.db"))
+    names = ("cache_size", "mmap_size", "temp_store")
+    seen: list[tuple[object, ...]] = []
+
+    def look(database: Database) -> None:
+        conn = database.connection()
+        seen.append(tuple(conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names))
+
+    try:
+        for database in (tuned, plain):
+            look(database)
+            thread = threading.Thread(target=look, args=(database,))
+            thread.start()
+            thread.join()
+    finally:
+        tuned.close()
+        plain.close()
+    default = sqlite3.connect(tmp_path / "bare.db")
+    defaults = tuple(default.execute(f"PRAGMA {name}").fetchone()[0] for name in names)
+    default.close()
+    assert seen == [(-1234, 1 << 20, 2)] * 2 + [defaults] * 2
+
+
 def test_nested_atomic_is_a_savepoint(database: Database) -> None:
     with database.atomic() as conn:
         conn.execute("CREATE TABLE x (v INTEGER)")

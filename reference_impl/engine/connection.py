@@ -77,6 +77,13 @@ class ConnectionRules:
     lock_deadline_s: float = LOCK_DEADLINE_S
     """How long a transaction keeps retrying for the write lock before the caller gets
     :class:`Busy`."""
+    cache_kib: int | None = None
+    """The page cache of each connection in KiB (``PRAGMA cache_size = -N``); None keeps
+    SQLite's default (2 MiB)."""
+    mmap_bytes: int = 0
+    """How much of the file each connection reads through a memory map (``mmap_size``)."""
+    temp_store: str = "DEFAULT"
+    """Where temporary tables and sort spills live: DEFAULT (a file), MEMORY."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,12 @@ class Database:
         conn.execute(f"PRAGMA synchronous = {_pragma_word(self.rules.synchronous)}")
         conn.execute(f"PRAGMA foreign_keys = {'ON' if self.rules.foreign_keys else 'OFF'}")
         conn.execute(f"PRAGMA secure_delete = {'ON' if self.rules.secure_delete else 'OFF'}")
+        if self.rules.cache_kib is not None:
+            conn.execute(f"PRAGMA cache_size = {-int(self.rules.cache_kib)}")
+        if self.rules.mmap_bytes:
+            conn.execute(f"PRAGMA mmap_size = {int(self.rules.mmap_bytes)}")
+        if self.rules.temp_store != "DEFAULT":
+            conn.execute(f"PRAGMA temp_store = {_pragma_word(self.rules.temp_store)}")
         if self._max_pages is not None:
             conn.execute(f"PRAGMA max_page_count = {self._max_pages}")
         if self.rules.background_checkpoint:

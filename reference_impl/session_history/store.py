@@ -29,7 +29,7 @@ from storecheck.conformance.specs.session_history import (
     parse_legacy_document,
     workspace_hash,
 )
-from storecheck.reference_impl.engine import load_migrations
+from storecheck.reference_impl.engine import ConnectionRules, load_migrations
 from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.store import SqliteStore
 from storecheck.reference_impl.engine.timestamps import from_text, optional_text, to_text
@@ -44,6 +44,11 @@ class SqliteSessionHistory(SqliteStore):
 
     spec = SPEC
     migrations = MIGRATIONS
+    # The seed's 20 MB page cache: a text search walks every task, which SQLite's default
+    # 2 MiB does not hold at 10,000 sessions (python -m tests.tuning_benchmark: text search
+    # 0.78x, median of 19 timed rows 0.96x, none slower).  Its 256 MB memory map is left
+    # out: 3% on reads, and an I/O error under a map is a SIGBUS, not StorageFailed.
+    rules = ConnectionRules(cache_kib=20_000)
 
     # -- workspaces ----------------------------------------------------------
 
