@@ -182,12 +182,13 @@ class PurgeForgetsCodeBlocks(SqliteExtraction):
     def purge_sessions(self, ended_before: datetime) -> PurgeCounts:
         cutoff = to_text(inputs.check("purge_sessions").timestamp("ended_before", ended_before))
         with self._tx("purge_sessions") as conn:
-            counts = [conn.execute(f"DELETE FROM {table} WHERE session_id IN ({_PURGED})",
-                                   (cutoff,)).rowcount
-                      for table in ("process_state_changes", "extraction_events")]
+            state_changes, events = [
+                conn.execute(f"DELETE FROM {table} WHERE session_id IN ({_PURGED})",
+                             (cutoff,)).rowcount
+                for table in ("process_state_changes", "extraction_events")]
             sessions = conn.execute("DELETE FROM process_sessions WHERE ended_at < ?",
                                     (cutoff,)).rowcount
-        return PurgeCounts(sessions, *counts, 0)
+        return PurgeCounts(sessions, state_changes, events, 0)
 
 
 class PurgeEachTableItsOwnTransaction(SqliteExtraction):

@@ -26,7 +26,8 @@ class RuntimeMixFromAnyIterable(SqliteSessionHistory):
     ``"claude"`` becomes its letters, a dict its keys."""
 
     def create_session(self, new: NewSession) -> Session:
-        if not isinstance(new.runtime_mix, int) and new.runtime_mix is not None:
+        mix: Any = new.runtime_mix  # hostile input is of any type, whatever the record says
+        if not isinstance(mix, int) and mix is not None:
             new = replace(new, runtime_mix=tuple(sorted(set(new.runtime_mix))))
         return super().create_session(new)
 

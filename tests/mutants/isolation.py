@@ -51,7 +51,7 @@ class DeferredBlockRestartsStaleWrite:
     snapshot, the first write asks for the lock), and a write refused because the
     snapshot went stale is restarted rather than failed with Busy."""
 
-    database_class = RestartingDatabase
+    database_class: type[Database] = RestartingDatabase
 
     @contextmanager
     def atomic(self) -> Iterator[None]:

@@ -37,6 +37,7 @@ from storecheck.reference_impl.engine import (
     Migrator,
     split_statements,
 )
+from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.session_history import MIGRATIONS, SqliteSessionHistory
 from storecheck.reference_impl.session_history import rows as row_codec
@@ -171,7 +172,7 @@ class SearchByStringFormatting(SqliteSessionHistory):
 
 
 class CommitEachStatementMigrator(Migrator):
-    def _run(self, conn: sqlite3.Connection, step: Migration, script: str,
+    def _run(self, conn: Connection, step: Migration, script: str,
              fail_after: int | None) -> None:
         for count, statement in enumerate(split_statements(script), start=1):
             conn.execute(statement)
@@ -256,10 +257,10 @@ class GetOrCreateSelectThenInsert(SqliteSessionHistory):
         time.sleep(0.001)  # the window a real service has between its two round trips
         with self._tx("get_or_create_workspace", path) as conn:
             stamp = to_text(at)
-            cursor = conn.execute(
+            (workspace_id,) = conn.execute(
                 "INSERT INTO workspaces (workspace_path, workspace_hash, created_at, "
-                "last_accessed_at) VALUES (?, ?, ?, ?)", (path, workspace_hash(path), stamp, stamp))
-            workspace_id = int(cursor.lastrowid or 0)
+                "last_accessed_at) VALUES (?, ?, ?, ?) RETURNING id",
+                (path, workspace_hash(path), stamp, stamp)).fetchone()
         return self.get_workspace(workspace_id)
 
 
