@@ -37,7 +37,11 @@ written below.  Rules beyond the records' types:
 * Training runs start ``running``; ``update_training_run_results`` moves a
   running run to ``completed`` or ``failed`` with its metrics; any other
   transition is :class:`Conflict`.  ``list_training_runs`` lists
-  ``started_at`` desc, then ``id``.
+  ``started_at`` desc, then ``id``; ``training_runs_page`` walks the same order in
+  keyset pages (:class:`RunCursor`), as ``labeled_samples_page`` walks
+  ``get_labeled_samples``' (:class:`SampleCursor`): a page after a cursor holds what
+  follows that place in the order, whether or not a row holds the place, and its
+  ``next_cursor`` is set exactly when more rows follow the page.
 * Feature vectors: components are finite numbers stored as little-endian
   float32; a vector has 1 to :data:`MAX_DIMENSION` components and is not all
   zeros.  One dimension per store: while a vector is stored, every vector
@@ -476,6 +480,40 @@ class LabeledSample:
 
 
 @dataclass(frozen=True)
+class RunCursor:
+    """A place in the training runs' order (``started_at`` desc, then ``id``): the page
+    after it holds the runs started before ``started_at``, and those started at it with a
+    greater ``id``.  A place no run holds is still a place."""
+
+    started_at: datetime
+    id: str
+
+
+@dataclass(frozen=True)
+class RunPage:
+    items: tuple[TrainingRun, ...]
+    next_cursor: RunCursor | None
+    """The last item's place when more runs follow it; ``None`` on the last page."""
+
+
+@dataclass(frozen=True)
+class SampleCursor:
+    """A place in the labelled samples' order (the query's ``timestamp`` desc, then its id
+    desc): the page after it holds the samples of queries older than ``timestamp``, and
+    those at it with a smaller ``query_id``."""
+
+    timestamp: datetime
+    query_id: str
+
+
+@dataclass(frozen=True)
+class SamplePage:
+    items: tuple[LabeledSample, ...]
+    next_cursor: SampleCursor | None
+    """The last item's place when more samples follow it; ``None`` on the last page."""
+
+
+@dataclass(frozen=True)
 class ModelPerformance:
     model_version: str
     runs: int
@@ -555,6 +593,11 @@ class TelemetryStore(Protocol):
                            limit: int | None) -> list[TrainingRun]:
         """``limit`` ``None`` lists every run (the seed's limit is optional)."""
 
+    def training_runs_page(self, model_type: str | None, limit: int,
+                           after: RunCursor | None = None) -> RunPage:
+        """``list_training_runs``' runs in keyset pages: at most ``limit`` after ``after``
+        (from the first when ``None``), so a caller walks every run a page at a time."""
+
     def update_training_run_results(self, run_id: str,
                                     metrics: TrainingMetrics) -> TrainingRun: ...
 
@@ -602,6 +645,11 @@ class TelemetryStore(Protocol):
         """Newest query first (``timestamp`` desc, then id desc); ``limit`` ``None`` gives
         every labelled query (the seed's limit is optional)."""
 
+    def labeled_samples_page(self, limit: int,
+                             after: SampleCursor | None = None) -> SamplePage:
+        """``get_labeled_samples``' samples in keyset pages: at most ``limit`` after
+        ``after`` (from the first when ``None``)."""
+
     def get_model_performance(self, model_version: str) -> ModelPerformance: ...
 
     def compare_models(self, version_a: str, version_b: str) -> ModelComparison: ...
@@ -628,6 +676,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("insert_training_run", "insert_training_run(run)", True),
         ("get_training_run", "get_training_run(run_id)", False),
         ("list_training_runs", "list_training_runs(model_type, limit)", False),
+        ("training_runs_page", "list_training_runs in keyset pages", False),
         ("update_training_run_results", "update_training_run_results(run_id, metrics)", True),
         ("insert_feature_vector", "insert_feature_vector(vector)", True),
         ("batch_insert_feature_vectors", "batch_insert_feature_vectors(vectors)", True),
@@ -645,6 +694,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("finalize_ab_test", "finalize_ab_test(test_id, winner, confidence)", True),
         ("export_training_data", "export_training_data(time_range, format)", False),
         ("get_labeled_samples", "get_labeled_samples(limit)", False),
+        ("labeled_samples_page", "get_labeled_samples in keyset pages", False),
         ("get_model_performance", "get_model_performance(model_version)", False),
         ("compare_models", "compare_models(version_a, version_b)", False),
         ("prune_old_data", "retention: delete old sessions and their events", True),

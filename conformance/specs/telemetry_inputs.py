@@ -28,6 +28,8 @@ from storecheck.conformance.specs.telemetry import (
     NewSession,
     NewTraceEvent,
     NewTrainingRun,
+    RunCursor,
+    SampleCursor,
     TrainingMetrics,
 )
 
@@ -170,6 +172,31 @@ def new_run(new: Any) -> NewTrainingRun:
 def run_filter(model_type: Any, limit: Any) -> tuple[str | None, int | None]:
     v = check("list_training_runs")
     return v.optional_text("model_type", model_type), v.optional_limit(limit)
+
+
+def runs_page(model_type: Any, limit: Any,
+              after: Any) -> tuple[str | None, int, RunCursor | None]:
+    """``training_runs_page``'s filter, limit and cursor, the cursor's instant in UTC."""
+    v = check("training_runs_page")
+    model_type, count = v.optional_text("model_type", model_type), v.limit(limit)
+    if after is None:
+        return model_type, count, None
+    if not isinstance(after, RunCursor):
+        raise v.fail("after must be a RunCursor", after)
+    return model_type, count, RunCursor(v.timestamp("after.started_at", after.started_at),
+                                        v.text("after.id", after.id))
+
+
+def samples_page(limit: Any, after: Any) -> tuple[int, SampleCursor | None]:
+    """``labeled_samples_page``'s limit and cursor, the cursor's instant in UTC."""
+    v = check("labeled_samples_page")
+    count = v.limit(limit)
+    if after is None:
+        return count, None
+    if not isinstance(after, SampleCursor):
+        raise v.fail("after must be a SampleCursor", after)
+    return count, SampleCursor(v.timestamp("after.timestamp", after.timestamp),
+                               v.text("after.query_id", after.query_id))
 
 
 def metrics(value: Any) -> TrainingMetrics:
@@ -322,7 +349,9 @@ __all__ = [
     "new_trace",
     "new_vector",
     "run_filter",
+    "runs_page",
     "same_dimension",
+    "samples_page",
     "search",
     "to_blob",
     "vector_batch",

@@ -39,6 +39,10 @@ from storecheck.conformance.specs.telemetry import (
     NewTrainingRun,
     Prediction,
     QueryEvent,
+    RunCursor,
+    RunPage,
+    SampleCursor,
+    SamplePage,
     Session,
     SessionActivity,
     SimilarQuery,
@@ -340,19 +344,20 @@ class MemoryTelemetry(MemoryStore[State]):
 
     def get_labeled_samples(self, limit: int | None) -> list[LabeledSample]:
         limit = inputs.check("get_labeled_samples").optional_limit(limit)
+        return self._read(lambda s: [sample for _, sample in _labeled_newest_first(s)][:limit])
 
-        def look(s: State) -> list[LabeledSample]:
-            found = []
-            for q in sorted(s.queries.values(), key=lambda q: (q.timestamp, q.id),
-                            reverse=True):
-                thumbs = [f for f in s.feedback.values() if f.query_id == q.id
-                          and f.feedback_type in ("thumbs_up", "thumbs_down")]
-                if thumbs:
-                    latest = max(thumbs, key=lambda f: (f.timestamp, f.id))
-                    found.append(LabeledSample(q.id, q.query_type, q.query_length,
-                                               q.latency_ms, q.result_quality_score,
-                                               latest.feedback_type == "thumbs_up"))
-            return found[:limit]
+    def labeled_samples_page(self, limit: int,
+                             after: SampleCursor | None = None) -> SamplePage:
+        limit, after = inputs.samples_page(limit, after)
+
+        def look(s: State) -> SamplePage:
+            rest = [(q, sample) for q, sample in _labeled_newest_first(s) if after is None
+                    or (q.timestamp, q.id) < (after.timestamp, after.query_id)]
+            if len(rest) <= limit:
+                return SamplePage(tuple(sample for _, sample in rest), None)
+            last, _ = rest[limit - 1]
+            return SamplePage(tuple(sample for _, sample in rest[:limit]),
+                              SampleCursor(last.timestamp, last.id))
         return self._read(look)
 
     # -- training runs -------------------------------------------------------------------
@@ -379,6 +384,20 @@ class MemoryTelemetry(MemoryStore[State]):
                            limit: int | None) -> list[TrainingRun]:
         model_type, limit = inputs.run_filter(model_type, limit)
         return self._read(lambda s: _runs_newest_first(s.runs.values(), model_type)[:limit])
+
+    def training_runs_page(self, model_type: str | None, limit: int,
+                           after: RunCursor | None = None) -> RunPage:
+        model_type, limit, after = inputs.runs_page(model_type, limit, after)
+
+        def look(s: State) -> RunPage:
+            rest = [r for r in _runs_newest_first(s.runs.values(), model_type)
+                    if after is None or r.started_at < after.started_at
+                    or (r.started_at == after.started_at and r.id > after.id)]
+            if len(rest) <= limit:
+                return RunPage(tuple(rest), None)
+            last = rest[limit - 1]
+            return RunPage(tuple(rest[:limit]), RunCursor(last.started_at, last.id))
+        return self._read(look)
 
     def update_training_run_results(self, run_id: str,
                                     metrics: TrainingMetrics) -> TrainingRun:
@@ -624,3 +643,18 @@ def _runs_newest_first(runs: Iterable[TrainingRun],
     chosen = sorted((r for r in runs if model_type is None or r.model_type == model_type),
                     key=lambda r: r.id)
     return sorted(chosen, key=lambda r: r.started_at, reverse=True)
+
+
+def _labeled_newest_first(s: State) -> list[tuple[QueryEvent, LabeledSample]]:
+    """Each query with thumbs feedback and its sample, labelled by its latest thumbs (time,
+    then id), the query's ``timestamp`` desc, then its id desc."""
+    found = []
+    for q in sorted(s.queries.values(), key=lambda q: (q.timestamp, q.id), reverse=True):
+        thumbs = [f for f in s.feedback.values() if f.query_id == q.id
+                  and f.feedback_type in ("thumbs_up", "thumbs_down")]
+        if thumbs:
+            latest = max(thumbs, key=lambda f: (f.timestamp, f.id))
+            found.append((q, LabeledSample(q.id, q.query_type, q.query_length, q.latency_ms,
+                                           q.result_quality_score,
+                                           latest.feedback_type == "thumbs_up")))
+    return found

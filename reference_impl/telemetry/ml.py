@@ -21,6 +21,8 @@ from storecheck.conformance.specs.telemetry import (
     NewPrediction,
     NewTrainingRun,
     Prediction,
+    RunCursor,
+    RunPage,
     SimilarQuery,
     TrainingMetrics,
     TrainingRun,
@@ -117,6 +119,27 @@ class SqliteTelemetryMl(SqliteStore):
                                      "WHERE model_type = ? ORDER BY started_at DESC, id LIMIT ?",
                                      (model_type, row_limit(limit)))
             return [rows.run(row) for row in found]
+
+    def training_runs_page(self, model_type: str | None, limit: int,
+                           after: RunCursor | None = None) -> RunPage:
+        model_type, limit, after = inputs.runs_page(model_type, limit, after)
+        # One run past the page tells whether another page follows.  The order is mixed
+        # (time desc, id asc), so the place is two comparisons, not one row value; the
+        # bound on the time alone lets the (type,) time index seek to the place.
+        where = ["model_type = ?"] if model_type is not None else []
+        values: list[object] = [model_type] if model_type is not None else []
+        if after is not None:
+            place = to_text(after.started_at)
+            where.append("started_at <= ? AND (started_at < ? OR (started_at = ? AND id > ?))")
+            values += [place, place, place, after.id]
+        statement = (f"SELECT {RUN_COLUMNS} FROM model_training_runs"
+                     + (" WHERE " + " AND ".join(where) if where else "")
+                     + " ORDER BY started_at DESC, id LIMIT ?")
+        with self._tx("training_runs_page", model_type, write=False) as conn:
+            found = [rows.run(row) for row in conn.execute(statement, (*values, limit + 1))]
+        last = found[limit - 1] if len(found) > limit else None
+        return RunPage(tuple(found[:limit]),
+                       None if last is None else RunCursor(last.started_at, last.id))
 
     def update_training_run_results(self, run_id: str,
                                     metrics: TrainingMetrics) -> TrainingRun:

@@ -22,6 +22,8 @@ from storecheck.conformance.specs.telemetry import (
     NewSession,
     NewTraceEvent,
     QueryEvent,
+    SampleCursor,
+    SamplePage,
     Session,
     SessionActivity,
     TraceEvent,
@@ -32,7 +34,7 @@ from storecheck.conformance.specs.telemetry import (
 )
 from storecheck.reference_impl.engine import load_migrations
 from storecheck.reference_impl.engine.sql import Connection
-from storecheck.reference_impl.engine.timestamps import to_text
+from storecheck.reference_impl.engine.timestamps import from_text, to_text
 from storecheck.reference_impl.telemetry import rows
 from storecheck.reference_impl.telemetry.ml import SqliteTelemetryMl
 from storecheck.reference_impl.telemetry.rows import (
@@ -110,6 +112,21 @@ def trace_values(new: NewTraceEvent) -> tuple[object, ...]:
     return (new.id, new.session_id, to_text(new.timestamp), new.thinktool_name, new.step_count,
             new.total_ms, new.query_id, new.coherence_score, new.depth_score,
             new.step_types_json)
+
+
+_LABELED: Final = (
+    "SELECT * FROM (SELECT q.id, q.query_type, q.query_length, q.latency_ms, "
+    "q.result_quality_score, (SELECT f.feedback_type = 'thumbs_up' FROM feedback AS f "
+    "WHERE f.query_id = q.id AND f.feedback_type IN ('thumbs_up', 'thumbs_down') "
+    "ORDER BY f.timestamp DESC, f.id DESC LIMIT 1) AS label, q.timestamp "
+    "FROM queries AS q) WHERE label IS NOT NULL")
+"""Every query with thumbs feedback, labelled by its latest; the listing and its pages
+add their order (and the page its place) to it."""
+_NEWEST_FIRST: Final = " ORDER BY timestamp DESC, id DESC LIMIT ?"
+
+
+def _sample(row: Any) -> LabeledSample:
+    return LabeledSample(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
 
 
 class SqliteTelemetry(SqliteTelemetryMl):
@@ -280,12 +297,22 @@ class SqliteTelemetry(SqliteTelemetryMl):
     def get_labeled_samples(self, limit: int | None) -> list[LabeledSample]:
         limit = inputs.check("get_labeled_samples").optional_limit(limit)
         with self._tx("get_labeled_samples", limit, write=False) as conn:
-            found = conn.execute(
-                "SELECT * FROM (SELECT q.id, q.query_type, q.query_length, q.latency_ms, "
-                "q.result_quality_score, (SELECT f.feedback_type = 'thumbs_up' FROM feedback AS f "
-                "WHERE f.query_id = q.id AND f.feedback_type IN ('thumbs_up', 'thumbs_down') "
-                "ORDER BY f.timestamp DESC, f.id DESC LIMIT 1) AS label, q.timestamp "
-                "FROM queries AS q) WHERE label IS NOT NULL "
-                "ORDER BY timestamp DESC, id DESC LIMIT ?", (row_limit(limit),)).fetchall()
-        return [LabeledSample(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
-                for row in found]
+            found = conn.execute(_LABELED + _NEWEST_FIRST, (row_limit(limit),)).fetchall()
+        return [_sample(row) for row in found]
+
+    def labeled_samples_page(self, limit: int,
+                             after: SampleCursor | None = None) -> SamplePage:
+        limit, after = inputs.samples_page(limit, after)
+        with self._tx("labeled_samples_page", limit, write=False) as conn:
+            if after is None:
+                found = conn.execute(_LABELED + _NEWEST_FIRST, (limit + 1,)).fetchall()
+            else:
+                # The bound on the time alone lets the time index seek to the place.
+                place = to_text(after.timestamp)
+                found = conn.execute(
+                    _LABELED + " AND timestamp <= ? AND (timestamp, id) < (?, ?)" + _NEWEST_FIRST,
+                    (place, place, after.query_id, limit + 1)).fetchall()
+        # One sample past the page tells whether another page follows.
+        last = found[limit - 1] if len(found) > limit else None
+        return SamplePage(tuple(_sample(row) for row in found[:limit]),
+                          None if last is None else SampleCursor(from_text(last[6]), last[0]))

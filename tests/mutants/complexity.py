@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storecheck.conformance.specs import extraction_inputs
+from storecheck.conformance.specs import extraction_inputs, telemetry_inputs
 from storecheck.conformance.specs.conversations import (
     JOB_STATUSES,
     ConversationCursor,
@@ -24,6 +24,7 @@ from storecheck.conformance.specs.extraction import (
     ExtractionEvent,
 )
 from storecheck.conformance.specs.session_history import Cursor, SessionPage, SessionQuery
+from storecheck.conformance.specs.telemetry import RunCursor, RunPage
 from storecheck.reference_impl.conversations import SqliteConversations
 from storecheck.reference_impl.conversations.learning_search import search_statement
 from storecheck.reference_impl.engine.timestamps import to_text
@@ -31,6 +32,7 @@ from storecheck.reference_impl.extraction import SqliteExtraction
 from storecheck.reference_impl.extraction import rows as row_codec
 from storecheck.reference_impl.extraction.rows import EVENT_COLUMNS
 from storecheck.reference_impl.session_history import SqliteSessionHistory
+from storecheck.reference_impl.telemetry import SqliteTelemetry
 
 from tests.mutants import edit_migration, sqlite_mutant_backends
 
@@ -166,6 +168,24 @@ class QueryPagedInPython(SqliteExtraction):
                          if len(found) > limit else None)
 
 
+# -- telemetry ------------------------------------------------------------------------
+
+
+class RunsPagedInPython(SqliteTelemetry):
+    """Every run read and ordered, then the page cut after the place in Python."""
+
+    def training_runs_page(self, model_type: str | None, limit: int,
+                           after: RunCursor | None = None) -> RunPage:
+        model_type, limit, after = telemetry_inputs.runs_page(model_type, limit, after)
+        runs = self.list_training_runs(model_type, None)
+        if after is not None:
+            runs = [r for r in runs if r.started_at < after.started_at
+                    or (r.started_at == after.started_at and r.id > after.id)]
+        page = tuple(runs[:limit])
+        return RunPage(page, RunCursor(page[-1].started_at, page[-1].id)
+                       if len(runs) > limit else None)
+
+
 SESSION_HISTORY: dict[str, tuple[type[Any], str]] = {
     "messages_index_forgotten": (MessagesIndexForgotten, "latency"),
     "cursor_found_in_python": (CursorFoundInPython, "latency"),
@@ -181,5 +201,8 @@ EXTRACTION: dict[str, tuple[type[Any], str]] = {
     "risk_filtered_in_python": (RiskFilteredInPython, "latency"),
     "query_paged_in_python": (QueryPagedInPython, "latency"),
 }
-MUTANTS = {**SESSION_HISTORY, **CONVERSATIONS, **EXTRACTION}
+TELEMETRY: dict[str, tuple[type[Any], str]] = {
+    "runs_paged_in_python": (RunsPagedInPython, "latency"),
+}
+MUTANTS = {**SESSION_HISTORY, **CONVERSATIONS, **EXTRACTION, **TELEMETRY}
 globals().update(sqlite_mutant_backends(MUTANTS, __name__))

@@ -33,6 +33,10 @@ from storecheck.conformance.specs.telemetry import (
     NewQueryEvent,
     Prediction,
     QueryEvent,
+    RunCursor,
+    RunPage,
+    SampleCursor,
+    SamplePage,
     Session,
     SimilarQuery,
     TrainingDataExport,
@@ -43,7 +47,7 @@ from storecheck.conformance.specs.telemetry import (
 )
 from storecheck.conformance.specs.telemetry_inputs import to_blob
 from storecheck.reference_impl.engine.sql import Connection
-from storecheck.reference_impl.engine.timestamps import to_text
+from storecheck.reference_impl.engine.timestamps import from_text, to_text
 from storecheck.reference_impl.telemetry import SqliteTelemetry
 from storecheck.reference_impl.telemetry import rows as row_codec
 from storecheck.reference_impl.telemetry.ml import (
@@ -52,7 +56,11 @@ from storecheck.reference_impl.telemetry.ml import (
     prediction_values,
     vector_values,
 )
-from storecheck.reference_impl.telemetry.rows import EXPORT_COLUMNS_SQL, VARIANT_COLUMNS
+from storecheck.reference_impl.telemetry.rows import (
+    EXPORT_COLUMNS_SQL,
+    RUN_COLUMNS,
+    VARIANT_COLUMNS,
+)
 from storecheck.reference_impl.telemetry.store import DELETE_SESSIONS, MIGRATIONS
 
 from tests.mutants import edit_migration, per_chunk, sqlite_mutant_backends
@@ -341,6 +349,55 @@ class NoLimitMeansNoRows(SqliteTelemetry):
         return super().list_training_runs(model_type, limit)
 
 
+class _RunsPagedBy(SqliteTelemetry):
+    """``training_runs_page`` with the place ``after`` marks spelled as :attr:`PLACE`."""
+
+    PLACE = ""
+
+    def training_runs_page(self, model_type: str | None, limit: int,
+                           after: RunCursor | None = None) -> RunPage:
+        model_type, limit, after = inputs.runs_page(model_type, limit, after)
+        where, values = "model_type = coalesce(?, model_type)", [model_type]
+        if after is not None:
+            where += f" AND {self.PLACE}"
+            values += [to_text(after.started_at), to_text(after.started_at), after.id]
+        with self._tx("training_runs_page", write=False) as conn:
+            found = [row_codec.run(row) for row in conn.execute(
+                f"SELECT {RUN_COLUMNS} FROM model_training_runs WHERE {where} "
+                "ORDER BY started_at DESC, id LIMIT ?", (*values, limit + 1))]
+        last = found[limit - 1] if len(found) > limit else None
+        return RunPage(tuple(found[:limit]),
+                       None if last is None else RunCursor(last.started_at, last.id))
+
+
+class RunsPagedOnTimeAlone(_RunsPagedBy):
+    """The place by its instant alone: a run tied with a page's last is skipped."""
+
+    PLACE = "(started_at < ? OR (started_at = ? AND ? IS NULL))"
+
+
+class RunsCursorInclusive(_RunsPagedBy):
+    """The place's own run again at the top of the next page (``>=`` for ``>``)."""
+
+    PLACE = "(started_at < ? OR (started_at = ? AND id >= ?))"
+
+
+class SamplesCursorOnFullPage(SqliteTelemetry):
+    """A next cursor whenever a page is full, so a last page that is exactly full says
+    more samples follow it (no look-ahead row)."""
+
+    def labeled_samples_page(self, limit: int,
+                             after: SampleCursor | None = None) -> SamplePage:
+        page = super().labeled_samples_page(limit, after)
+        if page.next_cursor is not None or len(page.items) < limit:
+            return page
+        last = page.items[-1].query_id
+        with self._tx("labeled_samples_page", write=False) as conn:
+            (stamp,) = conn.execute("SELECT timestamp FROM queries WHERE id = ?",
+                                    (last,)).fetchone()
+        return SamplePage(page.items, SampleCursor(from_text(stamp), last))
+
+
 class AggregatesCommittedDayByDay(SqliteTelemetry):
     """Each day's aggregate replaced in its own transaction."""
 
@@ -580,5 +637,8 @@ MUTANTS: dict[str, tuple[type[SqliteTelemetry], str]] = {
     "rating_check_dropped": (RatingCheckDropped, "badinput"),
     "equal_variants_allowed": (EqualVariantsAllowed, "badinput"),
     "views_down_leaves_one_behind": (ViewsDownLeavesOneBehind, "migration"),
+    "runs_paged_on_time_alone": (RunsPagedOnTimeAlone, "model"),
+    "runs_cursor_inclusive": (RunsCursorInclusive, "model"),
+    "samples_cursor_on_full_page": (SamplesCursorOnFullPage, "model"),
 }
 globals().update(sqlite_mutant_backends(MUTANTS, __name__))

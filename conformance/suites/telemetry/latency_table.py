@@ -40,7 +40,7 @@ import itertools
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
@@ -54,6 +54,8 @@ from storecheck.conformance.specs.telemetry import (
     NewSession,
     NewTraceEvent,
     NewTrainingRun,
+    RunCursor,
+    SampleCursor,
 )
 from storecheck.fixtures.telemetry import T0
 from storecheck.reference_impl.engine.timestamps import to_text
@@ -357,6 +359,19 @@ def _list_rare_runs(store: Any, data: Dataset, i: int) -> Any:
     return store.list_training_runs(RARE_MODEL_TYPE, 1)
 
 
+def _middle(data: Dataset, i: int) -> datetime:
+    """A place among the middle queries' instants (and the sweep runs' started there)."""
+    return T0 + (data.size // 2 + 10 * (i % 50)) * STEP
+
+
+def _runs_page(store: Any, data: Dataset, i: int) -> Any:
+    return store.training_runs_page(None, 10, RunCursor(_middle(data, i), ""))
+
+
+def _samples_page(store: Any, data: Dataset, i: int) -> Any:
+    return store.labeled_samples_page(10, SampleCursor(_middle(data, i), ""))
+
+
 def _predictions(store: Any, data: Dataset, i: int) -> Any:
     return store.predictions_for_run(data.run(i))
 
@@ -377,6 +392,8 @@ def _export_ten(store: Any, data: Dataset, i: int) -> Any:
 
 KEYED = "a lookup by key through the primary key or an index on the key: log n"
 PAGE = "the newest rows of one key, read in order from an index on (key, time, id)"
+PLACE = ("a page after a place in the middle: an index on (time, id) seeks to the place "
+         "and reads the page from there, at every size")
 WRITE = "an insert or an update by key updates each index at log n"
 RUN = "one run's 1,000 predictions through an index on (run_id, ...), at every size"
 SHORT_RUN = "one run's 10 predictions through an index on (run_id, ...), at every size"
@@ -391,6 +408,8 @@ SCALING: Final[tuple[tuple[Growth, Workload], ...]] = (
     (Growth("feature_vectors_for_query", 2.5, KEYED), _vectors_of_query),
     (Growth("list_training_runs (1)", 2.5, PAGE), _list_runs),
     (Growth("list_training_runs (1 of a rare type)", 2.5, PAGE), _list_rare_runs),
+    (Growth("training_runs_page (10 after the middle)", 2.5, PLACE), _runs_page),
+    (Growth("labeled_samples_page (10 after the middle)", 2.5, PLACE), _samples_page),
     (Growth("predictions_for_run", 2.5, RUN), _predictions),
     (Growth("calculate_model_accuracy", 2.5, RUN), _accuracy),
     (Growth("predictions_for_run (a run of 10)", 2.5, SHORT_RUN), _short_run_predictions),

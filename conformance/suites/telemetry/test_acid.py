@@ -32,7 +32,13 @@ from storecheck.conformance.errors import (
     ValidationError,
 )
 from storecheck.conformance.nesting import NestingSuite
-from storecheck.conformance.specs.telemetry import SPEC, NewABTest, TrainingMetrics
+from storecheck.conformance.specs.telemetry import (
+    SPEC,
+    NewABTest,
+    RunCursor,
+    SampleCursor,
+    TrainingMetrics,
+)
 from storecheck.conformance.suites.telemetry.test_migration import snapshot_all, write_some
 from storecheck.conformance.suites.telemetry.workers import prune_until_killed
 from storecheck.fixtures.telemetry import DIMENSION, T0, TelemetryFactory, populate_session
@@ -377,6 +383,7 @@ READS: dict[str, Callable[[Any], Any]] = {
     "export_anonymized": lambda s: s.export_anonymized(T0, T0 + timedelta(days=1)),
     "get_training_run": lambda s: s.get_training_run("read-run"),
     "list_training_runs": lambda s: s.list_training_runs(None, 10),
+    "training_runs_page": lambda s: s.training_runs_page(None, 10, RunCursor(T0, "read-run")),
     "feature_vectors_for_query": lambda s: s.feature_vectors_for_query("read-q"),
     "find_similar_queries": lambda s: s.find_similar_queries((1.0,) * DIMENSION, 5),
     "predictions_for_run": lambda s: s.predictions_for_run("read-run"),
@@ -384,6 +391,7 @@ READS: dict[str, Callable[[Any], Any]] = {
     "ab_test_results": lambda s: s.ab_test_results("read-test"),
     "export_training_data": lambda s: s.export_training_data(T0, T0 + timedelta(days=1), "csv"),
     "get_labeled_samples": lambda s: s.get_labeled_samples(10),
+    "labeled_samples_page": lambda s: s.labeled_samples_page(10, SampleCursor(T0, "read-q")),
     "get_model_performance": lambda s: s.get_model_performance("v1"),
     "compare_models": lambda s: s.compare_models("v1", "v1"),
 }

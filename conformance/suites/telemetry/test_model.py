@@ -20,6 +20,7 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, rule
 from storecheck.conformance import reach
+from storecheck.conformance.checks import every_page
 from storecheck.conformance.errors import NotFound
 from storecheck.conformance.specs import telemetry as spec_module
 from storecheck.conformance.specs.telemetry import (
@@ -34,6 +35,8 @@ from storecheck.conformance.specs.telemetry import (
     NewSession,
     NewTraceEvent,
     NewTrainingRun,
+    RunCursor,
+    SampleCursor,
     TrainingMetrics,
 )
 from storecheck.conformance.stateful import ComparingMachine, after_changes, run_machine
@@ -62,6 +65,7 @@ from storecheck.fixtures.telemetry import (
     training_metrics,
     vectors,
 )
+from storecheck.fixtures.values import OFFSETS_MINUTES
 from storecheck.reference_impl.memory.telemetry import MemoryTelemetry
 
 pytestmark = pytest.mark.model
@@ -78,6 +82,10 @@ def _hostile_export(format: str, call: reach.Call) -> bool:
 SITUATIONS = (
     *reach.derived(spec_module),
     reach.tie("list_training_runs", "started_at"),
+    reach.tie_across_pages("training_runs_page", "started_at", items=lambda page: page.items),
+    reach.sometimes("labeled_samples_page: a page that is not the first and not the last",
+                    "labeled_samples_page", lambda c: c.succeeded
+                    and c.arguments.get("after") is not None and c.result.next_cursor is not None),
     reach.tie("predictions_for_run", "predicted_at"),
     reach.tie("find_similar_queries", "similarity"),
     *(reach.tie("session_activity", "timestamp", within=attrgetter(kind), what=kind)
@@ -231,6 +239,23 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             call("get_labeled_samples", 10)
             call("get_labeled_samples", None)
             call("list_training_runs", None, None)
+            # Every run and every sample in pages of one and two (a page boundary between
+            # the two runs, and the two labelled queries, tied at T0), and a page after each
+            # one's place at T0 and a microsecond either side (a place no row holds still
+            # is one).
+            call("record_feedback", NewFeedbackEvent("f-page-1", "s-1", T0, "thumbs_down",
+                                                     "q-tied"))
+            call("record_feedback", NewFeedbackEvent("f-page-2", "s-1", T0, "thumbs_up", "q-2"))
+            for limit in (1, 2):
+                self.both("training_runs_page", partial(_every_runs_page, model_type=None,
+                                                        limit=limit, offset=-300))
+                self.both("labeled_samples_page", partial(_every_samples_page, limit=limit,
+                                                          offset=330))
+            self.both("training_runs_page", partial(_every_runs_page, model_type="router",
+                                                    limit=1, offset=0))
+            for edge in (-MICRO, timedelta(0), MICRO):
+                call("training_runs_page", None, 1, RunCursor(T0 + edge, "run-1"))
+                call("labeled_samples_page", 1, SampleCursor(T0 + edge, "q-tied"))
             # Every window's ends at a stored instant and a microsecond either side, and an
             # empty one (its end not after its start).
             for edge in (-MICRO, timedelta(0), MICRO):
@@ -304,6 +329,18 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         def list_training_runs(self, model_type: str | None, limit: int | None) -> None:
             self.both("list_training_runs",
                       lambda s, _: s.list_training_runs(model_type, limit))
+
+        @rule(model_type=st.none() | st.sampled_from(MODEL_TYPES), limit=limits,
+              offset=st.sampled_from(OFFSETS_MINUTES))
+        def training_runs_page(self, model_type: str | None, limit: int, offset: int) -> None:
+            """Every page; each cursor handed back at another UTC offset (the same instant)."""
+            self.both("training_runs_page", partial(_every_runs_page, model_type=model_type,
+                                                    limit=limit, offset=offset))
+
+        @rule(limit=limits, offset=st.sampled_from(OFFSETS_MINUTES))
+        def labeled_samples_page(self, limit: int, offset: int) -> None:
+            self.both("labeled_samples_page", partial(_every_samples_page, limit=limit,
+                                                      offset=offset))
 
         @rule(run_id=st.sampled_from(RUNS), metrics=training_metrics)
         def update_training_run_results(self, run_id: str, metrics: TrainingMetrics) -> None:
@@ -384,6 +421,17 @@ def _or_none(call: Any) -> Any:
 def _op(operation: str, *args: Any) -> Callable[[Any, bool], Any]:
     """The call of ``operation`` with ``args``, on the store and on the model alike."""
     return lambda store, _: getattr(store, operation)(*args)
+
+
+def _every_runs_page(store: Any, backend_side: bool, model_type: str | None, limit: int,
+                     offset: int) -> Any:
+    return every_page(partial(store.training_runs_page, model_type, limit),
+                      offset_minutes=offset, limit=50)
+
+
+def _every_samples_page(store: Any, backend_side: bool, limit: int, offset: int) -> Any:
+    return every_page(partial(store.labeled_samples_page, limit), offset_minutes=offset,
+                      limit=50)
 
 
 def _read_session(store: Any, backend_side: bool, session_id: str) -> Any:
