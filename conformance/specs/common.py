@@ -40,14 +40,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
 from storecheck.conformance.errors import ValidationError
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 T = TypeVar("T")
+Place = TypeVar("Place", bound="DataclassInstance")
 
 SQLITE_FILE_SETTINGS: Mapping[str, str] = MappingProxyType(
     {"journal_mode": "wal", "synchronous": "1", "foreign_keys": "1"})
@@ -95,6 +99,22 @@ class Validator:
 
     def fail(self, detail: str, value: Any = None) -> ValidationError:
         return ValidationError(self.spec, self.operation, detail, value)
+
+    def optional_cursor(self, name: str, value: Any, cursor: type[Place]) -> Place | None:
+        """``None`` (the first page) or a ``cursor`` record, a keyset place: each of its
+        instants an aware datetime (returned in UTC), its ids of their declared kind."""
+        if value is None:
+            return None
+        if not isinstance(value, cursor):
+            article = "an" if cursor.__name__[0] in "AEIOU" else "a"
+            raise self.fail(f"{name} must be {article} {cursor.__name__}", value)
+        kinds = get_type_hints(cursor)
+        checks: dict[Any, Callable[[str, Any], Any]] = {
+            datetime: self.timestamp, int: self.integer, str: self.text}
+        return replace(value, **{
+            field.name: checks[kinds[field.name]](f"{name}.{field.name}",
+                                                  getattr(value, field.name))
+            for field in fields(cursor)})
 
     def timestamp(self, name: str, value: Any) -> datetime:
         """A timezone-aware datetime, returned converted to UTC."""

@@ -166,13 +166,7 @@ def event_query(where: Any, limit: Any,
         raise v.fail("where must be an EventFilter", where)
     for field in fields(EventFilter):
         v.optional_text(f"where.{field.name}", getattr(where, field.name))
-    count = v.limit(limit)
-    if after is None:
-        return where, count, None
-    if not isinstance(after, EventCursor):
-        raise v.fail("after must be an EventCursor", after)
-    return where, count, EventCursor(v.timestamp("after.timestamp", after.timestamp),
-                                     v.integer("after.id", after.id))
+    return where, v.limit(limit), v.optional_cursor("after", after, EventCursor)
 
 
 def speed(value: Any) -> float:

@@ -178,25 +178,14 @@ def runs_page(model_type: Any, limit: Any,
               after: Any) -> tuple[str | None, int, RunCursor | None]:
     """``training_runs_page``'s filter, limit and cursor, the cursor's instant in UTC."""
     v = check("training_runs_page")
-    model_type, count = v.optional_text("model_type", model_type), v.limit(limit)
-    if after is None:
-        return model_type, count, None
-    if not isinstance(after, RunCursor):
-        raise v.fail("after must be a RunCursor", after)
-    return model_type, count, RunCursor(v.timestamp("after.started_at", after.started_at),
-                                        v.text("after.id", after.id))
+    return (v.optional_text("model_type", model_type), v.limit(limit),
+            v.optional_cursor("after", after, RunCursor))
 
 
 def samples_page(limit: Any, after: Any) -> tuple[int, SampleCursor | None]:
     """``labeled_samples_page``'s limit and cursor, the cursor's instant in UTC."""
     v = check("labeled_samples_page")
-    count = v.limit(limit)
-    if after is None:
-        return count, None
-    if not isinstance(after, SampleCursor):
-        raise v.fail("after must be a SampleCursor", after)
-    return count, SampleCursor(v.timestamp("after.timestamp", after.timestamp),
-                               v.text("after.query_id", after.query_id))
+    return v.limit(limit), v.optional_cursor("after", after, SampleCursor)
 
 
 def metrics(value: Any) -> TrainingMetrics:
