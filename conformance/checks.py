@@ -128,6 +128,19 @@ def _all_of(broken: Sequence[str]) -> SpecMismatch:
     return SpecMismatch(broken[0]) if len(broken) == 1 else SpecMismatches(broken)
 
 
+def expect_vacuum_shrinks(spec: str, store: Any, location: str) -> None:
+    """``vacuum()`` on a store whose purge has just deleted most of what it held: fewer bytes
+    after than before, and no more than the location's directory holds (the report is of
+    the files, not an estimate)."""
+    report = store.vacuum()
+    on_disk = sum(entry.stat().st_size for entry in os.scandir(os.path.dirname(location))
+                  if entry.is_file())
+    expect(report.bytes_after < report.bytes_before, spec, "vacuum",
+           "fewer bytes after vacuum than before", report)
+    expect(report.bytes_after <= on_disk, spec, "vacuum", "the report to match the files",
+           (report, on_disk))
+
+
 def expect_error(
     spec: str,
     operation: str,

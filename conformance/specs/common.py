@@ -85,6 +85,14 @@ class Operation:
     writes: bool
 
 
+@dataclass(frozen=True)
+class SpaceReport:
+    """What ``vacuum`` found and left: the store's bytes on its storage before and after."""
+
+    bytes_before: int
+    bytes_after: int
+
+
 class Validator:
     """Checks caller input against the spec's value rules.
 

@@ -87,6 +87,7 @@ from datetime import datetime
 from typing import Final, Protocol
 
 from storecheck.conformance.specs.common import ForeignKey, Operation
+from storecheck.conformance.specs.common import SpaceReport as SpaceReport
 
 SPEC: Final = "conversations"
 SEED: Final = "003_02ef6b8e1ab6a024.txt"
@@ -232,12 +233,6 @@ class NewUpload:
     mime_type: str
     checksum: str
     storage_path: str
-
-
-@dataclass(frozen=True)
-class SpaceReport:
-    bytes_before: int
-    bytes_after: int
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,12 @@ lifecycle of each wrapped process (``process_sessions`` and their
   every session with ``ended_at < ended_before`` together with its state
   changes, its extraction events and its code blocks (by ``session_id``);
   running sessions are never purged.  It returns how many rows of each went.
+  ``vacuum()`` then gives the space the purged rows left back to the storage
+  (the seed's "archive old data, vacuum database", line 485): everything stored
+  reads back the same, and on a store whose files the harness may read the
+  bytes after are fewer than before.  Archiving is the purge: the seed names no
+  place the old data would go, and an export of it is a caller's reading of
+  the sessions before it purges them.
 
 Errors.  An operation addressing a session that does not exist raises
 :class:`NotFound`; a state change for a session id that has no process
@@ -105,6 +111,7 @@ from datetime import datetime, timedelta
 from typing import Final, Protocol
 
 from storecheck.conformance.specs.common import ForeignKey, Operation
+from storecheck.conformance.specs.common import SpaceReport as SpaceReport
 
 SPEC: Final = "extraction"
 SEED: Final = "002_8e20c77259dd2cf8.txt"
@@ -449,6 +456,9 @@ class ExtractionStore(Protocol):
 
     def purge_sessions(self, ended_before: datetime) -> PurgeCounts: ...
 
+    def vacuum(self) -> SpaceReport:
+        """Give back the space deleted rows left; the store's bytes before and after."""
+
     def close(self) -> None: ...
 
 
@@ -480,5 +490,6 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("state_changes", "GetStateChanges(sessionID)", False),
         ("replay", "GET /api/replay/session/:id?speed=1.0; skip to timestamp", False),
         ("purge_sessions", "retention policies (auto-delete old data)", True),
+        ("vacuum", "vacuum database: reclaim what purged rows left", True),
     )
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -23,7 +22,6 @@ from storecheck.conformance.specs.conversations import (
     Message,
     NewJob,
     NewUpload,
-    SpaceReport,
     Upload,
     backoff_seconds,
     matches,
@@ -40,15 +38,14 @@ from storecheck.reference_impl.conversations.rows import (
     UPLOAD_COLUMNS,
 )
 from storecheck.reference_impl.engine import ConnectionRules, load_migrations
-from storecheck.reference_impl.engine.checkpoint import wal_bytes
 from storecheck.reference_impl.engine.sql import Connection
-from storecheck.reference_impl.engine.store import SqliteStore
+from storecheck.reference_impl.engine.store import VacuumingStore
 from storecheck.reference_impl.engine.timestamps import to_text
 
 MIGRATIONS = load_migrations("storecheck.reference_impl.conversations.migrations")
 
 
-class SqliteConversations(SqliteStore):
+class SqliteConversations(VacuumingStore):
     """Implements :class:`~storecheck.conformance.specs.conversations.ConversationStore`."""
 
     spec = SPEC
@@ -415,15 +412,4 @@ class SqliteConversations(SqliteStore):
     def _has_audit(conn: Connection) -> bool:
         return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'audit_log'").fetchone() is not None
 
-    def vacuum(self) -> SpaceReport:
-        before = _file_bytes(self.path)
-        with self._storage("vacuum"):
-            self.db.checkpoint_truncate()
-            self.db.connection().execute("VACUUM")
-            self.db.checkpoint_truncate()
-        return SpaceReport(before, _file_bytes(self.path))
-
-
-def _file_bytes(path: str) -> int:
-    return os.path.getsize(path) + wal_bytes(path)
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from storecheck.conformance.errors import StorageCause, StorageFailed
+from storecheck.conformance.specs.common import SpaceReport
+from storecheck.reference_impl.engine.checkpoint import wal_bytes
 from storecheck.reference_impl.engine.connection import (
     ConnectionRules,
     Database,
@@ -230,3 +232,20 @@ def schema_objects(database: Database) -> dict[str, str]:
             "AND name NOT LIKE 'sqlite_%' AND tbl_name <> 'schema_migrations' ORDER BY name"
         ).fetchall()
     return {name: sql for name, sql in found}
+
+
+class VacuumingStore(SqliteStore):
+    """A store whose spec has ``vacuum``: the space deleted rows left given back to the file
+    system (the WAL checkpointed away on either side of ``VACUUM``)."""
+
+    def vacuum(self) -> SpaceReport:
+        before = _file_bytes(self.path)
+        with self._storage("vacuum"):
+            self.db.checkpoint_truncate()
+            self.db.connection().execute("VACUUM")
+            self.db.checkpoint_truncate()
+        return SpaceReport(before, _file_bytes(self.path))
+
+
+def _file_bytes(path: str) -> int:
+    return os.path.getsize(path) + wal_bytes(path)

@@ -34,7 +34,7 @@ from storecheck.conformance.specs.extraction import (
 )
 from storecheck.reference_impl.engine import load_migrations
 from storecheck.reference_impl.engine.sql import Connection
-from storecheck.reference_impl.engine.store import SqliteStore
+from storecheck.reference_impl.engine.store import VacuumingStore
 from storecheck.reference_impl.engine.timestamps import optional_from_text, to_text
 from storecheck.reference_impl.extraction import rows
 from storecheck.reference_impl.extraction.rows import (
@@ -130,7 +130,7 @@ def event_values(new: NewExtractionEvent) -> tuple[object, ...]:
             new.code_block_language, new.risk_level, int(new.auto_confirmable))
 
 
-class SqliteExtraction(SqliteStore):
+class SqliteExtraction(VacuumingStore):
     """Implements :class:`~storecheck.conformance.specs.extraction.ExtractionStore`."""
 
     spec = SPEC

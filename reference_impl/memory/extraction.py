@@ -30,6 +30,7 @@ from storecheck.conformance.specs.extraction import (
     ReplayStep,
     SavedCodeBlock,
     SessionTotals,
+    SpaceReport,
     StateChange,
 )
 from storecheck.reference_impl.memory import formulas
@@ -387,3 +388,7 @@ class MemoryExtraction(MemoryStore[State]):
             return PurgeCounts(len(gone), *counts)
 
         return self._apply(change)
+
+    def vacuum(self) -> SpaceReport:
+        """Nothing to reclaim: the model has no file."""
+        return SpaceReport(0, 0)

@@ -15,9 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from psycopg import sql
 from storecheck.conformance.errors import Conflict
-from storecheck.conformance.specs.conversations import SPEC, Job, SpaceReport
+from storecheck.conformance.specs.conversations import SPEC, Job
 from storecheck.conformance.specs.conversations_inputs import dequeue_arguments
 from storecheck.reference_impl.conversations import rows
 from storecheck.reference_impl.conversations.learning_search import TextIndex
@@ -26,7 +25,7 @@ from storecheck.reference_impl.conversations.store import SqliteConversations
 from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.postgres.connection import relation_exists
-from storecheck.reference_impl.postgres.store import PostgresStore
+from storecheck.reference_impl.postgres.store import PgVacuuming, PostgresStore
 
 # fts_matches and fts_rank are runtime functions (runtime.sql); SQL functions
 # this small are inlined by the planner, so the GIN index serves the match.
@@ -74,13 +73,9 @@ _STALE_TOKENS: Final = (
     "SELECT count(*) FROM learnings AS l FULL JOIN learnings_fts AS f ON f.rowid = l.id "
     "WHERE l.id IS NULL OR f.rowid IS NULL OR f.tokens <> fts_ascii_tokens(l.content)"
 )
-_TABLE_BYTES: Final = (
-    "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
-    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' ORDER BY 1"
-)
 
 
-class PgConversations(PostgresStore, SqliteConversations):
+class PgConversations(PostgresStore, PgVacuuming, SqliteConversations):
     """Implements :class:`~storecheck.conformance.specs.conversations.ConversationStore`."""
 
     text_index = TSVECTOR_INDEX
@@ -127,12 +122,3 @@ class PgConversations(PostgresStore, SqliteConversations):
             problems.append(f"learnings_fts: {stale} learnings whose tokens are missing or stale")
         return problems
 
-    def vacuum(self) -> SpaceReport:
-        before = self._table_bytes()
-        conn = self.pg.connection()
-        for table in before:
-            conn.execute_native(sql.SQL("VACUUM FULL {}").format(sql.Identifier(table)))
-        return SpaceReport(sum(before.values()), sum(self._table_bytes().values()))
-
-    def _table_bytes(self) -> dict[str, int]:
-        return {name: int(size) for name, size in self.pg.read_only(_TABLE_BYTES)}

@@ -19,7 +19,7 @@ from typing import Any, Final
 from storecheck.conformance.specs.extraction import NewExtractionEvent
 from storecheck.reference_impl.extraction.rows import EVENT_COLUMNS
 from storecheck.reference_impl.extraction.store import SqliteExtraction, event_values
-from storecheck.reference_impl.postgres.store import PostgresStore
+from storecheck.reference_impl.postgres.store import PgVacuuming, PostgresStore
 
 INSERT_EVENTS_FROM_ARRAYS: Final = (
     "INSERT INTO extraction_events (agent_name, session_id, timestamp, event_type, pattern, "
@@ -35,7 +35,7 @@ many events (a statement of many VALUES rows is parsed anew each time, and cost 
 the round trips it saved)."""
 
 
-class PgExtraction(PostgresStore, SqliteExtraction):
+class PgExtraction(PostgresStore, PgVacuuming, SqliteExtraction):
     """Implements :class:`~storecheck.conformance.specs.extraction.ExtractionStore`."""
 
     def _insert_events(self, conn: Any, chunk: Sequence[NewExtractionEvent]) -> list[Any]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from storecheck.conformance import sqlschema
 from storecheck.conformance.errors import StorageCause, StorageFailed
+from storecheck.conformance.specs.common import SpaceReport
 from storecheck.reference_impl.engine.migrator import (
     Migration,
     Migrator,
@@ -128,3 +130,26 @@ def _shown(location: str) -> str:
 def _fts_tables(migrations: tuple[Migration, ...]) -> frozenset[sqlschema.FtsTable]:
     """The FTS5 tables the migrations create (once per migration set, not per open)."""
     return sqlschema.fts_tables(statement for m in migrations for statement in split_statements(m.up))
+
+
+_TABLE_BYTES: Final = (
+    "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' ORDER BY 1"
+)
+
+
+class PgVacuuming:
+    """``vacuum`` on PostgreSQL: ``VACUUM FULL`` of each of the schema's tables, the bytes
+    theirs (with their indexes and TOAST) before and after."""
+
+    pg: PgDatabase
+
+    def vacuum(self) -> SpaceReport:
+        before = self._table_bytes()
+        conn = self.pg.connection()
+        for table in before:
+            conn.execute_native(sql.SQL("VACUUM FULL {}").format(sql.Identifier(table)))
+        return SpaceReport(sum(before.values()), sum(self._table_bytes().values()))
+
+    def _table_bytes(self) -> dict[str, int]:
+        return {name: int(size) for name, size in self.pg.read_only(_TABLE_BYTES)}

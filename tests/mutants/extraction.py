@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -35,9 +36,11 @@ from storecheck.conformance.specs.extraction import (
     ReplayStep,
     SavedCodeBlock,
     SessionTotals,
+    SpaceReport,
     replay_steps,
 )
 from storecheck.reference_impl.engine import ConnectionRules
+from storecheck.reference_impl.engine.checkpoint import wal_bytes
 from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.extraction import MIGRATIONS, SqliteExtraction
 from storecheck.reference_impl.extraction import rows as row_codec
@@ -189,6 +192,16 @@ class PurgeForgetsCodeBlocks(SqliteExtraction):
             sessions = conn.execute("DELETE FROM process_sessions WHERE ended_at < ?",
                                     (cutoff,)).rowcount
         return PurgeCounts(sessions, state_changes, events, 0)
+
+
+class VacuumIncrementalOnly(SqliteExtraction):
+    """``PRAGMA incremental_vacuum``, which gives pages back only in a file created with
+    ``auto_vacuum = INCREMENTAL``: on this one it frees nothing."""
+
+    def vacuum(self) -> SpaceReport:
+        before = os.path.getsize(self.path) + wal_bytes(self.path)
+        self.db.connection().execute("PRAGMA incremental_vacuum")
+        return SpaceReport(before, os.path.getsize(self.path) + wal_bytes(self.path))
 
 
 class PurgeEachTableItsOwnTransaction(SqliteExtraction):
@@ -510,6 +523,7 @@ MUTANTS: dict[str, tuple[type[SqliteExtraction], str]] = {
     "active_sessions_ties_by_id_ascending": (ActiveSessionsTiesByIdAscending, "model"),
     "purge_parents_first_one_statement_at_a_time": (PurgeParentsFirstOneStatementAtATime, "acid"),
     "purge_forgets_code_blocks": (PurgeForgetsCodeBlocks, "fk"),
+    "vacuum_incremental_only": (VacuumIncrementalOnly, "fk"),
     "purge_each_table_its_own_transaction": (PurgeEachTableItsOwnTransaction, "acid"),
     "progress_read_then_write": (ProgressReadThenWrite, "concurrency"),
     "completion_checked_then_set": (CompletionCheckedThenSet, "concurrency"),

@@ -257,6 +257,7 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
         "state_changes": lambda n: {"session_id": "base"},
         "replay": lambda n: {"session_id": "base", "speed": 2.0, "start": T0},
         "purge_sessions": lambda n: {"ended_before": T0},
+        "vacuum": lambda n: {},
     }, state
 
 

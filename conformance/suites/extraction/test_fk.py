@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from storecheck.conformance import capabilities as caps
 from storecheck.conformance import sqlschema
-from storecheck.conformance.checks import expect, expect_error
+from storecheck.conformance.checks import expect, expect_error, expect_vacuum_shrinks
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs.extraction import (
     FOREIGN_KEYS,
@@ -35,6 +35,19 @@ def _populate(store: Any, session_id: str, ended: Any) -> None:
                                                  content=f"{session_id} block {n}"))
     if ended is not None:
         store.complete_session(session_id, 0, ended)
+
+
+@pytest.mark.requires(caps.FILE_STORAGE)
+@pytest.mark.operation("vacuum")
+def test_vacuum_after_a_purge_reduces_the_file_size(store: Any, fresh_location: str) -> None:
+    factory = ExtractionFactory(seed=5)
+    for n in range(40):
+        session_id = f"bulk-{n}"
+        store.create_session(NewProcessSession("codex", session_id, T0))
+        store.save_events([factory.event("codex", session_id) for _ in range(25)])
+        store.complete_session(session_id, 0, T0 + timedelta(hours=1))
+    store.purge_sessions(CUTOFF)
+    expect_vacuum_shrinks(SPEC, store, fresh_location)
 
 
 @pytest.mark.operation("record_state_change")

@@ -192,6 +192,7 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                 self.both("query_events", partial(self._query_after, where=EventFilter(),
                                                   limit=2, event=tied, shift=shift))
             self.both("purge_sessions", lambda s, _: s.purge_sessions(T0))
+            self.both("vacuum", lambda s, _: s.vacuum(), normalise=lambda report: None)
 
         @rule(new=events)
         def save_event(self, new: NewExtractionEvent) -> None:
@@ -366,6 +367,11 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
         @rule(ended_before=few_times)
         def purge_sessions(self, ended_before: datetime) -> None:
             self.both("purge_sessions", lambda s, _: s.purge_sessions(ended_before))
+
+        @rule()
+        def vacuum(self) -> None:
+            """What vacuum reclaims is the backend's; what it keeps must read back the same."""
+            self.both("vacuum", lambda s, _: s.vacuum(), normalise=lambda report: None)
 
         @invariant()
         @after_changes
