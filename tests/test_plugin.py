@@ -367,7 +367,7 @@ def test_the_run_says_what_it_checks_and_its_long_steps(pytester: pytest.Pyteste
     result = pytester.runpytest(*args)
     result.stdout.fnmatch_lines([
         "storecheck: sqlite (session_history); profile quick; hypothesis seed 0; "
-        "latency enforce, scaling enforce",
+        "latency enforce, scaling enforce; no shrinking",
         "storecheck: seeding 1,000 rows of session_history on sqlite*",
     ])
     quiet = pytester.runpytest(*args, "-q").stdout.str()
