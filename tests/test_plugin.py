@@ -203,8 +203,9 @@ def test_failures_of_one_rule_are_listed_once_with_their_count(
 
 def test_marker_selection_and_report(pytester: pytest.Pytester) -> None:
     report = pytester.path / "out" / "report.json"
-    result = pytester.runpytest("--store=sqlite,memory", "-m", "acid or fk",
-                                f"--store-report={report}", *QUICK)
+    # One spec: what is checked is the selection and the report, not the specs.
+    result = pytester.runpytest("--store=sqlite,memory", "--store-spec=session_history",
+                                "-m", "acid or fk", f"--store-report={report}", *QUICK)
     assert result.ret == 0, result.stdout.str()
     outcomes = result.parseoutcomes()
     assert outcomes["passed"] > 10 and outcomes["deselected"] > 10
@@ -494,7 +495,8 @@ def test_a_bad_known_failures_file_is_a_usage_error(
 def test_junitxml_and_xdist(pytester: pytest.Pytester) -> None:
     report = pytester.path / "report.json"
     result = pytester.runpytest_subprocess(
-        "--store=sqlite", "-m", "fk or badinput", "-n", "2", "--junitxml=junit.xml",
+        "--store=sqlite", "--store-spec=session_history", "-m", "fk or badinput", "-n", "2",
+        "--junitxml=junit.xml",
         f"--store-report={report}", *QUICK)
     assert result.ret == 0, result.stdout.str()
     assert (pytester.path / "junit.xml").read_text().count("<testcase") > 20
