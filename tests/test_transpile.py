@@ -17,9 +17,11 @@ from storecheck.conformance.specs.conversations import tokens
 
 psycopg = pytest.importorskip("psycopg")
 
+NAMES_FTS = ("CREATE VIRTUAL TABLE names_fts USING fts5(name, content = 'names', "
+             "content_rowid = 'id', tokenize = 'ascii')")
 FTS = sqlschema.fts_tables([
     "CREATE VIRTUAL TABLE notes_fts USING fts5(body, content = 'notes', content_rowid = 'id', "
-    "tokenize = 'ascii')"])
+    "tokenize = 'ascii')", NAMES_FTS])
 
 # (rewrite or construct, SQLite, expected PostgreSQL statements)
 GOLDEN: list[tuple[str, str, tuple[str, ...]]] = [
@@ -77,6 +79,13 @@ GOLDEN: list[tuple[str, str, tuple[str, ...]]] = [
     ("fts5_delete_command", "INSERT INTO notes_fts (notes_fts, rowid, body) VALUES ('delete', 7, 'x')",
      ('DELETE FROM "notes_fts" WHERE rowid = 7',)),
     ("fts5_optimize_command", "INSERT INTO notes_fts (notes_fts) VALUES ('optimize')", ()),
+    ("fts5_content_table", NAMES_FTS,
+     ('CREATE TABLE "names_fts" (rowid BIGINT PRIMARY KEY, tokens TSVECTOR NOT NULL)',
+      'CREATE INDEX "names_fts_tokens" ON "names_fts" USING GIN (tokens)')),
+    ("fts5_rebuild_command", "INSERT INTO names_fts (names_fts) VALUES ('rebuild')",
+     ('DELETE FROM "names_fts"',
+      'INSERT INTO "names_fts" (rowid, tokens) SELECT "id", '
+      'fts_ascii_tokens("name") FROM "names"')),
     ("trigger", "CREATE TRIGGER names_index AFTER UPDATE OF name ON names BEGIN "
      "INSERT INTO notes_fts (notes_fts, rowid, body) VALUES ('delete', old.id, old.name); "
      "INSERT INTO notes_fts (rowid, body) VALUES (new.id, new.name); END",
@@ -98,14 +107,14 @@ PARAMETERS: dict[str, Any] = {
 # The tables a case runs against, made by other cases' CREATE statements; every case
 # runs in its own rolled-back transaction, so none depends on which ran before it.
 TABLES = {"counters": "integers_are_64_bit", "names": "text_compares_as_bytes",
-          "notes_fts": "fts5_table", "stamps": "sqlite_now"}
+          "notes_fts": "fts5_table", "names_fts": "fts5_content_table", "stamps": "sqlite_now"}
 NEEDS: dict[str, tuple[str, ...]] = {
     "insert_or_ignore": ("counters",), "json_object": ("counters",),
     "bare_columns_grouped": ("counters", "names"), "view_if_not_exists": ("counters",),
     "integer_conditions": ("counters",), "derived_tables_named": ("counters", "names"),
     "conflict_target_plain": ("names",), "parameters": ("names",),
     "fts5_insert": ("notes_fts",), "fts5_delete_command": ("notes_fts",),
-    "trigger": ("names", "notes_fts"),
+    "trigger": ("names", "notes_fts"), "fts5_rebuild_command": ("names", "names_fts"),
 }
 
 

@@ -80,7 +80,6 @@ others get the error they would get one after the other.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,6 +87,8 @@ from typing import Final, Protocol
 
 from storecheck.conformance.specs.common import ForeignKey, Operation
 from storecheck.conformance.specs.common import SpaceReport as SpaceReport
+from storecheck.conformance.specs.text_search import matches as matches
+from storecheck.conformance.specs.text_search import tokens as tokens
 
 SPEC: Final = "conversations"
 SEED: Final = "003_02ef6b8e1ab6a024.txt"
@@ -110,23 +111,6 @@ STORE_ASSIGNED_IDS: Final[dict[tuple[str, str], str]] = {
     ("Upload", "id"): "upload",
 }
 """Fields whose values the store picks: compared up to a consistent renaming."""
-
-_TOKEN = re.compile(r"[A-Za-z0-9\u0080-\U0010ffff]+")
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def tokens(text: str) -> list[str]:
-    """The search rule's tokens of ``text``: runs of ASCII letters, digits and non-ASCII
-    characters; only ASCII letters are case-folded (``É`` stays ``É``)."""
-    return [token.translate(_ASCII_LOWER) for token in _TOKEN.findall(text)]
-
-
-def matches(query: str, content: str) -> bool:
-    """Whether ``content`` matches a search for ``query`` (every query token a prefix)."""
-    wanted = tokens(query)
-    have = tokens(content)
-    return all(any(token.startswith(term) for token in have) for term in wanted)
-
 
 def backoff_seconds(attempts: int) -> int:
     """Delay before a failed job is retried: 1, 2, 4, ... seconds after attempt 1, 2, 3."""

@@ -24,7 +24,15 @@ lifecycle of each wrapped process (``process_sessions`` and their
   ``total`` counts every event the filter matches, on any page, and its
   ``next_cursor`` (the last event's ``timestamp`` and ``id``) is set exactly when
   more events follow.  A cursor may be handed back at any UTC offset, and one no
-  stored event carries still marks a place in the order.  These reads select by the stored
+  stored event carries still marks a place in the order.  ``search_events(text, where,
+  limit)`` is the seed's full-text search over extraction content (line 468): the events
+  whose matched value and original line, taken together, match ``text`` by the search rule
+  the specs share (:mod:`~storecheck.conformance.specs.text_search`: every query token a
+  prefix of some token of either; ASCII letters in any case), and that every given field of
+  ``where`` equals; newest first (``timestamp`` desc, ``id`` desc), at most ``limit``.  A
+  text without tokens (empty, or punctuation alone) matches every event the filter matches.
+  Hits are not ranked by relevance: a log is read newest first, and an order every store
+  can be held to is one the seed's "recent first" reads already use.  These reads select by the stored
   value: an agent name or session id nothing carries (an empty one included)
   finds an empty list, not :class:`NotFound` or a CHECK violation (events need
   no process session).
@@ -118,12 +126,13 @@ SEED: Final = "002_8e20c77259dd2cf8.txt"
 RISK_LEVELS: Final[tuple[str, ...]] = ("low", "medium", "high", "critical")
 STATES: Final[tuple[str, ...]] = ("started", "running", "paused", "completed")
 """The seed's "state transition history (started, running, paused, completed)"."""
-SCHEMA_VERSIONS: Final[tuple[int, ...]] = (1, 2, 3, 4)
+SCHEMA_VERSIONS: Final[tuple[int, ...]] = (1, 2, 3, 4, 5)
 """1: the seed's tables and indexes; 2: the indexes the time-ordered reads need (by
 agent, type, pattern and session), which the seed's set lacks, in place of the four
 seed indexes no read uses; 3: the index of an agent's events by risk level; 4: the index
 of every agent's events newest first (:meth:`ExtractionStore.query_events` naming no
-agent)."""
+agent); 5: the full-text index of each event's matched value and original line
+(:meth:`ExtractionStore.search_events`), built over the events already stored."""
 MIN_SPEED: Final = 0.1
 MAX_SPEED: Final = 100.0
 
@@ -407,6 +416,12 @@ class ExtractionStore(Protocol):
         first (``timestamp`` desc, ``id`` desc), a page of at most ``limit`` after
         ``after``, with the total the filter matches."""
 
+    def search_events(self, text: str, where: EventFilter,
+                      limit: int) -> list[ExtractionEvent]:
+        """The seed's full-text search for extraction content: the events ``where`` matches
+        whose matched value and original line hold every token of ``text`` as a token's
+        prefix, newest first (``timestamp`` desc, ``id`` desc), at most ``limit``."""
+
     def events_by_session(self, session_id: str) -> list[ExtractionEvent]: ...
 
     def agent_stats(self, agent_name: str) -> AgentStats: ...
@@ -472,6 +487,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("events_by_pattern", "GetExtractionsByPattern(agent, pattern, limit)", False),
         ("query_events", "GET /api/query/extractions?agent&type&pattern&limit: total, "
          "pages", False),
+        ("search_events", "full-text search for extraction content", False),
         ("events_by_session", "GetExtractionsBySession(sessionID)", False),
         ("agent_stats", "GetExtractionStats(agent); GET /api/query/stats/agent/:name", False),
         ("pattern_stats", "GET /api/query/stats/pattern/:pattern", False),

@@ -162,11 +162,21 @@ def event_query(where: Any, limit: Any,
                 after: Any) -> tuple[EventFilter, int, EventCursor | None]:
     """``query_events``'s filter, limit and cursor, the cursor's instant in UTC."""
     v = check("query_events")
+    return _event_filter(v, where), v.limit(limit), v.optional_cursor("after", after, EventCursor)
+
+
+def event_search(text: Any, where: Any, limit: Any) -> tuple[str, EventFilter, int]:
+    """``search_events``'s text, filter and limit."""
+    v = check("search_events")
+    return v.text("text", text), _event_filter(v, where), v.limit(limit)
+
+
+def _event_filter(v: Validator, where: Any) -> EventFilter:
     if not isinstance(where, EventFilter):
         raise v.fail("where must be an EventFilter", where)
     for field in fields(EventFilter):
         v.optional_text(f"where.{field.name}", getattr(where, field.name))
-    return where, v.limit(limit), v.optional_cursor("after", after, EventCursor)
+    return where
 
 
 def speed(value: Any) -> float:
@@ -182,6 +192,7 @@ __all__ = [
     "completion",
     "event_batch",
     "event_query",
+    "event_search",
     "history",
     "new_code_block",
     "new_event",

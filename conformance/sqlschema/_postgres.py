@@ -25,10 +25,13 @@ class UnsupportedSql(ValueError):
 
 @dataclass(frozen=True)
 class FtsTable:
-    """An FTS5 table of the source schema: its name and indexed columns."""
+    """An FTS5 table of the source schema: its name and indexed columns, and for an
+    external-content table the table and rowid column its ``'rebuild'`` reads."""
 
     name: str
     columns: tuple[str, ...]
+    content: str | None = None
+    content_rowid: str = "rowid"
 
 
 FTS_TOKENS_FUNCTION = "fts_ascii_tokens"
@@ -55,7 +58,9 @@ def fts_tables(statements: Iterable[str]) -> frozenset[FtsTable]:
         match = _FTS5.match(statement)
         if match:
             columns = tuple(arg.strip() for arg in match.group(2).split(",") if "=" not in arg)
-            found.add(FtsTable(match.group(1), columns))
+            options = dict(re.findall(r"(\w+)\s*=\s*'([^']*)'", match.group(2)))
+            found.add(FtsTable(match.group(1), columns, options.get("content") or None,
+                               options.get("content_rowid", "rowid")))
     return frozenset(found)
 
 
@@ -391,13 +396,35 @@ def _fts_command(tree: exp.Expr, fts: frozenset[FtsTable]) -> tuple[str, ...] | 
             return (f"DELETE FROM {quoted} WHERE rowid = {rowid}",)
         if command in ("optimize", "integrity-check", "merge", "automerge"):
             return ()
+        if command == "rebuild":
+            return _fts_rebuild(table)
         raise UnsupportedSql(f"FTS5 command {command!r} on {table.name} is not translated")
     if names[:1] != ["rowid"] or not row:
         raise UnsupportedSql(f"insert into FTS5 table {table.name} must name rowid first")
     text = [row[names.index(column)].sql("postgres") for column in table.columns]
-    joined = text[0] if len(text) == 1 else f"concat_ws(' ', {', '.join(text)})"
     return (f"INSERT INTO {quoted} (rowid, tokens) "
-            f"VALUES ({row[0].sql('postgres')}, {FTS_TOKENS_FUNCTION}({joined}))",)
+            f"VALUES ({row[0].sql('postgres')}, {_tokens_of(text)})",)
+
+
+def _tokens_of(columns: list[str]) -> str:
+    """The tokens of a row's indexed columns: FTS5 matches a query token in any of them."""
+    joined = columns[0] if len(columns) == 1 else f"concat_ws(' ', {', '.join(columns)})"
+    return f"{FTS_TOKENS_FUNCTION}({joined})"
+
+
+def _fts_rebuild(table: FtsTable) -> tuple[str, ...]:
+    """``'rebuild'`` indexes an external-content table's rows anew (a migration adding an
+    index over rows already stored)."""
+    if table.content is None:
+        raise UnsupportedSql(f"FTS5 'rebuild' on {table.name}: only an external-content "
+                             "table (content = '...') is translated")
+    quoted = exp.to_identifier(table.name, quoted=True).sql("postgres")
+    columns = [exp.to_identifier(c, quoted=True).sql("postgres") for c in table.columns]
+    rowid = exp.to_identifier(table.content_rowid, quoted=True).sql("postgres")
+    source = exp.to_identifier(table.content, quoted=True).sql("postgres")
+    return (f"DELETE FROM {quoted}",
+            f"INSERT INTO {quoted} (rowid, tokens) SELECT {rowid}, {_tokens_of(columns)} "
+            f"FROM {source}")
 
 
 def _trigger(match: re.Match[str], fts: frozenset[FtsTable]) -> tuple[str, ...]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from storecheck.conformance.specs.conversations import LearningQuery, tokens
 from storecheck.reference_impl.conversations.rows import LEARNING_COLUMNS
+from storecheck.reference_impl.engine.text_index import FTS5_TOKENS, TokenMatch
 
 
 @dataclass(frozen=True)
@@ -18,24 +18,15 @@ class TextIndex:
     """``SELECT {columns}, <score> AS score FROM ... learnings AS l ... WHERE <the :match
     parameter matches>``; ``{columns}`` becomes the learning's columns."""
     order: str
-    match: Callable[[list[str]], str]
-    """The ``:match`` parameter for the query's tokens (every token a prefix)."""
-    exact_token_characters: int
-    """Tokens up to this many characters are indexed whole; of a longer one the index
-    keeps a prefix, so its hits for a longer query token are candidates to check."""
-
-
-def _fts5_match(terms: list[str]) -> str:
-    # Tokens hold only letters, digits and non-ASCII characters, never a quote.
-    return " ".join(f'"{term}"*' for term in terms)
+    tokens: TokenMatch
+    """The ``:match`` parameter, and how much of a token the index holds."""
 
 
 FTS5_INDEX = TextIndex(
     select=("SELECT {columns}, -bm25(learnings_fts) AS score FROM learnings_fts "
             "JOIN learnings AS l ON l.id = learnings_fts.rowid WHERE learnings_fts MATCH :match"),
     order="ORDER BY bm25(learnings_fts), l.id",
-    match=_fts5_match,
-    exact_token_characters=32_768 // 4,  # FTS5 keeps a token's first 32 KiB of UTF-8
+    tokens=FTS5_TOKENS,
 )
 _WITHOUT_TEXT = "SELECT {columns}, 0.0 AS score FROM learnings AS l WHERE 1"
 # The hit's learning comes with it: the score is the last column.
@@ -47,7 +38,7 @@ _TAG = "l.id IN (SELECT t.learning_id FROM learning_tags AS t WHERE t.tag = :tag
 
 def needs_recheck(query: LearningQuery, index: TextIndex) -> bool:
     """Whether a query token is longer than what ``index`` holds of a token."""
-    return any(len(term) > index.exact_token_characters for term in tokens(query.text or ""))
+    return index.tokens.needs_recheck(tokens(query.text or ""))
 
 
 def search_statement(query: LearningQuery, limit: int,
@@ -57,7 +48,7 @@ def search_statement(query: LearningQuery, limit: int,
     terms = [] if query.text is None else tokens(query.text)
     parts = [(index.select if terms else _WITHOUT_TEXT).format(columns=_COLUMNS)]
     if terms:
-        params["match"] = index.match(terms)
+        params["match"] = index.tokens.match(terms)
     if query.category is not None:
         parts.append("l.category = :category")
         params["category"] = query.category

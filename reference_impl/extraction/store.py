@@ -32,9 +32,11 @@ from storecheck.conformance.specs.extraction import (
     content_digest,
     replay_steps,
 )
+from storecheck.conformance.specs.text_search import matches, tokens
 from storecheck.reference_impl.engine import load_migrations
 from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.store import VacuumingStore
+from storecheck.reference_impl.engine.text_index import FTS5_TOKENS, TokenMatch
 from storecheck.reference_impl.engine.timestamps import optional_from_text, to_text
 from storecheck.reference_impl.extraction import rows
 from storecheck.reference_impl.extraction.rows import (
@@ -120,8 +122,32 @@ def event_statements(where: EventFilter) -> EventQuery:
         tuple(getattr(where, name) for name in given))
 
 
+_EVENT_COLUMNS_OF_E: Final = ", ".join(f"e.{column.strip()}" for column in EVENT_COLUMNS.split(","))
+EVENTS_INDEX: Final = "events_fts"
+"""The full-text index of each event's matched value and original line (version 5)."""
+
+
+def search_statement(where: EventFilter, token_match: TokenMatch) -> tuple[str, tuple[object, ...]]:
+    """``search_events``: the events whose text ``token_match``'s one parameter matches
+    and that ``where`` selects, newest first; bound with the match, the values returned,
+    then the limit."""
+    given = [name for name in FILTERED if getattr(where, name) is not None]
+    conditions = [f"e.id = {EVENTS_INDEX}.rowid", token_match.condition.format(index=EVENTS_INDEX),
+                  *(f"e.{name} = ?" for name in given)]
+    # CROSS JOIN keeps SQLite's order as written: the index's few hits first, each event
+    # then by its key.  Driven from a filter's index instead, every event of the agent
+    # would ask the index about itself (35 ms on 10,000 events against 0.02 ms).
+    return (f"SELECT {_EVENT_COLUMNS_OF_E} FROM {EVENTS_INDEX} CROSS JOIN extraction_events AS e"
+            f"{_where(conditions)} ORDER BY e.timestamp DESC, e.id DESC LIMIT ?",
+            tuple(getattr(where, name) for name in given))
+
+
 def _where(conditions: list[str]) -> str:
     return f" WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def _searched_text(event: ExtractionEvent) -> str:
+    return " ".join(text for text in (event.matched_value, event.original_line) if text is not None)
 
 
 def event_values(new: NewExtractionEvent) -> tuple[object, ...]:
@@ -135,6 +161,7 @@ class SqliteExtraction(VacuumingStore):
 
     spec = SPEC
     migrations = MIGRATIONS
+    token_match: TokenMatch = FTS5_TOKENS
 
     # -- extraction events -------------------------------------------------------
 
@@ -206,6 +233,25 @@ class SqliteExtraction(VacuumingStore):
         more = len(found) > limit
         return EventPage(items, total, EventCursor(items[-1].timestamp, items[-1].id)
                          if more else None)
+
+    def search_events(self, text: str, where: EventFilter, limit: int) -> list[ExtractionEvent]:
+        text, where, limit = inputs.event_search(text, where, limit)
+        terms = tokens(text)
+        if not terms:
+            every = event_statements(where)
+            sql, values = every.first_page, every.values
+        else:
+            sql, values = search_statement(where, self.token_match)
+            values = (self.token_match.match(terms), *values)
+        # The index holds a prefix of a very long token: its hits are every event with a
+        # token starting like the query's, and the spec's rule picks the real ones.
+        recheck = self.token_match.needs_recheck(terms)
+        with self._tx("search_events", text, write=False) as conn:
+            found = [rows.event(row) for row in conn.execute(
+                sql, (*values, 2**62 if recheck else limit)).fetchall()]
+        if recheck:
+            found = [event for event in found if matches(text, _searched_text(event))]
+        return found[:limit]
 
     def events_by_session(self, session_id: str) -> list[ExtractionEvent]:
         inputs.check("events_by_session").text("session_id", session_id)

@@ -62,6 +62,18 @@ def _newest_first(rows: Iterable[ExtractionEvent], limit: int) -> list[Extractio
     return sorted(rows, key=lambda e: (e.timestamp, e.id), reverse=True)[:limit]
 
 
+def _filter_fields(where: EventFilter) -> dict[str, str]:
+    """The fields an event must equal: those the filter gives."""
+    return {name: value for name, value in (
+        ("agent_name", where.agent_name), ("event_type", where.event_type),
+        ("pattern", where.pattern), ("risk_level", where.risk_level)) if value is not None}
+
+
+def _content(event: ExtractionEvent) -> str:
+    """What a search reads of an event: its matched value and original line, apart."""
+    return "\n".join(text for text in (event.matched_value, event.original_line) if text)
+
+
 def _in_order(rows: Iterable[ExtractionEvent]) -> list[ExtractionEvent]:
     return sorted(rows, key=lambda e: (e.timestamp, e.id))
 
@@ -131,9 +143,7 @@ class MemoryExtraction(MemoryStore[State]):
     def query_events(self, where: EventFilter, limit: int,
                      after: EventCursor | None = None) -> EventPage:
         where, limit, after = inputs.event_query(where, limit, after)
-        wanted = {name: value for name, value in (
-            ("agent_name", where.agent_name), ("event_type", where.event_type),
-            ("pattern", where.pattern), ("risk_level", where.risk_level)) if value is not None}
+        wanted = _filter_fields(where)
 
         def look(s: State) -> EventPage:
             matched = _newest_first((e for e in s.events.values() if all(
@@ -144,6 +154,17 @@ class MemoryExtraction(MemoryStore[State]):
             page = tuple(following[:limit])
             return EventPage(page, len(matched), EventCursor(page[-1].timestamp, page[-1].id)
                              if len(following) > limit else None)
+
+        return self._read(look)
+
+    def search_events(self, text: str, where: EventFilter, limit: int) -> list[ExtractionEvent]:
+        text, where, limit = inputs.event_search(text, where, limit)
+        wanted = _filter_fields(where)
+
+        def look(s: State) -> list[ExtractionEvent]:
+            return _newest_first((e for e in s.events.values() if all(
+                getattr(e, name) == value for name, value in wanted.items())
+                and formulas.search_matches(text, _content(e))), limit)
 
         return self._read(look)
 

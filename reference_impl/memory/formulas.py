@@ -88,8 +88,8 @@ def _is_token_char(char: str) -> bool:
 
 
 def search_tokens(text: str) -> list[str]:
-    """conversations: runs of ASCII letters, digits and non-ASCII characters, with only the
-    ASCII letters lower-cased."""
+    """conversations and extraction: runs of ASCII letters, digits and non-ASCII
+    characters, with only the ASCII letters lower-cased."""
     found: list[str] = []
     current: list[str] = []
     for char in text + " ":
@@ -102,7 +102,8 @@ def search_tokens(text: str) -> list[str]:
 
 
 def search_matches(query: str, content: str) -> bool:
-    """conversations: every token of the query is a prefix of some token of the content."""
+    """conversations and extraction: every token of the query is a prefix of some token of
+    the content."""
     have = search_tokens(content)
     return all(any(token[:len(term)] == term for token in have)
                for term in search_tokens(query))

@@ -26,20 +26,15 @@ from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.postgres.connection import relation_exists
 from storecheck.reference_impl.postgres.store import PgVacuuming, PostgresStore
+from storecheck.reference_impl.postgres.text_index import TSVECTOR_TOKENS
 
 # fts_matches and fts_rank are runtime functions (runtime.sql); SQL functions
 # this small are inlined by the planner, so the GIN index serves the match.
-LEXEME_CHARACTERS: Final = 500
-"""The index holds each token's first 500 characters (a lexeme is at most 2,046 bytes:
-longer ones wrap around in ``array_to_tsvector`` and are refused in a tsquery)."""
-
 TSVECTOR_INDEX: Final = TextIndex(
     select=("SELECT {columns}, fts_rank(f.tokens, :match) AS score FROM learnings_fts AS f "
             "JOIN learnings AS l ON l.id = f.rowid WHERE fts_matches(f.tokens, :match)"),
     order="ORDER BY score DESC, l.id",
-    # Tokens hold only letters, digits and non-ASCII characters: nothing to quote.
-    match=lambda terms: " & ".join(f"'{term[:LEXEME_CHARACTERS]}':*" for term in terms),
-    exact_token_characters=LEXEME_CHARACTERS,
+    tokens=TSVECTOR_TOKENS,
 )
 
 EXPIRE_EXHAUSTED: Final = (

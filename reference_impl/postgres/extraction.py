@@ -9,6 +9,8 @@ first's row lock, re-checks the condition and changes nothing);
 ``save_code_block`` is ``INSERT ... ON CONFLICT (digest) DO NOTHING`` (a racing
 insert of the same content waits for the first to commit, then does nothing)
 followed by a read by digest in a new statement, which sees the winner's row.
+Full-text search reads a tsvector of each event's tokens (``events_fts``, kept by the
+translated FTS5 triggers) through its GIN index.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from storecheck.conformance.specs.extraction import NewExtractionEvent
 from storecheck.reference_impl.extraction.rows import EVENT_COLUMNS
 from storecheck.reference_impl.extraction.store import SqliteExtraction, event_values
 from storecheck.reference_impl.postgres.store import PgVacuuming, PostgresStore
+from storecheck.reference_impl.postgres.text_index import TSVECTOR_TOKENS
 
 INSERT_EVENTS_FROM_ARRAYS: Final = (
     "INSERT INTO extraction_events (agent_name, session_id, timestamp, event_type, pattern, "
@@ -37,6 +40,8 @@ the round trips it saved)."""
 
 class PgExtraction(PostgresStore, PgVacuuming, SqliteExtraction):
     """Implements :class:`~storecheck.conformance.specs.extraction.ExtractionStore`."""
+
+    token_match = TSVECTOR_TOKENS
 
     def _insert_events(self, conn: Any, chunk: Sequence[NewExtractionEvent]) -> list[Any]:
         columns = [list(column) for column in zip(*map(event_values, chunk), strict=True)]

@@ -25,6 +25,7 @@ from storecheck.conformance.specs.extraction import (
 )
 from storecheck.conformance.specs.session_history import Cursor, SessionPage, SessionQuery
 from storecheck.conformance.specs.telemetry import RunCursor, RunPage
+from storecheck.conformance.specs.text_search import matches
 from storecheck.reference_impl.conversations import SqliteConversations
 from storecheck.reference_impl.conversations.learning_search import search_statement
 from storecheck.reference_impl.engine.timestamps import to_text
@@ -168,6 +169,24 @@ class QueryPagedInPython(SqliteExtraction):
                          if len(found) > limit else None)
 
 
+class SearchScansEveryEvent(SqliteExtraction):
+    """``search_events`` without the full-text index: every event of the filter read and
+    matched in the application by the spec's rule, right and a whole scan each time."""
+
+    def search_events(self, text: str, where: EventFilter, limit: int) -> list[ExtractionEvent]:
+        text, where, limit = extraction_inputs.event_search(text, where, limit)
+        found: list[ExtractionEvent] = []
+        with self._tx("search_events", write=False) as conn:
+            for row in conn.execute(f"SELECT {EVENT_COLUMNS} FROM extraction_events "
+                                    "ORDER BY timestamp DESC, id DESC"):
+                event = row_codec.event(row)
+                content = " ".join(t for t in (event.matched_value, event.original_line) if t)
+                if all(wanted is None or getattr(event, name) == wanted
+                       for name, wanted in vars(where).items()) and matches(text, content):
+                    found.append(event)
+        return found[:limit]
+
+
 # -- telemetry ------------------------------------------------------------------------
 
 
@@ -200,6 +219,7 @@ CONVERSATIONS: dict[str, tuple[type[Any], str]] = {
 EXTRACTION: dict[str, tuple[type[Any], str]] = {
     "risk_filtered_in_python": (RiskFilteredInPython, "latency"),
     "query_paged_in_python": (QueryPagedInPython, "latency"),
+    "search_scans_every_event": (SearchScansEveryEvent, "latency"),
 }
 TELEMETRY: dict[str, tuple[type[Any], str]] = {
     "runs_paged_in_python": (RunsPagedInPython, "latency"),

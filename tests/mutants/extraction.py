@@ -39,6 +39,7 @@ from storecheck.conformance.specs.extraction import (
     SpaceReport,
     replay_steps,
 )
+from storecheck.conformance.specs.text_search import matches, tokens
 from storecheck.reference_impl.engine import ConnectionRules
 from storecheck.reference_impl.engine.checkpoint import wal_bytes
 from storecheck.reference_impl.engine.timestamps import to_text
@@ -491,6 +492,91 @@ class IndexesDownLeavesOneBehind(SqliteExtraction):
                                 "")
 
 
+class SearchIndexStartsEmpty(SqliteExtraction):
+    """The full-text index is created and kept from version 5 on, but never filled with the
+    events stored before it: an upgraded store's older events are never found."""
+
+    migrations = edit_migration(MIGRATIONS, 5, "up",
+                                "INSERT INTO events_fts (events_fts) VALUES ('rebuild');", "")
+
+
+class SearchTokenizerFoldsAccents(SqliteExtraction):
+    """FTS5's default tokenizer (``unicode61``): ``É`` is found as ``é``, and ``cafe`` finds
+    ``Café`` (diacritics removed), which the spec's exact non-ASCII rule does not."""
+
+    migrations = edit_migration(MIGRATIONS, 5, "up", "tokenize = 'ascii'", "tokenize = 'unicode61'")
+
+
+class SearchBySubstring(SqliteExtraction):
+    """``LIKE '%text%'`` over the value and the line instead of the index: a word's middle
+    (``rror`` in ``TypeError``) matches, and the query is one string, not its tokens."""
+
+    def search_events(self, text: str, where: EventFilter, limit: int) -> list[ExtractionEvent]:
+        text, where, limit = inputs.event_search(text, where, limit)
+        wanted = f"%{text}%"
+        with self._tx("search_events", write=False) as conn:
+            found = conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM extraction_events WHERE matched_value LIKE ? "
+                "OR original_line LIKE ? ORDER BY timestamp DESC, id DESC", (wanted, wanted))
+            hits = [row_codec.event(row) for row in found]
+        return [e for e in hits if all(value is None or getattr(e, name) == value
+                                       for name, value in vars(where).items())][:limit]
+
+
+class SearchValueOnly(SqliteExtraction):
+    """Only the matched value is searched: a word of the original line finds nothing."""
+
+    def search_events(self, text: str, where: EventFilter, limit: int) -> list[ExtractionEvent]:
+        hits = super().search_events(text, where, 1000)
+        return [e for e in hits if matches(text, e.matched_value or "")][:limit]
+
+
+class SearchNewestById(SqliteExtraction):
+    """Hits ordered by id alone (the index's order), newest saved first: an event saved late
+    with an older timestamp comes before newer ones."""
+
+    def search_events(self, text: str, where: EventFilter, limit: int) -> list[ExtractionEvent]:
+        hits = super().search_events(text, where, 1000)
+        return sorted(hits, key=lambda e: e.id, reverse=True)[:limit]
+
+
+class SearchWithoutTokensFindsNothing(SqliteExtraction):
+    """A text without tokens makes an empty FTS query, whose error is caught as "no hits"."""
+
+    def search_events(self, text: str, where: EventFilter, limit: int) -> list[ExtractionEvent]:
+        if isinstance(text, str) and not tokens(text):
+            inputs.event_search(text, where, limit)
+            return []
+        return super().search_events(text, where, limit)
+
+
+class SearchTextHandedToMatch(SqliteExtraction):
+    """The caller's text goes to FTS5's ``MATCH`` as its query: quotes, ``NOT``, ``NEAR(``,
+    ``column:`` and ``*`` are read as the query language's, not searched as words."""
+
+    def search_events(self, text: str, where: EventFilter, limit: int) -> list[ExtractionEvent]:
+        if not isinstance(text, str) or not tokens(text):
+            return super().search_events(text, where, limit)
+        text, where, limit = inputs.event_search(text, where, limit)
+        with self._tx("search_events", write=False) as conn:
+            found = conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM extraction_events WHERE id IN "
+                "(SELECT rowid FROM events_fts WHERE events_fts MATCH ?) "
+                "ORDER BY timestamp DESC, id DESC", (text,))
+            hits = [row_codec.event(row) for row in found]
+        return [e for e in hits if all(value is None or getattr(e, name) == value
+                                       for name, value in vars(where).items())][:limit]
+
+
+class SearchFilterIgnored(SqliteExtraction):
+    """With text, the filter is dropped: every agent's events matching the text."""
+
+    def search_events(self, text: str, where: EventFilter, limit: int) -> list[ExtractionEvent]:
+        if isinstance(text, str) and tokens(text) and isinstance(where, EventFilter):
+            where = EventFilter()
+        return super().search_events(text, where, limit)
+
+
 class ReadsTakeTheWriteLock(SqliteExtraction):
     """Every read opens its transaction as a write (``BEGIN IMMEDIATE``): it waits for any
     writer to finish, and readers queue behind each other."""
@@ -540,6 +626,14 @@ MUTANTS: dict[str, tuple[type[SqliteExtraction], str]] = {
     "line_number_check_dropped": (LineNumberCheckDropped, "badinput"),
     "indexes_down_leaves_one_behind": (IndexesDownLeavesOneBehind, "migration"),
     "reads_take_the_write_lock": (ReadsTakeTheWriteLock, "acid"),
+    "search_index_starts_empty": (SearchIndexStartsEmpty, "migration"),
+    "search_tokenizer_folds_accents": (SearchTokenizerFoldsAccents, "model"),
+    "search_by_substring": (SearchBySubstring, "model"),
+    "search_value_only": (SearchValueOnly, "model"),
+    "search_newest_by_id": (SearchNewestById, "model"),
+    "search_without_tokens_finds_nothing": (SearchWithoutTokensFindsNothing, "model"),
+    "search_filter_ignored": (SearchFilterIgnored, "model"),
+    "search_text_handed_to_match": (SearchTextHandedToMatch, "badinput"),
 }
 globals().update(sqlite_mutant_backends(MUTANTS, __name__))
 

@@ -29,6 +29,7 @@ from storecheck.reference_impl.postgres.conversations import (
     PgConversations,
 )
 from storecheck.reference_impl.postgres.session_history import PgSessionHistory
+from storecheck.reference_impl.postgres.text_index import TSVECTOR_TOKENS
 from storecheck.reference_impl.session_history import SqliteSessionHistory
 from storecheck.reference_impl.session_history import rows as session_rows
 from storecheck.reference_impl.session_history.rows import WORKSPACE_COLUMNS
@@ -90,8 +91,9 @@ class LongQueryTokenUnhandled(PgConversations):
     """Hands every query token to ``tsquery`` whole: one longer than a lexeme (2,046
     bytes) raises the server's "word is too long" instead of searching."""
 
-    text_index = replace(TSVECTOR_INDEX, exact_token_characters=10**9,
-                         match=lambda terms: " & ".join(f"'{term}':*" for term in terms))
+    text_index = replace(TSVECTOR_INDEX, tokens=replace(
+        TSVECTOR_TOKENS, exact_token_characters=10**9,
+        match=lambda terms: " & ".join(f"'{term}':*" for term in terms)))
 
 
 class ImportWithoutLock(PgSessionHistory):

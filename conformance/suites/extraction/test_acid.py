@@ -371,6 +371,7 @@ READS: dict[str, Callable[[Any], Any]] = {
     "events_by_risk": lambda s: s.events_by_risk("codex", "high", 10),
     "events_by_pattern": lambda s: s.events_by_pattern("codex", "file_write", 10),
     "query_events": lambda s: s.query_events(EventFilter(), 10),
+    "search_events": lambda s: s.search_events("line", EventFilter(), 10),
     "events_by_session": lambda s: s.events_by_session("read"),
     "agent_stats": lambda s: s.agent_stats("codex"),
     "pattern_stats": lambda s: s.pattern_stats("file_write"),

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from storecheck.conformance.checks import expect, expect_error
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, ValidationError
 from storecheck.conformance.hostile_arguments import ValidCall, check_operation, swept_operations
@@ -31,6 +32,7 @@ from storecheck.conformance.specs.extraction import (
     SessionTotals,
     content_digest,
 )
+from storecheck.conformance.specs.text_search import matches
 from storecheck.fixtures.extraction import BINARY_LOOKING, MOJIBAKE, T0, ExtractionFactory
 from storecheck.fixtures.values import AWKWARD_STRINGS, INJECTION_STRINGS, hostile_text
 
@@ -178,17 +180,32 @@ def test_a_partial_update_changes_only_what_it_names(store: Any) -> None:
            "only stderr_log_path changed", after)
 
 
+FTS_QUERY_SYNTAX = ('"unclosed', "a AND", "NOT b", "NEAR(a b)", "matched_value:x", "^start",
+                    "a*", "-x", "(a", "+", "{original_line}: y", "OR")
+"""What a full-text engine's query language would read as operators, columns and groups:
+under the spec's rule each is plain text, its tokens searched like any other."""
+
+
 @settings(deadline=None, suppress_health_check=list(HealthCheck), max_examples=20)
-@given(text=hostile_text(min_size=1))
+@given(text=hostile_text(min_size=1),
+       probe=st.sampled_from(INJECTION_STRINGS + AWKWARD_STRINGS + FTS_QUERY_SYNTAX))
 @pytest.mark.operation("save_events")
 def test_hostile_text_in_every_key_and_query(
-    backend: Any, open_store: Any, tmp_path_factory: pytest.TempPathFactory, text: str
+    backend: Any, open_store: Any, tmp_path_factory: pytest.TempPathFactory, text: str,
+    probe: str,
 ) -> None:
-    """Hostile text as agent, session, type and pattern: stored and found by each query."""
+    """Hostile text as agent, session, type, pattern and content: stored and found by each
+    query, the full-text search with hostile queries among them."""
     store = open_store(location=backend.backend.new_location(SPEC, tmp_path_factory.mktemp("h")))
     _seeded(store)
     event = store.save_event(_event(agent_name=text, session_id=text, event_type=text,
-                                    pattern=text, matched_value=text))
+                                    pattern=text, matched_value=text, original_line=probe))
+    for query in (text, probe, f"{probe} {text}", text.upper(), f'"{probe}'):
+        found = store.search_events(query, EventFilter(text), 10)
+        wanted = [event] if matches(query, f"{text}\n{probe}") else []
+        expect(found == wanted, SPEC, "search_events",
+               f"the hostile event found exactly when the rule says so, searched for {query!r}",
+               found)
     for operation, found in (
         ("events_by_agent", store.events_by_agent(text, 10)),
         ("events_by_type", store.events_by_type(text, text, 10)),
@@ -233,6 +250,8 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
         "query_events": lambda n: {"where": EventFilter("codex", "error", "file_write", "high"),
                                    "limit": 10, "after": EventCursor(newest.timestamp,
                                                                      newest.id)},
+        "search_events": lambda n: {"text": "TypeError main", "where": EventFilter(
+            "codex", "error", "file_write", "high"), "limit": 10},
         "events_by_session": lambda n: {"session_id": "base"},
         "agent_stats": lambda n: {"agent_name": "codex"},
         "pattern_stats": lambda n: {"pattern": "file_write"},

@@ -1,5 +1,6 @@
 """``migration``: 001 the seed's tables and indexes, 002 the time-ordered indexes in place of
-the unread ones, 003 and 004 one index each, up and down."""
+the unread ones, 003 and 004 one index each, 005 the full-text index over the events stored
+before it, up and down."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from storecheck.conformance import capabilities as caps
 from storecheck.conformance.checks import all_pages, expect
 from storecheck.conformance.migration_checks import MigrationSuite
 from storecheck.conformance.specs.extraction import SPEC, EventFilter
+from storecheck.conformance.specs.text_search import tokens
 from storecheck.fixtures.extraction import AGENTS, T0, ExtractionFactory
 
 pytestmark = [pytest.mark.migration, pytest.mark.requires(caps.MIGRATIONS)]
@@ -84,3 +86,24 @@ def test_migrations_down_remove_their_indexes_and_keep_every_row(open_store: Any
     expect(snapshot_all(store) == before, SPEC, "migrate", "every row kept by 002 down")
     store.save_events([ExtractionFactory(seed=4).event("codex", "after-down")])
     store.purge_sessions(T0 + timedelta(days=1))
+
+
+@pytest.mark.operation("migrate")
+def test_the_text_index_finds_the_events_stored_before_it(open_store: Any) -> None:
+    """Version 5 adds the full-text index: an upgraded store finds its older events too,
+    and after going down and up again, the events written in between."""
+    store = open_store(schema_version=4)
+    write_some(store, 11)
+    store.migrate(5)
+    store.migrate(4)
+    write_some(store, 12)
+    store.migrate(5)
+    events = store.query_events(EventFilter(), 1000).items
+    for event in events:
+        words = tokens(event.matched_value or "") + tokens(event.original_line or "")
+        if not words:
+            continue
+        found = store.search_events(" ".join(words), EventFilter(event.agent_name), 1000)
+        expect(event in found, SPEC, "search_events",
+               f"event {event.id}, stored at version 4, found by its own words after 005 up",
+               [e.id for e in found])

@@ -36,6 +36,7 @@ from storecheck.conformance.specs.extraction import (
     ProcessSessionUpdate,
     SessionTotals,
 )
+from storecheck.conformance.specs.text_search import matches, tokens
 from storecheck.conformance.stateful import ComparingMachine, after_changes, run_machine
 from storecheck.fixtures.extraction import (
     AGENTS,
@@ -51,6 +52,7 @@ from storecheck.fixtures.extraction import (
     exit_codes,
     few_times,
     new_sessions,
+    search_texts,
     session_totals,
     session_updates,
     speeds,
@@ -79,6 +81,12 @@ SITUATIONS = (
     *(reach.tie(operation, "started_at")
       for operation in ("sessions_by_agent", "session_history", "active_sessions")),
     reach.tie("query_events", "timestamp", within=lambda page: page.items),
+    reach.tie("search_events", "timestamp"),
+    reach.sometimes("search_events: a hit by words of its value and its line together",
+                    "search_events", lambda c: c.succeeded and any(
+                        len(tokens(c.arguments["text"])) > 1 and not matches(
+                            c.arguments["text"], e.matched_value or "") and not matches(
+                            c.arguments["text"], e.original_line or "") for e in c.result)),
     reach.tie_across_pages("query_events", "timestamp", items=lambda page: page.items),
     reach.sometimes("query_events: a filter naming every field", "query_events",
                     lambda c: None not in dataclasses.astuple(c.arguments["where"])),
@@ -191,8 +199,30 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             for shift in (-MICRO, timedelta(0), MICRO):
                 self.both("query_events", partial(self._query_after, where=EventFilter(),
                                                   limit=2, event=tied, shift=shift))
+            self._search_edges()
             self.both("purge_sessions", lambda s, _: s.purge_sessions(T0))
             self.both("vacuum", lambda s, _: s.vacuum(), normalise=lambda report: None)
+
+        def _search_edges(self) -> None:
+            """Text in the value and in the line of one event, a non-ASCII letter in one case,
+            and an event saved last at an older instant than the first's, then the searches
+            that tell each rule from its near miss: words from both fields together, another
+            ASCII case, an infix, an accent left off, a letter in another case, no tokens,
+            a filter beside the text, and newest first against saved last."""
+            self.both("save_events", lambda s, _: s.save_events([
+                NewExtractionEvent("codex", "sess_def456", T0 + MICRO, "error", "error_detection",
+                                   matched_value="TypeError: Caf\u00e9",
+                                   original_line='  File "main.py", line 9'),
+                NewExtractionEvent("claude", "sess_def456", T0 - MICRO, "file_op", "file_write",
+                                   matched_value="\u00c9t\u00e9 main")]))
+            for text, where, limit in (
+                    ("typeerror MAIN", EventFilter(), 1000), ("main", EventFilter(), 1000),
+                    ("main", EventFilter(), 1), ("rror", EventFilter(), 1000),
+                    ("cafe", EventFilter(), 1000), ("\u00e9t\u00e9", EventFilter(), 1000),
+                    ("\u00c9T", EventFilter(), 1000), ("", EventFilter("codex"), 1000),
+                    ("!!", EventFilter(risk_level="low"), 1000), ("main", EventFilter("claude"), 1000),
+                    ("LINE 9", EventFilter("codex", "error", "error_detection"), 1000)):
+                self.both("search_events", partial(_search, text=text, where=where, limit=limit))
 
         @rule(new=events)
         def save_event(self, new: NewExtractionEvent) -> None:
@@ -242,6 +272,29 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                          event: Any, shift: timedelta) -> Any:
             return store.query_events(where, limit, EventCursor(
                 event.timestamp + shift, self.backend_id("event", event.id, backend_side)))
+
+        @rule(text=search_texts, where=filters, limit=limits)
+        def search_events(self, text: str, where: EventFilter, limit: int) -> None:
+            self.both("search_events", partial(_search, text=text, where=where, limit=limit))
+
+        @rule(data=st.data(), limit=limits)
+        def search_what_an_event_holds(self, data: st.DataObject, limit: int) -> None:
+            """A prefix of a word of a held event's value or line, in either case, with or
+            without the event's own agent or type: a search that finds it and its likes."""
+            held = [e for e in self.model.query_events(EventFilter(), 1000).items
+                    if tokens(e.matched_value or "") or tokens(e.original_line or "")]
+            if not held:
+                return
+            event = data.draw(st.sampled_from(held), label="event searched for")
+            words = tokens(event.matched_value or "") + tokens(event.original_line or "")
+            word = data.draw(st.sampled_from(words), label="word")
+            prefix = word[:data.draw(st.integers(1, len(word)), label="prefix length")]
+            text = data.draw(st.sampled_from((prefix, prefix.upper(), f"{prefix} {words[-1]}")),
+                             label="text")
+            where = data.draw(st.sampled_from((EventFilter(), EventFilter(event.agent_name),
+                                               EventFilter(event_type=event.event_type))),
+                              label="filter")
+            self.both("search_events", partial(_search, text=text, where=where, limit=limit))
 
         @rule(session_id=session_ids)
         def events_by_session(self, session_id: str) -> None:
@@ -396,6 +449,10 @@ def _replay_from(store: Any, backend_side: bool, start: datetime) -> Any:
 
 def _codex_day(store: Any, backend_side: bool, now: datetime) -> Any:
     return store.session_history("codex", 1, now)
+
+
+def _search(store: Any, backend_side: bool, text: str, where: EventFilter, limit: int) -> Any:
+    return store.search_events(text, where, limit)
 
 
 def _every_query_page(store: Any, backend_side: bool, where: EventFilter, limit: int,
