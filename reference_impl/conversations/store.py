@@ -38,6 +38,7 @@ from storecheck.reference_impl.conversations.rows import (
     UPLOAD_COLUMNS,
 )
 from storecheck.reference_impl.engine import ConnectionRules, load_migrations
+from storecheck.reference_impl.engine.pages import keyset_page, rows_to_read
 from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.store import VacuumingStore
 from storecheck.reference_impl.engine.timestamps import to_text
@@ -92,7 +93,7 @@ class SqliteConversations(VacuumingStore):
             raise v.fail("after must be a ConversationCursor", after)
         with self._tx("list_conversations", write=False) as conn:
             if after is None:
-                found = conn.execute(queries.LIST_CONVERSATIONS, (limit + 1,)).fetchall()
+                found = conn.execute(queries.LIST_CONVERSATIONS, (rows_to_read(limit),)).fetchall()
             else:
                 # A row value seeks into the index; the equivalent OR of two comparisons
                 # walks it from the start to the cursor instead.
@@ -100,11 +101,9 @@ class SqliteConversations(VacuumingStore):
                     f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE deleted_at IS NULL "
                     "AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?",
                     (to_text(v.timestamp("after", after.created_at)),
-                     v.text("after.id", after.id), limit + 1)).fetchall()
-        items = tuple(rows.conversation(row) for row in found[:limit])
-        more = len(found) > limit
-        return ConversationPage(items, ConversationCursor(items[-1].created_at, items[-1].id)
-                                if more else None)
+                     v.text("after.id", after.id), rows_to_read(limit))).fetchall()
+        return ConversationPage(*keyset_page([rows.conversation(row) for row in found], limit,
+                                             lambda c: ConversationCursor(c.created_at, c.id)))
 
     def update_conversation(self, conversation_id: str, at: datetime, title: str | None = None,
                             metadata: Mapping[str, str] | None = None) -> Conversation:

@@ -34,6 +34,7 @@ from storecheck.conformance.specs.extraction import (
 )
 from storecheck.conformance.specs.text_search import matches, tokens
 from storecheck.reference_impl.engine import load_migrations
+from storecheck.reference_impl.engine.pages import keyset_page, rows_to_read
 from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.store import VacuumingStore
 from storecheck.reference_impl.engine.text_index import FTS5_TOKENS, TokenMatch
@@ -226,13 +227,13 @@ class SqliteExtraction(VacuumingStore):
         query = event_statements(where)
         with self._tx("query_events", query.values, write=False) as conn:
             total = conn.execute(query.total, query.values).fetchone()[0]
-            found = (conn.execute(query.first_page, (*query.values, limit + 1)) if after is None
+            read = rows_to_read(limit)
+            found = (conn.execute(query.first_page, (*query.values, read)) if after is None
                      else conn.execute(query.page_after, (*query.values, to_text(after.timestamp),
-                                                          after.id, limit + 1))).fetchall()
-        items = tuple(rows.event(row) for row in found[:limit])
-        more = len(found) > limit
-        return EventPage(items, total, EventCursor(items[-1].timestamp, items[-1].id)
-                         if more else None)
+                                                          after.id, read))).fetchall()
+        items, cursor = keyset_page([rows.event(row) for row in found], limit,
+                                    lambda e: EventCursor(e.timestamp, e.id))
+        return EventPage(items, total, cursor)
 
     def search_events(self, text: str, where: EventFilter, limit: int) -> list[ExtractionEvent]:
         text, where, limit = inputs.event_search(text, where, limit)

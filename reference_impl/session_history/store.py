@@ -30,6 +30,7 @@ from storecheck.conformance.specs.session_history import (
     workspace_hash,
 )
 from storecheck.reference_impl.engine import ConnectionRules, load_migrations
+from storecheck.reference_impl.engine.pages import keyset_page, rows_to_read
 from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.store import SqliteStore
 from storecheck.reference_impl.engine.timestamps import from_text, optional_text, to_text
@@ -236,12 +237,12 @@ class SqliteSessionHistory(SqliteStore):
             "text": query.text,
             "after_created": None if after is None else to_text(v.timestamp("after", after.created_at)),
             "after_id": None if after is None else v.text("after.id", after.id),
-            "row_limit": limit + 1,
+            "row_limit": rows_to_read(limit),
         }
         self._substring_filter(params)
         with self._tx("search_sessions", query, write=False) as conn:
             found = conn.execute(queries.search_statement(params), params).fetchall()
-            page = found[:limit]
+            page, cursor = keyset_page(found, limit, lambda row: Cursor(from_text(row[5]), row[0]))
             # One query for the page's runtime mixes, not one per session: a round trip
             # is nothing in SQLite and 0.1-0.3 ms to a server.
             mixes: dict[str, list[str]] = {}
@@ -250,8 +251,6 @@ class SqliteSessionHistory(SqliteStore):
                         queries.runtime_mixes_statement(len(page)), [row[0] for row in page]):
                     mixes.setdefault(session_id, []).append(runtime)
             items = tuple(rows.session(row, tuple(sorted(mixes.get(row[0], ())))) for row in page)
-        more = len(found) > limit
-        cursor = Cursor(items[-1].created_at, items[-1].id) if more and items else None
         return SessionPage(items, cursor)
 
     @staticmethod

@@ -32,6 +32,7 @@ from storecheck.conformance.specs.telemetry import (
     two_proportion_p_value,
 )
 from storecheck.conformance.specs.telemetry_inputs import to_blob
+from storecheck.reference_impl.engine.pages import keyset_page, rows_to_read
 from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.store import SqliteStore
 from storecheck.reference_impl.engine.timestamps import optional_text, to_text
@@ -136,10 +137,8 @@ class SqliteTelemetryMl(SqliteStore):
                      + (" WHERE " + " AND ".join(where) if where else "")
                      + " ORDER BY started_at DESC, id LIMIT ?")
         with self._tx("training_runs_page", model_type, write=False) as conn:
-            found = [rows.run(row) for row in conn.execute(statement, (*values, limit + 1))]
-        last = found[limit - 1] if len(found) > limit else None
-        return RunPage(tuple(found[:limit]),
-                       None if last is None else RunCursor(last.started_at, last.id))
+            found = [rows.run(row) for row in conn.execute(statement, (*values, rows_to_read(limit)))]
+        return RunPage(*keyset_page(found, limit, lambda run: RunCursor(run.started_at, run.id)))
 
     def update_training_run_results(self, run_id: str,
                                     metrics: TrainingMetrics) -> TrainingRun:

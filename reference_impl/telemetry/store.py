@@ -33,6 +33,7 @@ from storecheck.conformance.specs.telemetry import (
     training_data,
 )
 from storecheck.reference_impl.engine import load_migrations
+from storecheck.reference_impl.engine.pages import keyset_page, rows_to_read
 from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.timestamps import from_text, to_text
 from storecheck.reference_impl.telemetry import rows
@@ -305,14 +306,13 @@ class SqliteTelemetry(SqliteTelemetryMl):
         limit, after = inputs.samples_page(limit, after)
         with self._tx("labeled_samples_page", limit, write=False) as conn:
             if after is None:
-                found = conn.execute(_LABELED + _NEWEST_FIRST, (limit + 1,)).fetchall()
+                found = conn.execute(_LABELED + _NEWEST_FIRST, (rows_to_read(limit),)).fetchall()
             else:
                 # The bound on the time alone lets the time index seek to the place.
                 place = to_text(after.timestamp)
                 found = conn.execute(
                     _LABELED + " AND timestamp <= ? AND (timestamp, id) < (?, ?)" + _NEWEST_FIRST,
-                    (place, place, after.query_id, limit + 1)).fetchall()
-        # One sample past the page tells whether another page follows.
-        last = found[limit - 1] if len(found) > limit else None
-        return SamplePage(tuple(_sample(row) for row in found[:limit]),
-                          None if last is None else SampleCursor(from_text(last[6]), last[0]))
+                    (place, place, after.query_id, rows_to_read(limit))).fetchall()
+        # The place is the query's time, which a sample does not carry: read from the row.
+        page, cursor = keyset_page(found, limit, lambda row: SampleCursor(from_text(row[6]), row[0]))
+        return SamplePage(tuple(_sample(row) for row in page), cursor)
