@@ -205,7 +205,8 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
 
         def _search_edges(self) -> None:
             """Text in the value and in the line of one event, a non-ASCII letter in one case,
-            and an event saved last at an older instant than the first's, then the searches
+            and an event saved last at an older instant than the first's (by another agent, at
+            a level codex's events have), then the searches
             that tell each rule from its near miss: words from both fields together, another
             ASCII case, an infix, an accent left off, a letter in another case, no tokens,
             a filter beside the text, and newest first against saved last."""
@@ -214,7 +215,9 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                                    matched_value="TypeError: Caf\u00e9",
                                    original_line='  File "main.py", line 9'),
                 NewExtractionEvent("claude", "sess_def456", T0 - MICRO, "file_op", "file_write",
-                                   matched_value="\u00c9t\u00e9 main")]))
+                                   matched_value="\u00c9t\u00e9 main", risk_level="high")]))
+            # Another agent's event at codex's level: an agent's list by level leaves it out.
+            self.both("events_by_risk", lambda s, _: s.events_by_risk("codex", "high", 1000))
             for text, where, limit in (
                     ("typeerror MAIN", EventFilter(), 1000), ("main", EventFilter(), 1000),
                     ("main", EventFilter(), 1), ("rror", EventFilter(), 1000),
