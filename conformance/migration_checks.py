@@ -11,8 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from storecheck.conformance import capabilities as caps
-from storecheck.conformance import sqlschema
+from storecheck.conformance import capabilities as caps, sqlschema
 from storecheck.conformance.checks import SpecData, expect, run_workers
 from storecheck.reference_impl.engine import Database
 from storecheck.reference_impl.schemas import reference_schema

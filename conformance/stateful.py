@@ -11,8 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from hypothesis import HealthCheck, note, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, note, settings, strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     precondition,

@@ -25,8 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
+from hypothesis import example, given, settings, strategies as st
 from scipy.stats import chi2_contingency
 from storecheck.conformance.specs import app_meta, conversations, extraction, telemetry
 from storecheck.conformance.specs.telemetry import (

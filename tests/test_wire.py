@@ -15,8 +15,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound, ValidationError
 from storecheck.conformance.specs import SPECS
 from storecheck.conformance.wire import faults

@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from storecheck.conformance.wire import faults
 from storecheck.conformance.wire.server import MAX_DEPTH, MAX_WORKERS, Server
 from storecheck.reference_impl.memory.backend import MemoryBackend

@@ -85,10 +85,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
 
-from storecheck.conformance.specs.common import ForeignKey, Operation
-from storecheck.conformance.specs.common import SpaceReport as SpaceReport
-from storecheck.conformance.specs.text_search import matches as matches
-from storecheck.conformance.specs.text_search import tokens as tokens
+from storecheck.conformance.specs.common import ForeignKey, Operation, SpaceReport as SpaceReport
+from storecheck.conformance.specs.text_search import matches as matches, tokens as tokens
 
 SPEC: Final = "conversations"
 SEED: Final = "003_02ef6b8e1ab6a024.txt"

@@ -118,8 +118,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Protocol
 
-from storecheck.conformance.specs.common import ForeignKey, Operation
-from storecheck.conformance.specs.common import SpaceReport as SpaceReport
+from storecheck.conformance.specs.common import ForeignKey, Operation, SpaceReport as SpaceReport
 
 SPEC: Final = "extraction"
 SEED: Final = "002_8e20c77259dd2cf8.txt"

@@ -20,8 +20,7 @@ from functools import cache
 from types import ModuleType
 from typing import Any, Final
 
-from storecheck.conformance import backend as contract
-from storecheck.conformance import capabilities as caps
+from storecheck.conformance import backend as contract, capabilities as caps
 from storecheck.conformance.specs import SPECS
 from storecheck.conformance.wire.codec import OPTIONAL, record_fields
 

@@ -23,8 +23,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg import errors as pg_errors
-from psycopg import sql as pg_sql
+from psycopg import errors as pg_errors, sql as pg_sql
 from storecheck.conformance.errors import (
     Busy,
     ConstraintKind,

@@ -15,8 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from storecheck.conformance.errors import NotFound
-from storecheck.conformance.specs import app_meta_inputs as inputs
-from storecheck.conformance.specs import cron
+from storecheck.conformance.specs import app_meta_inputs as inputs, cron
 from storecheck.conformance.specs.app_meta import (
     BUNDLED_MODELS,
     SPEC,
@@ -33,8 +32,7 @@ from storecheck.conformance.specs.app_meta import (
     SettingValue,
     Tool,
 )
-from storecheck.reference_impl.app_meta import SqliteAppMeta
-from storecheck.reference_impl.app_meta import rows as row_codec
+from storecheck.reference_impl.app_meta import SqliteAppMeta, rows as row_codec
 from storecheck.reference_impl.app_meta.rows import (
     DOCUMENT_COLUMNS,
     KB_COLUMNS,

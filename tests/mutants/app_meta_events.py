@@ -22,8 +22,7 @@ from storecheck.conformance.specs.app_meta import (
     StoredEvent,
     event_checksum,
 )
-from storecheck.reference_impl.app_meta import SqliteAppMeta, SqliteAppMetaSplit
-from storecheck.reference_impl.app_meta import rows as row_codec
+from storecheck.reference_impl.app_meta import SqliteAppMeta, SqliteAppMetaSplit, rows as row_codec
 from storecheck.reference_impl.app_meta.events import INSERT_EVENT, verified
 from storecheck.reference_impl.app_meta.rows import EVENT_COLUMNS
 from storecheck.reference_impl.engine.timestamps import to_text

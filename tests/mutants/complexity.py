@@ -29,8 +29,7 @@ from storecheck.conformance.specs.text_search import matches
 from storecheck.reference_impl.conversations import SqliteConversations
 from storecheck.reference_impl.conversations.learning_search import search_statement
 from storecheck.reference_impl.engine.timestamps import to_text
-from storecheck.reference_impl.extraction import SqliteExtraction
-from storecheck.reference_impl.extraction import rows as row_codec
+from storecheck.reference_impl.extraction import SqliteExtraction, rows as row_codec
 from storecheck.reference_impl.extraction.rows import EVENT_COLUMNS
 from storecheck.reference_impl.session_history import SqliteSessionHistory
 from storecheck.reference_impl.telemetry import SqliteTelemetry

@@ -23,8 +23,7 @@ from storecheck.conformance.specs.conversations import (
     SpaceReport,
     tokens,
 )
-from storecheck.reference_impl.conversations import MIGRATIONS, SqliteConversations
-from storecheck.reference_impl.conversations import rows as row_codec
+from storecheck.reference_impl.conversations import MIGRATIONS, SqliteConversations, rows as row_codec
 from storecheck.reference_impl.engine import ConnectionRules
 from storecheck.reference_impl.engine.timestamps import to_text
 

@@ -43,8 +43,7 @@ from storecheck.conformance.specs.text_search import matches, tokens
 from storecheck.reference_impl.engine import ConnectionRules
 from storecheck.reference_impl.engine.checkpoint import wal_bytes
 from storecheck.reference_impl.engine.timestamps import to_text
-from storecheck.reference_impl.extraction import MIGRATIONS, SqliteExtraction
-from storecheck.reference_impl.extraction import rows as row_codec
+from storecheck.reference_impl.extraction import MIGRATIONS, SqliteExtraction, rows as row_codec
 from storecheck.reference_impl.extraction.rows import BLOCK_COLUMNS, EVENT_COLUMNS
 
 from tests.mutants import edit_migration, per_chunk, sqlite_mutant_backends

@@ -30,8 +30,7 @@ from storecheck.reference_impl.postgres.conversations import (
 )
 from storecheck.reference_impl.postgres.session_history import PgSessionHistory
 from storecheck.reference_impl.postgres.text_index import TSVECTOR_TOKENS
-from storecheck.reference_impl.session_history import SqliteSessionHistory
-from storecheck.reference_impl.session_history import rows as session_rows
+from storecheck.reference_impl.session_history import SqliteSessionHistory, rows as session_rows
 from storecheck.reference_impl.session_history.rows import WORKSPACE_COLUMNS
 
 

@@ -39,8 +39,7 @@ from storecheck.reference_impl.engine import (
 )
 from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.timestamps import to_text
-from storecheck.reference_impl.session_history import MIGRATIONS, SqliteSessionHistory
-from storecheck.reference_impl.session_history import rows as row_codec
+from storecheck.reference_impl.session_history import MIGRATIONS, SqliteSessionHistory, rows as row_codec
 
 from tests.mutants import NoRetryDatabase, edit_migration, sqlite_mutant_backends
 

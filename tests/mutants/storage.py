@@ -14,8 +14,7 @@ from typing import Any
 
 from storecheck.conformance.errors import Busy
 from storecheck.reference_impl.conversations import SqliteConversations
-from storecheck.reference_impl.engine import Database, Migrator
-from storecheck.reference_impl.engine import connection as engine_connection
+from storecheck.reference_impl.engine import Database, Migrator, connection as engine_connection
 from storecheck.reference_impl.engine.checkpoint import Checkpointer
 from storecheck.reference_impl.engine.sql import Connection, spec_errors
 from storecheck.reference_impl.session_history import SqliteSessionHistory

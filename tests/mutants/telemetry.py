@@ -48,8 +48,7 @@ from storecheck.conformance.specs.telemetry import (
 from storecheck.conformance.specs.telemetry_inputs import to_blob
 from storecheck.reference_impl.engine.sql import Connection
 from storecheck.reference_impl.engine.timestamps import from_text, to_text
-from storecheck.reference_impl.telemetry import SqliteTelemetry
-from storecheck.reference_impl.telemetry import rows as row_codec
+from storecheck.reference_impl.telemetry import SqliteTelemetry, rows as row_codec
 from storecheck.reference_impl.telemetry.ml import (
     INSERT_PREDICTION,
     INSERT_VECTOR,

@@ -9,8 +9,7 @@ from functools import partial
 from typing import Any
 
 import pytest
-from storecheck.conformance import capabilities as caps
-from storecheck.conformance import sqlschema
+from storecheck.conformance import capabilities as caps, sqlschema
 from storecheck.conformance.checks import expect, expect_error, run_threads
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs.app_meta import (

@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from storecheck.conformance import capabilities as caps
-from storecheck.conformance import sqlschema
+from storecheck.conformance import capabilities as caps, sqlschema
 from storecheck.conformance.checks import expect, expect_error, expect_vacuum_shrinks
 from storecheck.conformance.errors import NotFound
 from storecheck.conformance.specs.conversations import FOREIGN_KEYS, SPEC, LearningQuery, tokens

@@ -8,8 +8,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from storecheck.conformance.checks import expect, expect_error, outcome
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, ValidationError
 from storecheck.conformance.hostile_arguments import (

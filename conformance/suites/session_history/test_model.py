@@ -22,8 +22,7 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from storecheck.conformance import capabilities as caps
-from storecheck.conformance import reach
+from storecheck.conformance import capabilities as caps, reach
 from storecheck.conformance.checks import every_page, expect, outcome
 from storecheck.conformance.result_diff import IdMap, outcome_differences
 from storecheck.conformance.specs import session_history as spec_module

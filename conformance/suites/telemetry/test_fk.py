@@ -10,8 +10,7 @@ from functools import partial
 from typing import Any
 
 import pytest
-from storecheck.conformance import capabilities as caps
-from storecheck.conformance import sqlschema
+from storecheck.conformance import capabilities as caps, sqlschema
 from storecheck.conformance.checks import expect, expect_error
 from storecheck.conformance.errors import ConstraintKind, ConstraintViolation, NotFound
 from storecheck.conformance.specs.telemetry import FOREIGN_KEYS, SPEC, DeletedRows
