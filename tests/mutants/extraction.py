@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -567,6 +568,24 @@ class SearchTextHandedToMatch(SqliteExtraction):
                                        for name, value in vars(where).items())][:limit]
 
 
+class SearchTokensByWordPattern(SqliteExtraction):
+    r"""Search in the application with Python's idea of a word: ``re.findall(r"\w+")`` over
+    the lower-cased text, so ``_`` joins ``load_config`` into one token, and ``É``
+    matches ``é``."""
+
+    def search_events(self, text: str, where: EventFilter, limit: int) -> list[ExtractionEvent]:
+        text, where, limit = inputs.event_search(text, where, limit)
+        every = super().search_events("", where, 1000)
+
+        def words(value: str) -> list[str]:
+            return re.findall(r"\w+", value.lower())
+
+        wanted = words(text)
+        return [e for e in every if all(
+            any(token.startswith(term) for token in words(
+                f"{e.matched_value or ''} {e.original_line or ''}")) for term in wanted)][:limit]
+
+
 class SearchFilterIgnored(SqliteExtraction):
     """With text, the filter is dropped: every agent's events matching the text."""
 
@@ -632,6 +651,7 @@ MUTANTS: dict[str, tuple[type[SqliteExtraction], str]] = {
     "search_newest_by_id": (SearchNewestById, "model"),
     "search_without_tokens_finds_nothing": (SearchWithoutTokensFindsNothing, "model"),
     "search_filter_ignored": (SearchFilterIgnored, "model"),
+    "search_tokens_by_word_pattern": (SearchTokensByWordPattern, "model"),
     "search_text_handed_to_match": (SearchTextHandedToMatch, "badinput"),
 }
 globals().update(sqlite_mutant_backends(MUTANTS, __name__))

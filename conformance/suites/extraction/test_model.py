@@ -209,10 +209,12 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
             a level codex's events have), then the searches
             that tell each rule from its near miss: words from both fields together, another
             ASCII case, an infix, an accent left off, a letter in another case, no tokens,
-            a filter beside the text, and newest first against saved last."""
+            a filter beside the text, newest first against saved last, and the word after an
+            underscore (which separates tokens, as every ASCII character but letters and
+            digits does)."""
             self.both("save_events", lambda s, _: s.save_events([
                 NewExtractionEvent("codex", "sess_def456", T0 + MICRO, "error", "error_detection",
-                                   matched_value="TypeError: Caf\u00e9",
+                                   matched_value="TypeError: Caf\u00e9 in load_config",
                                    original_line='  File "main.py", line 9'),
                 NewExtractionEvent("claude", "sess_def456", T0 - MICRO, "file_op", "file_write",
                                    matched_value="\u00c9t\u00e9 main", risk_level="high")]))
@@ -224,7 +226,8 @@ def build_machine(backend: Any, workdir: Path) -> type[ComparingMachine]:
                     ("cafe", EventFilter(), 1000), ("\u00e9t\u00e9", EventFilter(), 1000),
                     ("\u00c9T", EventFilter(), 1000), ("", EventFilter("codex"), 1000),
                     ("!!", EventFilter(risk_level="low"), 1000), ("main", EventFilter("claude"), 1000),
-                    ("LINE 9", EventFilter("codex", "error", "error_detection"), 1000)):
+                    ("LINE 9", EventFilter("codex", "error", "error_detection"), 1000),
+                    ("config", EventFilter(), 1000), ("load_c", EventFilter(), 1000)):
                 self.both("search_events", partial(_search, text=text, where=where, limit=limit))
 
         @rule(new=events)
