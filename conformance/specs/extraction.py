@@ -80,6 +80,12 @@ lifecycle of each wrapped process (``process_sessions`` and their
   bytes after are fewer than before.  Archiving is the purge: the seed names no
   place the old data would go, and an export of it is a caller's reading of
   the sessions before it purges them.
+* Monitoring (the seed's "query timing logs, slow query detection" and "database
+  size tracking", lines 479 and 484) is the running application's instrument, not
+  a behaviour a caller reads back from the store, so no operation stands for it:
+  the store's size is :meth:`ExtractionStore.vacuum`'s ``bytes_before``, and the
+  time each call takes is what the ``latency`` checks measure against the seed's
+  bounds.
 
 Errors.  An operation addressing a session that does not exist raises
 :class:`NotFound`; a state change for a session id that has no process
