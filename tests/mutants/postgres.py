@@ -28,6 +28,7 @@ from storecheck.reference_impl.postgres.conversations import (
     TSVECTOR_INDEX,
     PgConversations,
 )
+from storecheck.reference_impl.postgres.extraction import PgExtraction
 from storecheck.reference_impl.postgres.session_history import PgSessionHistory
 from storecheck.reference_impl.postgres.text_index import TSVECTOR_TOKENS
 from storecheck.reference_impl.session_history import SqliteSessionHistory, rows as session_rows
@@ -93,6 +94,15 @@ class LongQueryTokenUnhandled(PgConversations):
     text_index = replace(TSVECTOR_INDEX, tokens=replace(
         TSVECTOR_TOKENS, exact_token_characters=10**9,
         match=lambda terms: " & ".join(f"'{term}':*" for term in terms)))
+
+
+class EventTokenLongerThanALexeme(PgExtraction):
+    """The extraction search hands every query token to ``tsquery`` whole and trusts the
+    index's hits: a token past 500 characters raises "word is too long", and one the index
+    cut short is never checked against the whole token."""
+
+    token_match = replace(TSVECTOR_TOKENS, exact_token_characters=10**9,
+                          match=lambda terms: " & ".join(f"'{term}':*" for term in terms))
 
 
 class ImportWithoutLock(PgSessionHistory):
@@ -194,6 +204,7 @@ MUTANTS: dict[str, tuple[type[Any], str]] = {
     "postgres_get_or_create_update_then_insert": (GetOrCreateUpdateThenInsert, "concurrency"),
     "postgres_dequeue_without_row_locks": (DequeueWithoutRowLocks, "concurrency"),
     "postgres_long_query_token_unhandled": (LongQueryTokenUnhandled, "badinput"),
+    "postgres_event_token_longer_than_a_lexeme": (EventTokenLongerThanALexeme, "badinput"),
     "postgres_feed_without_append_lock": (FeedWithoutAppendLock, "concurrency"),
 }
 for _name, (_store, _category) in MUTANTS.items():

@@ -59,6 +59,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     "reference_impl/engine/migrator.py": ("session_history", "conversations"),
     "reference_impl/engine/store.py": ("session_history", "conversations"),
     "reference_impl/engine/timestamps.py": ("session_history", "conversations"),
+    "reference_impl/engine/pages.py": ("extraction",),
+    "reference_impl/engine/text_index.py": ("extraction",),
     "conformance/specs/common.py": ("session_history", "conversations"),
 }
 """Module -> the specs whose suite must catch its mutants."""

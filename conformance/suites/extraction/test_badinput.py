@@ -179,6 +179,32 @@ def test_a_partial_update_changes_only_what_it_names(store: Any) -> None:
            "only stderr_log_path changed", after)
 
 
+LONG_TOKEN_LENGTHS = (500, 501, 2047, 3000, 70_000)
+"""Around the limits full-text engines put on one indexed word (PostgreSQL: 2,046 bytes;
+SQLite's FTS5 keeps a token's first 32 KiB)."""
+
+
+@pytest.mark.operation("search_events")
+def test_tokens_of_any_length_are_searched_whole(store: Any) -> None:
+    """A token is the whole run, however long: found by any prefix, and only by prefixes,
+    in the matched value and in the original line alike."""
+    _seeded(store)
+    for length in LONG_TOKEN_LENGTHS:
+        token = "a" * (length - 1) + "b"
+        for field in ("matched_value", "original_line"):
+            session_id = f"long-{length}-{field}"
+            event = store.save_event(_event(session_id=session_id, **{field: f"x {token} y"}))
+            for query, found in ((token, True), (token[:-1], True), (token[:600], True),
+                                 ("a" * length, False), (token + "c", False),
+                                 ("\u00e9" * length, False)):
+                hits = store.search_events(query, EventFilter(event_type="error"), 1000)
+                got = event in hits
+                expect(got == found, SPEC, "search_events",
+                       f"the event with a {length}-character token in its {field} "
+                       f"{'found' if found else 'not found'} by a {len(query)}-character "
+                       "query token", [e.id for e in hits])
+
+
 FTS_QUERY_SYNTAX = ('"unclosed', "a AND", "NOT b", "NEAR(a b)", "matched_value:x", "^start",
                     "a*", "-x", "(a", "+", "{original_line}: y", "OR")
 """What a full-text engine's query language would read as operators, columns and groups:
