@@ -182,6 +182,8 @@ def test_a_partial_update_changes_only_what_it_names(store: Any) -> None:
 LONG_TOKEN_LENGTHS = (500, 501, 2047, 3000, 70_000)
 """Around the limits full-text engines put on one indexed word (PostgreSQL: 2,046 bytes;
 SQLite's FTS5 keeps a token's first 32 KiB)."""
+WIDE_TOKEN_CHARACTERS = 8_192
+"""Characters of four UTF-8 bytes that fill 32 KiB: the longest token FTS5 keeps whole."""
 
 
 @pytest.mark.operation("search_events")
@@ -203,6 +205,16 @@ def test_tokens_of_any_length_are_searched_whole(store: Any) -> None:
                        f"the event with a {length}-character token in its {field} "
                        f"{'found' if found else 'not found'} by a {len(query)}-character "
                        "query token", [e.id for e in hits])
+    # Four bytes a character: an index that keeps a token's first 32 KiB keeps 8,192 of
+    # them, and a query token one character longer must be checked whole.
+    wide = "\U0001f600" * WIDE_TOKEN_CHARACTERS + "b"
+    event = store.save_event(_event(session_id="long-wide", matched_value=wide))
+    for query, found in ((wide, True), (wide[:-1], True), ("\U0001f600" * len(wide), False)):
+        hits = store.search_events(query, EventFilter(event_type="error"), 1000)
+        expect((event in hits) == found, SPEC, "search_events",
+               f"the event with a {len(wide)}-character token of four-byte characters "
+               f"{'found' if found else 'not found'} by a {len(query)}-character query token",
+               [e.id for e in hits])
 
 
 FTS_QUERY_SYNTAX = ('"unclosed', "a AND", "NOT b", "NEAR(a b)", "matched_value:x", "^start",
