@@ -51,6 +51,11 @@ _PG_DATE_FIELDS = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI
                    "%f": "SS.MS", "%j": "DDD", "%%": "%"}
 
 
+def _fts_options(args: str) -> dict[str, str]:
+    """An FTS5 table's ``name = 'value'`` options (``tokenize``, ``content``, ...)."""
+    return dict(re.findall(r"(\w+)\s*=\s*'([^']*)'", args))
+
+
 def fts_tables(statements: Iterable[str]) -> frozenset[FtsTable]:
     """The FTS5 tables declared in ``statements`` (their CREATE VIRTUAL TABLE)."""
     found = set()
@@ -58,7 +63,7 @@ def fts_tables(statements: Iterable[str]) -> frozenset[FtsTable]:
         match = _FTS5.match(statement)
         if match:
             columns = tuple(arg.strip() for arg in match.group(2).split(",") if "=" not in arg)
-            options = dict(re.findall(r"(\w+)\s*=\s*'([^']*)'", match.group(2)))
+            options = _fts_options(match.group(2))
             found.add(FtsTable(match.group(1), columns, options.get("content") or None,
                                options.get("content_rowid", "rowid")))
     return frozenset(found)
@@ -366,7 +371,7 @@ def _fts_table(match: re.Match[str]) -> tuple[str, ...]:
     """An FTS5 table becomes a table of (rowid, tsvector of the spec's tokens) with a GIN
     index; ``tokenize = 'ascii'`` is the only tokenizer with a PostgreSQL twin here."""
     name, args = match.group(1), match.group(2)
-    options = dict(re.findall(r"(\w+)\s*=\s*'([^']*)'", args))
+    options = _fts_options(args)
     if options.get("tokenize", "unicode61") != "ascii":
         raise UnsupportedSql(f"FTS5 table {name}: only tokenize = 'ascii' is translated")
     table = exp.to_identifier(name, quoted=True).sql("postgres")

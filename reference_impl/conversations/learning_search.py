@@ -7,6 +7,7 @@ from typing import Any
 
 from storecheck.conformance.specs.conversations import LearningQuery, tokens
 from storecheck.reference_impl.conversations.rows import LEARNING_COLUMNS
+from storecheck.reference_impl.engine.sql import qualified
 from storecheck.reference_impl.engine.text_index import FTS5_TOKENS, TokenMatch
 
 
@@ -30,7 +31,7 @@ FTS5_INDEX = TextIndex(
 )
 _WITHOUT_TEXT = "SELECT {columns}, 0.0 AS score FROM learnings AS l WHERE 1"
 # The hit's learning comes with it: the score is the last column.
-_COLUMNS = ", ".join(f"l.{column.strip()}" for column in LEARNING_COLUMNS.split(","))
+_COLUMNS = qualified(LEARNING_COLUMNS, "l")
 # Driven from the tag index, a search costs what the tag's hits cost; a correlated
 # EXISTS would walk every learning in created order looking for a rare tag.
 _TAG = "l.id IN (SELECT t.learning_id FROM learning_tags AS t WHERE t.tag = :tag{n})"

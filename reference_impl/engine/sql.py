@@ -35,6 +35,12 @@ class Transactions(Protocol):
     def atomic(self, *, write: bool = True) -> AbstractContextManager[Connection]: ...
 
 
+def qualified(columns: str, table: str) -> str:
+    """A column list (``"a, b"``) with each column named through ``table`` (``t.a, t.b``),
+    for a statement that joins another table holding columns of the same names."""
+    return ", ".join(f"{table}.{column.strip()}" for column in columns.split(","))
+
+
 def placeholders(count: int) -> str:
     """``?, ?, ...`` for an IN list of ``count`` values: only the count shapes the SQL."""
     return ", ".join(["?"] * count)

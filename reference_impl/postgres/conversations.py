@@ -22,7 +22,7 @@ from storecheck.reference_impl.conversations import rows
 from storecheck.reference_impl.conversations.learning_search import TextIndex
 from storecheck.reference_impl.conversations.rows import JOB_COLUMNS
 from storecheck.reference_impl.conversations.store import SqliteConversations
-from storecheck.reference_impl.engine.sql import Connection
+from storecheck.reference_impl.engine.sql import Connection, qualified
 from storecheck.reference_impl.engine.timestamps import to_text
 from storecheck.reference_impl.postgres.connection import relation_exists
 from storecheck.reference_impl.postgres.store import PgVacuuming, PostgresStore
@@ -60,7 +60,7 @@ CLAIM_NEXT: Final = (
     "  ORDER BY priority DESC, run_after, id LIMIT 1) "
     "UPDATE jobs SET status = 'running', attempts = attempts + 1, worker = %(worker)s, "
     "lease_until = %(until)s, updated_at = %(now)s FROM best WHERE jobs.id = best.id "
-    f"RETURNING {', '.join('jobs.' + c.strip() for c in JOB_COLUMNS.split(','))}"
+    f"RETURNING {qualified(JOB_COLUMNS, 'jobs')}"
 )
 _PARENT_FOR_SHARE: Final = "SELECT deleted_at FROM conversations WHERE id = %s FOR SHARE"
 _JOB_FOR_UPDATE: Final = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = %s FOR UPDATE"
