@@ -80,6 +80,16 @@ lifecycle of each wrapped process (``process_sessions`` and their
   bytes after are fewer than before.  Archiving is the purge: the seed names no
   place the old data would go, and an export of it is a caller's reading of
   the sessions before it purges them.
+* Backup and restore (the seed's "database backup/restore", lines 466 and 473-475), for
+  stores declaring ``backup_restore``: the operations and rules every spec with backups
+  shares (:class:`~storecheck.conformance.specs.backups.Backups`), one file per backup
+  named ``extraction_<instant>.db``.  A restore also verifies that every code block of
+  the backup has the digest of its content (else ``StorageFailed(CORRUPT)``: a block
+  whose content changed would stand in the way of the content it now holds and hide the
+  one it was saved with), and the store searches the restored events as it searched them
+  when the backup was taken.  The seed's "data export/import" (line 475) is a backup's
+  file read by another tool, and a restore: a backup is one SQLite file, which any SQLite
+  tool exports as SQL or CSV; no second, textual format is specified, so none is checked.
 * Monitoring (the seed's "query timing logs, slow query detection" and "database
   size tracking", lines 479 and 484) is the running application's instrument, not
   a behaviour a caller reads back from the store, so no operation stands for it:

@@ -83,7 +83,9 @@ class Method:
 
 
 SPEC_EXTRAS: Final[dict[str, tuple[str, ...]]] = {
-    "app_meta": ("storecheck.conformance.specs.app_meta_maintenance",),
+    "app_meta": ("storecheck.conformance.specs.backups",
+                 "storecheck.conformance.specs.app_meta_maintenance"),
+    "extraction": ("storecheck.conformance.specs.backups",),
 }
 """Modules holding more of a spec's Protocols (imported with the spec, not before)."""
 

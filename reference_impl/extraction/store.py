@@ -40,6 +40,7 @@ from storecheck.reference_impl.engine.store import VacuumingStore
 from storecheck.reference_impl.engine.text_index import FTS5_TOKENS, TokenMatch
 from storecheck.reference_impl.engine.timestamps import optional_from_text, to_text
 from storecheck.reference_impl.extraction import rows
+from storecheck.reference_impl.extraction.backups import ExtractionBackups
 from storecheck.reference_impl.extraction.rows import (
     BLOCK_COLUMNS,
     CHANGE_COLUMNS,
@@ -161,7 +162,7 @@ def event_values(new: NewExtractionEvent) -> tuple[object, ...]:
             new.code_block_language, new.risk_level, int(new.auto_confirmable))
 
 
-class SqliteExtraction(VacuumingStore):
+class SqliteExtraction(ExtractionBackups, VacuumingStore):
     """Implements :class:`~storecheck.conformance.specs.extraction.ExtractionStore`."""
 
     spec = SPEC

@@ -34,7 +34,7 @@ from typing import Final, NoReturn
 
 from storecheck.conformance.specs.app_meta import NewEvent, Snapshot, StoredEvent
 from storecheck.reference_impl.app_meta.store import SqliteAppMeta
-from storecheck.reference_impl.postgres.store import PostgresStore
+from storecheck.reference_impl.postgres.store import PostgresStore, WithoutBackups
 
 _LOCK_EVENT_LOG: Final = "SELECT pg_advisory_xact_lock(hashtext('storecheck.app_meta.events'))"
 _LOCK_SNAPSHOTS: Final = "SELECT pg_advisory_xact_lock(hashtext('storecheck.app_meta.snapshots'))"
@@ -42,32 +42,15 @@ _LOCK_CHECKPOINTS: Final = (
     "SELECT pg_advisory_xact_lock(hashtext('storecheck.app_meta.checkpoints'))")
 
 
-def _not_here(operation: str) -> NotImplementedError:
-    return NotImplementedError(f"app_meta.{operation}: the PostgreSQL reference does not "
-                               "declare backup_restore (use pg_dump and the statistics views)")
-
-
-class PgAppMeta(PostgresStore, SqliteAppMeta):
-    """Implements :class:`~storecheck.conformance.specs.app_meta.AppMetaStore`.
-
-    Not ``backup_restore``: a schema in a shared server is backed up with the server's
-    own tools (``pg_dump``), and its health is in the statistics views.
-    """
-
-    def backup(self, at: datetime) -> NoReturn:
-        raise _not_here("backup")
-
-    def list_backups(self) -> NoReturn:
-        raise _not_here("list_backups")
+class PgAppMeta(WithoutBackups, PostgresStore, SqliteAppMeta):
+    """Implements :class:`~storecheck.conformance.specs.app_meta.AppMetaStore` (not its
+    maintenance: :class:`~storecheck.reference_impl.postgres.store.WithoutBackups`)."""
 
     def backup_due(self, at: datetime, interval: timedelta) -> NoReturn:
-        raise _not_here("backup_due")
-
-    def restore(self, name: str) -> NoReturn:
-        raise _not_here("restore")
+        raise self._not_here("backup_due")
 
     def health(self) -> NoReturn:
-        raise _not_here("health")
+        raise self._not_here("health")
 
     def append_events(self, aggregate_id: str, aggregate_type: str, expected_version: int,
                       events: Sequence[NewEvent]) -> list[StoredEvent]:

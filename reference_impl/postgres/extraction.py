@@ -21,7 +21,7 @@ from typing import Any, Final
 from storecheck.conformance.specs.extraction import NewExtractionEvent
 from storecheck.reference_impl.extraction.rows import EVENT_COLUMNS
 from storecheck.reference_impl.extraction.store import SqliteExtraction, event_values
-from storecheck.reference_impl.postgres.store import PgVacuuming, PostgresStore
+from storecheck.reference_impl.postgres.store import PgVacuuming, PostgresStore, WithoutBackups
 from storecheck.reference_impl.postgres.text_index import TSVECTOR_TOKENS
 
 INSERT_EVENTS_FROM_ARRAYS: Final = (
@@ -38,7 +38,7 @@ many events (a statement of many VALUES rows is parsed anew each time, and cost 
 the round trips it saved)."""
 
 
-class PgExtraction(PostgresStore, PgVacuuming, SqliteExtraction):
+class PgExtraction(WithoutBackups, PostgresStore, PgVacuuming, SqliteExtraction):
     """Implements :class:`~storecheck.conformance.specs.extraction.ExtractionStore`."""
 
     token_match = TSVECTOR_TOKENS

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cache
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, NoReturn
 
 import psycopg
 from psycopg import sql
@@ -153,3 +154,24 @@ class PgVacuuming:
 
     def _table_bytes(self) -> dict[str, int]:
         return {name: int(size) for name, size in self.pg.read_only(_TABLE_BYTES)}
+
+
+class WithoutBackups:
+    """Not ``backup_restore``: a schema in a shared server is backed up with the server's own
+    tools (``pg_dump``), and its health is in the statistics views.  The SQLite reference's
+    file backups, inherited with its SQL, are refused by name."""
+
+    spec: ClassVar[str]
+
+    def _not_here(self, operation: str) -> NotImplementedError:
+        return NotImplementedError(f"{self.spec}.{operation}: the PostgreSQL reference does not "
+                                   "declare backup_restore (use pg_dump and the statistics views)")
+
+    def backup(self, at: datetime) -> NoReturn:
+        raise self._not_here("backup")
+
+    def list_backups(self) -> NoReturn:
+        raise self._not_here("list_backups")
+
+    def restore(self, name: str) -> NoReturn:
+        raise self._not_here("restore")

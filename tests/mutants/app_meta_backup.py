@@ -18,7 +18,7 @@ from storecheck.conformance.specs.app_meta_maintenance import (
     backup_name,
 )
 from storecheck.reference_impl.app_meta import SqliteAppMeta, SqliteAppMetaSplit
-from storecheck.reference_impl.app_meta.maintenance import USER_TABLES
+from storecheck.reference_impl.engine.backups import USER_TABLES
 
 from tests.mutants import sqlite_mutant_backends
 
@@ -87,7 +87,7 @@ class RestoreByColumnPlace(SqliteAppMeta):
     @staticmethod
     def _replace_tables(database: Any) -> None:
         with database.atomic() as conn:
-            for (table,) in conn.execute(USER_TABLES).fetchall():
+            for (table,) in conn.execute(USER_TABLES, ("main",)).fetchall():
                 conn.execute(f'DELETE FROM main."{table}"')
                 conn.execute(f'INSERT INTO main."{table}" SELECT * FROM restored."{table}"')
 
@@ -112,8 +112,7 @@ class RestoreTakesEventsOnTrust(SqliteAppMeta):
     """The backup's schema verified, its events not: a tampered event is restored, and every
     later read of its stream fails its checksum."""
 
-    @staticmethod
-    def _verify_events(path: Any, name: str) -> None:
+    def _verify_contents(self, path: Any, name: str) -> None:
         pass
 
 

@@ -31,9 +31,11 @@ def _columns(conn: sqlite3.Connection, table: str) -> list[tuple[str, str, bool]
 
 def _pair(conn: sqlite3.Connection) -> tuple[str, str, str] | None:
     """The first table with two non-key columns of one declared type, and the two."""
+    # Ordinary tables only: a full-text index's virtual table and its shadow tables are
+    # the store's to rebuild, not rows a restore copies.
     tables = [row[0] for row in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' "
-        "AND name <> 'schema_migrations' ORDER BY name")]
+        "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' "
+        "AND name NOT LIKE 'sqlite%' AND name <> 'schema_migrations' ORDER BY name")]
     for table in tables:
         by_type: dict[str, str] = {}
         for name, declared, key in _columns(conn, table):
@@ -134,7 +136,7 @@ def foreign_database(path: Path) -> str:
     path.unlink()
     with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-        conn.execute("INSERT INTO notes (body) VALUES ('not an app_meta store')")
+        conn.execute("INSERT INTO notes (body) VALUES ('not a store of any spec')")
         conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)")
         conn.execute("INSERT INTO schema_migrations VALUES (?)", (version,))
     return f"another application's database, its migration record at version {version}"
