@@ -61,6 +61,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     "reference_impl/engine/timestamps.py": ("session_history", "conversations"),
     "reference_impl/engine/pages.py": ("extraction",),
     "reference_impl/engine/text_index.py": ("extraction",),
+    "reference_impl/engine/backups.py": ("app_meta", "extraction"),
+    "reference_impl/extraction/backups.py": ("extraction",),
     "conformance/specs/common.py": ("session_history", "conversations"),
 }
 """Module -> the specs whose suite must catch its mutants."""
