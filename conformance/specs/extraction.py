@@ -87,9 +87,12 @@ lifecycle of each wrapped process (``process_sessions`` and their
   the backup has the digest of its content (else ``StorageFailed(CORRUPT)``: a block
   whose content changed would stand in the way of the content it now holds and hide the
   one it was saved with), and the store searches the restored events as it searched them
-  when the backup was taken.  The seed's "data export/import" (line 475) is a backup's
-  file read by another tool, and a restore: a backup is one SQLite file, which any SQLite
-  tool exports as SQL or CSV; no second, textual format is specified, so none is checked.
+  when the backup was taken.
+* Export and import (the seed's "data export/import", line 475): ``export_data()``
+  writes every row as JSON Lines and ``import_data(data)`` puts such a text back into an
+  empty store, all or nothing, ids included
+  (:mod:`~storecheck.conformance.specs.extraction_export` states the format and the
+  rules).  Unlike a backup, an export needs no file of the store's and no SQLite to read.
 * Monitoring (the seed's "query timing logs, slow query detection" and "database
   size tracking", lines 479 and 484) is the running application's instrument, not
   a behaviour a caller reads back from the store, so no operation stands for it:
@@ -359,6 +362,16 @@ class PurgeCounts:
 
 
 @dataclass(frozen=True)
+class ImportCounts:
+    """How many rows of each table ``import_data`` stored."""
+
+    sessions: int
+    state_changes: int
+    events: int
+    code_blocks: int
+
+
+@dataclass(frozen=True)
 class EventFilter:
     """What :meth:`ExtractionStore.query_events` selects: every field given must equal the
     event's; one left ``None`` matches any value, so an empty filter matches every event
@@ -489,6 +502,14 @@ class ExtractionStore(Protocol):
     def vacuum(self) -> SpaceReport:
         """Give back the space deleted rows left; the store's bytes before and after."""
 
+    def export_data(self) -> bytes:
+        """Every row the store holds, as JSON Lines
+        (:mod:`~storecheck.conformance.specs.extraction_export`)."""
+
+    def import_data(self, data: bytes) -> ImportCounts:
+        """An export's rows put into a store that holds none, all or nothing
+        (:mod:`~storecheck.conformance.specs.extraction_export`)."""
+
     def close(self) -> None: ...
 
 
@@ -522,5 +543,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = tuple(
         ("replay", "GET /api/replay/session/:id?speed=1.0; skip to timestamp", False),
         ("purge_sessions", "retention policies (auto-delete old data)", True),
         ("vacuum", "vacuum database: reclaim what purged rows left", True),
+        ("export_data", "recovery: data export", False),
+        ("import_data", "recovery: data import, into an empty store", True),
     )
 )

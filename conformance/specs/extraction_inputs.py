@@ -8,15 +8,19 @@ storage, so that a weakened schema is caught.
 from __future__ import annotations
 
 import json
+import re
+import typing
 from dataclasses import fields, replace
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from types import UnionType
+from typing import Any, Final
 
 from storecheck.conformance.specs.common import Validator
 from storecheck.conformance.specs.extraction import (
     MAX_SPEED,
     MIN_SPEED,
     SPEC,
+    CodeBlock,
     EventCursor,
     EventFilter,
     NewCodeBlock,
@@ -25,7 +29,10 @@ from storecheck.conformance.specs.extraction import (
     NewStateChange,
     ProcessSessionUpdate,
     SessionTotals,
+    content_digest,
 )
+from storecheck.conformance.specs.extraction_export import EXPORT_TABLES, ExportRecord
+from storecheck.conformance.specs.json_lines import INSTANT_FORMAT
 
 MAX_ADDITION = 2**31 - 1
 
@@ -203,3 +210,103 @@ __all__ = [
     "speed",
     "window",
 ]
+
+
+# -- import_data -----------------------------------------------------------------
+
+JSON_FIELDS: Final = ("metadata_json", "context_json")
+_INSTANT: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+
+
+def _refuse_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise ValueError("a field given twice")
+    return found
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
+def _instant(v: Validator, name: str, value: Any) -> datetime:
+    text = v.text(name, value)
+    try:
+        if not _INSTANT.fullmatch(text):
+            raise ValueError(text)
+        return datetime.strptime(text, INSTANT_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        raise v.fail(f"{name} must be an instant spelled YYYY-MM-DDTHH:MM:SS.ffffffZ",
+                     value) from None
+
+
+def _flag(v: Validator, name: str, value: Any) -> bool:
+    if isinstance(value, bool) or value not in (0, 1):
+        raise v.fail(f"{name} must be 0 or 1", value)
+    return bool(value)
+
+
+def _field(v: Validator, name: str, kind: Any, value: Any) -> Any:
+    """``value`` read as a field of type ``kind`` (``X | None`` takes null too)."""
+    if isinstance(kind, UnionType):
+        if value is None:
+            return None
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    if kind is datetime:
+        return _instant(v, name, value)
+    if kind is bool:
+        return _flag(v, name, value)
+    if kind is int:
+        return v.integer(name, value)
+    return v.text(name, value)
+
+
+def _record(v: Validator, label: str, found: Any) -> ExportRecord:
+    if not isinstance(found, dict):
+        raise v.fail(f"{label} must be a JSON object", found)
+    kinds = dict(EXPORT_TABLES)
+    table = found.get("table")
+    if table not in kinds:
+        raise v.fail(f"{label}: table must be one of {[name for name, _ in EXPORT_TABLES]}",
+                     table)
+    record = kinds[table]
+    hints = typing.get_type_hints(record)
+    names = [f.name for f in fields(record)]
+    if set(found) != {"table", *names}:
+        raise v.fail(f"{label}: a {table} row has the fields {names}", sorted(found))
+    values = {name: _field(v, f"{label}.{name}", hints[name], found[name]) for name in names}
+    for name in JSON_FIELDS:
+        text = values.get(name)
+        if text is not None:
+            try:
+                json.loads(text, parse_constant=_refuse_constant)
+            except (ValueError, RecursionError):
+                raise v.fail(f"{label}.{name} must be JSON text", text) from None
+    if record is CodeBlock and values["digest"] != content_digest(values["content"]):
+        raise v.fail(f"{label}.digest must be the SHA-256 of its content", values["digest"])
+    made: ExportRecord = record(**values)
+    return made
+
+
+def parse_export(data: Any) -> list[ExportRecord]:
+    """The rows of an export, in its order; :class:`ValidationError` naming the first line
+    that breaks a rule of the module docstring."""
+    v = Validator(SPEC, "import_data")
+    if not isinstance(data, bytes):
+        raise v.fail("data must be bytes", data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise v.fail(f"data is not UTF-8 (byte {exc.start})", data[exc.start:exc.start + 8]) from None
+    if text and not text.endswith("\n"):
+        raise v.fail("data must end with a line feed, as every line of an export does",
+                     text[-40:])
+    records = []
+    for number, line in enumerate(text.split("\n")[:-1], start=1):
+        try:
+            found = json.loads(line, object_pairs_hook=_refuse_twice,
+                               parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as exc:
+            raise v.fail(f"line {number} is not a JSON object: {exc}", line[:80]) from None
+        records.append(_record(v, f"line {number}", found))
+    return records

@@ -10,11 +10,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
+
+from storecheck.conformance.specs.json_lines import export_value, json_lines
 
 DIGITS: Final = 9
 """Figures computed with floating point other than plain ratios are rounded to this many
@@ -75,18 +76,6 @@ ExportRow = tuple[str, str, datetime, str, int, int, int, int, int | None, float
                   int, int, float | None]
 
 
-def _export_value(value: object) -> object:
-    if isinstance(value, datetime):
-        # strftime's %Y leaves years before 1000 short of four digits.
-        return f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%S.%fZ")
-    if isinstance(value, bool):
-        return int(value)
-    return value
-
-
-UNICODE_LINE_BREAKS: Final = ("\u0085", "\u2028", "\u2029")
-"""The characters Unicode counts as line breaks that JSON writes as themselves (the others
-are control characters, which JSON escapes)."""
 SPREADSHEET_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r")
 """The first characters that make a spreadsheet read a cell as a formula (OWASP's list)."""
 
@@ -109,20 +98,11 @@ def training_data_csv(rows: Sequence[ExportRow], *, for_spreadsheets: bool = Fal
     writer.writerow(EXPORT_COLUMNS)
     for row in rows:
         values = (_spreadsheet_text(value) if for_spreadsheets else value for value in row)
-        writer.writerow(["" if value is None else _export_value(value) for value in values])
+        writer.writerow(["" if value is None else export_value(value) for value in values])
     return out.getvalue().encode("utf-8")
 
 
 def training_data_jsonl(rows: Sequence[ExportRow]) -> bytes:
-    """One compact JSON object per row (keys in :data:`EXPORT_COLUMNS` order, no spaces,
-    non-ASCII as itself but the line breaks JSON leaves raw escaped, ``\\u2028``: a
-    reader that splits lines on them, as Python's ``splitlines`` does, would cut a
-    record), each followed by ``\\n``; values as in the CSV, ``None`` null."""
-    lines = []
-    for row in rows:
-        line = json.dumps(dict(zip(EXPORT_COLUMNS, map(_export_value, row), strict=True)),
-                          separators=(",", ":"), ensure_ascii=False)
-        for char in UNICODE_LINE_BREAKS:
-            line = line.replace(char, f"\\u{ord(char):04x}")
-        lines.append(line + "\n")
-    return "".join(lines).encode("utf-8")
+    """JSON Lines (:mod:`~storecheck.conformance.specs.json_lines`), keys in
+    :data:`EXPORT_COLUMNS` order; values as in the CSV, ``None`` null."""
+    return json_lines(EXPORT_COLUMNS, rows)

@@ -41,6 +41,7 @@ from storecheck.reference_impl.engine.text_index import FTS5_TOKENS, TokenMatch
 from storecheck.reference_impl.engine.timestamps import optional_from_text, to_text
 from storecheck.reference_impl.extraction import rows
 from storecheck.reference_impl.extraction.backups import ExtractionBackups
+from storecheck.reference_impl.extraction.export import ExtractionExport
 from storecheck.reference_impl.extraction.rows import (
     BLOCK_COLUMNS,
     CHANGE_COLUMNS,
@@ -162,7 +163,7 @@ def event_values(new: NewExtractionEvent) -> tuple[object, ...]:
             new.code_block_language, new.risk_level, int(new.auto_confirmable))
 
 
-class SqliteExtraction(ExtractionBackups, VacuumingStore):
+class SqliteExtraction(ExtractionBackups, ExtractionExport, VacuumingStore):
     """Implements :class:`~storecheck.conformance.specs.extraction.ExtractionStore`."""
 
     spec = SPEC

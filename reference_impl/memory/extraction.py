@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, fields, replace
 from datetime import datetime
 
 from storecheck.conformance.errors import Conflict, ConstraintKind, ConstraintViolation, NotFound
@@ -19,6 +19,7 @@ from storecheck.conformance.specs.extraction import (
     EventFilter,
     EventPage,
     ExtractionEvent,
+    ImportCounts,
     NewCodeBlock,
     NewExtractionEvent,
     NewProcessSession,
@@ -33,6 +34,7 @@ from storecheck.conformance.specs.extraction import (
     SpaceReport,
     StateChange,
 )
+from storecheck.conformance.specs.extraction_inputs import parse_export
 from storecheck.reference_impl.memory import formulas
 from storecheck.reference_impl.memory.base import MemoryStore
 from storecheck.reference_impl.memory.rules import Rules
@@ -91,13 +93,17 @@ class MemoryExtraction(MemoryStore[State]):
     # -- extraction events -------------------------------------------------------
 
     @staticmethod
-    def _insert_event(s: State, new: NewExtractionEvent, operation: str) -> ExtractionEvent:
+    def _check_event(new: NewExtractionEvent | ExtractionEvent, operation: str) -> None:
         for name in ("agent_name", "session_id", "event_type", "pattern"):
             _check(operation, f"{name} <> ''", getattr(new, name) != "", getattr(new, name))
         _check(operation, "line_number >= 1", new.line_number is None or new.line_number >= 1,
                new.line_number)
         _check(operation, "risk_level IN RISK_LEVELS",
                new.risk_level is None or new.risk_level in RISK_LEVELS, new.risk_level)
+
+    @classmethod
+    def _insert_event(cls, s: State, new: NewExtractionEvent, operation: str) -> ExtractionEvent:
+        cls._check_event(new, operation)
         event = ExtractionEvent(
             s.next_id("events"), new.agent_name, new.session_id, new.timestamp, new.event_type,
             new.pattern, new.matched_value, new.original_line, new.line_number,
@@ -209,20 +215,23 @@ class MemoryExtraction(MemoryStore[State]):
 
     # -- code blocks -------------------------------------------------------------
 
+    @staticmethod
+    def _check_block(new: NewCodeBlock | CodeBlock, operation: str) -> None:
+        for name in ("agent_name", "session_id"):
+            _check(operation, f"{name} <> ''", getattr(new, name) != "", getattr(new, name))
+        _check(operation, "line_start >= 1", new.line_start is None or new.line_start >= 1,
+               new.line_start)
+        _check(operation, "line_end >= 1", new.line_end is None or new.line_end >= 1,
+               new.line_end)
+        _check(operation, "line_end >= line_start",
+               new.line_start is None or new.line_end is None or new.line_end >= new.line_start,
+               (new.line_start, new.line_end))
+
     def save_code_block(self, new: NewCodeBlock) -> SavedCodeBlock:
         new = inputs.new_code_block(new)
 
         def change(s: State) -> SavedCodeBlock:
-            operation = "save_code_block"
-            for name in ("agent_name", "session_id"):
-                _check(operation, f"{name} <> ''", getattr(new, name) != "", getattr(new, name))
-            _check(operation, "line_start >= 1", new.line_start is None or new.line_start >= 1,
-                   new.line_start)
-            _check(operation, "line_end >= 1", new.line_end is None or new.line_end >= 1,
-                   new.line_end)
-            _check(operation, "line_end >= line_start",
-                   new.line_start is None or new.line_end is None or new.line_end >= new.line_start,
-                   (new.line_start, new.line_end))
+            self._check_block(new, "save_code_block")
             digest = formulas.sha256_hex(new.content)
             for block in s.blocks.values():
                 if block.digest == digest:
@@ -413,3 +422,78 @@ class MemoryExtraction(MemoryStore[State]):
     def vacuum(self) -> SpaceReport:
         """Nothing to reclaim: the model has no file."""
         return SpaceReport(0, 0)
+
+    # -- export and import -------------------------------------------------------
+
+    def export_data(self) -> bytes:
+        def look(s: State) -> bytes:
+            tables = (("process_sessions", sorted(s.sessions.values(), key=lambda r: r.id)),
+                      ("process_state_changes", [s.changes[k] for k in sorted(s.changes)]),
+                      ("extraction_events", [s.events[k] for k in sorted(s.events)]),
+                      ("code_blocks", [s.blocks[k] for k in sorted(s.blocks)]))
+            return b"".join(
+                formulas.export_jsonl(("table", *(f.name for f in fields(row))),
+                                      [(table, *astuple(row))])
+                for table, found in tables for row in found)
+
+        return self._read(look)
+
+    def import_data(self, data: bytes) -> ImportCounts:
+        records = parse_export(data)
+        sessions = [r for r in records if isinstance(r, ProcessSession)]
+        changes = [r for r in records if isinstance(r, StateChange)]
+        events = [r for r in records if isinstance(r, ExtractionEvent)]
+        blocks = [r for r in records if isinstance(r, CodeBlock)]
+        operation = "import_data"
+
+        def unique(taken: set[object], key: object, column: str) -> None:
+            if key in taken:
+                raise ConstraintViolation(SPEC, operation, ConstraintKind.UNIQUE, column, key)
+            taken.add(key)
+
+        def change(s: State) -> ImportCounts:
+            if s.sessions or s.changes or s.events or s.blocks:
+                raise Conflict(SPEC, operation, "the store holds rows", None)
+            ids: set[object] = set()
+            session_ids: set[object] = set()
+            for session in sessions:
+                for name in ("agent_name", "session_id"):
+                    _check(operation, f"{name} <> ''", getattr(session, name) != "",
+                           getattr(session, name))
+                for name in ("total_lines_processed", "total_extraction_events",
+                             "total_feedback_outcomes"):
+                    _check(operation, f"{name} >= 0", getattr(session, name) >= 0,
+                           getattr(session, name))
+                unique(ids, session.id, "process_sessions.id")
+                unique(session_ids, session.session_id, "process_sessions.session_id")
+                s.sessions[session.session_id] = session
+            ids = set()
+            for state_change in changes:
+                _check(operation, "session_id <> ''", state_change.session_id != "",
+                       state_change.session_id)
+                _check(operation, "state IN STATES", state_change.state in STATES,
+                       state_change.state)
+                unique(ids, state_change.id, "process_state_changes.id")
+                if state_change.session_id not in s.sessions:
+                    raise ConstraintViolation(SPEC, operation, ConstraintKind.FOREIGN_KEY,
+                                              "process_state_changes.session_id",
+                                              state_change.session_id)
+                s.changes[state_change.id] = state_change
+            ids = set()
+            for event in events:
+                self._check_event(event, operation)
+                unique(ids, event.id, "extraction_events.id")
+                s.events[event.id] = event
+            ids = set()
+            digests: set[object] = set()
+            for block in blocks:
+                self._check_block(block, operation)
+                unique(ids, block.id, "code_blocks.id")
+                unique(digests, block.digest, "code_blocks.digest")
+                s.blocks[block.id] = block
+            for table, rows in (("sessions", s.sessions.values()), ("changes", s.changes.values()),
+                                ("events", s.events.values()), ("blocks", s.blocks.values())):
+                s.last_ids[table] = max([s.last_ids.get(table, 0), *(row.id for row in rows)])
+            return ImportCounts(len(sessions), len(changes), len(events), len(blocks))
+
+        return self._apply(change)

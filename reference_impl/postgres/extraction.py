@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from storecheck.conformance.specs.extraction import NewExtractionEvent
+from storecheck.conformance.specs.extraction_export import EXPORT_TABLES
 from storecheck.reference_impl.extraction.rows import EVENT_COLUMNS
 from storecheck.reference_impl.extraction.store import SqliteExtraction, event_values
 from storecheck.reference_impl.postgres.store import PgVacuuming, PostgresStore, WithoutBackups
@@ -38,10 +39,23 @@ many events (a statement of many VALUES rows is parsed anew each time, and cost 
 the round trips it saved)."""
 
 
+ADVANCE_IDS: Final = {table: (
+    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max_id) FROM "
+    f"(SELECT max(id) AS max_id FROM {table}) AS imported WHERE max_id > COALESCE("
+    f"pg_sequence_last_value(pg_get_serial_sequence('{table}', 'id')::regclass), 0)")
+    for table, _ in EXPORT_TABLES}
+"""After an import: the table's id sequence moved past the imported ids (never back), as
+SQLite's AUTOINCREMENT counter follows explicit ids by itself."""
+
+
 class PgExtraction(WithoutBackups, PostgresStore, PgVacuuming, SqliteExtraction):
     """Implements :class:`~storecheck.conformance.specs.extraction.ExtractionStore`."""
 
     token_match = TSVECTOR_TOKENS
+
+    def _after_import(self, conn: Any) -> None:
+        for statement in ADVANCE_IDS.values():
+            conn.execute_native(statement)
 
     def _insert_events(self, conn: Any, chunk: Sequence[NewExtractionEvent]) -> list[Any]:
         columns = [list(column) for column in zip(*map(event_values, chunk), strict=True)]

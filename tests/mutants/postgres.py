@@ -193,7 +193,16 @@ class ConversationsAtReadCommitted(BlocksAtReadCommitted, PgConversations):
     pass
 
 
+class ImportLeavesTheIdSequences(PgExtraction):
+    """Rows imported with their ids, the tables' id sequences left where they were: the next
+    row written takes an imported row's id (SQLite's AUTOINCREMENT follows by itself)."""
+
+    def _after_import(self, conn: Any) -> None:
+        pass
+
+
 MUTANTS: dict[str, tuple[type[Any], str]] = {
+    "postgres_import_leaves_the_id_sequences": (ImportLeavesTheIdSequences, "model"),
     "postgres_session_history_blocks_at_read_committed": (SessionsAtReadCommitted, "isolation"),
     "postgres_conversations_blocks_at_read_committed": (ConversationsAtReadCommitted,
                                                         "isolation"),

@@ -317,7 +317,9 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
     }, state
 
 
-@pytest.mark.parametrize("operation", swept_operations(ExtractionStore))
+@pytest.mark.parametrize("operation", [
+    # import_data is swept on the empty store it needs (test_export.py).
+    param for param in swept_operations(ExtractionStore) if param.values != ("import_data",)])
 def test_no_raw_exception_from_any_argument(store: Any, operation: str) -> None:
     """Each argument and record field at its extremes and of the wrong kind, one at a time."""
     calls, state = valid_calls(store)
