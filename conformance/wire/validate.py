@@ -75,10 +75,18 @@ def _spec_verdicts(backend: Any, spec: str, workdir: Path) -> list[Verdict]:
         bare = {method.attribute: _no_arguments for method in methods_for(spec)
                 if method.name.startswith(f"{spec}.") and not method.params
                 and method.attribute not in calls}
-        return [_verdict(store, spec, operation, valid)
-                for operation, valid in {**calls, **bare}.items()]
+        verdicts = [_verdict(store, spec, operation, valid)
+                    for operation, valid in {**calls, **bare}.items()]
     finally:
         store.close()
+    # An operation whose valid call needs a store that holds nothing (an import) gets one.
+    for operation, valid in getattr(suite, "EMPTY_STORE_CALLS", {}).items():
+        empty = backend.open(spec, backend.new_location(spec, workdir / operation))
+        try:
+            verdicts.append(_verdict(empty, spec, operation, valid))
+        finally:
+            empty.close()
+    return verdicts
 
 
 def _verdict(store: Any, spec: str, operation: str, valid: Callable[[int], Any]) -> Verdict:

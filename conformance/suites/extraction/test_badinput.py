@@ -27,10 +27,13 @@ from storecheck.conformance.specs.extraction import (
     NewExtractionEvent,
     NewProcessSession,
     NewStateChange,
+    ProcessSession,
     ProcessSessionUpdate,
     SessionTotals,
+    StateChange,
     content_digest,
 )
+from storecheck.conformance.specs.extraction_export import export_lines
 from storecheck.conformance.specs.text_search import matches
 from storecheck.fixtures.extraction import BINARY_LOOKING, MOJIBAKE, T0, ExtractionFactory
 from storecheck.fixtures.values import AWKWARD_STRINGS, INJECTION_STRINGS, hostile_text
@@ -315,6 +318,15 @@ def valid_calls(store: Any) -> tuple[dict[str, ValidCall], Callable[[Any], Any]]
         "purge_sessions": lambda n: {"ended_before": T0},
         "vacuum": lambda n: {},
     }, state
+
+
+EMPTY_STORE_CALLS: dict[str, ValidCall] = {
+    "import_data": lambda n: {"data": export_lines([
+        ProcessSession(n, "codex", f"imported-{n}", T0, None, None, None, 0, 0, 0, None, None,
+                       None, None),
+        StateChange(n, f"imported-{n}", T0, "started", None, None)])},
+}
+"""Valid calls that need a store holding nothing (an import goes only into an empty one)."""
 
 
 @pytest.mark.parametrize("operation", [

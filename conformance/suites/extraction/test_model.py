@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, rule
 from storecheck.conformance import reach
 from storecheck.conformance.checks import SpecMismatch, every_page
-from storecheck.conformance.errors import NotFound
+from storecheck.conformance.errors import NotFound, StoreError
 from storecheck.conformance.specs import extraction as spec_module
 from storecheck.conformance.specs.extraction import (
     RISK_LEVELS,
@@ -497,17 +497,25 @@ def _exported_rows(data: Any) -> Any:
 
 
 def _round_trip(store: Any, backend_side: bool, machine: ComparingMachine) -> Any:
-    """The export's lines imported in reverse order (the spec allows any): rows an import
-    numbered afresh, in the order it met them, would come back in another order."""
+    """The export's lines imported in reverse order (the spec allows any) by an empty store,
+    then again: rows an import numbered afresh, in the order it met them, would come back
+    in another order; the second import finds the store full (Conflict)."""
     data = store.export_data()
     lines = b"".join(reversed(data.splitlines(keepends=True)))
     if not backend_side:
-        return MemoryExtraction().import_data(lines)
+        fresh_model = MemoryExtraction()
+        observed = (fresh_model if machine.reach is None
+                    else reach.ObservedModel(fresh_model, machine.reach, machine.history))
+        return observed.import_data(lines), _again(observed, lines)
     location = machine.backend.new_location(SPEC, machine.workdir / uuid.uuid4().hex)
     fresh = machine.backend.open(SPEC, location)
     try:
         counts = fresh.import_data(lines)
         again = fresh.export_data()
+        refusal = _again(fresh, lines)
+        if fresh.export_data() != again:
+            raise SpecMismatch(f"{SPEC}.import_data: expected a refused second import to leave "
+                               "the store as the first import filled it")
         _ids_follow_the_imported(fresh, parse_export(data))
     finally:
         fresh.close()
@@ -516,7 +524,16 @@ def _round_trip(store: Any, backend_side: bool, machine: ComparingMachine) -> An
         raise SpecMismatch(f"{SPEC}.import_data: expected the imported store to export the "
                            f"text it imported; the first line that differs: "
                            f"{_first_differing_line(data, again)}")
-    return counts
+    return counts, refusal
+
+
+def _again(store: Any, lines: bytes) -> str:
+    """The name of the error a second import of ``lines`` raises ("none" if it succeeds)."""
+    try:
+        store.import_data(lines)
+    except StoreError as error:
+        return type(error).__name__
+    return "none"
 
 
 def _ids_follow_the_imported(store: Any, imported: list[Any]) -> None:
