@@ -63,6 +63,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "reference_impl/engine/text_index.py": ("extraction",),
     "reference_impl/engine/backups.py": ("app_meta", "extraction"),
     "reference_impl/extraction/backups.py": ("extraction",),
+    "reference_impl/extraction/export.py": ("extraction",),
     "conformance/specs/common.py": ("session_history", "conversations"),
 }
 """Module -> the specs whose suite must catch its mutants."""
