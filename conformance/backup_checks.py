@@ -39,7 +39,10 @@ T0 = datetime(2026, 3, 1, 23, 59, 59, 999_999, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
 BLOCKS = 400
 """Blocks each writer commits at most while the backups are taken."""
-MARKER, EDITED = "tamper-me-0001", "tamper-me-0002"
+TAMPERINGS = (("tamper-me-0001", "tamper-me-0002"), ("tamper-me-0003", "tamper-me-0004"))
+"""Markers planted in rows a restore verifies, and what each is edited to in a backup, one
+at a time: two edits, so that a verification comparing a checksum by order (``>`` for
+``!=``) meets an edited row on each side of the stored one."""
 
 
 def files_of(location: str, name: str) -> list[Path]:
@@ -203,20 +206,25 @@ class BackupSuite(SpecData):
             expect(not missing, self.spec, "backup", f"{backup.name}: every block committed "
                    "before the backup began", missing[:5])
 
-    def _damaged_and_restored(self, store: Any, fresh_location: str,
-                              damage: Callable[[Path], str | None], cause: StorageCause,
-                              only_first_file: bool = False) -> list[str]:
-        """Each file of a fresh backup in turn damaged in a copy of the backup: restoring the
-        copy raises StorageFailed(``cause``) and the store reads back as before.  What was
-        damaged, in words (a damage that found nothing to change returns None)."""
+    def _backed_up(self, store: Any) -> tuple[Any, Any]:
+        """A backup of some data, then writes of every kind: the backup, and what the store
+        reads back after those writes (what a refused restore must leave)."""
         self.write(store, 1)
         good = store.backup(T0)
         self.change(store)
-        before = self.snapshot(store)
+        return good, self.snapshot(store)
+
+    def _each_file_refused(self, store: Any, fresh_location: str, good: Any, before: Any,
+                           damage: Callable[[Path], str | None], cause: StorageCause,
+                           only_first_file: bool = False, first_copy: int = 1) -> list[str]:
+        """Each file of backup ``good`` in turn damaged in a copy of the backup (named
+        ``first_copy`` microseconds after it, and on): restoring the copy raises
+        StorageFailed(``cause``) and the store reads back ``before``.  What was damaged, in
+        words (a damage that found nothing to change returns None)."""
         damaged = []
         files = files_of(fresh_location, good.name)
         for n, path in enumerate(files[:1] if only_first_file else files):
-            copy_name = self._name(T0 + (n + 1) * MICRO)
+            copy_name = self._name(T0 + (first_copy + n) * MICRO)
             what = damage(copied(fresh_location, good.name, copy_name, path))
             if what is None:
                 continue
@@ -228,6 +236,13 @@ class BackupSuite(SpecData):
             expect(self.snapshot(store) == before, self.spec, "restore",
                    f"nothing changed by a refused restore ({what})")
         return damaged
+
+    def _damaged_and_restored(self, store: Any, fresh_location: str,
+                              damage: Callable[[Path], str | None], cause: StorageCause,
+                              only_first_file: bool = False) -> list[str]:
+        good, before = self._backed_up(store)
+        return self._each_file_refused(store, fresh_location, good, before, damage, cause,
+                                       only_first_file)
 
     @pytest.mark.badinput
     @pytest.mark.requires(caps.FILE_STORAGE)
@@ -269,13 +284,16 @@ class BackupSuite(SpecData):
     ) -> None:
         """A row the restore verifies (a checksum, a digest) edited in a copy of the backup,
         the rest of it as it was: a restore that verified only the schema put it back."""
-        self.plant(store, MARKER)
-
-        def tampered(path: Path) -> str | None:
-            return (f"{path.name} holds a row edited after it was written"
-                    if text_rewritten(path, MARKER, EDITED) else None)
-        damaged = self._damaged_and_restored(store, fresh_location, tampered,
-                                             StorageCause.CORRUPT)
+        for marker, _ in TAMPERINGS:
+            self.plant(store, marker)
+        good, before = self._backed_up(store)
+        damaged = []
+        for n, (marker, edited) in enumerate(TAMPERINGS):
+            def tampered(path: Path, marker: str = marker, edited: str = edited) -> str | None:
+                return (f"{path.name} holds a row edited after it was written ({marker})"
+                        if text_rewritten(path, marker, edited) else None)
+            damaged += self._each_file_refused(store, fresh_location, good, before, tampered,
+                                               StorageCause.CORRUPT, first_copy=1 + 10 * n)
         if not damaged:
             pytest.skip("the backup holds the planted row as no text a check can edit")
 

@@ -69,8 +69,8 @@ def _blocks(store: Any) -> tuple[set[str], list[str]]:
 
 
 def _plant(store: Any, marker: str) -> None:
-    store.append_events("tampered", "Note", 0, [NewEvent("tampered-1", "Written",
-                                                         f'{{"body": "{marker}"}}', T0)])
+    store.append_events(f"note-{marker}", "Note", 0, [NewEvent(f"event-{marker}", "Written",
+                                                               f'{{"body": "{marker}"}}', T0)])
 
 
 class TestBackup(BackupSuite):
