@@ -24,12 +24,13 @@ confidence; one the load explains is inconclusive).
 
 ``SCALING`` bounds how much each read and write may cost more on 10,000 queries
 than on 1,000: key lookups, pages and per-run aggregates by 2.5x; similarity
-is a scan of every stored vector by definition (the spec ranks all of them),
-bounded at 20x for ten times the vectors, which a per-call reload of the matrix
-or a Python loop over the rows would break.  Quiet, the reference grows 2.1x (the
-screen's fixed cost dominates at 1,000 vectors); beside four CPU-burning processes it
-grew 13.9x once, the 15 MB matrix losing the cache the 1.5 MB one keeps: cache traffic
-counts as the store's own CPU time, which no load correction takes off.  Left out:
+is a scan of every stored vector by definition (the spec ranks all of them), so ten
+times the vectors may cost ten times, and the bound is set to tell linear from
+quadratic (100x), not to find a linear waste (the latency target does that): 50x.
+Quiet, the reference grows 2.1x (the screen's fixed cost dominates at 1,000 vectors);
+beside four CPU-burning processes it grew 13.9x and 28.3x, the 15 MB matrix losing the
+cache the 1.5 MB one keeps: cache traffic counts as the store's own CPU time, which no
+load correction takes off, so a bound nearer linear fails a correct store under load.  Left out:
 the whole exports, aggregates and retention, whose result grows with the data (an
 export of a fixed second is in).
 """
@@ -416,7 +417,7 @@ SCALING: Final[tuple[tuple[Growth, Workload], ...]] = (
     (Growth("calculate_model_accuracy (a run of 10)", 2.5, SHORT_RUN), _short_run_accuracy),
     (Growth("export_training_data (a second: 10 queries)", 2.5, "ten queries found through "
             "an index on their timestamp, at every size"), _export_ten),
-    (Growth("find_similar_queries (10)", 20.0, SCAN), _similar),
+    (Growth("find_similar_queries (10)", 50.0, SCAN), _similar),
 )
 
 TARGETS: Final[tuple[tuple[LatencyTarget, Workload, Floor | None], ...]] = (
